@@ -9,6 +9,5 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more parallel files only add contention between servers.
     maxWorkers: 2,
-    minWorkers: 1,
   },
 });

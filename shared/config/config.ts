@@ -1,0 +1,61 @@
+/**
+ * Settings, read and checked once at the composition root. In Azure they are app settings; locally
+ * the dev host copies `local.settings.json` `Values` into the environment, as Core Tools does.
+ */
+import { z } from 'zod';
+import { SlotwiseError } from '../errors.js';
+
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const settingsSchema = z.object({
+  AzureWebJobsStorage: z.string().min(1, 'is required (storage connection string)'),
+  COSMOS_ENDPOINT: z.url(),
+  /** Empty → Microsoft Entra via @azure/identity. */
+  COSMOS_KEY: z.string().default(''),
+  COSMOS_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/)
+    .default('slotwise'),
+  BATCH_ENDPOINT: z.url(),
+  BATCH_ACCOUNT_NAME: z.string().min(1, 'is required'),
+  /** Empty → Microsoft Entra via @azure/identity. */
+  BATCH_ACCOUNT_KEY: z.string().default(''),
+  /** Local stack only: seeds tenant `dev` with this API key. */
+  SLOTWISE_DEV_API_KEY: z.string().default(''),
+  SLOTWISE_DEV_WEBHOOK_SECRET: z.string().default(''),
+  /** Local stack only: allows `http://127.0.0.1` / `localhost` callback URLs. */
+  SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS: booleanSetting,
+  /** Jobs in accepted/planned/submitting longer than this are re-driven by the sweep. */
+  SLOTWISE_STUCK_AFTER_SECONDS: positiveInt(120),
+  /** Managed pools idle longer than this shrink to zero nodes. */
+  SLOTWISE_POOL_IDLE_TTL_SECONDS: positiveInt(900),
+  /** Default node image for managed pools. */
+  SLOTWISE_POOL_IMAGE: z.string().default('canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'),
+  SLOTWISE_POOL_NODE_AGENT_SKU: z.string().default('batch.node.ubuntu 22.04'),
+  /** Public base URL of this app, for task callbacks (e.g. https://slotwise.example.com). */
+  SLOTWISE_PUBLIC_URL: z.string().default(''),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export class ConfigError extends SlotwiseError {
+  constructor(message: string) {
+    super('InvalidConfiguration', message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the settings, naming every missing or invalid one; values are never echoed (they may be secrets). */
+export function readSettings(env: Record<string, string | undefined>): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid settings: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,46 @@
+/**
+ * Sends pipeline messages. Bodies are JSON, base64-encoded: the encoding the Functions host expects by
+ * default (`messageEncoding: base64`), so the same messages work in Azure and on the dev host.
+ */
+import { QueueServiceClient } from '@azure/storage-queue';
+import type { QueueName } from './names.js';
+
+export interface QueueGateway {
+  /** `delaySeconds` keeps the message invisible that long (Storage allows up to 7 days). */
+  send(queue: QueueName, message: unknown, options?: { delaySeconds?: number }): Promise<void>;
+  /** Cheap round trip to the queue service, for health checks. */
+  ping(signal?: AbortSignal): Promise<void>;
+}
+
+export const MAX_VISIBILITY_DELAY_SECONDS = 7 * 24 * 3600 - 1;
+
+export function encodeQueueMessage(message: unknown): string {
+  return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
+}
+
+export function createQueueGateway(connectionString: string): QueueGateway {
+  const service = QueueServiceClient.fromConnectionString(connectionString);
+  const ensured = new Map<string, Promise<unknown>>();
+  const ensure = (name: string) => {
+    let p = ensured.get(name);
+    if (!p) {
+      p = service.getQueueClient(name).createIfNotExists();
+      // A failed create must not be cached: the next send tries again.
+      p.catch(() => ensured.delete(name));
+      ensured.set(name, p);
+    }
+    return p;
+  };
+  return {
+    async send(queue, message, options = {}) {
+      await ensure(queue);
+      const delay = Math.min(Math.max(0, Math.ceil(options.delaySeconds ?? 0)), MAX_VISIBILITY_DELAY_SECONDS);
+      await service
+        .getQueueClient(queue)
+        .sendMessage(encodeQueueMessage(message), delay > 0 ? { visibilityTimeout: delay } : {});
+    },
+    async ping(signal) {
+      await service.getProperties(signal ? { abortSignal: signal } : {});
+    },
+  };
+}
