@@ -8,6 +8,8 @@ import type { QueueName } from './names.js';
 export interface QueueGateway {
   /** `delaySeconds` keeps the message invisible that long (Storage allows up to 7 days). */
   send(queue: QueueName, message: unknown, options?: { delaySeconds?: number }): Promise<void>;
+  /** Sends a text message as is (base64 of its UTF-8), to any queue: used for poison moves. */
+  sendRaw(queue: string, text: string): Promise<void>;
   /** Cheap round trip to the queue service, for health checks. */
   ping(signal?: AbortSignal): Promise<void>;
 }
@@ -38,6 +40,10 @@ export function createQueueGateway(connectionString: string): QueueGateway {
       await service
         .getQueueClient(queue)
         .sendMessage(encodeQueueMessage(message), delay > 0 ? { visibilityTimeout: delay } : {});
+    },
+    async sendRaw(queue, text) {
+      await ensure(queue);
+      await service.getQueueClient(queue).sendMessage(Buffer.from(text, 'utf8').toString('base64'));
     },
     async ping(signal) {
       await service.getProperties(signal ? { abortSignal: signal } : {});

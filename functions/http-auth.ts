@@ -1,0 +1,24 @@
+/** Wraps an HTTP handler so it runs only for an authenticated tenant (401 problem otherwise). */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { AppDeps } from '../shared/app.js';
+import { authenticateRequest } from '../shared/http/authenticate.js';
+import { problems } from '../shared/http/problem.js';
+
+export function forTenant(
+  handler: (
+    request: HttpRequest,
+    context: InvocationContext,
+    deps: AppDeps,
+    tenant: string,
+  ) => Promise<HttpResponseInit>,
+) {
+  return async (
+    request: HttpRequest,
+    context: InvocationContext,
+    deps: AppDeps,
+  ): Promise<HttpResponseInit> => {
+    const tenant = await authenticateRequest(request, deps.tenants);
+    if (!tenant) return problems.unauthorized();
+    return handler(request, context, deps, tenant);
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Intake: a request (HTTP or queue) becomes an `accepted` job document and a plan message.
+ *
+ * The job id is the idempotency key: the same id with the same body is a replay and returns the stored
+ * job (and re-sends the plan message if the job is still waiting for it, which heals a crash between
+ * the write and the send); the same id with a different body is a conflict.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock, Ids } from '../clock.js';
+import { queueNames } from '../queues/names.js';
+import type { QueueGateway } from '../queues/queue-gateway.js';
+import type { JobStore } from '../store/job-store.js';
+import { type JobDoc, jobDocId, zeroTaskCounts } from './job.js';
+import { makeEvent } from './lifecycle.js';
+import type { JobRequest } from './request-schema.js';
+import { type FieldError, type ValidationPolicy, validateJobRequest } from './validate-request.js';
+
+export interface AcceptDeps {
+  readonly jobs: JobStore;
+  readonly queues: QueueGateway;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  readonly policy: ValidationPolicy;
+  readonly log?: (message: string) => void;
+}
+
+export type AcceptResult =
+  | { readonly kind: 'accepted'; readonly job: JobDoc; readonly created: boolean }
+  | { readonly kind: 'conflict'; readonly job: JobDoc }
+  | { readonly kind: 'invalid'; readonly errors: readonly FieldError[] }
+  | { readonly kind: 'rejected'; readonly job: JobDoc; readonly created: boolean };
+
+export interface PipelineMessage {
+  readonly tenant: string;
+  readonly jobId: string;
+}
+
+/**
+ * `source: 'http'` answers invalid input with the errors and stores nothing; `source: 'queue'` stores
+ * a `rejected` job carrying the errors, so a bad message is answered once, visibly, and never retried.
+ */
+export async function acceptJob(
+  input: { tenant: string; body: unknown; source: 'http' | 'queue' },
+  deps: AcceptDeps,
+): Promise<AcceptResult> {
+  const validation = validateJobRequest(input.body, deps.policy);
+  if (!validation.ok) {
+    if (input.source === 'http') return { kind: 'invalid', errors: validation.errors };
+    return storeRejected(input.tenant, input.body, validation.errors, deps);
+  }
+  const jobId = validation.request.id ?? `job-${deps.ids.uuid()}`;
+  const request: JobRequest = { ...validation.request, id: jobId };
+  const now = deps.clock.now();
+  const doc = newJobDoc(input.tenant, jobId, request, requestHash(request), now, deps.ids.uuid());
+  const { created, job } = await deps.jobs.create(doc);
+  if (!created && job.requestHash !== doc.requestHash) return { kind: 'conflict', job };
+  if (job.state === 'accepted')
+    await sendOrLog(deps, queueNames.plan, { tenant: job.tenant, jobId: job.jobId });
+  if (created && job.events.some((e) => e.delivery.status === 'pending')) {
+    await sendOrLog(deps, queueNames.notify, { tenant: job.tenant, jobId: job.jobId });
+  }
+  return { kind: 'accepted', job, created };
+}
+
+/** A failed send is not fatal: the job is stored, and the sweep re-drives jobs left in `accepted`. */
+async function sendOrLog(
+  deps: AcceptDeps,
+  queue: Parameters<QueueGateway['send']>[0],
+  message: PipelineMessage,
+) {
+  try {
+    await deps.queues.send(queue, message);
+  } catch (e) {
+    deps.log?.(
+      `Could not enqueue ${queue} for ${message.jobId}; the sweep will re-drive it (${(e as Error).name})`,
+    );
+  }
+}
+
+async function storeRejected(
+  tenant: string,
+  body: unknown,
+  errors: readonly FieldError[],
+  deps: AcceptDeps,
+): Promise<AcceptResult> {
+  const rawId = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+  const jobId =
+    typeof rawId === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(rawId) ? rawId : `rejected-${deps.ids.uuid()}`;
+  const now = deps.clock.now();
+  const hash = requestHash(body);
+  const doc: JobDoc = {
+    ...newJobDoc(tenant, jobId, null, hash, now, deps.ids.uuid()),
+    state: 'rejected',
+    errors,
+    endedAt: now.toISOString(),
+  };
+  doc.history = [{ state: 'rejected', at: now.toISOString() }];
+  doc.events = [
+    {
+      ...makeEvent(doc, 'rejected', now.toISOString(), deps.ids.uuid()),
+      delivery: { status: 'none', attempts: 0 },
+    },
+  ];
+  const { created, job } = await deps.jobs.create(doc);
+  if (!created && job.requestHash !== hash) return { kind: 'conflict', job };
+  return { kind: 'rejected', job, created };
+}
+
+function newJobDoc(
+  tenant: string,
+  jobId: string,
+  request: JobRequest | null,
+  hash: string,
+  now: Date,
+  eventId: string,
+): JobDoc {
+  const iso = now.toISOString();
+  const doc: JobDoc = {
+    id: jobDocId(jobId),
+    type: 'job',
+    tenant,
+    jobId,
+    state: 'accepted',
+    createdAt: iso,
+    updatedAt: iso,
+    sortKey: `${iso}|${jobId.toLowerCase()}`,
+    requestHash: hash,
+    request,
+    taskCounts: { ...zeroTaskCounts },
+    history: [{ state: 'accepted', at: iso }],
+    events: [],
+  };
+  doc.events = [makeEvent(doc, 'accepted', iso, eventId)];
+  return doc;
+}
+
+/** SHA-256 over canonical JSON (keys sorted), so key order in the body does not matter. */
+export function requestHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

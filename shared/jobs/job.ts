@@ -1,0 +1,157 @@
+/**
+ * The job document, as stored in Cosmos DB (container `jobs`, partition key `/tenant`).
+ *
+ * The document carries its own outbox: every state change appends an event to `events` in the same
+ * write that changes `state`, so no event is ever lost between the update and the send. The notifier
+ * delivers pending events in `seq` order and records the outcome on the event.
+ */
+
+import type { JobRequest } from './request-schema.js';
+import type { FieldError } from './validate-request.js';
+
+export const jobStates = [
+  'accepted',
+  'planned',
+  'submitting',
+  'submitted',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'rejected',
+] as const;
+
+export type JobState = (typeof jobStates)[number];
+
+export interface TaskCounts {
+  active: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+}
+
+export const zeroTaskCounts: TaskCounts = { active: 0, running: 0, succeeded: 0, failed: 0 };
+
+export interface JobFailure {
+  /** Batch's error code, or a Slotwise code such as `TaskFailed`, `BatchJobDeleted`. */
+  readonly code: string;
+  readonly message: string;
+  readonly failedTasks?: readonly FailedTask[];
+}
+
+export interface FailedTask {
+  readonly taskId: string;
+  readonly exitCode?: number;
+  readonly failureCode?: string;
+  readonly failureMessage?: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'gone' | 'none';
+
+export interface EventDelivery {
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt?: string;
+  lastAttemptAt?: string;
+  lastStatus?: number;
+  lastError?: string;
+  deliveredAt?: string;
+}
+
+export interface JobEvent {
+  readonly seq: number;
+  /** Unique event id: the CloudEvents `id` and the `webhook-id`, stable across retries. */
+  readonly id: string;
+  /** e.g. `slotwise.job.completed`. */
+  readonly type: string;
+  readonly state: JobState;
+  readonly at: string;
+  readonly taskCounts: TaskCounts;
+  delivery: EventDelivery;
+}
+
+export interface PlanSummary {
+  /** Nodes needed to run every task at once (after packing). */
+  readonly nodes: number;
+  /** A proven lower bound on that number. */
+  readonly lowerBound: number;
+  readonly taskSlotsPerNode: number;
+  readonly vmSize: string;
+  /** Nodes the pool is sized to (nodes capped by maxNodes). */
+  readonly poolNodes: number;
+  /** How many rounds the tasks need when the pool is capped below `nodes`. */
+  readonly waves: number;
+  readonly tasks: number;
+  readonly totalSlots: number;
+  readonly chunks: number;
+  /** Where application packages were placed, and why. */
+  readonly applicationPackages: { readonly placement: 'pool' | 'task' | 'none'; readonly reason: string };
+  /** Container images prefetched by the pool. */
+  readonly containerImages: readonly string[];
+  readonly nodeFillType: 'pack';
+}
+
+export interface BatchRefs {
+  readonly poolId: string;
+  readonly jobId: string;
+  /** True when Slotwise created (and manages) the pool. */
+  readonly managedPool: boolean;
+}
+
+export interface Lease {
+  readonly owner: string;
+  readonly until: string;
+}
+
+export interface SubmissionProgress {
+  chunksTotal: number;
+  chunksAdded: number;
+  tasksAdded: number;
+  lease?: Lease;
+  attempts: number;
+  lastError?: string;
+}
+
+export interface JobDoc {
+  /** Document id: `job:<lowercased job id>` (job ids are unique ignoring case, as in Batch). */
+  id: string;
+  type: 'job';
+  tenant: string;
+  /** The job id as the caller wrote it. */
+  jobId: string;
+  state: JobState;
+  createdAt: string;
+  updatedAt: string;
+  /** `createdAt|jobId`: one string to order and page by, newest first. */
+  sortKey: string;
+  /** SHA-256 of the canonical request: same id + same body is a replay, a different body a conflict. */
+  requestHash: string;
+  request: JobRequest | null;
+  /** For rejected requests: every problem found. */
+  errors?: readonly FieldError[];
+  failure?: JobFailure;
+  plan?: PlanSummary;
+  batch?: BatchRefs;
+  submission?: SubmissionProgress;
+  taskCounts: TaskCounts;
+  history: { state: JobState; at: string }[];
+  events: JobEvent[];
+  notifyLease?: Lease;
+  /** SHA-256 of the per-job token tasks use to report back. */
+  callbackTokenHash?: string;
+  /** Set when the job reached an end state: the reconcile timer stops looking at it. */
+  endedAt?: string;
+  _etag?: string;
+}
+
+export function jobDocId(jobId: string): string {
+  return `job:${jobId.toLowerCase()}`;
+}
+
+export const terminalStates: ReadonlySet<JobState> = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'rejected',
+]);
+export const activeBatchStates: ReadonlySet<JobState> = new Set(['submitted', 'running']);

@@ -1,0 +1,180 @@
+/**
+ * Job documents in Cosmos DB. Every write of an existing job goes through `update`, a read-modify-write
+ * with ETag concurrency: two writers (say, two reconcilers) never lose each other's update; the loser
+ * re-reads and re-applies its pure mutation.
+ */
+import type { Container } from '@azure/cosmos';
+import { SlotwiseError } from '../errors.js';
+import { type JobDoc, type JobState, jobDocId } from '../jobs/job.js';
+import { cosmosStatus, stripSystem } from './cosmos-setup.js';
+
+export class ConcurrencyError extends SlotwiseError {
+  constructor(jobId: string) {
+    super('ConcurrentUpdate', `Job ${jobId} kept changing while being updated`, { retryable: true });
+  }
+}
+
+export interface JobPage {
+  readonly jobs: readonly JobDoc[];
+  /** Opaque token for the next page; absent on the last page. */
+  readonly continuation?: string;
+}
+
+export interface JobStore {
+  /** Creates the job; returns the existing one instead when the id is taken (ignoring case). */
+  create(job: JobDoc): Promise<{ created: boolean; job: JobDoc }>;
+  get(tenant: string, jobId: string): Promise<JobDoc | undefined>;
+  /**
+   * Applies `mutate` to the current document and writes it if it returned a new one (undefined = no
+   * change). Retries on ETag conflicts with a fresh read.
+   */
+  update(
+    tenant: string,
+    jobId: string,
+    mutate: (job: JobDoc) => JobDoc | undefined | Promise<JobDoc | undefined>,
+  ): Promise<{ job: JobDoc; changed: boolean } | undefined>;
+  list(tenant: string, options: { state?: JobState; limit: number; continuation?: string }): Promise<JobPage>;
+  /** Jobs Batch is running for us: the reconcile timer's working set, across tenants. */
+  listInStates(
+    states: readonly JobState[],
+    options?: { updatedBefore?: string; limit?: number },
+  ): Promise<JobDoc[]>;
+  /** Jobs with an event whose delivery is due before `before`. */
+  listWithDueDeliveries(before: string, limit: number): Promise<JobDoc[]>;
+}
+
+const MAX_CONFLICT_RETRIES = 20;
+
+export function createJobStore(container: Container): JobStore {
+  const read = async (tenant: string, jobId: string): Promise<JobDoc | undefined> => {
+    try {
+      const { resource } = await container.item(jobDocId(jobId), tenant).read<JobDoc>();
+      return resource ? stripSystem(resource) : undefined;
+    } catch (e) {
+      if (cosmosStatus(e) === 404) return undefined;
+      throw e;
+    }
+  };
+
+  return {
+    async create(job) {
+      try {
+        const { resource } = await container.items.create(withDerived(job));
+        return { created: true, job: stripSystem(resource as JobDoc) };
+      } catch (e) {
+        if (cosmosStatus(e) !== 409) throw e;
+        const existing = await read(job.tenant, job.jobId);
+        if (!existing) throw e;
+        return { created: false, job: existing };
+      }
+    },
+
+    get: read,
+
+    async update(tenant, jobId, mutate) {
+      for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+        const current = await read(tenant, jobId);
+        if (!current) return undefined;
+        const next = await mutate(structuredClone(current));
+        if (!next) return { job: current, changed: false };
+        try {
+          const { resource } = await container
+            .item(current.id, tenant)
+            .replace(withDerived({ ...next, _etag: undefined }), {
+              accessCondition: { type: 'IfMatch', condition: current._etag ?? '' },
+            });
+          return { job: stripSystem(resource as JobDoc), changed: true };
+        } catch (e) {
+          if (cosmosStatus(e) === 412) continue;
+          throw e;
+        }
+      }
+      throw new ConcurrencyError(jobId);
+    },
+
+    async list(tenant, { state, limit, continuation }) {
+      const filters = ['c.tenant = @tenant', "c.type = 'job'"];
+      const parameters: { name: string; value: string }[] = [{ name: '@tenant', value: tenant }];
+      if (state) {
+        filters.push('c.state = @state');
+        parameters.push({ name: '@state', value: state });
+      }
+      if (continuation) {
+        filters.push('c.sortKey < @after');
+        parameters.push({ name: '@after', value: decodeContinuation(continuation) });
+      }
+      const query = `SELECT * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.sortKey DESC OFFSET 0 LIMIT ${limit + 1}`;
+      const { resources } = await container.items
+        .query<JobDoc>({ query, parameters }, { partitionKey: tenant })
+        .fetchAll();
+      const page = resources.slice(0, limit).map(stripSystem);
+      const last = page[page.length - 1];
+      return resources.length > limit && last
+        ? { jobs: page, continuation: encodeContinuation(last.sortKey) }
+        : { jobs: page };
+    },
+
+    async listInStates(states, options = {}) {
+      const parameters: { name: string; value: string }[] = states.map((s, i) => ({
+        name: `@s${i}`,
+        value: s,
+      }));
+      const filters = ["c.type = 'job'", `(${states.map((_, i) => `c.state = @s${i}`).join(' OR ')})`];
+      if (options.updatedBefore) {
+        filters.push('c.updatedAt < @before');
+        parameters.push({ name: '@before', value: options.updatedBefore });
+      }
+      const limit = options.limit ? ` OFFSET 0 LIMIT ${options.limit}` : '';
+      const { resources } = await container.items
+        .query<JobDoc>({ query: `SELECT * FROM c WHERE ${filters.join(' AND ')}${limit}`, parameters })
+        .fetchAll();
+      return resources.map(stripSystem);
+    },
+
+    async listWithDueDeliveries(before, limit) {
+      const { resources } = await container.items
+        .query<JobDoc>({
+          query: `SELECT * FROM c WHERE c.type = 'job' AND c.nextDeliveryAt < @before OFFSET 0 LIMIT ${limit}`,
+          parameters: [{ name: '@before', value: before }],
+        })
+        .fetchAll();
+      return resources.map(stripSystem);
+    },
+  };
+}
+
+/**
+ * `nextDeliveryAt` (earliest due pending event) is derived on every write so the sweep can find
+ * undelivered events with an indexed query instead of scanning event arrays.
+ */
+function withDerived(job: JobDoc): JobDoc & { nextDeliveryAt?: string } {
+  const due = job.events
+    .filter((e) => e.delivery.status === 'pending')
+    .map((e) => e.delivery.nextAttemptAt ?? e.at)
+    .sort()[0];
+  const doc: JobDoc & { nextDeliveryAt?: string } = { ...job };
+  if (due) doc.nextDeliveryAt = due;
+  else delete doc.nextDeliveryAt;
+  delete doc._etag;
+  return doc;
+}
+
+function encodeContinuation(sortKey: string): string {
+  return Buffer.from(JSON.stringify({ k: sortKey }), 'utf8').toString('base64url');
+}
+
+export class InvalidContinuationError extends SlotwiseError {
+  constructor() {
+    super('InvalidContinuation', 'The continuation token is not valid');
+  }
+}
+
+function decodeContinuation(token: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { k?: unknown };
+    if (typeof parsed.k === 'string') return parsed.k;
+  } catch {
+    // fall through
+  }
+  throw new InvalidContinuationError();
+}
