@@ -6,6 +6,7 @@
  * delivers pending events in `seq` order and records the outcome on the event.
  */
 
+import type { JobBody, PoolBody } from '../planner/batch-bodies.js';
 import type { JobRequest } from './request-schema.js';
 import type { FieldError } from './validate-request.js';
 
@@ -132,6 +133,8 @@ export interface JobDoc {
   failure?: JobFailure;
   plan?: PlanSummary;
   batch?: BatchRefs;
+  /** The Batch bodies the submitter sends (the pool only when Slotwise manages it). */
+  batchBodies?: { readonly pool?: PoolBody; readonly job: JobBody };
   submission?: SubmissionProgress;
   taskCounts: TaskCounts;
   history: { state: JobState; at: string }[];

@@ -45,7 +45,9 @@ export function transition(
   to: JobState,
   at: Date,
   eventId: string,
-  patch: Partial<Pick<JobDoc, 'failure' | 'plan' | 'batch' | 'submission' | 'taskCounts' | 'errors'>> = {},
+  patch: Partial<
+    Pick<JobDoc, 'failure' | 'plan' | 'batch' | 'batchBodies' | 'submission' | 'taskCounts' | 'errors'>
+  > = {},
 ): JobDoc {
   if (!canTransition(job.state, to)) throw new TransitionError(job.state, to);
   const iso = at.toISOString();

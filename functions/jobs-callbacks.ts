@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import type { AppDeps } from '../shared/app.js';
+import { jsonResponse, problems } from '../shared/http/problem.js';
+import { readJsonBody } from '../shared/http/read-json.js';
+import { tenantOfToken, verifyTaskCallbackToken } from '../shared/jobs/callback-token.js';
+import { fieldError } from '../shared/jobs/validate-request.js';
+import { queueNames } from '../shared/queues/names.js';
+import type { HttpFunction } from './definition.js';
+
+const callbackBody = z.strictObject({
+  taskId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  status: z.enum(['completed', 'failed', 'progress']).optional(),
+  exitCode: z.number().int().optional(),
+  message: z.string().max(1000).optional(),
+});
+
+/**
+ * POST /api/jobs/{id}/callbacks — a task reports back early with its per-job token
+ * (`SLOTWISE_CALLBACK_TOKEN` in its environment). Triggers an immediate reconcile of the job; what
+ * the task says is a hint, Batch's state remains the truth.
+ */
+export const jobsCallbacks: HttpFunction<AppDeps> = {
+  kind: 'http',
+  name: 'jobsCallbacks',
+  methods: ['POST'],
+  route: 'jobs/{id}/callbacks',
+  handler: async (request, _context, deps) => {
+    const id = request.params.id ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+    const tenantId = token ? tenantOfToken(token) : undefined;
+    const tenant = tenantId ? await deps.tenants.get(tenantId) : undefined;
+    if (!token || !tenant || !verifyTaskCallbackToken(token, tenant.id, id, tenant.webhookSecret)) {
+      return problems.unauthorized();
+    }
+    const body = await readJsonBody(request, 16 * 1024);
+    if (body.kind === 'tooLarge') return problems.tooLarge(16 * 1024);
+    if (body.kind === 'unsupportedMediaType') return problems.unsupportedMediaType();
+    const parsed = callbackBody.safeParse(body.kind === 'ok' ? body.value : {});
+    if (body.kind === 'malformed' && body.detail !== 'The request body is empty.')
+      return problems.malformedJson(body.detail);
+    if (!parsed.success)
+      return problems.invalidRequest(parsed.error.issues.map((i) => fieldError(i.path, i.message)));
+    const job = await deps.jobs.get(tenant.id, id);
+    if (!job) return problems.notFound(`Job '${id}'`);
+    await deps.queues.send(queueNames.reconcile, { tenant: tenant.id, jobId: job.jobId });
+    return jsonResponse(202, { jobId: job.jobId, reconcile: 'queued' });
+  },
+};

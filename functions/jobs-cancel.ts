@@ -1,0 +1,29 @@
+import type { AppDeps } from '../shared/app.js';
+import { jsonResponse, problems } from '../shared/http/problem.js';
+import { cancelJob } from '../shared/jobs/cancel-job.js';
+import { toJobView } from '../shared/jobs/job-view.js';
+import type { HttpFunction } from './definition.js';
+import { forTenant } from './http-auth.js';
+
+/** DELETE /api/jobs/{id} — cancel; repeating it returns the cancelled job again. */
+export const jobsCancel: HttpFunction<AppDeps> = {
+  kind: 'http',
+  name: 'jobsCancel',
+  methods: ['DELETE'],
+  route: 'jobs/{id}',
+  handler: forTenant(async (request, _context, deps, tenant) => {
+    const id = request.params.id ?? '';
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return problems.notFound(`Job '${id}'`);
+    const result = await cancelJob(tenant, id, deps);
+    switch (result.kind) {
+      case 'notFound':
+        return problems.notFound(`Job '${id}'`);
+      case 'ended':
+        return problems.conflict(`Job '${result.job.jobId}' already ended as ${result.job.state}.`, {
+          state: result.job.state,
+        });
+      case 'cancelled':
+        return jsonResponse(200, toJobView(result.job));
+    }
+  }),
+};

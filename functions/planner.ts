@@ -1,0 +1,16 @@
+import type { AppDeps } from '../shared/app.js';
+import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
+import { runPlanStage } from '../shared/pipeline/plan-stage.js';
+import { queueNames } from '../shared/queues/names.js';
+import type { StorageQueueFunction } from './definition.js';
+
+/** Plans accepted jobs: slots per task, packing, pool spec, task chunks → `planned`. */
+export const planner: StorageQueueFunction<AppDeps> = {
+  kind: 'storageQueue',
+  name: 'planner',
+  queueName: queueNames.plan,
+  handler: async (message, context, deps) => {
+    const result = await runPlanStage(parsePipelineMessage(message), deps);
+    context.info(`plan ${result}`);
+  },
+};

@@ -1,0 +1,19 @@
+import type { AppDeps } from '../shared/app.js';
+import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
+import { reconcileJob } from '../shared/pipeline/reconcile.js';
+import { queueNames } from '../shared/queues/names.js';
+import type { StorageQueueFunction } from './definition.js';
+
+/** Reconciles one job at once (after a task callback); the timer remains the source of truth. */
+export const reconcileNow: StorageQueueFunction<AppDeps> = {
+  kind: 'storageQueue',
+  name: 'reconcileNow',
+  queueName: queueNames.reconcile,
+  handler: async (message, context, deps) => {
+    const { tenant, jobId } = parsePipelineMessage(message);
+    const job = await deps.jobs.get(tenant, jobId);
+    if (!job) return;
+    const result = await reconcileJob(job, { ...deps, jobStateEvery: 1 });
+    context.info(`reconcile ${jobId}: ${result}`);
+  },
+};

@@ -1,0 +1,16 @@
+import type { AppDeps } from '../shared/app.js';
+import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
+import { runSubmitStage } from '../shared/pipeline/submit-stage.js';
+import { queueNames } from '../shared/queues/names.js';
+import type { StorageQueueFunction } from './definition.js';
+
+/** Puts planned jobs into Azure Batch: pool, job, task collections → `submitted`. */
+export const submitter: StorageQueueFunction<AppDeps> = {
+  kind: 'storageQueue',
+  name: 'submitter',
+  queueName: queueNames.submit,
+  handler: async (message, context, deps) => {
+    const result = await runSubmitStage(parsePipelineMessage(message), context.invocationId, deps);
+    context.info(`submit ${result}`);
+  },
+};

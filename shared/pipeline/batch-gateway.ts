@@ -1,0 +1,64 @@
+/**
+ * What the pipeline needs from Azure Batch, and nothing more. The adapter over the REST client lives
+ * in `batch-gateway-rest.ts`; keeping the port narrow keeps the stages readable and their tests honest.
+ */
+import type { FailedTask } from '../jobs/job.js';
+import type { JobBody, PoolBody, TaskBody } from '../planner/batch-bodies.js';
+
+export interface PoolInfo {
+  readonly id: string;
+  readonly vmSize: string;
+  readonly taskSlotsPerNode: number;
+  readonly state: string;
+  readonly allocationState: string;
+  readonly targetDedicatedNodes: number;
+  readonly targetLowPriorityNodes: number;
+  readonly currentNodes: number;
+  readonly containerImages: readonly string[] | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface BatchJobInfo {
+  readonly id: string;
+  /** Batch job state: active, terminating, completed, deleting, ... */
+  readonly state: string;
+  readonly terminateReason?: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface BatchTaskCounts {
+  readonly active: number;
+  readonly running: number;
+  readonly completed: number;
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+export interface AddTasksOutcome {
+  readonly added: number;
+  readonly existed: number;
+  readonly failed: readonly { readonly taskId: string; readonly code: string; readonly message: string }[];
+}
+
+export interface BatchGateway {
+  getPool(poolId: string): Promise<PoolInfo | undefined>;
+  /** 'exists' when a pool with that id is already there. */
+  createPool(pool: PoolBody): Promise<'created' | 'exists'>;
+  resizePool(poolId: string, target: { dedicated: number; lowPriority: number }): Promise<void>;
+  deletePool(poolId: string): Promise<void>;
+  listPools(filter: { metadataTenant?: string; managedOnly: boolean }): Promise<PoolInfo[]>;
+  createJob(job: JobBody): Promise<'created' | 'exists'>;
+  getJob(jobId: string): Promise<BatchJobInfo | undefined>;
+  /** PATCH onAllTasksComplete → terminatejob, once every task is in. */
+  terminateJobWhenTasksComplete(jobId: string): Promise<void>;
+  /** Idempotent: a job already terminating or completed counts as terminated. */
+  terminateJob(jobId: string, reason: string): Promise<void>;
+  addTasks(jobId: string, tasks: readonly TaskBody[]): Promise<AddTasksOutcome>;
+  /** undefined when the Batch job does not exist. */
+  getTaskCounts(jobId: string): Promise<BatchTaskCounts | undefined>;
+  listFailedTasks(jobId: string, limit: number): Promise<FailedTask[]>;
+  /** Jobs in the pool that are not yet completed. */
+  countActiveJobsOnPool(poolId: string): Promise<number>;
+  /** Round trip for health checks. */
+  ping(signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,180 @@
+/**
+ * Reconciliation: Batch is the source of truth for jobs it runs; Cosmos follows it.
+ *
+ * Per pass and per active job (`submitted` or `running` only, so the cost grows with active jobs, not
+ * with history or tasks): one task-counts call. The Batch job itself is read only when the counts show
+ * nothing left to run, or on a rotating one-in-N pass (to notice terminations such as maxWallClockTime,
+ * which leave tasks active). The task list is read once, when a job ends with failures, for detail.
+ * Writes happen only when something changed, through the store's ETag-guarded update, so two
+ * reconcilers racing never lose an update: the loser re-reads and re-applies the same decision.
+ */
+import type { Clock, Ids } from '../clock.js';
+import type { JobDoc, JobFailure, JobState, TaskCounts } from '../jobs/job.js';
+import { transition } from '../jobs/lifecycle.js';
+import type { QueueGateway } from '../queues/queue-gateway.js';
+import type { JobStore } from '../store/job-store.js';
+import { announce } from './announce.js';
+import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from './batch-gateway.js';
+import { mapWithConcurrency } from './concurrency.js';
+
+export interface ReconcileDeps {
+  readonly jobs: JobStore;
+  readonly batch: BatchGateway;
+  readonly queues: QueueGateway;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  /** Read the Batch job on one pass in this many even when counts show work left. Default 5. */
+  readonly jobStateEvery?: number;
+  /** Failed tasks named on a failed job. Default 20. */
+  readonly failedTaskDetail?: number;
+}
+
+export type Observation =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'seen'; readonly counts: BatchTaskCounts; readonly job?: BatchJobInfo };
+
+/** What the job should become given what Batch shows: a pure decision, tested on its own. */
+export type Decision =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'counts'; readonly taskCounts: TaskCounts }
+  | {
+      readonly kind: 'move';
+      readonly to: JobState;
+      readonly taskCounts: TaskCounts;
+      readonly failure?: JobFailure;
+    };
+
+export function decide(job: JobDoc, seen: Observation): Decision {
+  if (seen.kind === 'missing') {
+    return {
+      kind: 'move',
+      to: 'failed',
+      taskCounts: job.taskCounts,
+      failure: { code: 'BatchJobDeleted', message: 'The Batch job was deleted outside Slotwise' },
+    };
+  }
+  const c = seen.counts;
+  const taskCounts: TaskCounts = {
+    active: c.active,
+    running: c.running,
+    succeeded: c.succeeded,
+    failed: c.failed,
+  };
+  if (seen.job?.state === 'completed') {
+    const reason = seen.job.terminateReason;
+    if (c.failed > 0) {
+      return {
+        kind: 'move',
+        to: 'failed',
+        taskCounts,
+        failure: { code: 'TaskFailed', message: `${c.failed} task(s) failed` },
+      };
+    }
+    if (c.active > 0 || (reason && reason !== 'AllTasksComplete')) {
+      return {
+        kind: 'move',
+        to: 'failed',
+        taskCounts,
+        failure: {
+          code: reason ?? 'JobTerminated',
+          message: `The Batch job ended (${reason ?? 'terminated'}) with ${c.active} task(s) never run`,
+        },
+      };
+    }
+    return { kind: 'move', to: 'completed', taskCounts };
+  }
+  if (job.state === 'submitted' && c.running + c.completed > 0)
+    return { kind: 'move', to: 'running', taskCounts };
+  if (!sameCounts(job.taskCounts, taskCounts)) return { kind: 'counts', taskCounts };
+  return { kind: 'none' };
+}
+
+function sameCounts(a: TaskCounts, b: TaskCounts): boolean {
+  return (
+    a.active === b.active && a.running === b.running && a.succeeded === b.succeeded && a.failed === b.failed
+  );
+}
+
+/** One job: observe Batch, decide, write if anything changed. Returns the decision taken. */
+export async function reconcileJob(job: JobDoc, deps: ReconcileDeps, pass = 0): Promise<Decision['kind']> {
+  const batchJobId = job.batch?.jobId;
+  if (!batchJobId || (job.state !== 'submitted' && job.state !== 'running')) return 'none';
+  const observation = await observe(job, batchJobId, deps, pass);
+  const first = decide(job, observation);
+  if (first.kind === 'none') return 'none';
+  let failure = first.kind === 'move' ? first.failure : undefined;
+  if (first.kind === 'move' && failure?.code === 'TaskFailed') {
+    failure = {
+      ...failure,
+      failedTasks: await deps.batch.listFailedTasks(batchJobId, deps.failedTaskDetail ?? 20),
+    };
+  }
+  const result = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+    // Re-decide on the fresh document: another reconciler may have written first.
+    const decision = decide(current, observation);
+    if (current.state !== 'submitted' && current.state !== 'running') return undefined;
+    if (decision.kind === 'none') return undefined;
+    if (decision.kind === 'counts') {
+      return { ...current, taskCounts: decision.taskCounts, updatedAt: deps.clock.now().toISOString() };
+    }
+    let next = current;
+    // submitted → completed passes through running so subscribers see every state.
+    if (current.state === 'submitted' && decision.to !== 'running' && decision.to !== 'cancelled') {
+      next = transition(next, 'running', deps.clock.now(), deps.ids.uuid(), {
+        taskCounts: decision.taskCounts,
+      });
+    }
+    // Prefer the failure read with task detail when the fresh decision is the same failure.
+    const chosen = decision.failure && failure?.code === decision.failure.code ? failure : decision.failure;
+    return transition(next, decision.to, deps.clock.now(), deps.ids.uuid(), {
+      taskCounts: decision.taskCounts,
+      ...(chosen ? { failure: chosen } : {}),
+    });
+  });
+  if (result?.changed) await announce(result.job, deps.queues);
+  return result?.changed ? first.kind : 'none';
+}
+
+async function observe(
+  job: JobDoc,
+  batchJobId: string,
+  deps: ReconcileDeps,
+  pass: number,
+): Promise<Observation> {
+  const counts = await deps.batch.getTaskCounts(batchJobId);
+  if (!counts) return { kind: 'missing' };
+  const total = job.plan?.tasks ?? 0;
+  const drained = counts.active === 0 && counts.running === 0 && counts.completed >= total;
+  const every = deps.jobStateEvery ?? 5;
+  if (!drained && (pass + hashOf(job.id)) % every !== 0) return { kind: 'seen', counts };
+  const batchJob = await deps.batch.getJob(batchJobId);
+  if (!batchJob) return { kind: 'missing' };
+  return { kind: 'seen', counts, job: batchJob };
+}
+
+function hashOf(text: string): number {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0;
+  return h;
+}
+
+/** The timer's pass over every active job, with bounded concurrency. One failure does not stop the rest. */
+export async function reconcileActiveJobs(
+  deps: ReconcileDeps & { concurrency?: number; log?: (message: string) => void },
+  pass: number,
+): Promise<{ jobs: number; changed: number; errors: number }> {
+  const active = await deps.jobs.listInStates(['submitted', 'running']);
+  let changed = 0;
+  let errors = 0;
+  await mapWithConcurrency(active, deps.concurrency ?? 8, async (job) => {
+    try {
+      if ((await reconcileJob(job, deps, pass)) !== 'none') changed++;
+    } catch (e) {
+      errors++;
+      deps.log?.(
+        `Reconcile of ${job.tenant}/${job.jobId} failed: ${(e as Error).name} ${(e as { code?: string }).code ?? ''}`,
+      );
+    }
+  });
+  return { jobs: active.length, changed, errors };
+}

@@ -1,0 +1,242 @@
+/**
+ * Submit stage (queue `slotwise-submit`): planned → submitting → submitted.
+ *
+ * Exactly-once in effect, whatever is redelivered:
+ * - one invocation at a time works on a job: it claims a lease on the document (ETag-guarded);
+ *   others that see a live lease return at once (the sweep re-drives a job whose holder died);
+ * - the pool and the Batch job are created by id, and `PoolExists` / `JobExists` for our own
+ *   resource count as success;
+ * - chunks are marked added one by one, so a resumed submission starts at the first chunk not added;
+ *   a task found already present (`TaskExists` after a crash mid-chunk) counts as added.
+ * Failures Batch calls permanent (client errors, quota, invalid pool) fail the job with Batch's code
+ * and message; transient ones are thrown so the queue retries the message.
+ */
+import type { Clock, Ids } from '../clock.js';
+import type { Settings } from '../config/config.js';
+import { SlotwiseError } from '../errors.js';
+import type { PipelineMessage } from '../jobs/accept-job.js';
+import { taskCallbackToken } from '../jobs/callback-token.js';
+import type { JobDoc } from '../jobs/job.js';
+import { transition } from '../jobs/lifecycle.js';
+import type { JobBody, NameValue } from '../planner/batch-bodies.js';
+import type { QueueGateway } from '../queues/queue-gateway.js';
+import type { ChunkStore } from '../store/chunk-store.js';
+import type { JobStore } from '../store/job-store.js';
+import type { PoolStore } from '../store/pool-store.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { announce } from './announce.js';
+import type { BatchGateway } from './batch-gateway.js';
+
+export interface SubmitStageDeps {
+  readonly jobs: JobStore;
+  readonly chunks: ChunkStore;
+  readonly pools: PoolStore;
+  readonly batch: BatchGateway;
+  readonly queues: QueueGateway;
+  readonly tenants: TenantStore;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  readonly settings: Pick<Settings, 'SLOTWISE_PUBLIC_URL'>;
+  /** How long a claim on a job lasts without renewal. Default 5 minutes. */
+  readonly leaseMs?: number;
+  /** Chunks fetched and sent per round. Default 20 (2,000 tasks). */
+  readonly chunksPerRound?: number;
+}
+
+export type SubmitStageResult = 'submitted' | 'failed' | 'cancelled' | 'busy' | 'skipped' | 'missing';
+
+/** Raised inside the stage to end the job as failed with Batch's code and message. */
+class PermanentFailure extends SlotwiseError {}
+
+export async function runSubmitStage(
+  message: PipelineMessage,
+  owner: string,
+  deps: SubmitStageDeps,
+): Promise<SubmitStageResult> {
+  const leaseMs = deps.leaseMs ?? 5 * 60_000;
+  const claim = await deps.jobs.update(message.tenant, message.jobId, (job) => {
+    if (job.state !== 'planned' && job.state !== 'submitting') return undefined;
+    const now = deps.clock.now();
+    const lease = job.submission?.lease;
+    if (lease && lease.owner !== owner && Date.parse(lease.until) > now.getTime()) return undefined;
+    const moved = job.state === 'planned' ? transition(job, 'submitting', now, deps.ids.uuid()) : job;
+    const submission = moved.submission ?? { chunksTotal: 0, chunksAdded: 0, tasksAdded: 0, attempts: 0 };
+    return {
+      ...moved,
+      submission: {
+        ...submission,
+        attempts: submission.attempts + 1,
+        lease: { owner, until: new Date(now.getTime() + leaseMs).toISOString() },
+      },
+    };
+  });
+  if (!claim) return 'missing';
+  if (!claim.changed) return claim.job.state === 'submitting' ? 'busy' : 'skipped';
+  let job = claim.job;
+  await announce(job, deps.queues);
+  const bodies = job.batchBodies;
+  const refs = job.batch;
+  if (!bodies || !refs) return failJob(job, 'PlanMissing', 'The job has no plan to submit', deps);
+
+  try {
+    await ensurePool(job, deps);
+    await ensureBatchJob(job, bodies.job, deps);
+    const round = deps.chunksPerRound ?? 20;
+    for (;;) {
+      const pending = await deps.chunks.listPending(job.tenant, job.jobId, round);
+      if (pending.length === 0) break;
+      const tasks = pending.flatMap((c) => c.tasks);
+      const outcome = await deps.batch.addTasks(refs.jobId, tasks);
+      if (outcome.failed.length > 0) {
+        const first = outcome.failed[0]!;
+        throw new PermanentFailure(
+          first.code,
+          `Batch refused ${outcome.failed.length} task(s), first '${first.taskId}': ${first.message}`,
+        );
+      }
+      const at = deps.clock.now();
+      for (const chunk of pending) await deps.chunks.markAdded(chunk, at);
+      const progress = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+        if (current.state !== 'submitting' || !current.submission) return undefined;
+        return {
+          ...current,
+          updatedAt: at.toISOString(),
+          submission: {
+            ...current.submission,
+            chunksAdded: current.submission.chunksAdded + pending.length,
+            tasksAdded: current.submission.tasksAdded + tasks.length,
+            lease: { owner, until: new Date(at.getTime() + leaseMs).toISOString() },
+          },
+        };
+      });
+      if (!progress) return 'missing';
+      job = progress.job;
+      if (job.state === 'cancelled') {
+        await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise');
+        return 'cancelled';
+      }
+      if (!progress.changed) return 'skipped';
+    }
+    await deps.batch.terminateJobWhenTasksComplete(refs.jobId);
+    const done = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+      if (current.state !== 'submitting') return undefined;
+      const { lease: _released, ...submission } = current.submission ?? {
+        chunksTotal: 0,
+        chunksAdded: 0,
+        tasksAdded: 0,
+        attempts: 0,
+      };
+      return transition(current, 'submitted', deps.clock.now(), deps.ids.uuid(), { submission });
+    });
+    if (done?.changed) {
+      await announce(done.job, deps.queues);
+      return 'submitted';
+    }
+    if (done?.job.state === 'cancelled') {
+      await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise');
+      return 'cancelled';
+    }
+    return 'skipped';
+  } catch (e) {
+    if (e instanceof SlotwiseError && !e.retryable) {
+      return failJob(job, e.code, e.message, deps, refs.jobId);
+    }
+    await releaseLease(job, owner, e, deps);
+    throw e;
+  }
+}
+
+async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
+  const refs = job.batch!;
+  const poolBody = job.batchBodies?.pool;
+  if (!poolBody) {
+    const existing = await deps.batch.getPool(refs.poolId);
+    if (!existing) throw new PermanentFailure('PoolNotFound', `Pool '${refs.poolId}' does not exist`);
+    return;
+  }
+  await deps.pools.touch(poolBody.id, job.tenant, deps.clock.now());
+  const created = await deps.batch.createPool(poolBody);
+  if (created === 'created') return;
+  // Reused managed pool: grow it back to what this job needs (it may have been shrunk when idle).
+  const pool = await deps.batch.getPool(poolBody.id);
+  if (!pool) throw new SlotwiseError('PoolNotFound', `Pool '${poolBody.id}' vanished`, { retryable: true });
+  if (pool.state === 'deleting') {
+    throw new SlotwiseError('PoolBeingDeleted', `Pool '${pool.id}' is being deleted`, { retryable: true });
+  }
+  const want = { dedicated: poolBody.targetDedicatedNodes, lowPriority: poolBody.targetLowPriorityNodes };
+  const grow = pool.targetDedicatedNodes < want.dedicated || pool.targetLowPriorityNodes < want.lowPriority;
+  if (grow && pool.allocationState === 'steady') {
+    await deps.batch.resizePool(pool.id, {
+      dedicated: Math.max(pool.targetDedicatedNodes, want.dedicated),
+      lowPriority: Math.max(pool.targetLowPriorityNodes, want.lowPriority),
+    });
+  }
+}
+
+async function ensureBatchJob(job: JobDoc, body: JobBody, deps: SubmitStageDeps): Promise<void> {
+  const environment: NameValue[] = [{ name: 'SLOTWISE_JOB_ID', value: job.jobId }];
+  const tenant = await deps.tenants.get(job.tenant);
+  if (tenant?.webhookSecret && deps.settings.SLOTWISE_PUBLIC_URL) {
+    const base = deps.settings.SLOTWISE_PUBLIC_URL.replace(/\/+$/, '');
+    environment.push(
+      { name: 'SLOTWISE_CALLBACK_URL', value: `${base}/api/jobs/${encodeURIComponent(job.jobId)}/callbacks` },
+      {
+        name: 'SLOTWISE_CALLBACK_TOKEN',
+        value: taskCallbackToken(job.tenant, job.jobId, tenant.webhookSecret),
+      },
+    );
+  }
+  const created = await deps.batch.createJob({ ...body, commonEnvironmentSettings: environment });
+  if (created === 'created') return;
+  const existing = await deps.batch.getJob(body.id);
+  if (!existing)
+    throw new SlotwiseError('JobNotFound', `Batch job '${body.id}' vanished`, { retryable: true });
+  if (
+    existing.metadata['slotwise.tenant'] !== job.tenant ||
+    existing.metadata['slotwise.job'] !== job.jobId
+  ) {
+    throw new PermanentFailure(
+      'JobExists',
+      `Batch job '${body.id}' exists and was not created by Slotwise for this job`,
+    );
+  }
+  if (existing.state !== 'active') {
+    throw new PermanentFailure('JobNotActive', `Batch job '${body.id}' is ${existing.state}`);
+  }
+}
+
+async function failJob(
+  job: JobDoc,
+  code: string,
+  message: string,
+  deps: SubmitStageDeps,
+  batchJobId?: string,
+): Promise<SubmitStageResult> {
+  const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
+    current.state === 'submitting' || current.state === 'planned'
+      ? transition(current, 'failed', deps.clock.now(), deps.ids.uuid(), { failure: { code, message } })
+      : undefined,
+  );
+  if (batchJobId) {
+    // Tasks already added must not run for a failed submission.
+    await deps.batch.terminateJob(batchJobId, 'Submission failed').catch(() => undefined);
+  }
+  if (result?.changed) await announce(result.job, deps.queues);
+  return 'failed';
+}
+
+async function releaseLease(
+  job: JobDoc,
+  owner: string,
+  error: unknown,
+  deps: SubmitStageDeps,
+): Promise<void> {
+  const reason = error instanceof SlotwiseError ? `${error.code}: ${error.message}` : (error as Error).name;
+  await deps.jobs
+    .update(job.tenant, job.jobId, (current) => {
+      if (current.submission?.lease?.owner !== owner) return undefined;
+      const { lease: _released, ...submission } = current.submission;
+      return { ...current, submission: { ...submission, lastError: reason.slice(0, 500) } };
+    })
+    .catch(() => undefined);
+}

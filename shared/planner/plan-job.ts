@@ -1,0 +1,416 @@
+/**
+ * The planner: from a validated job request to the Batch bodies that run it.
+ *
+ * Domain rules (from Batch's guidance on task slots, application packages and container pools):
+ * - each task occupies `requiredSlots` (given, or derived from cpus/memory against the VM size); a node
+ *   offers `taskSlotsPerNode` (default one per vCPU, at most min(4 × vCPUs, 256));
+ * - tasks are packed into as few nodes as possible (near-optimal packing, lower bound kept beside it)
+ *   and the pool fills nodes with `nodeFillType: pack` — fewer nodes, less shared data to copy;
+ * - a container pool prefetches every image its tasks use, so no task waits for a pull;
+ * - job-level application packages go on the pool, unless the pool already exists (installing on an
+ *   existing pool needs node restarts) or the job has fewer tasks than the pool has nodes (task-level
+ *   packages are deployed only to the nodes that run tasks); then they go on the tasks.
+ *
+ * Pure: the existing pool (if any) is read from Batch by the caller and passed in.
+ */
+import { createHash } from 'node:crypto';
+import type { PlanSummary } from '../jobs/job.js';
+import { isExistingPool, type JobRequest, type TaskSpec } from '../jobs/request-schema.js';
+import { expandSweep } from '../jobs/sweep.js';
+import { type FieldError, fieldError } from '../jobs/validate-request.js';
+import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
+import type { ApplicationPackageReference, JobBody, NameValue, PoolBody, TaskBody } from './batch-bodies.js';
+import { packSlots, planWaves } from './pack.js';
+
+export const DEFAULT_MAX_NODES = 20;
+export const MAX_TASKS_PER_CHUNK = 100;
+/** Batch rejects add-collection bodies of 1 MB or more; keep a margin for the envelope. */
+export const MAX_CHUNK_BYTES = 900_000;
+
+export interface ExistingPoolInfo {
+  readonly id: string;
+  readonly vmSize: string;
+  readonly taskSlotsPerNode: number;
+  readonly containerImages: readonly string[] | undefined;
+  readonly currentNodes: number;
+}
+
+export interface PlanDefaults {
+  readonly image: { publisher: string; offer: string; sku: string; version: string };
+  readonly nodeAgentSkuId: string;
+}
+
+export interface PlanInput {
+  readonly tenant: string;
+  readonly jobId: string;
+  readonly request: JobRequest;
+  /** Required when the request names an existing pool. */
+  readonly existingPool?: ExistingPoolInfo;
+  readonly defaults: PlanDefaults;
+}
+
+export interface JobPlan {
+  readonly summary: PlanSummary;
+  readonly poolId: string;
+  /** Absent for an existing pool: Slotwise does not change pools it does not own. */
+  readonly pool?: PoolBody;
+  readonly batchJob: JobBody;
+  /** Yields the task chunks (≤ 100 tasks, under the body limit) lazily, in task order. */
+  chunks(): Generator<TaskBody[]>;
+}
+
+export type PlanOutcome =
+  | { readonly ok: true; readonly plan: JobPlan }
+  | { readonly ok: false; readonly errors: FieldError[] };
+
+export function planJob(input: PlanInput): PlanOutcome {
+  const { request } = input;
+  const target = resolveTarget(input);
+  if (!target.ok) return target;
+  const { size, slotsPerNode } = target;
+
+  // Pass 1: slots per task (no task objects kept), ids unique across explicit tasks and the sweep.
+  const explicit = request.tasks ?? [];
+  const sizes: number[] = [];
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  let images = new Set<string>();
+  let index = 0;
+  for (const task of allTasks(request)) {
+    const path: PropertyKey[] = index < explicit.length ? ['tasks', index] : ['sweep'];
+    const slots = slotsFor(task, size, slotsPerNode);
+    if (slots > slotsPerNode) {
+      errors.push(
+        fieldError(
+          path,
+          `task '${task.id}' needs ${slots} slots but a ${size?.name ?? 'pool'} node has ${slotsPerNode}`,
+        ),
+      );
+      if (errors.length >= 20) break;
+    }
+    const key = task.id.toLowerCase();
+    if (seen.has(key)) {
+      errors.push(fieldError(path, `task id '${task.id}' is used twice (ids are unique ignoring case)`));
+      if (errors.length >= 20) break;
+    }
+    seen.add(key);
+    if (task.container) images.add(task.container.image);
+    sizes.push(slots);
+    index++;
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  images = new Set([...images].sort());
+
+  const packed = packSlots(sizes, slotsPerNode);
+  const existing = input.existingPool;
+  const maxNodes = isExistingPool(request.pool)
+    ? Number.POSITIVE_INFINITY
+    : (request.pool.maxNodes ?? DEFAULT_MAX_NODES);
+  const poolNodes = existing ? existing.currentNodes : Math.min(packed.nodes, maxNodes);
+  const waves = planWaves(packed, Math.max(1, existing ? existing.currentNodes : poolNodes));
+
+  const jobPackages = request.applicationPackages ?? [];
+  const placement = decidePackagePlacement(
+    jobPackages.length,
+    sizes.length,
+    poolNodes,
+    existing !== undefined,
+  );
+  const poolPackages = placement.placement === 'pool' ? jobPackages.map(toPackageRef) : [];
+  const taskLevelJobPackages = placement.placement === 'task' ? jobPackages.map(toPackageRef) : [];
+
+  if (existing && images.size > 0 && existing.containerImages === undefined) {
+    return {
+      ok: false,
+      errors: [
+        fieldError(
+          ['pool', 'id'],
+          `pool '${existing.id}' has no container configuration, but the tasks use containers`,
+        ),
+      ],
+    };
+  }
+  if (existing && images.size === 0 && existing.containerImages !== undefined) {
+    return {
+      ok: false,
+      errors: [
+        fieldError(['pool', 'id'], `pool '${existing.id}' is a container pool: every task needs a container`),
+      ],
+    };
+  }
+
+  let pool: PoolBody | undefined;
+  let poolId: string;
+  if (existing) {
+    poolId = existing.id;
+  } else {
+    if (isExistingPool(request.pool)) throw new Error('existing pool info missing');
+    const spec = managedPoolSpec(request, size!, slotsPerNode, [...images], poolPackages, input.defaults);
+    const lowPriority = request.pool.lowPriority === true;
+    poolId = managedPoolId(input.tenant, { ...spec, lowPriority });
+    pool = {
+      id: poolId,
+      displayName: `Slotwise managed pool (${input.tenant})`,
+      ...spec,
+      targetDedicatedNodes: lowPriority ? 0 : poolNodes,
+      targetLowPriorityNodes: lowPriority ? poolNodes : 0,
+      resizeTimeout: 'PT15M',
+      enableAutoScale: false,
+      metadata: [
+        { name: 'slotwise.tenant', value: input.tenant },
+        { name: 'slotwise.managed', value: 'true' },
+      ],
+    };
+  }
+
+  const batchJobId = batchJobIdFor(input.tenant, input.jobId);
+  const usesTaskDependencies = explicit.some((t) => t.dependsOn !== undefined);
+  const batchJob: JobBody = {
+    id: batchJobId,
+    ...(request.displayName ? { displayName: request.displayName } : {}),
+    ...(request.priority !== undefined ? { priority: request.priority } : {}),
+    usesTaskDependencies,
+    poolInfo: { poolId },
+    // Switched to terminatejob once every task is added: a job with no tasks yet counts as complete.
+    onAllTasksComplete: 'noaction',
+    onTaskFailure: 'noaction',
+    ...(request.maxWallClockTime || request.maxRetries !== undefined
+      ? {
+          constraints: {
+            ...(request.maxWallClockTime ? { maxWallClockTime: request.maxWallClockTime } : {}),
+            ...(request.maxRetries !== undefined ? { maxTaskRetryCount: request.maxRetries } : {}),
+          },
+        }
+      : {}),
+    metadata: [
+      { name: 'slotwise.tenant', value: input.tenant },
+      { name: 'slotwise.job', value: input.jobId },
+      ...Object.entries(request.metadata ?? {}).map(([name, value]) => ({ name, value })),
+    ],
+  };
+
+  const summary: PlanSummary = {
+    nodes: packed.nodes,
+    lowerBound: packed.lowerBound,
+    taskSlotsPerNode: slotsPerNode,
+    vmSize: existing?.vmSize ?? size!.name,
+    poolNodes,
+    waves,
+    tasks: sizes.length,
+    totalSlots: sizes.reduce((a, b) => a + b, 0),
+    chunks: 0,
+    applicationPackages: placement,
+    containerImages: [...images],
+    nodeFillType: 'pack',
+  };
+
+  const chunks = function* (): Generator<TaskBody[]> {
+    let chunk: TaskBody[] = [];
+    let bytes = 2;
+    let i = 0;
+    for (const task of allTasks(request)) {
+      const body = toTaskBody(task, sizes[i++]!, taskLevelJobPackages);
+      const length = Buffer.byteLength(JSON.stringify(body)) + 1;
+      if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_CHUNK || bytes + length > MAX_CHUNK_BYTES)) {
+        yield chunk;
+        chunk = [];
+        bytes = 2;
+      }
+      chunk.push(body);
+      bytes += length;
+    }
+    if (chunk.length > 0) yield chunk;
+  };
+
+  return { ok: true, plan: { summary, poolId, ...(pool ? { pool } : {}), batchJob, chunks } };
+}
+
+type Target =
+  | { ok: true; size: VmSize | undefined; slotsPerNode: number }
+  | { ok: false; errors: FieldError[] };
+
+function resolveTarget(input: PlanInput): Target {
+  const { request, existingPool } = input;
+  if (isExistingPool(request.pool)) {
+    if (!existingPool)
+      return { ok: false, errors: [fieldError(['pool', 'id'], `pool '${request.pool.id}' does not exist`)] };
+    return { ok: true, size: tryGetVmSize(existingPool.vmSize), slotsPerNode: existingPool.taskSlotsPerNode };
+  }
+  const size = tryGetVmSize(request.pool.vmSize);
+  if (!size)
+    return {
+      ok: false,
+      errors: [fieldError(['pool', 'vmSize'], `unknown VM size '${request.pool.vmSize}'`)],
+    };
+  const slotsPerNode = request.pool.taskSlotsPerNode ?? size.vCpus;
+  if (slotsPerNode > maxTaskSlotsPerNode(size)) {
+    return {
+      ok: false,
+      errors: [
+        fieldError(
+          ['pool', 'taskSlotsPerNode'],
+          `exceeds min(4 × ${size.vCpus} vCPUs, 256) for ${size.name}`,
+        ),
+      ],
+    };
+  }
+  return { ok: true, size, slotsPerNode };
+}
+
+function* allTasks(request: JobRequest): Generator<TaskSpec> {
+  if (request.tasks) yield* request.tasks;
+  if (request.sweep) yield* expandSweep(request.sweep);
+}
+
+/** Slots a task needs: as given, or the larger of its CPU and memory shares of a node, rounded up. */
+export function slotsFor(
+  task: Pick<TaskSpec, 'requiredSlots' | 'resources'>,
+  size: VmSize | undefined,
+  slotsPerNode: number,
+): number {
+  if (task.requiredSlots !== undefined) return task.requiredSlots;
+  const r = task.resources;
+  if (!r || !size) return 1;
+  const byCpu = r.cpus === undefined ? 1 : Math.ceil((r.cpus / size.vCpus) * slotsPerNode - 1e-9);
+  const byMemory =
+    r.memoryGiB === undefined ? 1 : Math.ceil((r.memoryGiB / size.memoryGiB) * slotsPerNode - 1e-9);
+  return Math.max(1, byCpu, byMemory);
+}
+
+export function decidePackagePlacement(
+  jobPackages: number,
+  tasks: number,
+  poolNodes: number,
+  poolExists: boolean,
+): PlanSummary['applicationPackages'] {
+  if (jobPackages === 0)
+    return { placement: 'none', reason: 'the job has no job-level application packages' };
+  if (poolExists) {
+    return {
+      placement: 'task',
+      reason: 'the pool already exists; installing pool packages would need node restarts',
+    };
+  }
+  if (tasks < poolNodes) {
+    return { placement: 'task', reason: 'the job has fewer tasks than the pool has nodes' };
+  }
+  return {
+    placement: 'pool',
+    reason: 'every node of the pool runs the job, so packages deploy once per node',
+  };
+}
+
+function toPackageRef(p: {
+  applicationId: string;
+  version?: string | undefined;
+}): ApplicationPackageReference {
+  return p.version
+    ? { applicationId: p.applicationId, version: p.version }
+    : { applicationId: p.applicationId };
+}
+
+function managedPoolSpec(
+  request: JobRequest,
+  size: VmSize,
+  slotsPerNode: number,
+  images: string[],
+  packages: ApplicationPackageReference[],
+  defaults: PlanDefaults,
+): Pick<
+  PoolBody,
+  | 'vmSize'
+  | 'virtualMachineConfiguration'
+  | 'taskSlotsPerNode'
+  | 'taskSchedulingPolicy'
+  | 'applicationPackageReferences'
+> {
+  if (isExistingPool(request.pool)) throw new Error('managed pool expected');
+  const registries = request.pool.containerRegistries ?? [];
+  return {
+    vmSize: size.name,
+    virtualMachineConfiguration: {
+      imageReference: request.pool.image ?? defaults.image,
+      nodeAgentSKUId: request.pool.nodeAgentSkuId ?? defaults.nodeAgentSkuId,
+      ...(images.length > 0
+        ? {
+            containerConfiguration: {
+              type: 'dockerCompatible' as const,
+              containerImageNames: images,
+              ...(registries.length > 0
+                ? {
+                    containerRegistries: registries.map((r) => ({
+                      registryServer: r.registryServer,
+                      ...(r.identityResourceId
+                        ? { identityReference: { resourceId: r.identityResourceId } }
+                        : {}),
+                    })),
+                  }
+                : {}),
+            },
+          }
+        : {}),
+    },
+    taskSlotsPerNode: slotsPerNode,
+    taskSchedulingPolicy: { nodeFillType: 'pack' },
+    ...(packages.length > 0 ? { applicationPackageReferences: packages } : {}),
+  };
+}
+
+/** Managed pools are shared by the tenant's jobs with the same spec: the id is a hash of the spec. */
+export function managedPoolId(tenant: string, spec: object & { lowPriority?: boolean }): string {
+  const digest = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+  return `sw-${tenant}-${digest}`;
+}
+
+/** Batch job ids are account-wide: `<tenant>-<job id>`, hashed when that would exceed 64 characters. */
+export function batchJobIdFor(tenant: string, jobId: string): string {
+  const plain = `${tenant}-${jobId}`;
+  if (plain.length <= 64) return plain;
+  const digest = createHash('sha256').update(jobId.toLowerCase()).digest('hex').slice(0, 12);
+  return `${tenant}-${jobId.slice(0, 64 - tenant.length - 14)}-${digest}`;
+}
+
+function toTaskBody(
+  task: TaskSpec,
+  slots: number,
+  jobPackages: readonly ApplicationPackageReference[],
+): TaskBody {
+  const packages = [...jobPackages, ...(task.applicationPackages ?? []).map(toPackageRef)];
+  const environment: NameValue[] = Object.entries(task.environment ?? {}).map(([name, value]) => ({
+    name,
+    value,
+  }));
+  return {
+    id: task.id,
+    ...(task.displayName ? { displayName: task.displayName } : {}),
+    commandLine: task.commandLine,
+    requiredSlots: slots,
+    ...(environment.length > 0 ? { environmentSettings: environment } : {}),
+    ...(task.resourceFiles ? { resourceFiles: task.resourceFiles } : {}),
+    ...(task.container
+      ? {
+          containerSettings: {
+            imageName: task.container.image,
+            ...(task.container.runOptions ? { containerRunOptions: task.container.runOptions } : {}),
+          },
+        }
+      : {}),
+    ...(packages.length > 0 ? { applicationPackageReferences: packages } : {}),
+    ...(task.maxWallClockTime || task.maxRetries !== undefined
+      ? {
+          constraints: {
+            ...(task.maxWallClockTime ? { maxWallClockTime: task.maxWallClockTime } : {}),
+            ...(task.maxRetries !== undefined ? { maxTaskRetryCount: task.maxRetries } : {}),
+          },
+        }
+      : {}),
+    ...(task.dependsOn
+      ? {
+          dependsOn: {
+            ...(task.dependsOn.taskIds ? { taskIds: task.dependsOn.taskIds } : {}),
+            ...(task.dependsOn.ranges ? { taskIdRanges: task.dependsOn.ranges } : {}),
+          },
+        }
+      : {}),
+  };
+}

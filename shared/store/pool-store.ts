@@ -1,0 +1,45 @@
+/** Pools Slotwise created: when each was last used, so the sweep can shrink or delete idle ones. */
+import type { Container } from '@azure/cosmos';
+import { cosmosStatus, stripSystem } from './cosmos-setup.js';
+
+export interface ManagedPoolDoc {
+  id: string;
+  tenant: string;
+  lastUsedAt: string;
+  /** Set when the sweep resized the pool to zero nodes. */
+  shrunkAt?: string;
+}
+
+export interface PoolStore {
+  touch(poolId: string, tenant: string, at: Date): Promise<void>;
+  listIdleSince(before: string, limit: number): Promise<ManagedPoolDoc[]>;
+  markShrunk(poolId: string, at: Date): Promise<void>;
+  remove(poolId: string): Promise<void>;
+}
+
+export function createPoolStore(container: Container): PoolStore {
+  return {
+    async touch(poolId, tenant, at) {
+      await container.items.upsert<ManagedPoolDoc>({ id: poolId, tenant, lastUsedAt: at.toISOString() });
+    },
+    async listIdleSince(before, limit) {
+      const { resources } = await container.items
+        .query<ManagedPoolDoc>({
+          query: `SELECT * FROM c WHERE c.lastUsedAt < @before OFFSET 0 LIMIT ${limit}`,
+          parameters: [{ name: '@before', value: before }],
+        })
+        .fetchAll();
+      return resources.map(stripSystem);
+    },
+    async markShrunk(poolId, at) {
+      await container.item(poolId, poolId).patch([{ op: 'set', path: '/shrunkAt', value: at.toISOString() }]);
+    },
+    async remove(poolId) {
+      try {
+        await container.item(poolId, poolId).delete();
+      } catch (e) {
+        if (cosmosStatus(e) !== 404) throw e;
+      }
+    },
+  };
+}
