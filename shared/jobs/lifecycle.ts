@@ -6,8 +6,8 @@
  *      └──▶ rejected      └────────────────────┴──────────────┴────────────┴──▶ cancelled / failed
  *
  * `rejected` is for requests that can never run (invalid, or tasks that fit no node); `failed` for
- * jobs that ran into Batch (or the pipeline) and did not succeed. A failed or completed job may go
- * back to `running` when its failed tasks are retried. Every transition is a pure function of the
+ * jobs that ran into Batch (or the pipeline) and did not succeed. A failed job goes back to
+ * `submitting` when its failed tasks are retried as a new attempt. Every transition is a pure function of the
  * document: it appends to `history` and to the outbox (`events`) in the same write.
  */
 import { SlotwiseError } from '../errors.js';
@@ -19,8 +19,8 @@ const allowed: Readonly<Record<JobState, readonly JobState[]>> = {
   submitting: ['submitted', 'running', 'completed', 'failed', 'cancelled'],
   submitted: ['running', 'completed', 'failed', 'cancelled'],
   running: ['completed', 'failed', 'cancelled'],
-  completed: ['running'],
-  failed: ['running'],
+  completed: [],
+  failed: ['submitting'],
   cancelled: [],
   rejected: [],
 };

@@ -57,6 +57,9 @@ export interface BatchGateway {
   /** undefined when the Batch job does not exist. */
   getTaskCounts(jobId: string): Promise<BatchTaskCounts | undefined>;
   listFailedTasks(jobId: string, limit: number): Promise<FailedTask[]>;
+  /** Ids of tasks that failed, or (failedOnly false) that did not succeed (failed or never run). */
+  listUnsucceededTasks(jobId: string, options: { failedOnly: boolean }): Promise<string[]>;
+  reactivateTask(jobId: string, taskId: string): Promise<void>;
   /** Jobs in the pool that are not yet completed. */
   countActiveJobsOnPool(poolId: string): Promise<number>;
   /** Round trip for health checks. */

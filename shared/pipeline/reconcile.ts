@@ -143,8 +143,8 @@ async function observe(
 ): Promise<Observation> {
   const counts = await deps.batch.getTaskCounts(batchJobId);
   if (!counts) return { kind: 'missing' };
-  const total = job.plan?.tasks ?? 0;
-  const drained = counts.active === 0 && counts.running === 0 && counts.completed >= total;
+  // Every task is in Batch once the job is `submitted`, so nothing active or running means drained.
+  const drained = counts.active === 0 && counts.running === 0;
   const every = deps.jobStateEvery ?? 5;
   if (!drained && (pass + hashOf(job.id)) % every !== 0) return { kind: 'seen', counts };
   const batchJob = await deps.batch.getJob(batchJobId);

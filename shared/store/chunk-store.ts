@@ -50,7 +50,7 @@ export function createChunkStore(container: Container): ChunkStore {
       const { resources } = await container.items
         .query<ChunkDoc>(
           {
-            query: `SELECT * FROM c WHERE c.type = 'chunk' AND c.job = @job AND c.added = false ORDER BY c.index OFFSET 0 LIMIT ${limit}`,
+            query: `SELECT TOP ${limit} * FROM c WHERE c.type = 'chunk' AND c.job = @job AND c.added = false ORDER BY c.index`,
             parameters: [{ name: '@job', value: jobId.toLowerCase() }],
           },
           { partitionKey: tenant },

@@ -103,7 +103,8 @@ export function createJobStore(container: Container): JobStore {
         filters.push('c.sortKey < @after');
         parameters.push({ name: '@after', value: decodeContinuation(continuation) });
       }
-      const query = `SELECT * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.sortKey DESC OFFSET 0 LIMIT ${limit + 1}`;
+      // TOP rather than OFFSET/LIMIT: the local Cosmos server understands only TOP.
+      const query = `SELECT TOP ${limit + 1} * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.sortKey DESC`;
       const { resources } = await container.items
         .query<JobDoc>({ query, parameters }, { partitionKey: tenant })
         .fetchAll();
@@ -124,9 +125,9 @@ export function createJobStore(container: Container): JobStore {
         filters.push('c.updatedAt < @before');
         parameters.push({ name: '@before', value: options.updatedBefore });
       }
-      const limit = options.limit ? ` OFFSET 0 LIMIT ${options.limit}` : '';
+      const top = options.limit ? `TOP ${options.limit} ` : '';
       const { resources } = await container.items
-        .query<JobDoc>({ query: `SELECT * FROM c WHERE ${filters.join(' AND ')}${limit}`, parameters })
+        .query<JobDoc>({ query: `SELECT ${top}* FROM c WHERE ${filters.join(' AND ')}`, parameters })
         .fetchAll();
       return resources.map(stripSystem);
     },
@@ -134,7 +135,7 @@ export function createJobStore(container: Container): JobStore {
     async listWithDueDeliveries(before, limit) {
       const { resources } = await container.items
         .query<JobDoc>({
-          query: `SELECT * FROM c WHERE c.type = 'job' AND c.nextDeliveryAt < @before OFFSET 0 LIMIT ${limit}`,
+          query: `SELECT TOP ${limit} * FROM c WHERE c.type = 'job' AND c.nextDeliveryAt < @before`,
           parameters: [{ name: '@before', value: before }],
         })
         .fetchAll();

@@ -25,7 +25,7 @@ export function createPoolStore(container: Container): PoolStore {
     async listIdleSince(before, limit) {
       const { resources } = await container.items
         .query<ManagedPoolDoc>({
-          query: `SELECT * FROM c WHERE c.lastUsedAt < @before OFFSET 0 LIMIT ${limit}`,
+          query: `SELECT TOP ${limit} * FROM c WHERE c.lastUsedAt < @before`,
           parameters: [{ name: '@before', value: before }],
         })
         .fetchAll();

@@ -41,8 +41,8 @@ describe('job lifecycle', () => {
       submitting: ['submitted', 'running', 'completed', 'failed', 'cancelled'],
       submitted: ['running', 'completed', 'failed', 'cancelled'],
       running: ['completed', 'failed', 'cancelled'],
-      completed: ['running'],
-      failed: ['running'],
+      completed: [],
+      failed: ['submitting'],
       cancelled: [],
       rejected: [],
     });
