@@ -3,14 +3,34 @@ import type { AppDeps } from '../shared/app.js';
 import type { FunctionDefinition } from './definition.js';
 import { health } from './health.js';
 import { intake } from './intake.js';
+import { jobsCallbacks } from './jobs-callbacks.js';
+import { jobsCancel } from './jobs-cancel.js';
 import { jobsCreate } from './jobs-create.js';
 import { jobsGet } from './jobs-get.js';
 import { jobsList } from './jobs-list.js';
+import { jobsRetry } from './jobs-retry.js';
+import { notifier } from './notifier.js';
+import { openapi } from './openapi.js';
+import { planner } from './planner.js';
+import { reconcileNow } from './reconcile-now.js';
+import { reconcileTimer } from './reconcile-timer.js';
+import { submitter } from './submitter.js';
+import { sweepTimer } from './sweep-timer.js';
 
 export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   health,
+  openapi,
   jobsCreate,
-  jobsGet,
   jobsList,
+  jobsGet,
+  jobsCancel,
+  jobsRetry,
+  jobsCallbacks,
   intake,
+  planner,
+  submitter,
+  notifier,
+  reconcileNow,
+  reconcileTimer,
+  sweepTimer,
 ];

@@ -4,30 +4,52 @@
  */
 import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
+import { createBatchClient } from './batch/client.js';
 import { type Clock, type Ids, randomIds, systemClock } from './clock.js';
 import { readSettings, type Settings } from './config/config.js';
 import type { HealthProbe } from './health.js';
 import type { ValidationPolicy } from './jobs/validate-request.js';
+import type { BatchGateway } from './pipeline/batch-gateway.js';
+import { createRestBatchGateway } from './pipeline/batch-gateway-rest.js';
+import type { DeliveryOutcome } from './pipeline/notify-stage.js';
 import { createQueueGateway, type QueueGateway } from './queues/queue-gateway.js';
+import { type ChunkStore, createChunkStore } from './store/chunk-store.js';
 import { ensureContainers } from './store/cosmos-setup.js';
 import { createJobStore, type JobStore } from './store/job-store.js';
+import { createPoolStore, type PoolStore } from './store/pool-store.js';
 import { createTenantStore, type TenantStore } from './tenants/tenant-store.js';
+import { validateCallbackUrl } from './webhooks/address-guard.js';
+import { nextAttemptDelay } from './webhooks/backoff.js';
+import { createWebhookDispatcher, deliverWebhook } from './webhooks/deliver.js';
+import { signWebhook } from './webhooks/signature.js';
 
 export interface AppDeps {
   readonly settings: Settings;
   readonly queues: QueueGateway;
   readonly jobs: JobStore;
+  readonly chunks: ChunkStore;
+  readonly pools: PoolStore;
   readonly tenants: TenantStore;
+  readonly batch: BatchGateway;
   readonly policy: ValidationPolicy;
   readonly clock: Clock;
   readonly ids: Ids;
+  readonly random: () => number;
+  readonly deliver: (request: {
+    url: string;
+    id: string;
+    body: string;
+    secret: string;
+    at: Date;
+  }) => Promise<DeliveryOutcome>;
+  readonly nextAttemptDelay: (attempt: number, random: () => number) => number | undefined;
   readonly probes: readonly HealthProbe[];
   close(): Promise<void>;
 }
 
 export async function createAppDeps(
   env: Record<string, string | undefined>,
-  overrides: { clock?: Clock; ids?: Ids } = {},
+  overrides: { clock?: Clock; ids?: Ids; random?: () => number } = {},
 ): Promise<AppDeps> {
   const settings = readSettings(env);
   const clock = overrides.clock ?? systemClock;
@@ -50,6 +72,14 @@ export async function createAppDeps(
       now: clock.now(),
     });
   }
+  const batchClient = createBatchClient({
+    endpoint: settings.BATCH_ENDPOINT,
+    accountName: settings.BATCH_ACCOUNT_NAME,
+    ...(settings.BATCH_ACCOUNT_KEY ? { accountKey: settings.BATCH_ACCOUNT_KEY } : {}),
+  });
+  const batch = createRestBatchGateway(batchClient);
+  const callbackPolicy = { allowHttpLoopback: settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS };
+  const dispatcher = createWebhookDispatcher(callbackPolicy);
   const probes: HealthProbe[] = [
     { name: 'queues', check: (signal) => queues.ping(signal) },
     {
@@ -58,29 +88,31 @@ export async function createAppDeps(
         await cosmos.getDatabaseAccount({ abortSignal: signal });
       },
     },
+    { name: 'batch', check: (signal) => batch.ping(signal) },
   ];
   return {
     settings,
     queues,
     jobs: createJobStore(containers.jobs),
+    chunks: createChunkStore(containers.jobs),
+    pools: createPoolStore(containers.pools),
     tenants,
-    policy: {
-      checkCallbackUrl: (url) => checkCallbackUrl(url, settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS),
-    },
+    batch,
+    policy: { checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy) },
     clock,
     ids,
+    random: overrides.random ?? Math.random,
+    deliver: ({ url, id, body, secret, at }) =>
+      deliverWebhook(
+        { url, body, headers: { ...signWebhook({ secret, id, timestamp: at.getTime() / 1000, body }) } },
+        { policy: callbackPolicy, dispatcher },
+      ),
+    nextAttemptDelay,
     probes,
     async close() {
       cosmos.dispose();
+      await batchClient.close();
+      await dispatcher.close();
     },
   };
-}
-
-function checkCallbackUrl(raw: string, allowHttpLoopback: boolean): string | undefined {
-  const url = new URL(raw);
-  if (url.protocol === 'https:') return undefined;
-  if (allowHttpLoopback && url.protocol === 'http:' && ['127.0.0.1', 'localhost'].includes(url.hostname)) {
-    return undefined;
-  }
-  return 'must be an https URL';
 }

@@ -1,0 +1,466 @@
+/**
+ * A small typed client for the Azure Batch data-plane REST API, on one keep-alive undici pool.
+ *
+ * Auth: Shared Key when an account key is given, else Microsoft Entra bearer tokens
+ * (scope `https://batch.core.windows.net//.default`, cached, refreshed 5 minutes before expiry,
+ * one token request shared by concurrent calls).
+ *
+ * Retries: capped, jittered exponential backoff that honours `Retry-After`, only where a retry is
+ * safe (see `retryPolicy`): reads, deletes, creates (the caller treats `...Exists` as done), task
+ * collections (resent with the same ids) and terminate. Updates are retried only on answers that
+ * prove the request was not processed (429, 503).
+ */
+import { randomUUID } from 'node:crypto';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import { Pool } from 'undici';
+import { BatchError, retryableStatuses } from './batch-error.js';
+import { sharedKeyAuthorization } from './shared-key.js';
+
+export { BatchError } from './batch-error.js';
+
+export const DEFAULT_API_VERSION = '2025-06-01.21.0';
+export const BATCH_SCOPE = 'https://batch.core.windows.net//.default';
+
+/** How an operation may be retried. */
+export type RetryClass = 'safe' | 'throttleOnly';
+
+/** Which operations are safe to resend after an ambiguous failure (the request may have been applied). */
+export const retryPolicy: Readonly<Record<string, RetryClass>> = {
+  read: 'safe',
+  delete: 'safe',
+  create: 'safe',
+  addCollection: 'safe',
+  terminate: 'safe',
+  update: 'throttleOnly',
+};
+
+export interface RetryOptions {
+  /** Attempts in all, including the first. Default 8. */
+  readonly maxAttempts: number;
+  /** First backoff in ms. Default 500. */
+  readonly baseDelayMs: number;
+  /** Cap on one backoff in ms. Default 60,000 (with 8 attempts the window spans over 5 minutes when Retry-After says so). */
+  readonly maxDelayMs: number;
+}
+
+export const defaultRetry: RetryOptions = { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 };
+
+/** Delay before retry number `attempt` (1-based): full jitter over an exponential ceiling, at least Retry-After. */
+export function backoffDelay(
+  attempt: number,
+  options: RetryOptions,
+  random: () => number,
+  retryAfterMs?: number,
+): number {
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempt - 1));
+  const jittered = ceiling / 2 + random() * (ceiling / 2);
+  return Math.max(Math.round(jittered), retryAfterMs ?? 0);
+}
+
+export interface BatchClientOptions {
+  readonly endpoint: string;
+  readonly accountName: string;
+  /** Base64 account key; empty or absent → Microsoft Entra. */
+  readonly accountKey?: string;
+  readonly credential?: TokenCredential;
+  readonly apiVersion?: string;
+  readonly retry?: Partial<RetryOptions>;
+  readonly random?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+  /** Per-request timeout (headers and body). Default 30,000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Sockets to the endpoint. Default 16. */
+  readonly connections?: number;
+}
+
+export interface ListOptions {
+  readonly filter?: string;
+  readonly select?: string;
+  readonly maxResults?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface TaskCountsResult {
+  readonly taskCounts: {
+    active: number;
+    running: number;
+    completed: number;
+    succeeded: number;
+    failed: number;
+  };
+  readonly taskSlotCounts?: {
+    active: number;
+    running: number;
+    completed: number;
+    succeeded: number;
+    failed: number;
+  };
+}
+
+export interface AddCollectionItem {
+  readonly status: 'success' | 'clienterror' | 'servererror';
+  readonly taskId: string;
+  readonly error?: { code: string; message?: { value?: string } };
+}
+
+export interface BatchClient {
+  readonly pools: {
+    add(pool: object): Promise<void>;
+    get(poolId: string, options?: { select?: string }): Promise<Record<string, unknown>>;
+    exists(poolId: string): Promise<boolean>;
+    patch(poolId: string, body: object): Promise<void>;
+    resize(poolId: string, body: object): Promise<void>;
+    delete(poolId: string): Promise<void>;
+    list(options?: ListOptions): AsyncIterable<Record<string, unknown>>;
+  };
+  readonly jobs: {
+    add(job: object): Promise<void>;
+    get(jobId: string, options?: { select?: string }): Promise<Record<string, unknown>>;
+    patch(jobId: string, body: object): Promise<void>;
+    terminate(jobId: string, reason?: string): Promise<void>;
+    delete(jobId: string): Promise<void>;
+    getTaskCounts(jobId: string): Promise<TaskCountsResult>;
+    list(options?: ListOptions): AsyncIterable<Record<string, unknown>>;
+  };
+  readonly tasks: {
+    add(jobId: string, task: object): Promise<void>;
+    /** One add-collection call (≤ 100 tasks). `body` may be pre-serialised JSON `{"value":[...]}`. */
+    addCollection(jobId: string, body: string | readonly object[]): Promise<AddCollectionItem[]>;
+    get(jobId: string, taskId: string): Promise<Record<string, unknown>>;
+    list(jobId: string, options?: ListOptions): AsyncIterable<Record<string, unknown>>;
+    terminate(jobId: string, taskId: string): Promise<void>;
+    reactivate(jobId: string, taskId: string): Promise<void>;
+  };
+  readonly applications: { list(options?: ListOptions): AsyncIterable<Record<string, unknown>> };
+  readonly nodes: { list(poolId: string, options?: ListOptions): AsyncIterable<Record<string, unknown>> };
+  close(): Promise<void>;
+}
+
+interface CallInit {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly query?: Record<string, string | undefined>;
+  readonly body?: string;
+  readonly kind: keyof typeof retryPolicy;
+  readonly signal?: AbortSignal;
+  /** A full nextLink URL, followed verbatim. */
+  readonly url?: string;
+}
+
+interface CallResult {
+  readonly status: number;
+  readonly json: unknown;
+}
+
+export function createBatchClient(options: BatchClientOptions): BatchClient {
+  const base = new URL(options.endpoint);
+  const apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
+  const retry: RetryOptions = { ...defaultRetry, ...options.retry };
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = options.now ?? Date.now;
+  const timeout = options.requestTimeoutMs ?? 30_000;
+  const pool = new Pool(base.origin, {
+    connections: options.connections ?? 16,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+  });
+  const authorize = options.accountKey
+    ? async (method: string, pathAndQuery: string, headers: Record<string, string>) =>
+        sharedKeyAuthorization(options.accountName, options.accountKey!, { method, pathAndQuery, headers })
+    : bearer(options.credential, now);
+
+  async function attempt(init: CallInit, clientRequestId: string): Promise<CallResult> {
+    let pathAndQuery: string;
+    if (init.url) {
+      const next = new URL(init.url);
+      pathAndQuery = `${next.pathname}${next.search}`;
+    } else {
+      const params = new URLSearchParams({ 'api-version': apiVersion });
+      for (const [k, v] of Object.entries(init.query ?? {})) if (v !== undefined) params.set(k, v);
+      pathAndQuery = `${base.pathname.replace(/\/$/, '')}${init.path}?${params.toString().replaceAll('+', '%20')}`;
+    }
+    const headers: Record<string, string> = {
+      'ocp-date': new Date(now()).toUTCString(),
+      'client-request-id': clientRequestId,
+      'return-client-request-id': 'true',
+      accept: 'application/json',
+    };
+    if (init.body !== undefined) {
+      headers['content-type'] = 'application/json; odata=minimalmetadata';
+      headers['content-length'] = String(Buffer.byteLength(init.body));
+    } else if (init.method === 'POST' || init.method === 'PUT' || init.method === 'PATCH') {
+      headers['content-length'] = '0';
+    }
+    headers.authorization = await authorize(init.method, pathAndQuery, headers);
+    let response: Awaited<ReturnType<Pool['request']>>;
+    try {
+      response = await pool.request({
+        method: init.method,
+        path: pathAndQuery,
+        headers,
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
+      });
+    } catch (e) {
+      throw transportError(e, clientRequestId);
+    }
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (e) {
+      throw transportError(e, clientRequestId);
+    }
+    const requestId = header(response.headers, 'request-id');
+    if (response.statusCode >= 400) {
+      throw errorFromResponse(response.statusCode, text, response.headers, requestId, clientRequestId, now);
+    }
+    if (text.length === 0) return { status: response.statusCode, json: undefined };
+    try {
+      return { status: response.statusCode, json: JSON.parse(text) };
+    } catch (e) {
+      throw new BatchError({
+        code: 'InvalidResponse',
+        message: `Batch answered ${response.statusCode} with a body that is not JSON`,
+        status: response.statusCode,
+        ...(requestId ? { requestId } : {}),
+        clientRequestId,
+        retryable: false,
+        cause: e,
+      });
+    }
+  }
+
+  async function call(init: CallInit): Promise<CallResult> {
+    const clientRequestId = randomUUID();
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt(init, clientRequestId);
+      } catch (e) {
+        const error = e as BatchError;
+        if (n >= retry.maxAttempts || !mayRetry(init.kind, error) || init.signal?.aborted) throw error;
+        await sleep(backoffDelay(n, retry, random, error.retryAfterMs));
+      }
+    }
+  }
+
+  async function* list(path: string, opts: ListOptions = {}): AsyncIterable<Record<string, unknown>> {
+    let next: CallInit | undefined = {
+      method: 'GET',
+      path,
+      kind: 'read',
+      query: {
+        ...(opts.filter ? { $filter: opts.filter } : {}),
+        ...(opts.select ? { $select: opts.select } : {}),
+        ...(opts.maxResults ? { maxresults: String(opts.maxResults) } : {}),
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
+    while (next) {
+      const page = (await call(next)).json as {
+        value?: Record<string, unknown>[];
+        'odata.nextLink'?: string;
+      };
+      for (const item of page.value ?? []) yield item;
+      const link: string | undefined = page['odata.nextLink'];
+      next = link ? { method: 'GET', path, kind: 'read', url: link } : undefined;
+    }
+  }
+
+  const json = (body: unknown) => JSON.stringify(body);
+  const enc = encodeURIComponent;
+  const get = async (path: string, select?: string) =>
+    (await call({ method: 'GET', path, kind: 'read', query: select ? { $select: select } : {} }))
+      .json as Record<string, unknown>;
+
+  return {
+    pools: {
+      add: async (p) => void (await call({ method: 'POST', path: '/pools', body: json(p), kind: 'create' })),
+      get: (id, o) => get(`/pools/${enc(id)}`, o?.select),
+      exists: async (id) => {
+        try {
+          await call({ method: 'HEAD', path: `/pools/${enc(id)}`, kind: 'read' });
+          return true;
+        } catch (e) {
+          if (e instanceof BatchError && e.status === 404) return false;
+          throw e;
+        }
+      },
+      patch: async (id, b) =>
+        void (await call({ method: 'PATCH', path: `/pools/${enc(id)}`, body: json(b), kind: 'update' })),
+      resize: async (id, b) =>
+        void (await call({
+          method: 'POST',
+          path: `/pools/${enc(id)}/resize`,
+          body: json(b),
+          kind: 'update',
+        })),
+      delete: async (id) =>
+        void (await call({ method: 'DELETE', path: `/pools/${enc(id)}`, kind: 'delete' })),
+      list: (o) => list('/pools', o),
+    },
+    jobs: {
+      add: async (j) => void (await call({ method: 'POST', path: '/jobs', body: json(j), kind: 'create' })),
+      get: (id, o) => get(`/jobs/${enc(id)}`, o?.select),
+      patch: async (id, b) =>
+        void (await call({ method: 'PATCH', path: `/jobs/${enc(id)}`, body: json(b), kind: 'update' })),
+      terminate: async (id, reason) =>
+        void (await call({
+          method: 'POST',
+          path: `/jobs/${enc(id)}/terminate`,
+          ...(reason ? { body: json({ terminateReason: reason }) } : {}),
+          kind: 'terminate',
+        })),
+      delete: async (id) => void (await call({ method: 'DELETE', path: `/jobs/${enc(id)}`, kind: 'delete' })),
+      getTaskCounts: async (id) => (await get(`/jobs/${enc(id)}/taskcounts`)) as unknown as TaskCountsResult,
+      list: (o) => list('/jobs', o),
+    },
+    tasks: {
+      add: async (jobId, t) =>
+        void (await call({
+          method: 'POST',
+          path: `/jobs/${enc(jobId)}/tasks`,
+          body: json(t),
+          kind: 'create',
+        })),
+      addCollection: async (jobId, body) => {
+        const text = typeof body === 'string' ? body : json({ value: body });
+        const result = await call({
+          method: 'POST',
+          path: `/jobs/${enc(jobId)}/addtaskcollection`,
+          body: text,
+          kind: 'addCollection',
+        });
+        return ((result.json as { value?: AddCollectionItem[] } | undefined)?.value ??
+          []) as AddCollectionItem[];
+      },
+      get: (jobId, taskId) => get(`/jobs/${enc(jobId)}/tasks/${enc(taskId)}`),
+      list: (jobId, o) => list(`/jobs/${enc(jobId)}/tasks`, o),
+      terminate: async (jobId, taskId) =>
+        void (await call({
+          method: 'POST',
+          path: `/jobs/${enc(jobId)}/tasks/${enc(taskId)}/terminate`,
+          kind: 'terminate',
+        })),
+      reactivate: async (jobId, taskId) =>
+        void (await call({
+          method: 'POST',
+          path: `/jobs/${enc(jobId)}/tasks/${enc(taskId)}/reactivate`,
+          kind: 'update',
+        })),
+    },
+    applications: { list: (o) => list('/applications', o) },
+    nodes: { list: (poolId, o) => list(`/pools/${enc(poolId)}/nodes`, o) },
+    close: () => pool.close(),
+  };
+}
+
+function mayRetry(kind: CallInit['kind'], error: BatchError): boolean {
+  if (!error.retryable) return false;
+  if (retryPolicy[kind] === 'safe') return true;
+  // Only answers proving the request was not processed.
+  return error.status === 429 || error.status === 503;
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function parseRetryAfter(value: string | undefined, now: () => number): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now());
+}
+
+function errorFromResponse(
+  status: number,
+  text: string,
+  headers: Record<string, string | string[] | undefined>,
+  requestId: string | undefined,
+  clientRequestId: string,
+  now: () => number,
+): BatchError {
+  let body: {
+    code?: string;
+    message?: { value?: string } | string;
+    values?: { key: string; value: string }[];
+  } = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    // Non-JSON error bodies (gateways, proxies) keep the status as the only fact.
+  }
+  const message =
+    typeof body.message === 'string'
+      ? body.message
+      : (body.message?.value ?? `Batch answered HTTP ${status}`);
+  const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
+  return new BatchError({
+    code: body.code ?? `Http${status}`,
+    message,
+    status,
+    values: body.values ?? [],
+    ...(requestId ? { requestId } : {}),
+    clientRequestId,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    retryable: retryableStatuses.has(status),
+  });
+}
+
+function transportError(e: unknown, clientRequestId: string): BatchError {
+  const code = (e as { code?: string }).code ?? '';
+  const timeout =
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT';
+  const aborted = (e as Error).name === 'AbortError' || code === 'UND_ERR_ABORTED';
+  return new BatchError({
+    code: timeout ? 'RequestTimeout' : aborted ? 'Aborted' : 'ConnectionFailed',
+    message: `Batch request failed before an answer: ${code || (e as Error).name}`,
+    clientRequestId,
+    retryable: !aborted,
+    cause: e,
+  });
+}
+
+/** Bearer tokens, cached until 5 minutes before expiry; concurrent callers share one request. */
+function bearer(credential: TokenCredential | undefined, now: () => number) {
+  let source = credential;
+  let token: AccessToken | undefined;
+  let pending: Promise<AccessToken> | undefined;
+  return async (): Promise<string> => {
+    if (!token || token.expiresOnTimestamp - 5 * 60_000 <= now()) {
+      source ??= new DefaultAzureCredential();
+      pending ??= source.getToken(BATCH_SCOPE).then((t) => {
+        if (!t)
+          throw new BatchError({
+            code: 'AuthenticationFailed',
+            message: 'No token for Azure Batch',
+            retryable: false,
+          });
+        return t;
+      });
+      try {
+        token = await pending;
+      } catch (e) {
+        throw e instanceof BatchError
+          ? e
+          : new BatchError({
+              code: 'AuthenticationFailed',
+              message: 'Could not get a token for Azure Batch',
+              retryable: true,
+              cause: e,
+            });
+      } finally {
+        pending = undefined;
+      }
+    }
+    return `Bearer ${token.token}`;
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The pipeline's Batch port implemented over the Batch REST client (`shared/batch/`). Maps Batch's
+ * answers to the pipeline's vocabulary: `...Exists` on create means "already there", `...NotFound` on
+ * read means undefined, a job already terminating or completed counts as terminated.
+ */
+
+import { addTasks } from '../batch/add-tasks.js';
+import { type BatchClient, BatchError } from '../batch/client.js';
+import type { FailedTask } from '../jobs/job.js';
+import type { BatchGateway, PoolInfo } from './batch-gateway.js';
+
+interface WirePool {
+  id: string;
+  vmSize: string;
+  taskSlotsPerNode?: number;
+  state?: string;
+  allocationState?: string;
+  targetDedicatedNodes?: number;
+  targetLowPriorityNodes?: number;
+  currentDedicatedNodes?: number;
+  currentLowPriorityNodes?: number;
+  virtualMachineConfiguration?: { containerConfiguration?: { containerImageNames?: string[] } };
+  metadata?: { name: string; value: string }[];
+}
+
+function toPoolInfo(p: WirePool): PoolInfo {
+  const container = p.virtualMachineConfiguration?.containerConfiguration;
+  return {
+    id: p.id,
+    vmSize: p.vmSize,
+    taskSlotsPerNode: p.taskSlotsPerNode ?? 1,
+    state: p.state ?? 'active',
+    allocationState: p.allocationState ?? 'steady',
+    targetDedicatedNodes: p.targetDedicatedNodes ?? 0,
+    targetLowPriorityNodes: p.targetLowPriorityNodes ?? 0,
+    currentNodes: (p.currentDedicatedNodes ?? 0) + (p.currentLowPriorityNodes ?? 0),
+    containerImages: container ? (container.containerImageNames ?? []) : undefined,
+    metadata: Object.fromEntries((p.metadata ?? []).map((m) => [m.name, m.value])),
+  };
+}
+
+const notFound = (e: unknown) => e instanceof BatchError && e.status === 404;
+const exists = (e: unknown, code: string) => e instanceof BatchError && e.code === code;
+
+export function createRestBatchGateway(
+  client: BatchClient,
+  options: { addConcurrency?: number } = {},
+): BatchGateway {
+  return {
+    async getPool(poolId) {
+      try {
+        return toPoolInfo((await client.pools.get(poolId)) as unknown as WirePool);
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async createPool(pool) {
+      try {
+        await client.pools.add(pool);
+        return 'created';
+      } catch (e) {
+        if (exists(e, 'PoolExists')) return 'exists';
+        throw e;
+      }
+    },
+    async resizePool(poolId, target) {
+      await client.pools.resize(poolId, {
+        targetDedicatedNodes: target.dedicated,
+        targetLowPriorityNodes: target.lowPriority,
+      });
+    },
+    async deletePool(poolId) {
+      try {
+        await client.pools.delete(poolId);
+      } catch (e) {
+        if (!notFound(e) && !exists(e, 'PoolBeingDeleted')) throw e;
+      }
+    },
+    async listPools({ managedOnly }) {
+      const pools: PoolInfo[] = [];
+      for await (const p of client.pools.list({})) {
+        const info = toPoolInfo(p as unknown as WirePool);
+        if (!managedOnly || info.metadata['slotwise.managed'] === 'true') pools.push(info);
+      }
+      return pools;
+    },
+    async createJob(job) {
+      try {
+        await client.jobs.add(job);
+        return 'created';
+      } catch (e) {
+        if (exists(e, 'JobExists')) return 'exists';
+        throw e;
+      }
+    },
+    async getJob(jobId) {
+      try {
+        const job = (await client.jobs.get(jobId)) as {
+          id: string;
+          state: string;
+          executionInfo?: { terminateReason?: string };
+          metadata?: { name: string; value: string }[];
+        };
+        return {
+          id: job.id,
+          state: job.state,
+          ...(job.executionInfo?.terminateReason
+            ? { terminateReason: job.executionInfo.terminateReason }
+            : {}),
+          metadata: Object.fromEntries((job.metadata ?? []).map((m) => [m.name, m.value])),
+        };
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async terminateJobWhenTasksComplete(jobId) {
+      await client.jobs.patch(jobId, { onAllTasksComplete: 'terminatejob' });
+    },
+    async terminateJob(jobId, reason) {
+      try {
+        await client.jobs.terminate(jobId, reason);
+      } catch (e) {
+        if (
+          notFound(e) ||
+          exists(e, 'JobCompleted') ||
+          exists(e, 'JobBeingTerminated') ||
+          exists(e, 'JobBeingDeleted')
+        ) {
+          return;
+        }
+        throw e;
+      }
+    },
+    async addTasks(jobId, tasks) {
+      const results = await addTasks(client, jobId, tasks, { concurrency: options.addConcurrency ?? 8 });
+      const failed = results.filter((r) => r.outcome === 'failed');
+      return {
+        added: results.filter((r) => r.outcome === 'added').length,
+        existed: results.filter((r) => r.outcome === 'exists').length,
+        failed: failed.map((r) => ({
+          taskId: r.taskId,
+          code: r.error?.code ?? 'Unknown',
+          message: r.error?.message ?? '',
+        })),
+      };
+    },
+    async getTaskCounts(jobId) {
+      try {
+        const { taskCounts } = await client.jobs.getTaskCounts(jobId);
+        return taskCounts;
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async listFailedTasks(jobId, limit) {
+      const failed: FailedTask[] = [];
+      for await (const t of client.tasks.list(jobId, {
+        filter: "executionInfo/result eq 'failure'",
+        select: 'id,executionInfo',
+      })) {
+        const info = (
+          t as { executionInfo?: { exitCode?: number; failureInfo?: { code?: string; message?: string } } }
+        ).executionInfo;
+        failed.push({
+          taskId: (t as { id: string }).id,
+          ...(info?.exitCode !== undefined ? { exitCode: info.exitCode } : {}),
+          ...(info?.failureInfo?.code ? { failureCode: info.failureInfo.code } : {}),
+          ...(info?.failureInfo?.message ? { failureMessage: info.failureInfo.message } : {}),
+        });
+        if (failed.length >= limit) break;
+      }
+      return failed;
+    },
+    async listUnsucceededTasks(jobId, { failedOnly }) {
+      const ids: string[] = [];
+      const filter = failedOnly
+        ? "executionInfo/result eq 'failure'"
+        : "executionInfo/result eq 'failure' or state eq 'active'";
+      for await (const t of client.tasks.list(jobId, { filter, select: 'id' }))
+        ids.push((t as { id: string }).id);
+      return ids;
+    },
+    async reactivateTask(jobId, taskId) {
+      await client.tasks.reactivate(jobId, taskId);
+    },
+    async countActiveJobsOnPool(poolId) {
+      let n = 0;
+      for await (const j of client.jobs.list({ filter: "state eq 'active'", select: 'id,poolInfo' })) {
+        if ((j as { poolInfo?: { poolId?: string } }).poolInfo?.poolId === poolId) n++;
+      }
+      return n;
+    },
+    async ping(signal) {
+      for await (const _ of client.applications.list({ maxResults: 1, ...(signal ? { signal } : {}) })) break;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Where callbacks may go. A callback URL must be https (the local stack may allow http to loopback by
+ * an explicit setting) and must never reach loopback, private, link-local, metadata or otherwise
+ * special addresses. The URL is checked when the job is submitted, and every resolved IP is checked
+ * again when connecting (see deliver.ts), so DNS cannot swap in a forbidden address later.
+ */
+import { BlockList, isIP } from 'node:net';
+
+export interface CallbackPolicy {
+  /** Local stack only: permit `http://127.0.0.1`, `http://localhost` and `http://[::1]`. */
+  readonly allowHttpLoopback: boolean;
+}
+
+const forbidden = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], // "this" network
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, cloud metadata (169.254.169.254)
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // documentation
+  ['192.88.99.0', 24], // 6to4 relay anycast
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, broadcast
+] as const) {
+  forbidden.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128], // unspecified
+  ['::1', 128], // loopback
+  ['64:ff9b::', 96], // NAT64 (embeds IPv4)
+  ['64:ff9b:1::', 48],
+  ['100::', 64], // discard
+  ['2001::', 32], // Teredo
+  ['2001:db8::', 32], // documentation
+  ['2002::', 16], // 6to4 (embeds IPv4)
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated)
+  ['ff00::', 8], // multicast
+] as const) {
+  forbidden.addSubnet(net, prefix, 'ipv6');
+}
+
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+/** An IPv4 address hidden in an IPv6 one (mapped `::ffff:a.b.c.d` or compatible `::a.b.c.d`). */
+function embeddedIpv4(address: string): string | undefined {
+  const lower = address.toLowerCase();
+  const dotted = /^::(?:ffff:(?:0:)?)?(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  if (dotted?.[1]) return dotted[1];
+  const hex = /^::(?:ffff:(?:0:)?)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (hex?.[1] && hex[2]) {
+    const hi = Number.parseInt(hex[1], 16);
+    const lo = Number.parseInt(hex[2], 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  return undefined;
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = isIP(address) === 6 ? embeddedIpv4(address) : address;
+  if (v4 && isIP(v4) === 4) return loopback.check(v4, 'ipv4');
+  return isIP(address) === 6 && loopback.check(address, 'ipv6');
+}
+
+/** Why an address may not receive callbacks, or undefined when it may. */
+export function forbiddenAddressReason(address: string, policy: CallbackPolicy): string | undefined {
+  const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const family = isIP(bare);
+  if (family === 0) return 'is not an IP address';
+  if (policy.allowHttpLoopback && isLoopbackAddress(bare)) return undefined;
+  const v4 = family === 6 ? embeddedIpv4(bare) : bare;
+  if (v4 && isIP(v4) === 4)
+    return forbidden.check(v4, 'ipv4') ? `resolves to a non-public address (${v4})` : undefined;
+  return forbidden.check(bare, 'ipv6') ? `resolves to a non-public address (${bare})` : undefined;
+}
+
+/** Static check of a callback URL, at submit time. Returns why it is refused, or undefined. */
+export function validateCallbackUrl(raw: string, policy: CallbackPolicy): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (url.username || url.password) return 'must not carry credentials';
+  const host = url.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+  const isLoopbackName = host === 'localhost' || host.endsWith('.localhost');
+  if (url.protocol === 'http:') {
+    const loopbackTarget = isLoopbackName || (isIP(host) !== 0 && isLoopbackAddress(host));
+    if (!(policy.allowHttpLoopback && loopbackTarget)) return 'must be an https URL';
+    return undefined;
+  }
+  if (url.protocol !== 'https:') return 'must be an https URL';
+  if (isLoopbackName) return policy.allowHttpLoopback ? undefined : 'must not point at this machine';
+  // WHATWG URL parsing already normalises numeric forms such as 0x7f.1 or 2130706433 to dotted IPv4.
+  if (isIP(host) !== 0) {
+    const why = forbiddenAddressReason(host, policy);
+    if (why) return `host ${why.replace('resolves to', 'is')}`;
+  }
+  return undefined;
+}
