@@ -1,0 +1,198 @@
+/**
+ * The dev host: serves a function table with the Azure Functions host's semantics (HTTP, Storage
+ * queue and timer triggers) against Azurite. Independent of Slotwise's domain: it takes the table and
+ * a dependency factory, and validates every trigger's options before it starts anything.
+ */
+import type { AddressInfo } from 'node:net';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import type { FunctionDefinition, HttpFunction, StorageQueueFunction, TimerFunction } from '../../functions/definition.js';
+import { HostConfigError, type HostOptions, resolveSetting } from './config.js';
+import { createHttpHost } from './http-server.js';
+import { consoleLogger, type HostLogger } from './logger.js';
+import { createQueueListener, type QueueListener } from './queue-listener.js';
+import { compileRoute } from './route-template.js';
+import { compileSchedule, createTimerRunner, type TimerRunner } from './timer-runner.js';
+
+export interface StartHostOptions<D> {
+  readonly functions: readonly FunctionDefinition<D>[];
+  /** Built once, on first use, and shared by every invocation. */
+  readonly deps: () => Promise<D>;
+  readonly host: HostOptions;
+  /** App settings: `%Setting%` references and connection strings are resolved from here. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly port: number;
+  readonly hostname?: string;
+  readonly hostId?: string;
+  readonly logger?: HostLogger;
+  /** Lease on a message while its handler runs. Default 600 s (the host's); tests shorten it. */
+  readonly queueLeaseSeconds?: number;
+  readonly maxBodyBytes?: number;
+  readonly cors?: string;
+  /** Grace for in-flight invocations on close. Default 30 s. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+export interface DevHost {
+  readonly url: string;
+  readonly port: number;
+  /** Wakes the listeners of a queue (messages written by this process). */
+  notifyQueue(name: string): void;
+  /** Stops taking work, finishes in-flight invocations (within the grace), then closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+const queueNamePattern = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
+
+/** Checks every declaration before anything starts, naming the function and the key. */
+export function validateFunctions<D>(functions: readonly FunctionDefinition<D>[], env: StartHostOptions<D>['env']): void {
+  const names = new Set<string>();
+  for (const fn of functions) {
+    const where = `functions.${fn.name}`;
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,127}$/.test(fn.name)) throw new HostConfigError('function table', where, 'invalid function name');
+    if (names.has(fn.name.toLowerCase())) throw new HostConfigError('function table', where, 'duplicate function name');
+    names.add(fn.name.toLowerCase());
+    if (typeof fn.handler !== 'function') throw new HostConfigError('function table', `${where}.handler`, 'is required');
+    switch (fn.kind) {
+      case 'http':
+        try {
+          compileRoute(fn.route ?? fn.name);
+        } catch (e) {
+          throw new HostConfigError('function table', `${where}.route`, (e as Error).message);
+        }
+        for (const m of fn.methods ?? []) {
+          if (!['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'CONNECT'].includes(m)) {
+            throw new HostConfigError('function table', `${where}.methods`, `unknown method '${m}'`);
+          }
+        }
+        break;
+      case 'storageQueue': {
+        if (!fn.queueName) throw new HostConfigError('function table', `${where}.queueName`, 'is required');
+        const queue = resolveSetting(fn.queueName, env, `${where}.queueName`);
+        if (!queueNamePattern.test(queue)) {
+          throw new HostConfigError('function table', `${where}.queueName`, `'${queue}' is not a valid queue name`);
+        }
+        const connection = fn.connection ?? 'AzureWebJobsStorage';
+        if (!env[connection] && !env[`AzureWebJobs${connection}`]) {
+          throw new HostConfigError('local.settings.json', `Values.${connection}`, `is required by ${where}`);
+        }
+        break;
+      }
+      case 'timer':
+        if (!fn.schedule) throw new HostConfigError('function table', `${where}.schedule`, 'is required');
+        compileSchedule(resolveSetting(fn.schedule, env, `${where}.schedule`), fn.name);
+        if (!env.AzureWebJobsStorage) {
+          throw new HostConfigError('local.settings.json', 'Values.AzureWebJobsStorage', `is required by ${where}`);
+        }
+        break;
+      default:
+        throw new HostConfigError('function table', where, `unknown trigger kind '${(fn as { kind: string }).kind}'`);
+    }
+  }
+}
+
+export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHost> {
+  const logger = options.logger ?? consoleLogger();
+  const selected = options.host.functions
+    ? options.functions.filter((f) => options.host.functions!.some((n) => n.toLowerCase() === f.name.toLowerCase()))
+    : options.functions;
+  validateFunctions(selected, options.env);
+  const inFlight = new Set<Promise<unknown>>();
+  const tracker = {
+    add(p: Promise<unknown>) {
+      inFlight.add(p);
+      p.finally(() => inFlight.delete(p)).catch(() => undefined);
+    },
+  };
+  let accepting = true;
+
+  const http = createHttpHost({
+    functions: selected.filter((f): f is HttpFunction<D> => f.kind === 'http'),
+    deps: options.deps,
+    routePrefix: options.host.routePrefix,
+    functionTimeoutMs: options.host.functionTimeoutMs,
+    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.cors ? { cors: options.cors } : {}),
+    logger,
+    inFlight: tracker,
+    accepting: () => accepting,
+  });
+
+  const listeners = new Map<string, QueueListener[]>();
+  const connections = new Map<string, QueueServiceClient>();
+  for (const fn of selected.filter((f): f is StorageQueueFunction<D> => f.kind === 'storageQueue')) {
+    const connection = fn.connection ?? 'AzureWebJobsStorage';
+    const connectionString = (options.env[connection] ?? options.env[`AzureWebJobs${connection}`])!;
+    let service = connections.get(connectionString);
+    if (!service) {
+      service = QueueServiceClient.fromConnectionString(connectionString);
+      connections.set(connectionString, service);
+    }
+    const queueName = resolveSetting(fn.queueName, options.env, `functions.${fn.name}.queueName`);
+    const listener = createQueueListener({
+      fn,
+      queueName,
+      service,
+      settings: options.host.queues,
+      functionTimeoutMs: options.host.functionTimeoutMs,
+      leaseSeconds: options.queueLeaseSeconds ?? 600,
+      deps: options.deps,
+      logger,
+      inFlight: tracker,
+    });
+    listeners.set(queueName, [...(listeners.get(queueName) ?? []), listener]);
+  }
+
+  const timerFns = selected.filter((f): f is TimerFunction<D> => f.kind === 'timer');
+  let monitor: ReturnType<BlobServiceClient['getContainerClient']> | undefined;
+  if (timerFns.length > 0) {
+    monitor = BlobServiceClient.fromConnectionString(options.env.AzureWebJobsStorage!).getContainerClient('azure-webjobs-hosts');
+    await monitor.createIfNotExists().catch((e: unknown) => {
+      logger.log('warning', 'Host.Timers', `Schedule monitor unavailable: ${(e as Error).message}`);
+      monitor = undefined;
+    });
+  }
+  const timers: TimerRunner[] = timerFns.map((fn) =>
+    createTimerRunner({
+      fn,
+      schedule: resolveSetting(fn.schedule, options.env, `functions.${fn.name}.schedule`),
+      hostId: options.hostId ?? 'slotwise-dev',
+      monitor,
+      functionTimeoutMs: options.host.functionTimeoutMs,
+      deps: options.deps,
+      logger,
+      inFlight: tracker,
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.hostname ?? '127.0.0.1', () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
+  for (const group of listeners.values()) for (const l of group) l.start();
+  for (const t of timers) tracker.add(t.start());
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${options.hostname ?? '127.0.0.1'}:${port}`,
+    port,
+    notifyQueue(name) {
+      for (const l of listeners.get(name) ?? []) l.notify();
+    },
+    close() {
+      closing ??= (async () => {
+        accepting = false;
+        const stopping = Promise.all([
+          ...[...listeners.values()].flat().map((l) => l.stop()),
+          ...timers.map((t) => t.stop()),
+          new Promise<void>((resolve) => http.close(() => resolve())),
+        ]);
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref());
+        await Promise.race([Promise.all([stopping, Promise.allSettled([...inFlight])]), grace]);
+        http.closeAllConnections();
+      })();
+      return closing;
+    },
+  };
+}
