@@ -23,11 +23,15 @@ export function parseTimeSpan(text: string): number | undefined {
   if (!m) return undefined;
   const [, days = '0', h, min, s, frac = '0'] = m;
   return (
-    ((Number(days) * 24 + Number(h)) * 60 + Number(min)) * 60_000 + Number(s) * 1000 + Math.round(Number(`0.${frac}`) * 1000)
+    ((Number(days) * 24 + Number(h)) * 60 + Number(min)) * 60_000 +
+    Number(s) * 1000 +
+    Math.round(Number(`0.${frac}`) * 1000)
   );
 }
 
-const timeSpan = z.string().refine((v) => parseTimeSpan(v) !== undefined, 'must be a TimeSpan such as 00:00:30');
+const timeSpan = z
+  .string()
+  .refine((v) => parseTimeSpan(v) !== undefined, 'must be a TimeSpan such as 00:00:30');
 
 const hostJsonSchema = z
   .object({
@@ -108,7 +112,11 @@ export function parseHostJson(text: string, file = 'host.json', development = tr
           : parseTimeSpan(parsed.data.functionTimeout),
     functions: parsed.data.functions,
     queues: {
-      maxPollingIntervalMs: q.maxPollingInterval ? parseTimeSpan(q.maxPollingInterval)! : development ? 2000 : 60_000,
+      maxPollingIntervalMs: q.maxPollingInterval
+        ? parseTimeSpan(q.maxPollingInterval)!
+        : development
+          ? 2000
+          : 60_000,
       visibilityTimeoutMs: q.visibilityTimeout ? parseTimeSpan(q.visibilityTimeout)! : 0,
       batchSize,
       // (batchSize / 2) × processor count; one core on Consumption.
@@ -128,7 +136,12 @@ const localSettingsSchema = z
     IsEncrypted: z.boolean().optional(),
     Values: z
       .record(
-        z.string().refine((k) => !k.includes('__') || /^AzureFunctionsWebHost__/.test(k), 'names must not contain "__"'),
+        z
+          .string()
+          .refine(
+            (k) => !k.includes('__') || /^AzureFunctionsWebHost__/.test(k),
+            'names must not contain "__"',
+          ),
         z.string({ message: 'must be a string' }),
       )
       .default({}),
@@ -159,8 +172,13 @@ export function parseLocalSettings(text: string, file = 'local.settings.json'): 
   }
   const parsed = localSettingsSchema.safeParse(raw);
   if (!parsed.success) throw issuesToError(file, parsed.error.issues);
-  if (parsed.data.IsEncrypted) throw new HostConfigError(file, 'IsEncrypted', 'encrypted settings are not supported locally');
-  return { values: parsed.data.Values, port: parsed.data.Host?.LocalHttpPort ?? 7071, cors: parsed.data.Host?.CORS };
+  if (parsed.data.IsEncrypted)
+    throw new HostConfigError(file, 'IsEncrypted', 'encrypted settings are not supported locally');
+  return {
+    values: parsed.data.Values,
+    port: parsed.data.Host?.LocalHttpPort ?? 7071,
+    cors: parsed.data.Host?.CORS,
+  };
 }
 
 export function loadLocalSettings(path: string): LocalSettings {
@@ -171,12 +189,20 @@ function readText(path: string, name: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new HostConfigError(path, '', `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}); ${name} is required`);
+    throw new HostConfigError(
+      path,
+      '',
+      `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}); ${name} is required`,
+    );
   }
 }
 
 /** Resolves `%Setting%` references (schedules, queue names) from app settings. */
-export function resolveSetting(value: string, env: Readonly<Record<string, string | undefined>>, where: string): string {
+export function resolveSetting(
+  value: string,
+  env: Readonly<Record<string, string | undefined>>,
+  where: string,
+): string {
   const m = /^%([^%]+)%$/.exec(value);
   if (!m) return value;
   const resolved = env[m[1]!];

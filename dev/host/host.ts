@@ -6,7 +6,12 @@
 import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import type { FunctionDefinition, HttpFunction, StorageQueueFunction, TimerFunction } from '../../functions/definition.js';
+import type {
+  FunctionDefinition,
+  HttpFunction,
+  StorageQueueFunction,
+  TimerFunction,
+} from '../../functions/definition.js';
 import { HostConfigError, type HostOptions, resolveSetting } from './config.js';
 import { createHttpHost } from './http-server.js';
 import { consoleLogger, type HostLogger } from './logger.js';
@@ -45,14 +50,20 @@ export interface DevHost {
 const queueNamePattern = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** Checks every declaration before anything starts, naming the function and the key. */
-export function validateFunctions<D>(functions: readonly FunctionDefinition<D>[], env: StartHostOptions<D>['env']): void {
+export function validateFunctions<D>(
+  functions: readonly FunctionDefinition<D>[],
+  env: StartHostOptions<D>['env'],
+): void {
   const names = new Set<string>();
   for (const fn of functions) {
     const where = `functions.${fn.name}`;
-    if (!/^[A-Za-z][A-Za-z0-9_-]{0,127}$/.test(fn.name)) throw new HostConfigError('function table', where, 'invalid function name');
-    if (names.has(fn.name.toLowerCase())) throw new HostConfigError('function table', where, 'duplicate function name');
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,127}$/.test(fn.name))
+      throw new HostConfigError('function table', where, 'invalid function name');
+    if (names.has(fn.name.toLowerCase()))
+      throw new HostConfigError('function table', where, 'duplicate function name');
     names.add(fn.name.toLowerCase());
-    if (typeof fn.handler !== 'function') throw new HostConfigError('function table', `${where}.handler`, 'is required');
+    if (typeof fn.handler !== 'function')
+      throw new HostConfigError('function table', `${where}.handler`, 'is required');
     switch (fn.kind) {
       case 'http':
         try {
@@ -70,7 +81,11 @@ export function validateFunctions<D>(functions: readonly FunctionDefinition<D>[]
         if (!fn.queueName) throw new HostConfigError('function table', `${where}.queueName`, 'is required');
         const queue = resolveSetting(fn.queueName, env, `${where}.queueName`);
         if (!queueNamePattern.test(queue)) {
-          throw new HostConfigError('function table', `${where}.queueName`, `'${queue}' is not a valid queue name`);
+          throw new HostConfigError(
+            'function table',
+            `${where}.queueName`,
+            `'${queue}' is not a valid queue name`,
+          );
         }
         const connection = fn.connection ?? 'AzureWebJobsStorage';
         if (!env[connection] && !env[`AzureWebJobs${connection}`]) {
@@ -82,11 +97,19 @@ export function validateFunctions<D>(functions: readonly FunctionDefinition<D>[]
         if (!fn.schedule) throw new HostConfigError('function table', `${where}.schedule`, 'is required');
         compileSchedule(resolveSetting(fn.schedule, env, `${where}.schedule`), fn.name);
         if (!env.AzureWebJobsStorage) {
-          throw new HostConfigError('local.settings.json', 'Values.AzureWebJobsStorage', `is required by ${where}`);
+          throw new HostConfigError(
+            'local.settings.json',
+            'Values.AzureWebJobsStorage',
+            `is required by ${where}`,
+          );
         }
         break;
       default:
-        throw new HostConfigError('function table', where, `unknown trigger kind '${(fn as { kind: string }).kind}'`);
+        throw new HostConfigError(
+          'function table',
+          where,
+          `unknown trigger kind '${(fn as { kind: string }).kind}'`,
+        );
     }
   }
 }
@@ -94,7 +117,9 @@ export function validateFunctions<D>(functions: readonly FunctionDefinition<D>[]
 export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHost> {
   const logger = options.logger ?? consoleLogger();
   const selected = options.host.functions
-    ? options.functions.filter((f) => options.host.functions!.some((n) => n.toLowerCase() === f.name.toLowerCase()))
+    ? options.functions.filter((f) =>
+        options.host.functions!.some((n) => n.toLowerCase() === f.name.toLowerCase()),
+      )
     : options.functions;
   validateFunctions(selected, options.env);
   const inFlight = new Set<Promise<unknown>>();
@@ -146,7 +171,9 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
   const timerFns = selected.filter((f): f is TimerFunction<D> => f.kind === 'timer');
   let monitor: ReturnType<BlobServiceClient['getContainerClient']> | undefined;
   if (timerFns.length > 0) {
-    monitor = BlobServiceClient.fromConnectionString(options.env.AzureWebJobsStorage!).getContainerClient('azure-webjobs-hosts');
+    monitor = BlobServiceClient.fromConnectionString(options.env.AzureWebJobsStorage!).getContainerClient(
+      'azure-webjobs-hosts',
+    );
     await monitor.createIfNotExists().catch((e: unknown) => {
       logger.log('warning', 'Host.Timers', `Schedule monitor unavailable: ${(e as Error).message}`);
       monitor = undefined;
@@ -188,7 +215,9 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
           ...timers.map((t) => t.stop()),
           new Promise<void>((resolve) => http.close(() => resolve())),
         ]);
-        const grace = new Promise<void>((resolve) => setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref());
+        const grace = new Promise<void>((resolve) =>
+          setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref(),
+        );
         await Promise.race([Promise.all([stopping, Promise.allSettled([...inFlight])]), grace]);
         http.closeAllConnections();
       })();

@@ -104,7 +104,8 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
     const invocationId = randomUUID();
     let done = false;
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const request = new HttpRequest({
       method,
       url: url.toString(),
@@ -118,20 +119,34 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
       functionName: fn.name,
       logHandler: invocationLogHandler(options.logger, fn.name, invocationId, () => done),
     });
-    options.logger.log('information', `Function.${fn.name}`, `Executing (Reason='HTTP ${method} ${path}', Id=${invocationId})`);
+    options.logger.log(
+      'information',
+      `Function.${fn.name}`,
+      `Executing (Reason='HTTP ${method} ${path}', Id=${invocationId})`,
+    );
     let result: HttpResponseInit | undefined;
     try {
       const deps = await options.deps();
-      result = await withTimeout(fn.name, options.functionTimeoutMs, () => fn.handler(request, context, deps));
+      result = await withTimeout(fn.name, options.functionTimeoutMs, () =>
+        fn.handler(request, context, deps),
+      );
     } catch (e) {
       done = true;
-      options.logger.log('error', `Function.${fn.name}`, `Executed (Failed, Id=${invocationId}): ${(e as Error).stack ?? String(e)}`);
+      options.logger.log(
+        'error',
+        `Function.${fn.name}`,
+        `Executed (Failed, Id=${invocationId}): ${(e as Error).stack ?? String(e)}`,
+      );
       res.writeHead(500).end();
       return;
     }
     done = true;
     await writeResponse(res, result);
-    options.logger.log('information', `Function.${fn.name}`, `Executed (Succeeded, Id=${invocationId}, Status=${res.statusCode})`);
+    options.logger.log(
+      'information',
+      `Function.${fn.name}`,
+      `Executed (Succeeded, Id=${invocationId}, Status=${res.statusCode})`,
+    );
   }
 
   return server;
@@ -164,9 +179,15 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | und
       payload = Buffer.from(body);
       if (!headers.has('content-type')) headers.set('content-type', 'text/plain; charset=utf-8');
     } else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-      payload = Buffer.from(body instanceof ArrayBuffer ? new Uint8Array(body) : new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      payload = Buffer.from(
+        body instanceof ArrayBuffer
+          ? new Uint8Array(body)
+          : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      );
     } else {
-      payload = Buffer.from(await new Response(body as ConstructorParameters<typeof Response>[0]).arrayBuffer());
+      payload = Buffer.from(
+        await new Response(body as ConstructorParameters<typeof Response>[0]).arrayBuffer(),
+      );
     }
   }
   const out: Record<string, string | string[]> = {};
@@ -174,7 +195,8 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | und
     out[key] = value;
   });
   const cookies = (result.cookies ?? []).map(
-    (c) => `${c.name}=${c.value}${c.path ? `; Path=${c.path}` : ''}${c.httpOnly ? '; HttpOnly' : ''}${c.secure ? '; Secure' : ''}${c.maxAge !== undefined ? `; Max-Age=${c.maxAge}` : ''}`,
+    (c) =>
+      `${c.name}=${c.value}${c.path ? `; Path=${c.path}` : ''}${c.httpOnly ? '; HttpOnly' : ''}${c.secure ? '; Secure' : ''}${c.maxAge !== undefined ? `; Max-Age=${c.maxAge}` : ''}`,
   );
   if (cookies.length > 0) out['set-cookie'] = cookies;
   if (payload) out['content-length'] = String(payload.length);

@@ -6,7 +6,11 @@ export class FunctionTimeoutError extends Error {
   }
 }
 
-export async function withTimeout<T>(name: string, ms: number | undefined, run: () => Promise<T>): Promise<T> {
+export async function withTimeout<T>(
+  name: string,
+  ms: number | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
   if (ms === undefined) return run();
   let timer: NodeJS.Timeout | undefined;
   try {

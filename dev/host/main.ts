@@ -48,7 +48,9 @@ async function main(): Promise<void> {
   for (const fn of functionTable) {
     if (fn.kind === 'http') {
       const prefix = host.routePrefix ? `/${host.routePrefix}` : '';
-      console.log(`  ${fn.name}: [${(fn.methods ?? ['GET', 'POST']).join(',')}] ${running.url}${prefix}/${fn.route ?? fn.name}`);
+      console.log(
+        `  ${fn.name}: [${(fn.methods ?? ['GET', 'POST']).join(',')}] ${running.url}${prefix}/${fn.route ?? fn.name}`,
+      );
     } else if (fn.kind === 'storageQueue') {
       console.log(`  ${fn.name}: queueTrigger ${fn.queueName}`);
     } else {

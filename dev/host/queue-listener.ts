@@ -100,13 +100,19 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
   async function process(message: DequeuedMessageItem): Promise<void> {
     let popReceipt = message.popReceipt;
     if (message.dequeueCount > settings.maxDequeueCount) {
-      await toPoison(message, `Message has reached MaxDequeueCount of ${settings.maxDequeueCount}. Moving message to queue '${poisonName}'.`);
+      await toPoison(
+        message,
+        `Message has reached MaxDequeueCount of ${settings.maxDequeueCount}. Moving message to queue '${poisonName}'.`,
+      );
       await deleteQuietly(message, popReceipt);
       return;
     }
     const text = decode(message.messageText);
     if (text === undefined) {
-      await toPoison(message, `Message decoding has failed! Check MessageEncoding settings. Moving message ${message.messageId} to '${poisonName}'.`);
+      await toPoison(
+        message,
+        `Message decoding has failed! Check MessageEncoding settings. Moving message ${message.messageId} to '${poisonName}'.`,
+      );
       await deleteQuietly(message, popReceipt);
       return;
     }
@@ -117,14 +123,17 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
       // Not JSON: the handler gets the string, as the v4 library does.
     }
     // Renew the lease at half its length while the handler runs, so long work never loses the message.
-    const renew = setInterval(() => {
-      queue
-        .updateMessage(message.messageId, popReceipt, undefined, options.leaseSeconds)
-        .then((r) => {
-          if (r.popReceipt) popReceipt = r.popReceipt;
-        })
-        .catch(() => undefined);
-    }, (options.leaseSeconds * 1000) / 2);
+    const renew = setInterval(
+      () => {
+        queue
+          .updateMessage(message.messageId, popReceipt, undefined, options.leaseSeconds)
+          .then((r) => {
+            if (r.popReceipt) popReceipt = r.popReceipt;
+          })
+          .catch(() => undefined);
+      },
+      (options.leaseSeconds * 1000) / 2,
+    );
     const invocationId = randomUUID();
     let done = false;
     const context = new InvocationContext({
@@ -141,7 +150,11 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
         popReceipt: message.popReceipt,
       },
     });
-    logger.log('information', `Function.${fn.name}`, `Executing (Reason='New queue message detected on '${options.queueName}'.', Id=${invocationId})`);
+    logger.log(
+      'information',
+      `Function.${fn.name}`,
+      `Executing (Reason='New queue message detected on '${options.queueName}'.', Id=${invocationId})`,
+    );
     let failure: unknown;
     try {
       const deps = await options.deps();
@@ -157,15 +170,27 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
       await deleteQuietly(message, popReceipt);
       return;
     }
-    logger.log('error', `Function.${fn.name}`, `Executed (Failed, Id=${invocationId}, DequeueCount=${message.dequeueCount}): ${(failure as Error).stack ?? String(failure)}`);
+    logger.log(
+      'error',
+      `Function.${fn.name}`,
+      `Executed (Failed, Id=${invocationId}, DequeueCount=${message.dequeueCount}): ${(failure as Error).stack ?? String(failure)}`,
+    );
     if (message.dequeueCount >= settings.maxDequeueCount && poison) {
-      await toPoison(message, `Message has reached MaxDequeueCount of ${settings.maxDequeueCount}. Moving message to queue '${poisonName}'.`);
+      await toPoison(
+        message,
+        `Message has reached MaxDequeueCount of ${settings.maxDequeueCount}. Moving message to queue '${poisonName}'.`,
+      );
       await deleteQuietly(message, popReceipt);
       return;
     }
     if (!poison) return; // No poison queue: the message stays leased until the lease ends.
     try {
-      await queue.updateMessage(message.messageId, popReceipt, undefined, Math.floor(settings.visibilityTimeoutMs / 1000));
+      await queue.updateMessage(
+        message.messageId,
+        popReceipt,
+        undefined,
+        Math.floor(settings.visibilityTimeoutMs / 1000),
+      );
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode !== 404) throw e;
     }
@@ -188,12 +213,20 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
       } catch (e) {
         const status = (e as { statusCode?: number }).statusCode;
         if (status !== 404 && status !== 409 && !(status && status >= 500)) {
-          logger.log('warning', `Host.Queues`, `Polling '${options.queueName}' failed: ${(e as Error).message}`);
+          logger.log(
+            'warning',
+            `Host.Queues`,
+            `Polling '${options.queueName}' failed: ${(e as Error).message}`,
+          );
         }
       }
       if (!running) {
         // Stopped while polling: give the messages back at once.
-        await Promise.all(messages.map((m) => queue.updateMessage(m.messageId, m.popReceipt, undefined, 0).catch(() => undefined)));
+        await Promise.all(
+          messages.map((m) =>
+            queue.updateMessage(m.messageId, m.popReceipt, undefined, 0).catch(() => undefined),
+          ),
+        );
         break;
       }
       if (messages.length === 0) {
@@ -205,7 +238,9 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
       for (const message of messages) {
         inFlight++;
         const work = process(message)
-          .catch((e: unknown) => logger.log('error', `Function.${fn.name}`, `Message handling failed: ${(e as Error).message}`))
+          .catch((e: unknown) =>
+            logger.log('error', `Function.${fn.name}`, `Message handling failed: ${(e as Error).message}`),
+          )
           .finally(() => {
             inFlight--;
             active.delete(work);

@@ -11,7 +11,14 @@ export interface CompiledRoute {
 
 type Segment =
   | { kind: 'literal'; text: string }
-  | { kind: 'param'; name: string; optional: boolean; fallback?: string; catchAll: boolean; checks: ((v: string) => boolean)[] };
+  | {
+      kind: 'param';
+      name: string;
+      optional: boolean;
+      fallback?: string;
+      catchAll: boolean;
+      checks: ((v: string) => boolean)[];
+    };
 
 export class RouteTemplateError extends Error {}
 
@@ -65,9 +72,12 @@ export function compileRoute(template: string): CompiledRoute {
     .split('/')
     .filter((s) => s.length > 0)
     .map((raw) => {
-      const p = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)((?::[^:=?}]+(?:\([^)]*\))?)*)(\?)?(?:=([^}]*))?\}$/.exec(raw);
+      const p = /^\{(\*)?([A-Za-z_][A-Za-z0-9_]*)((?::[^:=?}]+(?:\([^)]*\))?)*)(\?)?(?:=([^}]*))?\}$/.exec(
+        raw,
+      );
       if (!p) {
-        if (raw.includes('{') || raw.includes('}')) throw new RouteTemplateError(`route '${template}': bad segment '${raw}'`);
+        if (raw.includes('{') || raw.includes('}'))
+          throw new RouteTemplateError(`route '${template}': bad segment '${raw}'`);
         return { kind: 'literal', text: raw.toLowerCase() };
       }
       const checks = (p[3] ?? '')

@@ -28,7 +28,11 @@ interface ScheduleStatus {
 export function compileSchedule(expression: string, functionName: string): Cron {
   const fields = expression.trim().split(/\s+/);
   if (fields.length !== 5 && fields.length !== 6) {
-    throw new HostConfigError('function table', `${functionName}.schedule`, `'${expression}' was not recognized as a valid cron expression`);
+    throw new HostConfigError(
+      'function table',
+      `${functionName}.schedule`,
+      `'${expression}' was not recognized as a valid cron expression`,
+    );
   }
   try {
     // NCRONTAB: seconds first when six fields; croner reads six-field patterns the same way.
@@ -62,8 +66,11 @@ export function createTimerRunner<D>(options: {
   const { fn, logger } = options;
   const now = options.now ?? (() => new Date());
   const cron = compileSchedule(options.schedule, fn.name);
-  const useMonitor = (fn.useMonitor ?? true) && options.monitor !== undefined && !firesMoreThanOncePerMinute(cron, now());
-  const blob = useMonitor ? options.monitor!.getBlockBlobClient(`timers/${options.hostId}/${fn.name}/status`) : undefined;
+  const useMonitor =
+    (fn.useMonitor ?? true) && options.monitor !== undefined && !firesMoreThanOncePerMinute(cron, now());
+  const blob = useMonitor
+    ? options.monitor!.getBlockBlobClient(`timers/${options.hostId}/${fn.name}/status`)
+    : undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -83,9 +90,15 @@ export function createTimerRunner<D>(options: {
     lastStatus = status;
     if (!blob) return;
     const text = JSON.stringify(status);
-    await blob.upload(text, Buffer.byteLength(text)).catch((e: unknown) =>
-      logger.log('warning', `Host.Timers`, `Could not save the schedule status of ${fn.name}: ${(e as Error).message}`),
-    );
+    await blob
+      .upload(text, Buffer.byteLength(text))
+      .catch((e: unknown) =>
+        logger.log(
+          'warning',
+          `Host.Timers`,
+          `Could not save the schedule status of ${fn.name}: ${(e as Error).message}`,
+        ),
+      );
   }
 
   async function invoke(isPastDue: boolean, scheduled: Date): Promise<void> {
@@ -105,17 +118,29 @@ export function createTimerRunner<D>(options: {
       functionName: fn.name,
       logHandler: invocationLogHandler(logger, fn.name, invocationId, () => done),
     });
-    logger.log('information', `Function.${fn.name}`, `Executing (Reason='Timer fired at ${now().toISOString()}', Id=${invocationId})`);
+    logger.log(
+      'information',
+      `Function.${fn.name}`,
+      `Executing (Reason='Timer fired at ${now().toISOString()}', Id=${invocationId})`,
+    );
     running = (async () => {
       try {
         const deps = await options.deps();
         await withTimeout(fn.name, options.functionTimeoutMs, () => fn.handler(timerInput, context, deps));
         logger.log('information', `Function.${fn.name}`, `Executed (Succeeded, Id=${invocationId})`);
       } catch (e) {
-        logger.log('error', `Function.${fn.name}`, `Executed (Failed, Id=${invocationId}): ${(e as Error).stack ?? String(e)}`);
+        logger.log(
+          'error',
+          `Function.${fn.name}`,
+          `Executed (Failed, Id=${invocationId}): ${(e as Error).stack ?? String(e)}`,
+        );
       } finally {
         done = true;
-        await writeStatus({ Last: scheduled.toISOString(), Next: next.toISOString(), LastUpdated: now().toISOString() });
+        await writeStatus({
+          Last: scheduled.toISOString(),
+          Next: next.toISOString(),
+          LastUpdated: now().toISOString(),
+        });
       }
     })();
     options.inFlight.add(running);
@@ -129,13 +154,16 @@ export function createTimerRunner<D>(options: {
     if (!next) return;
     // setTimeout caps at ~24.8 days; re-arm in steps for schedules further out.
     const delay = Math.min(next.getTime() - now().getTime(), 2 ** 31 - 1);
-    timer = setTimeout(() => {
-      if (now().getTime() + 5 < next.getTime()) {
-        scheduleNext();
-        return;
-      }
-      invoke(false, next).finally(scheduleNext);
-    }, Math.max(0, delay));
+    timer = setTimeout(
+      () => {
+        if (now().getTime() + 5 < next.getTime()) {
+          scheduleNext();
+          return;
+        }
+        invoke(false, next).finally(scheduleNext);
+      },
+      Math.max(0, delay),
+    );
   }
 
   return {
@@ -148,7 +176,12 @@ export function createTimerRunner<D>(options: {
         await invoke(false, now());
       } else if (useMonitor && !lastStatus) {
         const first = cron.nextRun(now());
-        if (first) await writeStatus({ Last: now().toISOString(), Next: first.toISOString(), LastUpdated: now().toISOString() });
+        if (first)
+          await writeStatus({
+            Last: now().toISOString(),
+            Next: first.toISOString(),
+            LastUpdated: now().toISOString(),
+          });
       }
       scheduleNext();
     },

@@ -10,7 +10,9 @@ const services = await startServices({
   table: Number(process.env.AZURITE_TABLE_PORT ?? 10002),
   cosmos: Number(process.env.COSMOS_PORT ?? 8081),
 });
-console.log(`services ready: queues ${services.queueEndpoint}, blobs ${services.blobEndpoint}, cosmos ${services.cosmosEndpoint}`);
+console.log(
+  `services ready: queues ${services.queueEndpoint}, blobs ${services.blobEndpoint}, cosmos ${services.cosmosEndpoint}`,
+);
 const stop = () => {
   services.close().then(
     () => process.exit(0),

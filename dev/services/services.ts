@@ -9,9 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 /** The Cosmos DB emulator's well-known key (the local server accepts any key). */
-export const COSMOS_DEV_KEY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+export const COSMOS_DEV_KEY =
+  'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
 
 export interface ServicePorts {
   readonly blob?: number;
@@ -74,7 +76,9 @@ export async function startAzurite(ports: ServicePorts = {}, host = '127.0.0.1')
     });
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      for (const m of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/\S+)/g)) {
+      for (const m of output.matchAll(
+        /Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/\S+)/g,
+      )) {
         found[m[1]!.toLowerCase()] = m[2]!;
       }
       if (found.blob && found.queue && found.table) {
@@ -98,7 +102,9 @@ export async function startAzurite(ports: ServicePorts = {}, host = '127.0.0.1')
   };
 }
 
-export function storageConnectionString(azurite: Pick<Azurite, 'blobEndpoint' | 'queueEndpoint' | 'tableEndpoint'>): string {
+export function storageConnectionString(
+  azurite: Pick<Azurite, 'blobEndpoint' | 'queueEndpoint' | 'tableEndpoint'>,
+): string {
   return [
     'DefaultEndpointsProtocol=http',
     `AccountName=${AZURITE_ACCOUNT}`,

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { firstFitDecreasing, lowerBound, packSlots, planWaves, TaskTooLargeError } from '../../shared/planner/pack.js';
+import {
+  firstFitDecreasing,
+  lowerBound,
+  packSlots,
+  planWaves,
+  TaskTooLargeError,
+} from '../../shared/planner/pack.js';
 
 function checkValid(sizes: number[], capacity: number, result: ReturnType<typeof packSlots>) {
   const loads = new Array<number>(result.nodes).fill(0);
