@@ -152,12 +152,22 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
     ) {
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults!.latencyMs));
       const roll = faults.random();
+      // Consecutive bands of [0, 1): drop, then 429, then 503, then 500.
+      const bands: ['drop' | 429 | 503 | 500, number][] = [
+        ['drop', faults.rateDrop],
+        [429, faults.rate429],
+        [503, faults.rate503],
+        [500, faults.rate500],
+      ];
       let injected: 'drop' | 429 | 503 | 500 | undefined;
-      let edge = faults.rateDrop;
-      if (roll < edge) injected = 'drop';
-      else if (roll < (edge += faults.rate429)) injected = 429;
-      else if (roll < (edge += faults.rate503)) injected = 503;
-      else if (roll < (edge += faults.rate500)) injected = 500;
+      let edge = 0;
+      for (const [kind, rate] of bands) {
+        edge += rate;
+        if (roll < edge) {
+          injected = kind;
+          break;
+        }
+      }
       if (injected !== undefined) {
         if (faults.count !== undefined) faults.count--;
         count(`fault:${injected}`);

@@ -18,7 +18,7 @@ const emulator = await startBatchEmulator({
 });
 console.log(`Batch emulator ready at ${emulator.url} (account ${accountName})`);
 const stop = () => {
-  emulator.close().then(() => process.exit(0));
+  void emulator.close().then(() => process.exit(0));
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

@@ -160,7 +160,7 @@ export function createTimerRunner<D>(options: {
           scheduleNext();
           return;
         }
-        invoke(false, next).finally(scheduleNext);
+        void invoke(false, next).finally(scheduleNext);
       },
       Math.max(0, delay),
     );

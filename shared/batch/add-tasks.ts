@@ -62,10 +62,10 @@ export function chunkTasks<T extends { readonly bytes: number }>(
   return chunks;
 }
 
-export async function addTasks(
+export async function addTasks<T extends { readonly id: string }>(
   client: BatchClient,
   jobId: string,
-  tasks: readonly { readonly id: string }[],
+  tasks: readonly T[],
   options: AddTasksOptions = {},
 ): Promise<AddTaskResult[]> {
   const serialised: Serialised[] = tasks.map((t) => {
