@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { HttpRequest, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import type { HttpFunction } from '../../functions/definition.js';
 import { withTimeout } from './invoke.js';
 import { type HostLogger, invocationLogHandler } from './logger.js';
@@ -106,7 +106,7 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const request = new HttpRequest({
+    const request = new azureFunctions.HttpRequest({
       method,
       url: url.toString(),
       headers,
@@ -114,7 +114,7 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
       params: matched.params,
       ...(body.length > 0 ? { body: { bytes: body } } : {}),
     });
-    const context = new InvocationContext({
+    const context = new azureFunctions.InvocationContext({
       invocationId,
       functionName: fn.name,
       logHandler: invocationLogHandler(options.logger, fn.name, invocationId, () => done),

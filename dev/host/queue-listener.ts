@@ -10,7 +10,7 @@
  *   last allowed attempt, copies it byte-for-byte to `<queue>-poison` and deletes it.
  */
 import { randomUUID } from 'node:crypto';
-import { InvocationContext } from '@azure/functions';
+import azureFunctions from '@azure/functions';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import type { StorageQueueFunction } from '../../functions/definition.js';
 import type { HostOptions } from './config.js';
@@ -136,7 +136,7 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
     );
     const invocationId = randomUUID();
     let done = false;
-    const context = new InvocationContext({
+    const context = new azureFunctions.InvocationContext({
       invocationId,
       functionName: fn.name,
       logHandler: invocationLogHandler(logger, fn.name, invocationId, () => done),

@@ -6,7 +6,7 @@
  * off for schedules that fire more often than once a minute, as in the host.
  */
 import { randomUUID } from 'node:crypto';
-import { InvocationContext, type Timer } from '@azure/functions';
+import azureFunctions, { type Timer } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
 import { Cron } from 'croner';
 import type { TimerFunction } from '../../functions/definition.js';
@@ -113,7 +113,7 @@ export function createTimerRunner<D>(options: {
         : (undefined as unknown as Timer['scheduleStatus']),
       isPastDue,
     };
-    const context = new InvocationContext({
+    const context = new azureFunctions.InvocationContext({
       invocationId,
       functionName: fn.name,
       logHandler: invocationLogHandler(logger, fn.name, invocationId, () => done),
