@@ -116,7 +116,7 @@ export async function startWebhookInbox(
         const rows = received
           .map(
             (d) =>
-              `<tr><td>${d.receivedAt}</td><td>${escape(d.name)}</td><td>${d.verified ? '✔' : '✘'}</td><td>${d.answered}</td><td><code>${escape(JSON.stringify(d.body))}</code></td></tr>`,
+              `<tr><td>${d.receivedAt}</td><td>${escapeHtml(d.name)}</td><td>${d.verified ? '✔' : '✘'}</td><td>${d.answered}</td><td><code>${escapeHtml(JSON.stringify(d.body))}</code></td></tr>`,
           )
           .join('');
         res
@@ -145,6 +145,6 @@ export async function startWebhookInbox(
   };
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }

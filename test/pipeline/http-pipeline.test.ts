@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
+import type { JobView } from '../../shared/jobs/job-view.js';
 import { BATCH_ACCOUNT, BATCH_KEY, type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 
 let stack: SlotwiseStack;
@@ -21,7 +22,7 @@ afterAll(async () => {
 
 async function getJob(id: string) {
   const res = await stack.request(`/jobs/${id}`);
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as JobView };
 }
 
 const waitForState = (id: string, states: string[], timeoutMs = 30_000) =>
@@ -61,7 +62,7 @@ describe('jobs over HTTP through the whole pipeline', () => {
       tasks: 5,
     });
     expect(done.body.taskCounts).toEqual({ active: 0, running: 0, succeeded: 5, failed: 0 });
-    expect(done.body.history.map((h: { state: string }) => h.state)).toEqual([
+    expect(done.body.history.map((h) => h.state)).toEqual([
       'accepted',
       'planned',
       'submitting',
@@ -70,21 +71,21 @@ describe('jobs over HTTP through the whole pipeline', () => {
       'completed',
     ]);
 
-    const pool = await batch.pools.get(done.body.batch.poolId);
+    const pool = await batch.pools.get(done.body.batch!.poolId);
     expect(pool).toMatchObject({
       vmSize: 'standard_d4s_v3',
       taskSlotsPerNode: 8,
       taskSchedulingPolicy: { nodeFillType: 'pack' },
       targetDedicatedNodes: 3,
     });
-    const job = await batch.jobs.get(done.body.batch.jobId);
+    const job = await batch.jobs.get(done.body.batch!.jobId);
     expect(job).toMatchObject({
       usesTaskDependencies: true,
       onAllTasksComplete: 'terminatejob',
       poolInfo: { poolId: pool.id },
     });
     const tasks: Record<string, unknown>[] = [];
-    for await (const t of batch.tasks.list(done.body.batch.jobId)) tasks.push(t);
+    for await (const t of batch.tasks.list(done.body.batch!.jobId)) tasks.push(t);
     expect(Object.fromEntries(tasks.map((t) => [t.id, t.requiredSlots]))).toEqual({
       a: 6,
       b: 2,
@@ -202,7 +203,7 @@ describe('jobs over HTTP through the whole pipeline', () => {
     expect(((await cancel.json()) as { state: string }).state).toBe('cancelled');
     expect((await stack.request('/jobs/long-1', { method: 'DELETE' })).status).toBe(200);
     const batchJob = await waitFor(
-      () => batch.jobs.get(running.body.batch.jobId),
+      () => batch.jobs.get(running.body.batch!.jobId),
       (j) => j.state === 'completed',
     );
     expect((batchJob.executionInfo as { terminateReason: string }).terminateReason).toBe(
