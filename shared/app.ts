@@ -49,7 +49,12 @@ export interface AppDeps {
 
 export async function createAppDeps(
   env: Record<string, string | undefined>,
-  overrides: { clock?: Clock; ids?: Ids; random?: () => number } = {},
+  overrides: {
+    clock?: Clock;
+    ids?: Ids;
+    random?: () => number;
+    nextAttemptDelay?: AppDeps['nextAttemptDelay'];
+  } = {},
 ): Promise<AppDeps> {
   const settings = readSettings(env);
   const clock = overrides.clock ?? systemClock;
@@ -107,7 +112,7 @@ export async function createAppDeps(
         { url, body, headers: { ...signWebhook({ secret, id, timestamp: at.getTime() / 1000, body }) } },
         { policy: callbackPolicy, dispatcher },
       ),
-    nextAttemptDelay,
+    nextAttemptDelay: overrides.nextAttemptDelay ?? nextAttemptDelay,
     probes,
     async close() {
       cosmos.dispose();

@@ -140,6 +140,8 @@ export interface JobDoc {
   history: { state: JobState; at: string }[];
   events: JobEvent[];
   notifyLease?: Lease;
+  /** When the receiver answered 410 Gone: no event of this job is delivered after it. */
+  callbackGoneAt?: string;
   /** SHA-256 of the per-job token tasks use to report back. */
   callbackTokenHash?: string;
   /** Set when the job reached an end state: the reconcile timer stops looking at it. */

@@ -74,9 +74,12 @@ export function makeEvent(job: JobDoc, state: JobState, at: string, eventId: str
     state,
     at,
     taskCounts: { ...job.taskCounts },
-    delivery: hasCallback
-      ? { status: 'pending', attempts: 0, nextAttemptAt: at }
-      : { status: 'none', attempts: 0 },
+    // After a 410 Gone the receiver hears nothing more of this job.
+    delivery: !hasCallback
+      ? { status: 'none', attempts: 0 }
+      : job.callbackGoneAt
+        ? { status: 'gone', attempts: 0 }
+        : { status: 'pending', attempts: 0, nextAttemptAt: at },
   };
 }
 

@@ -82,12 +82,14 @@ export async function runNotifyStage(
 ): Promise<NotifyResult> {
   const leaseMs = deps.leaseMs ?? 60_000;
   for (let i = 0; i < MAX_EVENTS_PER_INVOCATION; i++) {
-    const now = deps.clock.now();
+    let now = deps.clock.now();
     let chosen: JobEvent | undefined;
     const claim = await deps.jobs.update(message.tenant, message.jobId, (job) => {
+      // Read the clock with the document: an event written after an earlier reading is already due.
+      now = deps.clock.now();
       chosen = nextPending(job);
       if (!chosen) return job.notifyLease?.owner === owner ? withoutLease(job) : undefined;
-      if (Date.parse(chosen.delivery.nextAttemptAt ?? chosen.at) > now.getTime()) return undefined;
+      if (dueAt(chosen) > now.getTime()) return undefined;
       const lease = job.notifyLease;
       if (lease && lease.owner !== owner && Date.parse(lease.until) > now.getTime()) return undefined;
       return { ...job, notifyLease: { owner, until: new Date(now.getTime() + leaseMs).toISOString() } };
@@ -97,8 +99,9 @@ export async function runNotifyStage(
     const event = chosen;
     if (!event) return 'done';
     if (!claim.changed || job.notifyLease?.owner !== owner) {
-      // Not due yet (its scheduled message will come), or another invocation holds the job.
-      return Date.parse(event.delivery.nextAttemptAt ?? event.at) > now.getTime() ? 'deferred' : 'busy';
+      // Not due yet (its scheduled message will come), or another invocation holds the job and
+      // delivers every pending event before it lets go.
+      return dueAt(event) > now.getTime() ? 'deferred' : 'busy';
     }
     const url = job.request?.callback?.url;
     const tenant = await deps.tenants.get(job.tenant);
@@ -169,7 +172,11 @@ export async function runNotifyStage(
           break;
         }
       }
-      const next: JobDoc = { ...current, events };
+      const next: JobDoc = {
+        ...current,
+        events,
+        ...(outcome.kind === 'gone' ? { callbackGoneAt: at.toISOString() } : {}),
+      };
       return outcome.kind === 'retry' && delayMs !== undefined ? withoutLease(next) : next;
     });
     if (!recorded) return 'missing';
@@ -187,6 +194,10 @@ export async function runNotifyStage(
   // More events remain than one invocation handles: continue in a fresh message.
   await deps.queues.send(queueNames.notify, message);
   return 'deferred';
+}
+
+function dueAt(event: JobEvent): number {
+  return Date.parse(event.delivery.nextAttemptAt ?? event.at);
 }
 
 function nextPending(job: JobDoc): JobEvent | undefined {

@@ -83,7 +83,12 @@ export interface SlotwiseStack {
 }
 
 export async function startSlotwise(
-  options: { env?: Record<string, string>; hostJson?: Record<string, unknown>; clockFactor?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    hostJson?: Record<string, unknown>;
+    clockFactor?: number;
+    overrides?: Parameters<typeof createAppDeps>[1];
+  } = {},
 ): Promise<SlotwiseStack> {
   const [services, emulator] = await Promise.all([
     startTestServices(),
@@ -104,7 +109,7 @@ export async function startSlotwise(
     SLOTWISE_SWEEP_SCHEDULE: '*/2 * * * * *',
     ...options.env,
   };
-  const deps = await createAppDeps(env);
+  const deps = await createAppDeps(env, options.overrides);
   const base = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as Record<
     string,
     unknown
