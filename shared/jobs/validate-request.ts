@@ -10,7 +10,10 @@ import {
   jobRequestSchema,
   MAX_ID_LENGTH,
   MAX_TASKS,
+  type ManagedPoolRequest,
+  managedPoolSchema,
   type SweepSpec,
+  type TaskSpec,
 } from './request-schema.js';
 import { renderTemplate, sweepSize, sweepWidestValues } from './sweep.js';
 
@@ -51,6 +54,9 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
       }
       return fieldError(issue.path, issue.message);
     });
+    // The pool is checked against the VM size even when other fields are broken: all errors at once.
+    const pool = managedPoolSchema.safeParse((input as { pool?: unknown } | null)?.pool);
+    if (pool.success) checkManagedPool(pool.data, [], undefined, errors);
     return { ok: false, errors };
   }
   const request = parsed.data;
@@ -132,6 +138,15 @@ function checkSweep(sweep: SweepSpec, errors: FieldError[]): void {
 function checkPool(request: JobRequest, errors: FieldError[]): void {
   const pool = request.pool;
   if (isExistingPool(pool)) return; // Checked against Batch at plan time: its real slots are read there.
+  checkManagedPool(pool, request.tasks ?? [], request.sweep, errors);
+}
+
+function checkManagedPool(
+  pool: ManagedPoolRequest,
+  tasks: readonly TaskSpec[],
+  sweep: SweepSpec | undefined,
+  errors: FieldError[],
+): void {
   const size = tryGetVmSize(pool.vmSize);
   if (!size) {
     errors.push(fieldError(['pool', 'vmSize'], `unknown VM size '${pool.vmSize}'`));
@@ -148,10 +163,10 @@ function checkPool(request: JobRequest, errors: FieldError[]): void {
     );
     return;
   }
-  (request.tasks ?? []).forEach((task, i) => {
+  tasks.forEach((task, i) => {
     checkTaskFits(task, ['tasks', i], size, slots, errors);
   });
-  if (request.sweep) checkTaskFits(request.sweep, ['sweep'], size, slots, errors);
+  if (sweep) checkTaskFits(sweep, ['sweep'], size, slots, errors);
 }
 
 function checkTaskFits(
