@@ -215,10 +215,13 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
           ...timers.map((t) => t.stop()),
           new Promise<void>((resolve) => http.close(() => resolve())),
         ]);
+        // Idle keep-alive sockets would hold close() open; busy ones finish their response first.
+        http.closeIdleConnections();
+        const drained = Promise.allSettled([...inFlight]).then(() => http.closeIdleConnections());
         const grace = new Promise<void>((resolve) =>
           setTimeout(resolve, options.shutdownTimeoutMs ?? 30_000).unref(),
         );
-        await Promise.race([Promise.all([stopping, Promise.allSettled([...inFlight])]), grace]);
+        await Promise.race([Promise.all([stopping, drained]), grace]);
         http.closeAllConnections();
       })();
       return closing;
