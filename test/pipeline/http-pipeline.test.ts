@@ -126,7 +126,10 @@ describe('jobs over HTTP through the whole pipeline', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const problem = (await res.json()) as { errors: { field: string }[] };
-    expect(problem.errors.map((e) => e.field).sort()).toEqual(['pool.taskSlotsPerNode', 'tasks[0].requiredSlots']);
+    expect(problem.errors.map((e) => e.field).sort()).toEqual([
+      'pool.taskSlotsPerNode',
+      'tasks[0].requiredSlots',
+    ]);
     expect((await getJob('bad-1')).status).toBe(404);
 
     const slots = await stack.request('/jobs', {
