@@ -34,7 +34,7 @@ const poolSpec = {
     nodeAgentSKUId: 'batch.node.ubuntu 22.04',
   },
   taskSlotsPerNode: 8,
-  taskSchedulingPolicy: { nodeFillType: 'Pack' as const },
+  taskSchedulingPolicy: { nodeFillType: 'pack' as const },
   targetDedicatedNodes: 2,
 };
 
@@ -62,7 +62,7 @@ describe('official @azure/batch SDK against the emulator', () => {
   });
 
   it('adds 1,000 tasks in collections and watches them complete in simulated time, with task counts', async () => {
-    await client.job.add({ id: 'sdk-job', poolInfo: { poolId: 'sdk-pool' }, onAllTasksComplete: 'noAction' });
+    await client.job.add({ id: 'sdk-job', poolInfo: { poolId: 'sdk-pool' }, onAllTasksComplete: 'noaction' });
     for (let start = 0; start < 1000; start += 100) {
       const result = await client.task.addCollection(
         'sdk-job',
@@ -74,7 +74,7 @@ describe('official @azure/batch SDK against the emulator', () => {
       );
       expect(result.value?.every((r) => r.status === 'success')).toBe(true);
     }
-    await client.job.patch('sdk-job', { onAllTasksComplete: 'terminateJob' });
+    await client.job.patch('sdk-job', { onAllTasksComplete: 'terminatejob' });
     const job = await waitFor(
       () => client.job.get('sdk-job'),
       (j) => j.state === 'completed',
