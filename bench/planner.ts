@@ -1,0 +1,128 @@
+/**
+ * `npm run bench:planner`: packing quality and speed over workload families, 1k / 100k / 1M tasks,
+ * node sizes of 4 to 256 slots, seeded so runs repeat. For each: plan time, nodes, the lower bound,
+ * first-fit-decreasing, and the node count Azure Batch's documented pending-task autoscale formula
+ * would ask for on the same workload. That formula counts tasks, not slots
+ * (`$targetVMs = $tasks > 0 ? $tasks : max(0, $TargetDedicatedNodes / 2)`, capped), so it is shown
+ * both as written (one node per pending task) and divided by $TaskSlotsPerNode (the usual adaptation,
+ * which under-provisions tasks needing more than one slot).
+ */
+import { firstFitDecreasing, packSlots } from '../shared/planner/pack.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+type Family = { name: string; make: (n: number, c: number, r: () => number) => number[]; optimumIsBound: boolean };
+
+const families: Family[] = [
+  {
+    // Built from exactly full nodes, then shuffled: the optimum equals the volume bound.
+    name: 'perfect-fit',
+    optimumIsBound: true,
+    make: (n, c, r) => {
+      const sizes: number[] = [];
+      while (sizes.length < n) {
+        let left = c;
+        while (left > 0) {
+          const s = 1 + Math.floor(r() * left);
+          sizes.push(s);
+          left -= s;
+        }
+      }
+      for (let i = sizes.length - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1));
+        [sizes[i], sizes[j]] = [sizes[j]!, sizes[i]!];
+      }
+      return sizes;
+    },
+  },
+  { name: 'uniform 1..C', optimumIsBound: false, make: (n, c, r) => Array.from({ length: n }, () => 1 + Math.floor(r() * c)) },
+  { name: 'powers {1,2,4,8}', optimumIsBound: true, make: (n, c, r) => Array.from({ length: n }, () => Math.min(c, 2 ** Math.floor(r() * 4))) },
+  {
+    name: 'few large + many small',
+    optimumIsBound: false,
+    make: (n, c, r) => Array.from({ length: n }, () => (r() < 0.1 ? Math.max(1, Math.floor(c * (0.6 + 0.3 * r()))) : 1 + Math.floor(r() * Math.max(1, c / 8)))),
+  },
+  {
+    name: 'bimodal around C/2',
+    optimumIsBound: false,
+    make: (n, c, r) => Array.from({ length: n }, () => Math.max(1, Math.min(c, Math.round(c / 2 + (r() < 0.5 ? -1 : 1) * (1 + r() * c * 0.1))))),
+  },
+  {
+    // Johnson's 11/9 family scaled to C (needs C ≥ 32 to keep the item sizes distinct).
+    name: 'FFD-adversarial',
+    optimumIsBound: true,
+    make: (n, c) => {
+      const e = Math.max(1, Math.floor(c / 60));
+      const k = Math.max(1, Math.floor(n / 30));
+      const half = c / 2 + e;
+      const a = c / 4 + 2 * e;
+      const b = c / 4 + e;
+      const d = c / 4 - 2 * e;
+      return [...Array(6 * k).fill(Math.round(half)), ...Array(6 * k).fill(Math.round(a)), ...Array(6 * k).fill(Math.round(b)), ...Array(12 * k).fill(Math.round(d))];
+    },
+  },
+];
+
+const capacities = [4, 8, 16, 32, 64, 128, 256];
+const counts = [1_000, 100_000, 1_000_000];
+
+const rows: string[][] = [];
+let worstGapWhereOptimal = 0;
+let worst1M = 0;
+let sumOurs = 0;
+let sumAutoscale = 0;
+let sumAutoscaleBySlots = 0;
+for (const family of families) {
+  for (const c of capacities) {
+    if (family.name === 'FFD-adversarial' && c < 32) continue;
+    for (const n of counts) {
+      const sizes = family.make(n, c, rng(n * 1000 + c));
+      const started = performance.now();
+      const plan = packSlots(sizes, c);
+      const ms = performance.now() - started;
+      const ffd = firstFitDecreasing(sizes, c).nodes;
+      const autoscale = sizes.length;
+      const autoscaleBySlots = Math.ceil(sizes.length / c);
+      if (family.optimumIsBound) worstGapWhereOptimal = Math.max(worstGapWhereOptimal, plan.nodes - plan.lowerBound);
+      if (n === 1_000_000) worst1M = Math.max(worst1M, ms);
+      sumOurs += plan.nodes;
+      sumAutoscale += autoscale;
+      sumAutoscaleBySlots += autoscaleBySlots;
+      rows.push([
+        family.name,
+        String(c),
+        String(sizes.length),
+        ms.toFixed(1),
+        String(plan.nodes),
+        String(plan.lowerBound),
+        String(plan.nodes - plan.lowerBound),
+        String(ffd),
+        String(autoscale),
+        String(autoscaleBySlots),
+        plan.algorithm,
+      ]);
+    }
+  }
+}
+
+const header = ['family', 'slots/node', 'tasks', 'plan ms', 'nodes', 'bound', 'gap', 'FFD', 'autoscale', 'autoscale/slots', 'algo'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+console.log(line(header));
+for (const r of rows) console.log(line(r));
+console.log('');
+console.log(`summary: max(nodes - bound) where the optimum equals the bound = ${worstGapWhereOptimal} (target ≤ 1)`);
+console.log(`summary: worst plan time for 1,000,000 tasks = ${worst1M.toFixed(0)} ms (target < 2000 ms)`);
+console.log(
+  `summary: nodes over all workloads: planner ${sumOurs}, autoscale formula (one node per task) ${sumAutoscale} (${(sumAutoscale / sumOurs).toFixed(1)}×), ` +
+    `autoscale ÷ slots ${sumAutoscaleBySlots} (${(sumAutoscaleBySlots / sumOurs).toFixed(2)}×, too few whenever tasks need more than one slot)`,
+);
+console.log(`node ${process.version}, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
