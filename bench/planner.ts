@@ -19,7 +19,11 @@ function rng(seed: number): () => number {
   };
 }
 
-type Family = { name: string; make: (n: number, c: number, r: () => number) => number[]; optimumIsBound: boolean };
+type Family = {
+  name: string;
+  make: (n: number, c: number, r: () => number) => number[];
+  optimumIsBound: boolean;
+};
 
 const families: Family[] = [
   {
@@ -43,17 +47,31 @@ const families: Family[] = [
       return sizes;
     },
   },
-  { name: 'uniform 1..C', optimumIsBound: false, make: (n, c, r) => Array.from({ length: n }, () => 1 + Math.floor(r() * c)) },
-  { name: 'powers {1,2,4,8}', optimumIsBound: true, make: (n, c, r) => Array.from({ length: n }, () => Math.min(c, 2 ** Math.floor(r() * 4))) },
+  {
+    name: 'uniform 1..C',
+    optimumIsBound: false,
+    make: (n, c, r) => Array.from({ length: n }, () => 1 + Math.floor(r() * c)),
+  },
+  {
+    name: 'powers {1,2,4,8}',
+    optimumIsBound: true,
+    make: (n, c, r) => Array.from({ length: n }, () => Math.min(c, 2 ** Math.floor(r() * 4))),
+  },
   {
     name: 'few large + many small',
     optimumIsBound: false,
-    make: (n, c, r) => Array.from({ length: n }, () => (r() < 0.1 ? Math.max(1, Math.floor(c * (0.6 + 0.3 * r()))) : 1 + Math.floor(r() * Math.max(1, c / 8)))),
+    make: (n, c, r) =>
+      Array.from({ length: n }, () =>
+        r() < 0.1 ? Math.max(1, Math.floor(c * (0.6 + 0.3 * r()))) : 1 + Math.floor(r() * Math.max(1, c / 8)),
+      ),
   },
   {
     name: 'bimodal around C/2',
     optimumIsBound: false,
-    make: (n, c, r) => Array.from({ length: n }, () => Math.max(1, Math.min(c, Math.round(c / 2 + (r() < 0.5 ? -1 : 1) * (1 + r() * c * 0.1))))),
+    make: (n, c, r) =>
+      Array.from({ length: n }, () =>
+        Math.max(1, Math.min(c, Math.round(c / 2 + (r() < 0.5 ? -1 : 1) * (1 + r() * c * 0.1)))),
+      ),
   },
   {
     // Johnson's 11/9 family scaled to C (needs C ≥ 32 to keep the item sizes distinct).
@@ -66,7 +84,12 @@ const families: Family[] = [
       const a = c / 4 + 2 * e;
       const b = c / 4 + e;
       const d = c / 4 - 2 * e;
-      return [...Array(6 * k).fill(Math.round(half)), ...Array(6 * k).fill(Math.round(a)), ...Array(6 * k).fill(Math.round(b)), ...Array(12 * k).fill(Math.round(d))];
+      return [
+        ...Array(6 * k).fill(Math.round(half)),
+        ...Array(6 * k).fill(Math.round(a)),
+        ...Array(6 * k).fill(Math.round(b)),
+        ...Array(12 * k).fill(Math.round(d)),
+      ];
     },
   },
 ];
@@ -91,7 +114,8 @@ for (const family of families) {
       const ffd = firstFitDecreasing(sizes, c).nodes;
       const autoscale = sizes.length;
       const autoscaleBySlots = Math.ceil(sizes.length / c);
-      if (family.optimumIsBound) worstGapWhereOptimal = Math.max(worstGapWhereOptimal, plan.nodes - plan.lowerBound);
+      if (family.optimumIsBound)
+        worstGapWhereOptimal = Math.max(worstGapWhereOptimal, plan.nodes - plan.lowerBound);
       if (n === 1_000_000) worst1M = Math.max(worst1M, ms);
       sumOurs += plan.nodes;
       sumAutoscale += autoscale;
@@ -113,13 +137,28 @@ for (const family of families) {
   }
 }
 
-const header = ['family', 'slots/node', 'tasks', 'plan ms', 'nodes', 'bound', 'gap', 'FFD', 'autoscale', 'autoscale/slots', 'algo'];
+const header = [
+  'family',
+  'slots/node',
+  'tasks',
+  'plan ms',
+  'nodes',
+  'bound',
+  'gap',
+  'FFD',
+  'autoscale',
+  'autoscale/slots',
+  'algo',
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+const line = (cells: string[]) =>
+  cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
 console.log(line(header));
 for (const r of rows) console.log(line(r));
 console.log('');
-console.log(`summary: max(nodes - bound) where the optimum equals the bound = ${worstGapWhereOptimal} (target ≤ 1)`);
+console.log(
+  `summary: max(nodes - bound) where the optimum equals the bound = ${worstGapWhereOptimal} (target ≤ 1)`,
+);
 console.log(`summary: worst plan time for 1,000,000 tasks = ${worst1M.toFixed(0)} ms (target < 2000 ms)`);
 console.log(
   `summary: nodes over all workloads: planner ${sumOurs}, autoscale formula (one node per task) ${sumAutoscale} (${(sumAutoscale / sumOurs).toFixed(1)}×), ` +

@@ -82,9 +82,12 @@ export async function addTasks<T extends { readonly id: string }>(
   const rounds = options.serverErrorRounds ?? 5;
 
   const send = async (chunk: Serialised[], round: number): Promise<void> => {
-    let items: AddCollectionItem[];
+    let items: AddCollectionItem[] | undefined;
     try {
-      items = await client.tasks.addCollection(jobId, `{"value":[${chunk.map((t) => t.json).join(',')}]}`);
+      items = await client.tasks.addCollectionFast(
+        jobId,
+        `{"value":[${chunk.map((t) => t.json).join(',')}]}`,
+      );
     } catch (e) {
       if (
         e instanceof BatchError &&
@@ -97,6 +100,10 @@ export async function addTasks<T extends { readonly id: string }>(
         return;
       }
       throw e;
+    }
+    if (items === undefined) {
+      for (const task of chunk) results.set(task.id, { taskId: task.id, outcome: 'added' });
+      return;
     }
     const retry: Serialised[] = [];
     const byId = new Map(chunk.map((t) => [t.id, t]));
