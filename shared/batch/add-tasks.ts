@@ -1,19 +1,19 @@
 /**
  * Adds any number of tasks through add-task-collection: requests of ≤ 100 tasks under the body
- * limit, sent with bounded concurrency. Each task is serialised once; bodies are joined strings.
- * - 413 `RequestBodyTooLarge`: the chunk is split in half and both halves resent;
+ * limit, sent with bounded concurrency.
+ * - Each request body is one `JSON.stringify` of its tasks; a body over the limit, or one Batch
+ *   answers with 413 `RequestBodyTooLarge`, is split in half and both halves are sent;
  * - per-task `servererror`: only those tasks are resent, with backoff;
- * - per-task `TaskExists`: counted as `exists` (ours: it comes from an earlier attempt with the same id)
- *   unless `isOurs` says otherwise;
+ * - per-task `TaskExists`: counted as `exists` (ours: it comes from an earlier attempt with the same
+ *   id) unless `isOurs` says otherwise;
  * - other `clienterror`: reported as failed with Batch's code.
  * Whole-request transient failures are retried inside the client with the same task ids.
  */
-
 import { BatchError } from './batch-error.js';
 import type { AddCollectionItem, BatchClient } from './client.js';
 
 export const MAX_TASKS_PER_REQUEST = 100;
-/** Batch rejects bodies of 1 MB or more; leave room for the envelope. */
+/** Batch rejects bodies of 1 MB or more; leave room for headers and rounding. */
 export const MAX_BODY_BYTES = 1_000_000 - 1024;
 
 export interface AddTaskResult {
@@ -32,128 +32,88 @@ export interface AddTasksOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-interface Serialised {
-  readonly id: string;
-  readonly json: string;
-  readonly bytes: number;
-}
-
-/** Splits serialised tasks into request-sized groups (count and byte limits). */
-export function chunkTasks<T extends { readonly bytes: number }>(
-  tasks: readonly T[],
-  limits: { maxTasks: number; maxBodyBytes: number },
-): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 12; // {"value":[]}
-  for (const task of tasks) {
-    if (
-      current.length > 0 &&
-      (current.length >= limits.maxTasks || bytes + task.bytes + 1 > limits.maxBodyBytes)
-    ) {
-      chunks.push(current);
-      current = [];
-      bytes = 12;
-    }
-    current.push(task);
-    bytes += task.bytes + 1;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
 export async function addTasks<T extends { readonly id: string }>(
   client: BatchClient,
   jobId: string,
   tasks: readonly T[],
   options: AddTasksOptions = {},
 ): Promise<AddTaskResult[]> {
-  const serialised: Serialised[] = tasks.map((t) => {
-    const json = JSON.stringify(t);
-    return { id: t.id, json, bytes: Buffer.byteLength(json) };
-  });
-  const limits = {
-    maxTasks: options.maxTasksPerRequest ?? MAX_TASKS_PER_REQUEST,
-    maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
-  };
-  const queue = chunkTasks(serialised, limits);
-  const results = new Map<string, AddTaskResult>();
+  const perRequest = options.maxTasksPerRequest ?? MAX_TASKS_PER_REQUEST;
+  const maxBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const rounds = options.serverErrorRounds ?? 5;
+  /** Outcome per task index; undefined = added (the common case costs no allocation). */
+  const outcomes = new Array<AddTaskResult | undefined>(tasks.length);
 
-  const send = async (chunk: Serialised[], round: number): Promise<void> => {
+  const send = async (indices: readonly number[], round: number): Promise<void> => {
+    const body = JSON.stringify({ value: indices.map((i) => tasks[i]) });
+    if (indices.length > 1 && Buffer.byteLength(body) > maxBytes) {
+      await splitAndSend(indices, round);
+      return;
+    }
     let items: AddCollectionItem[] | undefined;
     try {
-      items = await client.tasks.addCollectionFast(
-        jobId,
-        `{"value":[${chunk.map((t) => t.json).join(',')}]}`,
-      );
+      items = await client.tasks.addCollectionFast(jobId, body);
     } catch (e) {
       if (
         e instanceof BatchError &&
         (e.status === 413 || e.code === 'RequestBodyTooLarge') &&
-        chunk.length > 1
+        indices.length > 1
       ) {
-        const half = Math.ceil(chunk.length / 2);
-        await send(chunk.slice(0, half), round);
-        await send(chunk.slice(half), round);
+        await splitAndSend(indices, round);
         return;
       }
       throw e;
     }
-    if (items === undefined) {
-      for (const task of chunk) results.set(task.id, { taskId: task.id, outcome: 'added' });
-      return;
-    }
-    const retry: Serialised[] = [];
-    const byId = new Map(chunk.map((t) => [t.id, t]));
+    if (items === undefined) return; // every task of the request was added
+    const byId = new Map(indices.map((i) => [tasks[i]!.id, i]));
+    const retry: number[] = [];
     for (const item of items) {
-      const task = byId.get(item.taskId);
-      if (!task) continue;
-      if (item.status === 'success') {
-        results.set(task.id, { taskId: task.id, outcome: 'added' });
-      } else if (item.status === 'servererror') {
-        retry.push(task);
-      } else if (
+      const index = byId.get(item.taskId);
+      if (index === undefined || item.status === 'success') continue;
+      if (item.status === 'servererror') retry.push(index);
+      else if (
         item.error?.code === 'TaskExists' &&
-        (options.isOurs ? await options.isOurs(task.id) : true)
+        (options.isOurs ? await options.isOurs(item.taskId) : true)
       ) {
-        results.set(task.id, { taskId: task.id, outcome: 'exists' });
+        outcomes[index] = { taskId: item.taskId, outcome: 'exists' };
       } else {
-        results.set(task.id, {
-          taskId: task.id,
+        outcomes[index] = {
+          taskId: item.taskId,
           outcome: 'failed',
           error: { code: item.error?.code ?? 'Unknown', message: item.error?.message?.value ?? '' },
-        });
+        };
       }
     }
-    if (retry.length > 0) {
-      if (round >= rounds) {
-        for (const t of retry) {
-          results.set(t.id, {
-            taskId: t.id,
-            outcome: 'failed',
-            error: { code: 'ServerError', message: 'Batch kept failing this task' },
-          });
-        }
-        return;
+    if (retry.length === 0) return;
+    if (round >= rounds) {
+      for (const i of retry) {
+        outcomes[i] = {
+          taskId: tasks[i]!.id,
+          outcome: 'failed',
+          error: { code: 'ServerError', message: 'Batch kept failing this task' },
+        };
       }
-      await sleep(Math.min(30_000, 250 * 2 ** round));
-      await send(retry, round + 1);
+      return;
     }
+    await sleep(Math.min(30_000, 250 * 2 ** round));
+    await send(retry, round + 1);
   };
 
+  const splitAndSend = async (indices: readonly number[], round: number) => {
+    const half = Math.ceil(indices.length / 2);
+    await send(indices.slice(0, half), round);
+    await send(indices.slice(half), round);
+  };
+
+  const requests: number[][] = [];
+  for (let start = 0; start < tasks.length; start += perRequest) {
+    requests.push(Array.from({ length: Math.min(perRequest, tasks.length - start) }, (_, k) => start + k));
+  }
   let next = 0;
   const worker = async () => {
-    while (next < queue.length) await send(queue[next++]!, 0);
+    while (next < requests.length) await send(requests[next++]!, 0);
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, queue.length) }, worker));
-  return tasks.map(
-    (t) =>
-      results.get(t.id) ?? {
-        taskId: t.id,
-        outcome: 'failed',
-        error: { code: 'NoResult', message: 'Batch returned no result for this task' },
-      },
-  );
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, requests.length) }, worker));
+  return tasks.map((t, i) => outcomes[i] ?? { taskId: t.id, outcome: 'added' });
 }
