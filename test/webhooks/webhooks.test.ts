@@ -27,9 +27,19 @@ describe('Standard Webhooks signatures', () => {
   });
 
   it('verify, with rotation, and reject tampering and stale or future timestamps', () => {
-    const headers = { id: VECTOR.id, timestamp: String(VECTOR.timestamp), signature: `v1,bogus ${VECTOR.signature}` };
+    const headers = {
+      id: VECTOR.id,
+      timestamp: String(VECTOR.timestamp),
+      signature: `v1,bogus ${VECTOR.signature}`,
+    };
     const check = (over: Partial<Parameters<typeof verifyWebhook>[0]>) =>
-      verifyWebhook({ secret: VECTOR.secret, headers, body: VECTOR.body, nowSeconds: VECTOR.timestamp + 10, ...over });
+      verifyWebhook({
+        secret: VECTOR.secret,
+        headers,
+        body: VECTOR.body,
+        nowSeconds: VECTOR.timestamp + 10,
+        ...over,
+      });
     expect(check({})).toBe(true);
     expect(check({ body: '{"test": 2432232315}' })).toBe(false);
     expect(check({ nowSeconds: VECTOR.timestamp + 301 })).toBe(false);
@@ -47,7 +57,15 @@ describe('Standard Webhooks signatures', () => {
   });
 
   it("are accepted by the demo inbox's independent check", () => {
-    expect(verifyStandardWebhook(VECTOR.secret, VECTOR.id, String(VECTOR.timestamp), VECTOR.body, VECTOR.signature)).toBe(true);
+    expect(
+      verifyStandardWebhook(
+        VECTOR.secret,
+        VECTOR.id,
+        String(VECTOR.timestamp),
+        VECTOR.body,
+        VECTOR.signature,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -78,7 +96,9 @@ describe('callback address guard', () => {
   it('allows http to loopback only when the local stack says so', () => {
     expect(validateCallbackUrl('http://127.0.0.1:7072/hooks/a', { allowHttpLoopback: true })).toBeUndefined();
     expect(validateCallbackUrl('http://localhost:7072/hooks/a', { allowHttpLoopback: true })).toBeUndefined();
-    expect(validateCallbackUrl('http://10.0.0.1/hooks/a', { allowHttpLoopback: true })).toBe('must be an https URL');
+    expect(validateCallbackUrl('http://10.0.0.1/hooks/a', { allowHttpLoopback: true })).toBe(
+      'must be an https URL',
+    );
     expect(forbiddenAddressReason('8.8.8.8', strict)).toBeUndefined();
     expect(forbiddenAddressReason('2606:4700::1111', strict)).toBeUndefined();
   });
@@ -86,7 +106,9 @@ describe('callback address guard', () => {
 
 describe('webhook retry schedule', () => {
   it('spans about a day, jittered ±20 %, then gives up', () => {
-    expect(webhookRetryScheduleMs).toEqual([5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+    expect(webhookRetryScheduleMs).toEqual([
+      5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+    ]);
     const total = webhookRetryScheduleMs.reduce((a, b) => a + b, 0);
     expect(total / 3_600_000).toBeCloseTo(27.6, 1);
     expect(nextAttemptDelay(1, () => 0)).toBe(4_000);
@@ -122,7 +144,12 @@ describe('webhook delivery', () => {
     await new Promise<void>((r) => receiver.close(() => r()));
   });
 
-  const send = (path: string, options: { timeoutMs?: number } = {}, lookup?: Parameters<typeof createWebhookDispatcher>[1], host = '127.0.0.1') =>
+  const send = (
+    path: string,
+    options: { timeoutMs?: number } = {},
+    lookup?: Parameters<typeof createWebhookDispatcher>[1],
+    host = '127.0.0.1',
+  ) =>
     deliverWebhook(
       { url: `http://${host}:${port}${path}`, body: '{}', headers: { 'webhook-id': 'x' } },
       { policy: loopback, dispatcher: createWebhookDispatcher(loopback, lookup), ...options },
@@ -132,20 +159,33 @@ describe('webhook delivery', () => {
     expect(await send('/ok')).toEqual({ kind: 'delivered', status: 204 });
     expect(await send('/gone')).toEqual({ kind: 'gone', status: 410 });
     expect(await send('/busy')).toMatchObject({ kind: 'retry', status: 503, retryAfterMs: 120_000 });
-    expect(await send('/redirect')).toMatchObject({ kind: 'retry', status: 302, reason: 'redirect (302) not followed' });
+    expect(await send('/redirect')).toMatchObject({
+      kind: 'retry',
+      status: 302,
+      reason: 'redirect (302) not followed',
+    });
   });
 
   it('treats a timeout as a failed attempt to retry', async () => {
-    expect(await send('/slow', { timeoutMs: 200 })).toMatchObject({ kind: 'retry', reason: 'delivery failed: timed out' });
+    expect(await send('/slow', { timeoutMs: 200 })).toMatchObject({
+      kind: 'retry',
+      reason: 'delivery failed: timed out',
+    });
   });
 
   it('checks the resolved address at send time: a name that resolves to a private address is refused', async () => {
     const privateLookup = async () => [{ address: '10.0.0.7', family: 4 }];
     const outcome = await deliverWebhook(
       { url: `https://hooks.example.com:${port}/ok`, body: '{}', headers: {} },
-      { policy: { allowHttpLoopback: false }, dispatcher: createWebhookDispatcher({ allowHttpLoopback: false }, privateLookup) },
+      {
+        policy: { allowHttpLoopback: false },
+        dispatcher: createWebhookDispatcher({ allowHttpLoopback: false }, privateLookup),
+      },
     );
-    expect(outcome).toEqual({ kind: 'rejected', reason: 'the callback host resolves to a non-public address (10.0.0.7)' });
+    expect(outcome).toEqual({
+      kind: 'rejected',
+      reason: 'the callback host resolves to a non-public address (10.0.0.7)',
+    });
   });
 
   it('refuses a name that resolves to a public and a private address (rebinding), and a blocked URL up front', async () => {
@@ -155,7 +195,10 @@ describe('webhook delivery', () => {
     ];
     const outcome = await deliverWebhook(
       { url: 'https://hooks.example.com/ok', body: '{}', headers: {} },
-      { policy: { allowHttpLoopback: false }, dispatcher: createWebhookDispatcher({ allowHttpLoopback: false }, mixed) },
+      {
+        policy: { allowHttpLoopback: false },
+        dispatcher: createWebhookDispatcher({ allowHttpLoopback: false }, mixed),
+      },
     );
     expect(outcome).toMatchObject({ kind: 'rejected' });
     expect(await send('/ok', {}, undefined, '10.0.0.1')).toMatchObject({ kind: 'rejected' });
