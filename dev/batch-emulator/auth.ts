@@ -61,13 +61,18 @@ export function authenticate(
 ): void {
   const authorization = value(headers, 'authorization');
   if (!authorization) {
-    throw new EmulatedBatchError(401, 'MissingRequiredHeader', 'A required header was not specified.', [
-      { key: 'HeaderName', value: 'Authorization' },
+    throw new EmulatedBatchError(401, 'AuthenticationFailed', 'Server failed to authenticate the request.', [
+      { key: 'AuthenticationErrorDetail', value: 'The Authorization header is missing.' },
     ]);
   }
   if (/^Bearer\s+\S+$/i.test(authorization)) {
     if (account.allowBearer) return;
-    throw new EmulatedBatchError(403, 'AuthenticationFailed', 'Server failed to authenticate the request.');
+    throw new EmulatedBatchError(403, 'AuthenticationFailed', 'Server failed to authenticate the request.', [
+      {
+        key: 'AuthenticationErrorDetail',
+        value: 'Bearer tokens are not accepted by this emulator instance.',
+      },
+    ]);
   }
   const m = /^SharedKey ([^:]+):(.+)$/.exec(authorization);
   if (!m) {

@@ -1,23 +1,44 @@
 /**
  * `npm run emulator`: the Batch emulator on its own.
- * Options: `--port` (or BATCH_EMULATOR_PORT, default 7070), BATCH_ACCOUNT_NAME, BATCH_ACCOUNT_KEY
- * (base64), BATCH_EMULATOR_CLOCK_FACTOR (simulated seconds per real second, default 60).
+ * `--port` or BATCH_EMULATOR_PORT (default 7070), `--host` (default 127.0.0.1), BATCH_ACCOUNT_NAME
+ * (default devbatch), BATCH_ACCOUNT_KEY (base64; default a fixed development key),
+ * `--clock-factor` or BATCH_EMULATOR_CLOCK_FACTOR (simulated seconds per real second, default 60).
  */
 import { parseArgs } from 'node:util';
 import { startBatchEmulator } from './index.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, 'clock-factor': { type: 'string' } } });
-const accountName = process.env.BATCH_ACCOUNT_NAME ?? 'devbatch';
+function numberSetting(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`${name} must be a non-negative number, got '${text}'`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, host: { type: 'string' }, 'clock-factor': { type: 'string' } },
+});
+const accountName = process.env.BATCH_ACCOUNT_NAME || 'devbatch';
 const accountKey =
-  process.env.BATCH_ACCOUNT_KEY ?? Buffer.from('devbatch-local-shared-key-not-a-secret').toString('base64');
+  process.env.BATCH_ACCOUNT_KEY || Buffer.from('devbatch-local-shared-key-not-a-secret').toString('base64');
 const emulator = await startBatchEmulator({
-  port: Number(values.port ?? process.env.BATCH_EMULATOR_PORT ?? 7070),
+  port: numberSetting('port', values.port ?? process.env.BATCH_EMULATOR_PORT, 7070),
+  host: values.host ?? '127.0.0.1',
   accountName,
   accountKey,
-  clockFactor: Number(values['clock-factor'] ?? process.env.BATCH_EMULATOR_CLOCK_FACTOR ?? 60),
+  clockFactor: numberSetting(
+    'clock factor',
+    values['clock-factor'] ?? process.env.BATCH_EMULATOR_CLOCK_FACTOR,
+    60,
+  ),
 });
 console.log(`Batch emulator ready at ${emulator.url} (account ${accountName})`);
+let stopping = false;
 const stop = () => {
+  if (stopping) return;
+  stopping = true;
   void emulator.close().then(() => process.exit(0));
 };
 process.once('SIGINT', stop);

@@ -1,23 +1,46 @@
-/** Batch's JSON shapes for pools, jobs, tasks and nodes (enum values lowercase, times with 7 digits). */
-import type { JobRec, PoolRec, TaskRec } from './simulation.js';
+/** Batch's JSON shapes for pools, nodes, jobs, tasks and applications (lowercase enums, 7-digit times). */
+import { UNLIMITED_DURATION } from './command.js';
+import type { ApplicationRec, JobRec, NodeRec, PoolRec, TaskRec } from './model.js';
 
-export const UNLIMITED = 'P10675199DT2H48M5.4775807S';
-
+/** ISO 8601 UTC with seven fractional digits, as Batch writes times. */
 export function batchTime(ms: number): string {
-  const iso = new Date(ms).toISOString(); // 2026-01-01T00:00:00.123Z
-  return `${iso.slice(0, 23)}0000Z`;
+  return `${new Date(ms).toISOString().slice(0, 23)}0000Z`;
 }
 
-const rfc1123 = (ms: number) => new Date(ms).toUTCString();
+/** RFC 1123, for Last-Modified. */
+export function rfc1123(ms: number): string {
+  return new Date(ms).toUTCString();
+}
 
-export { rfc1123 };
+const pick = (b: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (b[k] !== undefined) out[k] = b[k];
+  return out;
+};
+
+const lower = (v: unknown): unknown => (typeof v === 'string' ? v.toLowerCase() : v);
+
+function normalizedVmConfig(vm: unknown): unknown {
+  if (!vm || typeof vm !== 'object') return vm;
+  const c = { ...(vm as Record<string, unknown>) };
+  const cc = c.containerConfiguration as Record<string, unknown> | undefined;
+  if (cc && typeof cc.type === 'string') {
+    const t = cc.type.toLowerCase();
+    c.containerConfiguration = {
+      ...cc,
+      type: t === 'dockercompatible' ? 'dockerCompatible' : t === 'cricompatible' ? 'criCompatible' : cc.type,
+    };
+  }
+  return c;
+}
 
 export function poolToWire(pool: PoolRec, base: string): Record<string, unknown> {
   const b = pool.body;
-  const dedicated = pool.nodes.filter((n) => !n.lowPriority).length;
+  let dedicated = 0;
+  for (const n of pool.nodes.values()) if (!n.lowPriority) dedicated++;
   return {
     id: pool.id,
-    ...(b.displayName ? { displayName: b.displayName } : {}),
+    ...pick(b, ['displayName']),
     url: `${base}/pools/${pool.id}`,
     eTag: pool.etag,
     lastModified: batchTime(pool.lastModified),
@@ -26,31 +49,70 @@ export function poolToWire(pool: PoolRec, base: string): Record<string, unknown>
     stateTransitionTime: batchTime(pool.stateTransitionTime),
     allocationState: pool.allocationState,
     allocationStateTransitionTime: batchTime(pool.allocationStateTransitionTime),
-    vmSize: String(b.vmSize).toLowerCase(),
-    virtualMachineConfiguration: b.virtualMachineConfiguration,
-    resizeTimeout: b.resizeTimeout ?? 'PT15M',
-    ...(pool.resizeErrors.length > 0 ? { resizeErrors: pool.resizeErrors } : {}),
+    vmSize: pool.vmSize,
+    virtualMachineConfiguration: normalizedVmConfig(b.virtualMachineConfiguration),
+    resizeTimeout: pool.resizeTimeout,
+    ...(pool.resizeErrors.length > 0 && pool.allocationState === 'steady'
+      ? { resizeErrors: pool.resizeErrors }
+      : {}),
     currentDedicatedNodes: dedicated,
-    currentLowPriorityNodes: pool.nodes.length - dedicated,
+    currentLowPriorityNodes: pool.nodes.size - dedicated,
     targetDedicatedNodes: pool.targetDedicated,
     targetLowPriorityNodes: pool.targetLowPriority,
-    enableAutoScale: false,
-    enableInterNodeCommunication: false,
-    taskSlotsPerNode: pool.slots,
-    taskSchedulingPolicy: { nodeFillType: pool.fill },
+    enableAutoScale: pool.autoScale,
+    ...(pool.autoScale
+      ? {
+          autoScaleFormula: b.autoScaleFormula,
+          autoScaleEvaluationInterval: b.autoScaleEvaluationInterval ?? 'PT15M',
+        }
+      : {}),
+    enableInterNodeCommunication: b.enableInterNodeCommunication === true,
+    ...pick(b, ['networkConfiguration', 'startTask', 'userAccounts', 'mountConfiguration', 'resourceTags']),
     ...(b.applicationPackageReferences
       ? { applicationPackageReferences: b.applicationPackageReferences }
       : {}),
+    taskSlotsPerNode: pool.slots,
+    taskSchedulingPolicy: { nodeFillType: pool.fill },
     ...(b.metadata ? { metadata: b.metadata } : {}),
+    currentNodeCommunicationMode: 'simplified',
+  };
+}
+
+export function nodeToWire(node: NodeRec, base: string): Record<string, unknown> {
+  let slotsInUse = 0;
+  for (const t of node.running) slotsInUse += t.requiredSlots;
+  return {
+    id: node.id,
+    url: `${base}/pools/${node.pool.id}/nodes/${node.id}`,
+    state: node.state,
+    schedulingState: 'enabled',
+    stateTransitionTime: batchTime(node.stateTransitionTime),
+    allocationTime: batchTime(node.allocationTime),
+    lastBootTime: batchTime(node.allocationTime),
+    ipAddress: '10.0.0.4',
+    affinityId: `TVM:${node.id}`,
+    vmSize: node.pool.vmSize,
+    totalTasksRun: node.totalTasksRun,
+    totalTasksSucceeded: node.totalTasksSucceeded,
+    runningTasksCount: node.running.size,
+    runningTaskSlotsCount: slotsInUse,
+    isDedicated: !node.lowPriority,
+    recentTasks: [...node.running].slice(0, 20).map((t) => ({
+      taskUrl: `${base}/jobs/${t.job.id}/tasks/${t.id}`,
+      jobId: t.job.id,
+      taskId: t.id,
+      taskState: t.state,
+      executionInfo: executionInfo(t),
+    })),
+    nodeAgentInfo: { version: '1.11.0', lastUpdateTime: batchTime(node.allocationTime) },
   };
 }
 
 export function jobToWire(job: JobRec, base: string): Record<string, unknown> {
   const b = job.body;
-  const constraints = (b.constraints ?? {}) as Record<string, unknown>;
   return {
     id: job.id,
-    ...(b.displayName ? { displayName: b.displayName } : {}),
+    ...pick(b, ['displayName']),
     usesTaskDependencies: job.usesTaskDependencies,
     url: `${base}/jobs/${job.id}`,
     eTag: job.etag,
@@ -61,87 +123,144 @@ export function jobToWire(job: JobRec, base: string): Record<string, unknown> {
     ...(job.previousState
       ? {
           previousState: job.previousState,
-          previousStateTransitionTime: batchTime(job.previousStateTransitionTime!),
+          previousStateTransitionTime: batchTime(job.previousStateTransitionTime ?? job.creationTime),
         }
       : {}),
     priority: job.priority,
     maxParallelTasks: Number(b.maxParallelTasks ?? -1),
     allowTaskPreemption: b.allowTaskPreemption === true,
     constraints: {
-      maxWallClockTime: constraints.maxWallClockTime ?? UNLIMITED,
+      maxWallClockTime: job.maxWallClockTime ?? UNLIMITED_DURATION,
       maxTaskRetryCount: job.maxTaskRetryCount,
     },
+    ...pick(b, ['jobManagerTask', 'jobPreparationTask', 'jobReleaseTask', 'commonEnvironmentSettings']),
     poolInfo: b.poolInfo,
-    executionInfo: {
-      startTime: batchTime(job.creationTime),
-      poolId: job.poolId,
-      ...(job.endTime !== undefined ? { endTime: batchTime(job.endTime) } : {}),
-      ...(job.terminateReason ? { terminateReason: job.terminateReason } : {}),
-    },
     onAllTasksComplete: job.onAllTasksComplete,
     onTaskFailure: job.onTaskFailure,
-    ...(b.metadata ? { metadata: b.metadata } : {}),
-    ...(b.commonEnvironmentSettings ? { commonEnvironmentSettings: b.commonEnvironmentSettings } : {}),
+    ...pick(b, ['networkConfiguration', 'metadata']),
+    executionInfo: {
+      startTime: batchTime(job.creationTime),
+      ...(job.endTime !== undefined ? { endTime: batchTime(job.endTime) } : {}),
+      poolId: job.poolId,
+      ...(job.terminateReason ? { terminateReason: job.terminateReason } : {}),
+    },
+  };
+}
+
+function executionInfo(task: TaskRec): Record<string, unknown> {
+  const done = task.state === 'completed';
+  return {
+    ...(task.startTime !== undefined && task.state !== 'active'
+      ? { startTime: batchTime(task.startTime) }
+      : {}),
+    ...(done && task.endTime !== undefined ? { endTime: batchTime(task.endTime) } : {}),
+    ...(task.shownExitCode !== undefined && (done || task.retryCount > 0)
+      ? { exitCode: task.shownExitCode }
+      : {}),
+    ...(done && task.failureInfo ? { failureInfo: task.failureInfo } : {}),
+    retryCount: task.retryCount,
+    ...(task.lastRetryTime !== undefined ? { lastRetryTime: batchTime(task.lastRetryTime) } : {}),
+    requeueCount: task.requeueCount,
+    ...(task.lastRequeueTime !== undefined ? { lastRequeueTime: batchTime(task.lastRequeueTime) } : {}),
+    ...(done && task.result ? { result: task.result } : {}),
+  };
+}
+
+function lowerExitOptions(o: unknown): unknown {
+  if (!o || typeof o !== 'object') return o;
+  const x = o as Record<string, unknown>;
+  return {
+    ...x,
+    ...(x.jobAction !== undefined ? { jobAction: lower(x.jobAction) } : {}),
+    ...(x.dependencyAction !== undefined ? { dependencyAction: lower(x.dependencyAction) } : {}),
+  };
+}
+
+function normalizedExitConditions(ec: unknown): unknown {
+  if (!ec || typeof ec !== 'object') return ec;
+  const e = ec as Record<string, unknown>;
+  const mapList = (list: unknown) =>
+    Array.isArray(list)
+      ? list.map((m: Record<string, unknown>) => ({ ...m, exitOptions: lowerExitOptions(m.exitOptions) }))
+      : list;
+  return {
+    ...e,
+    ...(e.exitCodes ? { exitCodes: mapList(e.exitCodes) } : {}),
+    ...(e.exitCodeRanges ? { exitCodeRanges: mapList(e.exitCodeRanges) } : {}),
+    ...(e.preProcessingError ? { preProcessingError: lowerExitOptions(e.preProcessingError) } : {}),
+    ...(e.fileUploadError ? { fileUploadError: lowerExitOptions(e.fileUploadError) } : {}),
+    ...(e.default ? { default: lowerExitOptions(e.default) } : {}),
+  };
+}
+
+function normalizedUserIdentity(u: unknown): unknown {
+  if (!u || typeof u !== 'object') return { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } };
+  const x = u as { username?: string; autoUser?: Record<string, unknown> };
+  if (!x.autoUser) return x;
+  return {
+    ...x,
+    autoUser: {
+      scope: lower(x.autoUser.scope ?? 'pool'),
+      elevationLevel: lower(x.autoUser.elevationLevel ?? 'nonadmin'),
+    },
   };
 }
 
 export function taskToWire(task: TaskRec, base: string): Record<string, unknown> {
   const b = task.body;
   const constraints = (b.constraints ?? {}) as Record<string, unknown>;
-  const url = `${base}/jobs/${task.job.id}/tasks/${task.id}`;
+  const ran = task.lastNode;
   return {
     id: task.id,
-    ...(b.displayName ? { displayName: b.displayName } : {}),
-    url,
+    ...pick(b, ['displayName']),
+    url: `${base}/jobs/${task.job.id}/tasks/${task.id}`,
     eTag: task.etag,
     creationTime: batchTime(task.creationTime),
     lastModified: batchTime(task.lastModified),
+    ...(b.exitConditions ? { exitConditions: normalizedExitConditions(b.exitConditions) } : {}),
     state: task.state,
     stateTransitionTime: batchTime(task.stateTransitionTime),
     ...(task.previousState
       ? {
           previousState: task.previousState,
-          previousStateTransitionTime: batchTime(task.previousStateTransitionTime!),
+          previousStateTransitionTime: batchTime(task.previousStateTransitionTime ?? task.creationTime),
         }
       : {}),
     commandLine: b.commandLine,
-    ...(b.containerSettings ? { containerSettings: b.containerSettings } : {}),
-    ...(b.resourceFiles ? { resourceFiles: b.resourceFiles } : {}),
-    ...(b.environmentSettings ? { environmentSettings: b.environmentSettings } : {}),
-    ...(b.applicationPackageReferences
-      ? { applicationPackageReferences: b.applicationPackageReferences }
-      : {}),
-    ...(b.dependsOn ? { dependsOn: b.dependsOn } : {}),
-    userIdentity: b.userIdentity ?? { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } },
+    ...pick(b, [
+      'containerSettings',
+      'resourceFiles',
+      'outputFiles',
+      'environmentSettings',
+      'affinityInfo',
+      'multiInstanceSettings',
+      'dependsOn',
+      'applicationPackageReferences',
+      'authenticationTokenSettings',
+    ]),
     constraints: {
-      maxWallClockTime: constraints.maxWallClockTime ?? UNLIMITED,
+      maxWallClockTime: constraints.maxWallClockTime ?? UNLIMITED_DURATION,
       retentionTime: constraints.retentionTime ?? 'P7D',
       maxTaskRetryCount: task.maxRetries,
     },
     requiredSlots: task.requiredSlots,
-    executionInfo: {
-      ...(task.startTime !== undefined ? { startTime: batchTime(task.startTime) } : {}),
-      ...(task.state === 'completed' && task.endTime !== undefined
-        ? { endTime: batchTime(task.endTime) }
-        : {}),
-      ...(task.state === 'completed' && task.lastExitCode !== undefined
-        ? { exitCode: task.lastExitCode }
-        : {}),
-      ...(task.state === 'completed' && task.failureInfo ? { failureInfo: task.failureInfo } : {}),
-      retryCount: task.retryCount,
-      requeueCount: task.requeueCount,
-      ...(task.state === 'completed' && task.result ? { result: task.result } : {}),
-    },
-    ...(task.node && task.pool
+    userIdentity: normalizedUserIdentity(b.userIdentity),
+    executionInfo: executionInfo(task),
+    ...(ran && task.state !== 'active'
       ? {
           nodeInfo: {
-            affinityId: `TVM:${task.node.id}`,
-            nodeUrl: `${base}/pools/${task.pool.id}/nodes/${task.node.id}`,
-            poolId: task.pool.id,
-            nodeId: task.node.id,
+            affinityId: `TVM:${ran.nodeId}`,
+            nodeUrl: `${base}/pools/${ran.poolId}/nodes/${ran.nodeId}`,
+            poolId: ran.poolId,
+            nodeId: ran.nodeId,
             taskRootDirectory: `workitems/${task.job.id}/job-1/${task.id}`,
+            taskRootDirectoryUrl: `${base}/pools/${ran.poolId}/nodes/${ran.nodeId}/files/workitems/${task.job.id}/job-1/${task.id}`,
           },
         }
       : {}),
   };
+}
+
+export function applicationToWire(app: ApplicationRec): Record<string, unknown> {
+  return { id: app.id, displayName: app.displayName, versions: app.versions };
 }

@@ -1,0 +1,166 @@
+/** The emulated account's records. Keys (`key`) are lowercase ids: Batch ids are case-insensitive. */
+import type { Deque } from './deque.js';
+
+export type PoolState = 'active' | 'deleting';
+export type AllocationState = 'steady' | 'resizing' | 'stopping';
+export type NodeState = 'starting' | 'idle' | 'running' | 'leavingpool';
+export type JobState =
+  | 'active'
+  | 'disabling'
+  | 'disabled'
+  | 'enabling'
+  | 'terminating'
+  | 'completed'
+  | 'deleting';
+export type TaskState = 'active' | 'preparing' | 'running' | 'completed';
+export type DeallocationOption = 'requeue' | 'terminate' | 'taskcompletion' | 'retaineddata';
+
+export interface NameValue {
+  name: string;
+  value: string;
+}
+
+export interface FailureInfo {
+  category: 'usererror' | 'servererror';
+  code: string;
+  message: string;
+  details?: NameValue[];
+}
+
+export interface NodeRec {
+  readonly id: string;
+  readonly pool: PoolRec;
+  readonly lowPriority: boolean;
+  state: NodeState;
+  stateTransitionTime: number;
+  readonly allocationTime: number;
+  /** Free task slots. */
+  free: number;
+  readonly running: Set<TaskRec>;
+  /** Chosen for removal by a shrink or a pool delete: takes no new tasks. */
+  leaving: boolean;
+  /** Index into the pool's free-slot buckets, or -1 while the node takes no tasks. */
+  bucket: number;
+  totalTasksRun: number;
+  totalTasksSucceeded: number;
+}
+
+export interface PoolRec {
+  readonly id: string;
+  readonly key: string;
+  body: Record<string, unknown>;
+  readonly creationTime: number;
+  state: PoolState;
+  stateTransitionTime: number;
+  allocationState: AllocationState;
+  allocationStateTransitionTime: number;
+  targetDedicated: number;
+  targetLowPriority: number;
+  resizeTimeout: string;
+  readonly vmSize: string;
+  readonly slots: number;
+  readonly fill: 'pack' | 'spread';
+  readonly containers: boolean;
+  readonly autoScale: boolean;
+  readonly nodes: Map<string, NodeRec>;
+  /** byFree[k] = nodes that take tasks and have exactly k free slots. */
+  readonly byFree: Set<NodeRec>[];
+  etag: string;
+  lastModified: number;
+  resizeErrors: { code: string; message: string; values?: NameValue[] }[];
+  /** Bumped by every resize decision; stale allocation events are ignored. */
+  allocVersion: number;
+  nodeSeq: number;
+  failNextAllocation?: { code: string; message: string };
+}
+
+export interface Counts {
+  active: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface JobRec {
+  readonly id: string;
+  readonly key: string;
+  body: Record<string, unknown>;
+  state: JobState;
+  previousState?: JobState;
+  previousStateTransitionTime?: number;
+  stateTransitionTime: number;
+  readonly creationTime: number;
+  etag: string;
+  lastModified: number;
+  readonly poolId: string;
+  readonly poolKey: string;
+  priority: number;
+  onAllTasksComplete: 'noaction' | 'terminatejob';
+  onTaskFailure: 'noaction' | 'performexitoptionsjobaction';
+  readonly usesTaskDependencies: boolean;
+  maxTaskRetryCount: number;
+  maxWallClockTime?: string;
+  terminateReason?: string;
+  endTime?: number;
+  readonly tasks: Map<string, TaskRec>;
+  /** Runnable tasks by requiredSlots, each FIFO. */
+  readonly ready: Map<number, Deque<QueueEntry>>;
+  readyCount: number;
+  /** Waiting dependents by the lowercase id they wait for. */
+  readonly dependents: Map<string, TaskRec[]>;
+  readonly counts: Counts;
+  readonly slotCounts: Counts;
+  readonly seq: number;
+  wallClockVersion: number;
+}
+
+export interface QueueEntry {
+  readonly task: TaskRec;
+  readonly token: number;
+}
+
+export interface TaskRec {
+  readonly id: string;
+  readonly key: string;
+  readonly job: JobRec;
+  body: Record<string, unknown>;
+  state: TaskState;
+  previousState?: TaskState;
+  previousStateTransitionTime?: number;
+  stateTransitionTime: number;
+  readonly creationTime: number;
+  etag: string;
+  lastModified: number;
+  readonly requiredSlots: number;
+  readonly durationMs: number;
+  readonly exitCode: number;
+  maxRetries: number;
+  wallClockMs?: number;
+  retryCount: number;
+  requeueCount: number;
+  lastRetryTime?: number;
+  lastRequeueTime?: number;
+  startTime?: number;
+  endTime?: number;
+  result?: 'success' | 'failure';
+  shownExitCode?: number;
+  failureInfo?: FailureInfo;
+  node?: NodeRec;
+  /** Where it last ran (kept after completion for nodeInfo). */
+  lastNode?: { poolId: string; nodeId: string };
+  /** Bumped whenever the task starts or stops running; stale completion events are ignored. */
+  attempt: number;
+  queueToken: number;
+  inQueue: boolean;
+  unmetDependencies: number;
+  /** Set when completed: whether its dependents may run. */
+  satisfiesDependents?: boolean;
+  readonly seq: number;
+}
+
+export interface ApplicationRec {
+  id: string;
+  displayName: string;
+  versions: string[];
+  defaultVersion?: string;
+}

@@ -1,0 +1,335 @@
+/**
+ * Request-body checks with Batch's error codes: ids, required properties, enums (any case), limits
+ * (taskSlotsPerNode ≤ min(4 × vCPUs, 256), resizeTimeout ≥ 5 min, …), application packages.
+ * Each check throws the EmulatedBatchError Batch would answer with.
+ */
+import { maxTaskSlotsPerNode, tryGetVmSize } from '../../shared/vm-sizes.js';
+import { parseDuration } from './command.js';
+import { EmulatedBatchError, errors } from './errors.js';
+import type { ApplicationRec, DeallocationOption, JobRec, PoolRec } from './model.js';
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const FIVE_MINUTES = 5 * 60_000;
+
+type Body = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function checkId(value: unknown, property = 'id'): string {
+  if (value === undefined || value === null) throw errors.missingProperty(property);
+  if (typeof value !== 'string' || !ID.test(value))
+    throw errors.invalidProperty(
+      property,
+      'The id can contain any combination of alphanumeric characters including hyphens and underscores, and cannot contain more than 64 characters.',
+    );
+  return value;
+}
+
+function checkInt(
+  body: Body,
+  property: string,
+  min: number,
+  max: number,
+  path = property,
+): number | undefined {
+  const v = body[property];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw errors.invalidProperty(path, `The value must be an integer between ${min} and ${max}.`);
+  return v;
+}
+
+function checkEnum<T extends string>(
+  body: Body,
+  property: string,
+  allowed: readonly T[],
+  path = property,
+): T | undefined {
+  const v = body[property];
+  if (v === undefined || v === null) return undefined;
+  const found = typeof v === 'string' ? allowed.find((a) => a.toLowerCase() === v.toLowerCase()) : undefined;
+  if (!found) throw errors.invalidProperty(path, `The value must be one of: ${allowed.join(', ')}.`);
+  return found;
+}
+
+function checkDuration(body: Body, property: string, path = property): number | undefined {
+  const v = body[property];
+  if (v === undefined || v === null) return undefined;
+  const ms = parseDuration(v);
+  if (ms === undefined) throw errors.invalidProperty(path, 'The value must be an ISO 8601 duration.');
+  return ms;
+}
+
+function checkObject(body: Body, property: string, path = property): Body | undefined {
+  const v = body[property];
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw errors.invalidProperty(path, 'The value must be an object.');
+  return v;
+}
+
+function checkArray(body: Body, property: string, path = property): unknown[] | undefined {
+  const v = body[property];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw errors.invalidProperty(path, 'The value must be an array.');
+  return v;
+}
+
+function checkDisplayName(body: Body): void {
+  const v = body.displayName;
+  if (v !== undefined && (typeof v !== 'string' || v.length > 1024))
+    throw errors.invalidProperty('displayName', 'The display name can be at most 1024 characters.');
+}
+
+/** The application name in a reference: the last segment of a full ARM id, or the id itself. */
+export function applicationName(applicationId: string): string {
+  const m = /\/applications\/([^/]+)/i.exec(applicationId);
+  return (m ? m[1]! : applicationId).toLowerCase();
+}
+
+export function checkPoolPackages(
+  refs: unknown[] | undefined,
+  apps: ReadonlyMap<string, ApplicationRec>,
+): void {
+  if (!refs) return;
+  if (refs.length > 10)
+    throw errors.invalidProperty('applicationPackageReferences', 'A pool can reference at most 10 packages.');
+  const bad: { key: string; value: string }[] = [];
+  for (const [i, r] of refs.entries()) {
+    if (!isObject(r) || typeof r.applicationId !== 'string')
+      throw errors.missingProperty(`applicationPackageReferences[${i}].applicationId`);
+    const app = apps.get(applicationName(r.applicationId));
+    const version = typeof r.version === 'string' ? r.version : undefined;
+    if (!app) bad.push({ key: r.applicationId, value: 'The application does not exist.' });
+    else if (version ? !app.versions.includes(version) : !app.defaultVersion)
+      bad.push({
+        key: r.applicationId,
+        value: version
+          ? `Version ${version} does not exist.`
+          : 'No version given and no default version set.',
+      });
+  }
+  if (bad.length > 0)
+    throw new EmulatedBatchError(
+      409,
+      'InvalidApplicationPackageReferences',
+      'One or more of the specified application package references are invalid.',
+      bad,
+    );
+}
+
+export interface PoolShape {
+  slots: number;
+  fill: 'pack' | 'spread';
+  vmSize: string;
+  containers: boolean;
+  autoScale: boolean;
+}
+
+export function checkPoolCreate(body: Body, apps: ReadonlyMap<string, ApplicationRec>): PoolShape {
+  checkId(body.id);
+  checkDisplayName(body);
+  if (body.vmSize === undefined) throw errors.missingProperty('vmSize');
+  const size = typeof body.vmSize === 'string' ? tryGetVmSize(body.vmSize) : undefined;
+  if (!size) throw errors.invalidProperty('vmSize', `The VM size '${String(body.vmSize)}' is not supported.`);
+  if (body.cloudServiceConfiguration !== undefined)
+    throw errors.invalidProperty(
+      'cloudServiceConfiguration',
+      'Cloud service pools are retired; use virtualMachineConfiguration.',
+    );
+  const vm = checkObject(body, 'virtualMachineConfiguration');
+  if (!vm) throw errors.missingProperty('virtualMachineConfiguration');
+  if (!isObject(vm.imageReference))
+    throw errors.missingProperty('virtualMachineConfiguration.imageReference');
+  if (typeof vm.nodeAgentSKUId !== 'string' || vm.nodeAgentSKUId === '')
+    throw errors.missingProperty('virtualMachineConfiguration.nodeAgentSKUId');
+  const cc = checkObject(vm, 'containerConfiguration', 'virtualMachineConfiguration.containerConfiguration');
+  if (cc) {
+    if (cc.type === undefined)
+      throw errors.missingProperty('virtualMachineConfiguration.containerConfiguration.type');
+    checkEnum(
+      cc,
+      'type',
+      ['dockerCompatible', 'criCompatible'],
+      'virtualMachineConfiguration.containerConfiguration.type',
+    );
+  }
+  const maxSlots = maxTaskSlotsPerNode(size);
+  const slots = body.taskSlotsPerNode === undefined ? 1 : body.taskSlotsPerNode;
+  if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1 || slots > maxSlots)
+    throw errors.invalidProperty(
+      'taskSlotsPerNode',
+      `The value must be between 1 and ${maxSlots} (the smaller of 4 × ${size.vCpus} vCPUs of ${size.name} and 256).`,
+    );
+  const policy = checkObject(body, 'taskSchedulingPolicy');
+  let fill: 'pack' | 'spread' = 'spread';
+  if (policy) {
+    if (policy.nodeFillType === undefined) throw errors.missingProperty('taskSchedulingPolicy.nodeFillType');
+    fill =
+      checkEnum(policy, 'nodeFillType', ['spread', 'pack'], 'taskSchedulingPolicy.nodeFillType') ?? 'spread';
+  }
+  const resize = checkDuration(body, 'resizeTimeout');
+  if (resize !== undefined && resize < FIVE_MINUTES)
+    throw errors.invalidProperty('resizeTimeout', 'The resize timeout must be at least 5 minutes.');
+  const autoScale = body.enableAutoScale === true;
+  if (autoScale) {
+    if (typeof body.autoScaleFormula !== 'string' || body.autoScaleFormula === '')
+      throw errors.missingProperty('autoScaleFormula');
+    if (body.autoScaleFormula.length > 8192)
+      throw errors.invalidProperty('autoScaleFormula', 'The formula can be at most 8192 characters.');
+    for (const p of ['targetDedicatedNodes', 'targetLowPriorityNodes'])
+      if (body[p] !== undefined)
+        throw errors.invalidProperty(p, 'Target node counts must not be set when enableAutoScale is true.');
+    const interval = checkDuration(body, 'autoScaleEvaluationInterval');
+    if (interval !== undefined && (interval < FIVE_MINUTES || interval > 168 * 3_600_000))
+      throw errors.invalidProperty(
+        'autoScaleEvaluationInterval',
+        'The interval must be between 5 minutes and 168 hours.',
+      );
+  } else {
+    if (body.autoScaleFormula !== undefined)
+      throw errors.invalidProperty(
+        'autoScaleFormula',
+        'A formula must not be set when enableAutoScale is false.',
+      );
+    if (body.targetDedicatedNodes === undefined && body.targetLowPriorityNodes === undefined)
+      throw errors.missingProperty('targetDedicatedNodes');
+    checkInt(body, 'targetDedicatedNodes', 0, 10_000);
+    checkInt(body, 'targetLowPriorityNodes', 0, 10_000);
+  }
+  checkArray(body, 'metadata');
+  checkPoolPackages(checkArray(body, 'applicationPackageReferences'), apps);
+  return { slots, fill, vmSize: size.name, containers: cc !== undefined, autoScale };
+}
+
+export function checkResize(body: Body): {
+  dedicated: number;
+  lowPriority: number;
+  option: DeallocationOption;
+  resizeTimeout: string | undefined;
+} {
+  const dedicated = checkInt(body, 'targetDedicatedNodes', 0, 10_000);
+  const lowPriority = checkInt(body, 'targetLowPriorityNodes', 0, 10_000);
+  const resize = checkDuration(body, 'resizeTimeout');
+  if (resize !== undefined && resize < FIVE_MINUTES)
+    throw errors.invalidProperty('resizeTimeout', 'The resize timeout must be at least 5 minutes.');
+  const option =
+    checkEnum(body, 'nodeDeallocationOption', ['requeue', 'terminate', 'taskcompletion', 'retaineddata']) ??
+    'requeue';
+  return {
+    dedicated: dedicated ?? 0,
+    lowPriority: lowPriority ?? 0,
+    option,
+    resizeTimeout: typeof body.resizeTimeout === 'string' ? body.resizeTimeout : undefined,
+  };
+}
+
+export function checkJobCreate(body: Body): { poolId: string } {
+  checkId(body.id);
+  checkDisplayName(body);
+  const poolInfo = checkObject(body, 'poolInfo');
+  if (!poolInfo) throw errors.missingProperty('poolInfo');
+  if (poolInfo.autoPoolSpecification !== undefined && poolInfo.poolId !== undefined)
+    throw errors.invalidProperty('poolInfo', 'Specify either poolId or autoPoolSpecification, not both.');
+  if (poolInfo.autoPoolSpecification !== undefined)
+    throw new EmulatedBatchError(400, 'UnsupportedProperty', 'The emulator does not support auto pools.', [
+      { key: 'PropertyName', value: 'poolInfo.autoPoolSpecification' },
+    ]);
+  const poolId = checkId(poolInfo.poolId, 'poolInfo.poolId');
+  checkJobMutable(body);
+  if (body.usesTaskDependencies !== undefined && typeof body.usesTaskDependencies !== 'boolean')
+    throw errors.invalidProperty('usesTaskDependencies', 'The value must be a boolean.');
+  return { poolId };
+}
+
+/** Properties settable both at creation and by patch/update. */
+export function checkJobMutable(body: Body): void {
+  checkInt(body, 'priority', -1000, 1000);
+  checkEnum(body, 'onAllTasksComplete', ['noaction', 'terminatejob']);
+  checkEnum(body, 'onTaskFailure', ['noaction', 'performexitoptionsjobaction']);
+  const mpt = checkInt(body, 'maxParallelTasks', -1, 1_000_000);
+  if (mpt === 0) throw errors.invalidProperty('maxParallelTasks', 'The value must be -1 or greater than 0.');
+  const constraints = checkObject(body, 'constraints');
+  if (constraints) {
+    checkInt(constraints, 'maxTaskRetryCount', -1, 1_000_000, 'constraints.maxTaskRetryCount');
+    checkDuration(constraints, 'maxWallClockTime', 'constraints.maxWallClockTime');
+  }
+  checkArray(body, 'metadata');
+}
+
+export function checkTaskCreate(body: Body, job: JobRec, pool: PoolRec | undefined): void {
+  checkId(body.id);
+  checkDisplayName(body);
+  if (body.commandLine === undefined) throw errors.missingProperty('commandLine');
+  if (typeof body.commandLine !== 'string' || body.commandLine === '')
+    throw errors.invalidProperty('commandLine', 'The command line must be a non-empty string.');
+  const slots = checkInt(body, 'requiredSlots', 1, 1_000_000);
+  if (body.multiInstanceSettings !== undefined && slots !== undefined && slots !== 1)
+    throw errors.invalidProperty('requiredSlots', 'Multi-instance tasks must use 1 slot.');
+  const constraints = checkObject(body, 'constraints');
+  if (constraints) {
+    checkInt(constraints, 'maxTaskRetryCount', -1, 1_000_000, 'constraints.maxTaskRetryCount');
+    checkDuration(constraints, 'maxWallClockTime', 'constraints.maxWallClockTime');
+    checkDuration(constraints, 'retentionTime', 'constraints.retentionTime');
+  }
+  const deps = checkObject(body, 'dependsOn');
+  if (deps) {
+    if (!job.usesTaskDependencies)
+      throw new EmulatedBatchError(
+        400,
+        'TaskDependenciesNotSpecifiedOnJob',
+        'The specified task has dependencies but the job does not have usesTaskDependencies set.',
+      );
+    const ids = checkArray(deps, 'taskIds', 'dependsOn.taskIds') ?? [];
+    if (ids.some((i) => typeof i !== 'string'))
+      throw errors.invalidProperty('dependsOn.taskIds', 'Task ids must be strings.');
+    if ((ids as string[]).reduce((n, i) => n + i.length, 0) > 64_000)
+      throw new EmulatedBatchError(
+        400,
+        'TaskDependencyListTooLong',
+        'The dependsOn.taskIds list is longer than 64000 characters.',
+      );
+    for (const [i, r] of (checkArray(deps, 'taskIdRanges', 'dependsOn.taskIdRanges') ?? []).entries()) {
+      if (
+        !isObject(r) ||
+        !Number.isInteger(r.start) ||
+        !Number.isInteger(r.end) ||
+        Number(r.start) < 0 ||
+        Number(r.end) < Number(r.start) ||
+        Number(r.end) - Number(r.start) > 100_000
+      )
+        throw errors.invalidProperty(
+          `dependsOn.taskIdRanges[${i}]`,
+          'A range needs integers 0 ≤ start ≤ end.',
+        );
+    }
+  }
+  const exit = checkObject(body, 'exitConditions');
+  if (exit && job.onTaskFailure === 'noaction') {
+    const options: unknown[] = [
+      exit.default,
+      exit.preProcessingError,
+      exit.fileUploadError,
+      ...((exit.exitCodes as { exitOptions?: unknown }[] | undefined) ?? []).map((m) => m.exitOptions),
+      ...((exit.exitCodeRanges as { exitOptions?: unknown }[] | undefined) ?? []).map((m) => m.exitOptions),
+    ];
+    for (const o of options)
+      if (isObject(o) && typeof o.jobAction === 'string' && o.jobAction.toLowerCase() !== 'none')
+        throw errors.invalidProperty(
+          'exitConditions',
+          "A jobAction other than 'none' needs the job's onTaskFailure set to performexitoptionsjobaction.",
+        );
+  }
+  const container = checkObject(body, 'containerSettings');
+  if (container && typeof container.imageName !== 'string')
+    throw errors.missingProperty('containerSettings.imageName');
+  if (pool?.containers && !container)
+    throw errors.invalidProperty(
+      'containerSettings',
+      'The pool has a container configuration: the task must set containerSettings.',
+    );
+  if (pool && !pool.containers && container)
+    throw errors.invalidProperty(
+      'containerSettings',
+      'The pool has no container configuration: the task must not set containerSettings.',
+    );
+}
