@@ -121,7 +121,7 @@ export async function runNotifyStage(
     const recorded = await deps.jobs.update(job.tenant, job.jobId, (current) => {
       const events = current.events.map((e) => ({ ...e, delivery: { ...e.delivery } }));
       const target = events.find((e) => e.seq === event.seq);
-      if (!target || target.delivery.status !== 'pending') return withoutLease(current);
+      if (target?.delivery.status !== 'pending') return withoutLease(current);
       const attempts = target.delivery.attempts + 1;
       const base: EventDelivery = { ...target.delivery, attempts, lastAttemptAt: at.toISOString() };
       switch (outcome.kind) {
