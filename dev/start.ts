@@ -35,10 +35,16 @@ function run(name: string, script: string, env: Record<string, string | undefine
   child.stdout?.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
   child.stderr?.on('data', (c: Buffer) => process.stderr.write(prefix(c)));
   child.once('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`[${name}] exited (${signal ?? code}); stopping the stack`);
-      stop(1);
+    if (stopping) return;
+    if (name === 'host') {
+      // As in Azure, the host may die and come back while storage keeps running.
+      console.error(`[host] exited (${signal ?? code}); restarting it`);
+      children.splice(children.indexOf(child), 1);
+      run('host', script, env);
+      return;
     }
+    console.error(`[${name}] exited (${signal ?? code}); stopping the stack`);
+    stop(1);
   });
   children.push(child);
   return child;
