@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { runSweep } from '../../shared/pipeline/sweep.js';
+import { queueNames } from '../../shared/queues/names.js';
+import { type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
+
+let stack: SlotwiseStack;
+
+beforeAll(async () => {
+  // Timers effectively off: this file drives the sweep by hand.
+  stack = await startSlotwise({
+    env: { SLOTWISE_SWEEP_SCHEDULE: '0 0 0 1 1 *', SLOTWISE_RECONCILE_SCHEDULE: '0 0 0 1 1 *' },
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+function stuckJob(jobId: string, state: JobDoc['state'], updatedAt: string): JobDoc {
+  return {
+    id: jobDocId(jobId),
+    type: 'job',
+    tenant: 'dev',
+    jobId,
+    state,
+    createdAt: updatedAt,
+    updatedAt,
+    sortKey: `${updatedAt}|${jobId}`,
+    requestHash: 'h',
+    request: { id: jobId, pool: { vmSize: 'standard_d2s_v3' }, tasks: [{ id: 't', commandLine: 'sleep 1' }] },
+    taskCounts: { ...zeroTaskCounts },
+    history: [{ state, at: updatedAt }],
+    events: [],
+  };
+}
+
+describe('sweep', () => {
+  it('re-drives a job left in accepted (a lost plan message) until it runs', async () => {
+    const long = new Date(Date.now() - 3600_000).toISOString();
+    await stack.deps.jobs.create(stuckJob('stuck-1', 'accepted', long));
+    const report = await runSweep({ ...stack.deps, stuckAfterMs: 60_000, poolIdleTtlMs: 3600_000 });
+    expect(report.redriven).toBeGreaterThanOrEqual(1);
+    const job = await waitFor(
+      () => stack.deps.jobs.get('dev', 'stuck-1'),
+      (j) => j?.state === 'submitted' || j?.state === 'running' || j?.state === 'completed',
+      {
+        what: 'stuck job moving again',
+      },
+    );
+    expect(job?.history.map((h) => h.state).slice(0, 3)).toEqual(['accepted', 'planned', 'submitting']);
+  });
+
+  it('leaves a submission whose lease is alive alone', async () => {
+    const long = new Date(Date.now() - 3600_000).toISOString();
+    const doc = stuckJob('leased-1', 'submitting', long);
+    doc.submission = {
+      chunksTotal: 1,
+      chunksAdded: 0,
+      tasksAdded: 0,
+      attempts: 1,
+      lease: { owner: 'x', until: new Date(Date.now() + 600_000).toISOString() },
+    };
+    await stack.deps.jobs.create(doc);
+    const submitQueue = stack.queue(queueNames.submit);
+    await submitQueue.createIfNotExists();
+    const before = (await submitQueue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
+    await runSweep({ ...stack.deps, stuckAfterMs: 60_000, poolIdleTtlMs: 3600_000 });
+    const after = (await submitQueue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
+    expect(after).toBe(before);
+  });
+
+  it('re-announces overdue deliveries', async () => {
+    const long = new Date(Date.now() - 3600_000).toISOString();
+    const doc = stuckJob('late-1', 'completed', long);
+    doc.request = { ...doc.request!, callback: { url: 'http://127.0.0.1:9/never' } };
+    doc.events = [
+      {
+        seq: 1,
+        id: 'e1',
+        type: 'slotwise.job.completed',
+        state: 'completed',
+        at: long,
+        taskCounts: { ...zeroTaskCounts },
+        delivery: { status: 'pending', attempts: 1, nextAttemptAt: long },
+      },
+    ];
+    await stack.deps.jobs.create(doc);
+    const report = await runSweep({ ...stack.deps, stuckAfterMs: 60_000, poolIdleTtlMs: 3600_000 });
+    expect(report.reannounced).toBeGreaterThanOrEqual(1);
+    // The notifier picks it up and records a delivery attempt.
+    await waitFor(
+      () => stack.deps.jobs.get('dev', 'late-1'),
+      (j) => (j?.events[0]?.delivery.attempts ?? 0) >= 2,
+      { what: 'a new attempt' },
+    );
+  });
+
+  it('shrinks an idle managed pool to zero nodes, then deletes it after a second TTL', async () => {
+    const res = await stack.request('/jobs', {
+      method: 'POST',
+      body: JSON.stringify({
+        id: 'idle-1',
+        pool: { vmSize: 'standard_d2s_v3' },
+        tasks: [{ id: 't', commandLine: 'sleep 1' }],
+      }),
+    });
+    expect(res.status).toBe(202);
+    const job = await waitFor(
+      () => stack.deps.jobs.get('dev', 'idle-1'),
+      (j) => j?.state === 'submitted' || j?.state === 'running',
+    );
+    const poolId = job!.batch!.poolId;
+    // Let the Batch job finish so the pool has no active job.
+    await waitFor(
+      () => stack.deps.batch.countActiveJobsOnPool(poolId),
+      (n) => n === 0,
+      { what: 'pool idle' },
+    );
+    const first = await runSweep({ ...stack.deps, stuckAfterMs: 3600_000, poolIdleTtlMs: 1 });
+    expect(first.poolsShrunk).toBe(1);
+    await waitFor(
+      () => stack.deps.batch.getPool(poolId),
+      (p) => p?.targetDedicatedNodes === 0,
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await runSweep({ ...stack.deps, stuckAfterMs: 3600_000, poolIdleTtlMs: 1 });
+    expect(second.poolsDeleted).toBe(1);
+    expect((await stack.deps.batch.getPool(poolId))?.state ?? 'gone').not.toBe('active');
+  });
+});
