@@ -213,4 +213,30 @@ describe('Batch client against the emulator', () => {
     const counters = (await (await control('counters')).json()) as { requests: Record<string, number> };
     expect(counters.requests['POST /jobs/{id}/addtaskcollection']).toBeGreaterThanOrEqual(3);
   });
+
+  it('authenticates with Microsoft Entra tokens: cached, shared by concurrent calls, refreshed before expiry', async () => {
+    let now = Date.parse('2026-11-24T00:00:00Z');
+    const requests: string[][] = [];
+    const credential = {
+      getToken: async (scopes: string | string[]) => {
+        requests.push([scopes].flat());
+        await new Promise((r) => setTimeout(r, 20));
+        return { token: `token-${requests.length}`, expiresOnTimestamp: now + 10 * 60_000 };
+      },
+    };
+    const entra = createBatchClient({
+      endpoint: emulator.url,
+      accountName,
+      credential,
+      now: () => Date.now() + (now - Date.parse('2026-11-24T00:00:00Z')),
+    });
+    await Promise.all([entra.jobs.get('j1'), entra.jobs.get('j1'), entra.pools.get('p1')]);
+    expect(requests).toEqual([['https://batch.core.windows.net//.default']]);
+    await entra.jobs.get('j1');
+    expect(requests).toHaveLength(1);
+    now += 6 * 60_000; // within 5 minutes of expiry: refresh
+    await entra.jobs.get('j1');
+    expect(requests).toHaveLength(2);
+    await entra.close();
+  });
 });
