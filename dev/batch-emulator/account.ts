@@ -165,6 +165,7 @@ export class Account {
       lastModified: now,
       resizeErrors: [],
       allocVersion: 0,
+      awaitingAllocation: false,
       nodeSeq: 0,
     };
     this.pools.set(pool.key, pool);
@@ -200,6 +201,7 @@ export class Account {
     pool.resizeTimeout = resizeTimeout;
     pool.resizeErrors = [];
     pool.allocVersion++;
+    pool.awaitingAllocation = true;
     this.touchPool(pool);
     this.setAllocationState(pool, 'resizing', now);
     // Shrinking picks its victims now: idle nodes first, then the least busy.
@@ -224,6 +226,7 @@ export class Account {
     if (pool.allocationState !== 'resizing') return;
     const now = this.clock.now();
     pool.allocVersion++;
+    pool.awaitingAllocation = false;
     this.setAllocationState(pool, 'stopping', now);
     this.touchPool(pool);
     this.events.push({
@@ -289,7 +292,7 @@ export class Account {
   }
 
   private settleAllocation(pool: PoolRec, at: number): void {
-    if (pool.allocationState !== 'resizing') return;
+    if (pool.allocationState !== 'resizing' || pool.awaitingAllocation) return;
     for (const node of pool.nodes.values()) if (node.leaving && node.running.size > 0) return;
     this.setAllocationState(pool, 'steady', at);
   }
@@ -789,6 +792,7 @@ export class Account {
         const pool = e.pool;
         if (pool.state !== 'active' || e.version !== pool.allocVersion || this.pools.get(pool.key) !== pool)
           return;
+        pool.awaitingAllocation = false;
         if (pool.failNextAllocation) {
           pool.resizeErrors = [pool.failNextAllocation];
           pool.failNextAllocation = undefined;

@@ -70,6 +70,8 @@ export interface PoolRec {
   resizeErrors: { code: string; message: string; values?: NameValue[] }[];
   /** Bumped by every resize decision; stale allocation events are ignored. */
   allocVersion: number;
+  /** A resize whose allocation event has not fired yet. */
+  awaitingAllocation: boolean;
   nodeSeq: number;
   failNextAllocation?: { code: string; message: string };
 }
