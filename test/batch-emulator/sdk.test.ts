@@ -36,7 +36,8 @@ describe('official @azure/batch SDK against the emulator', () => {
       virtualMachineConfiguration: vmConfig,
       targetDedicatedNodes: 2,
       taskSlotsPerNode: 4,
-      taskSchedulingPolicy: { nodeFillType: 'Pack' },
+      // Mixed case on purpose: Batch reads enums case-insensitively.
+      taskSchedulingPolicy: { nodeFillType: String('Pack') as 'pack' },
     });
     // The SDK resolves exists() with the response: `body` is the boolean.
     expect((await client.pool.exists('sdkpool')).body).toBe(true);
@@ -98,7 +99,11 @@ describe('official @azure/batch SDK against the emulator', () => {
   });
 
   it('adds a task collection whose tasks run to completion in simulated time', async () => {
-    await client.job.add({ id: 'sdkjob', poolInfo: { poolId: 'sdkpool' }, onAllTasksComplete: 'noAction' });
+    await client.job.add({
+      id: 'sdkjob',
+      poolInfo: { poolId: 'sdkpool' },
+      onAllTasksComplete: String('noAction') as 'noaction',
+    });
     const result = await client.task.addCollection(
       'sdkjob',
       Array.from({ length: 12 }, (_, i) => ({
@@ -114,7 +119,7 @@ describe('official @azure/batch SDK against the emulator', () => {
       taskId: 'T0',
       error: { code: 'TaskExists' },
     });
-    await client.job.patch('sdkjob', { onAllTasksComplete: 'terminateJob' });
+    await client.job.patch('sdkjob', { onAllTasksComplete: String('terminateJob') as 'terminatejob' });
     const job = await until(
       () => client.job.get('sdkjob'),
       (j) => j.state === 'completed',
@@ -163,6 +168,7 @@ describe('official @azure/batch SDK against the emulator', () => {
     const denied = await rejection(wrong.job.get('sdkjob'));
     expect(denied).toMatchObject({ code: 'AuthenticationFailed', statusCode: 403 });
     const counters = await control(emulator, 'GET', 'counters');
-    expect((counters.json?.requests as Record<string, number>)['POST /jobs']).toBeGreaterThanOrEqual(7);
+    const requests = (counters.json?.requests ?? {}) as Record<string, number>;
+    expect(requests['POST /jobs']).toBeGreaterThanOrEqual(7);
   });
 });

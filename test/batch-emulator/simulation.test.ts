@@ -10,7 +10,11 @@ import { advance, call, control, poolBody } from './helpers.js';
 let emulator: BatchEmulator;
 
 beforeEach(async () => {
-  emulator = await (await import('./helpers.js')).start({ clockFactor: 0, allocationSeconds: 30, nodeStartSeconds: 0 });
+  emulator = await (await import('./helpers.js')).start({
+    clockFactor: 0,
+    allocationSeconds: 30,
+    nodeStartSeconds: 0,
+  });
 });
 
 afterEach(async () => {
@@ -30,7 +34,8 @@ async function ok(method: string, path: string, body?: unknown) {
   if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.json)}`);
   return r.json as Record<string, unknown>;
 }
-const task = async (job: string, id: string) => (await ok('GET', `/jobs/${job}/tasks/${id}`)) as unknown as Task;
+const task = async (job: string, id: string) =>
+  (await ok('GET', `/jobs/${job}/tasks/${id}`)) as unknown as Task;
 const job = async (id: string) => (await ok('GET', `/jobs/${id}`)) as unknown as Job;
 const counts = async (id: string) =>
   (await ok('GET', `/jobs/${id}/taskcounts`)) as unknown as {
@@ -60,7 +65,10 @@ describe('slot-aware scheduling', () => {
     const c = await counts('j');
     expect(c.taskCounts).toMatchObject({ running: 4, active: 2 });
     expect(c.taskSlotCounts).toMatchObject({ running: 8, active: 7 });
-    const nodes = (await ok('GET', '/pools/p/nodes')).value as { runningTaskSlotsCount: number; state: string }[];
+    const nodes = (await ok('GET', '/pools/p/nodes')).value as {
+      runningTaskSlotsCount: number;
+      state: string;
+    }[];
     expect(nodes.map((n) => n.runningTaskSlotsCount)).toEqual([4, 4]);
     expect(nodes.every((n) => n.state === 'running')).toBe(true);
     await advance(emulator, 100);
@@ -73,9 +81,17 @@ describe('slot-aware scheduling', () => {
   it('packs tasks onto one node before the next, or spreads them', async () => {
     const placement = async (fill: string) => {
       const id = `p-${fill}`;
-      await readyPool(id, { vmSize: 'standard_d4s_v3', taskSlotsPerNode: 4, targetDedicatedNodes: 2, taskSchedulingPolicy: { nodeFillType: fill } });
+      await readyPool(id, {
+        vmSize: 'standard_d4s_v3',
+        taskSlotsPerNode: 4,
+        targetDedicatedNodes: 2,
+        taskSchedulingPolicy: { nodeFillType: fill },
+      });
       await ok('POST', '/jobs', { id: `j-${fill}`, poolInfo: { poolId: id } });
-      await addTasks(`j-${fill}`, Array.from({ length: 4 }, (_, i) => ({ id: `t${i}`, commandLine: 'sleep 50' })));
+      await addTasks(
+        `j-${fill}`,
+        Array.from({ length: 4 }, (_, i) => ({ id: `t${i}`, commandLine: 'sleep 50' })),
+      );
       const nodes = (await ok('GET', `/pools/${id}/nodes`)).value as { runningTasksCount: number }[];
       return nodes.map((n) => n.runningTasksCount).sort();
     };
@@ -115,7 +131,9 @@ describe('task lifecycle', () => {
     const done = await task('j', 'ok');
     expect(done.state).toBe('completed');
     expect(done.executionInfo).toMatchObject({ exitCode: 0, result: 'success', retryCount: 0 });
-    expect(Date.parse(String(done.executionInfo.endTime)) - Date.parse(String(done.executionInfo.startTime))).toBe(2500);
+    expect(
+      Date.parse(String(done.executionInfo.endTime)) - Date.parse(String(done.executionInfo.startTime)),
+    ).toBe(2500);
     const bad = await task('j', 'bad');
     expect(bad.state).toBe('completed');
     expect(bad.executionInfo).toMatchObject({
@@ -124,14 +142,20 @@ describe('task lifecycle', () => {
       retryCount: 2,
       failureInfo: { category: 'usererror', code: 'FailureExitCode' },
     });
-    expect((await task('j', 'once')).executionInfo).toMatchObject({ exitCode: 4, retryCount: 0, result: 'failure' });
+    expect((await task('j', 'once')).executionInfo).toMatchObject({
+      exitCode: 4,
+      retryCount: 0,
+      result: 'failure',
+    });
     expect((await counts('j')).taskCounts).toMatchObject({ completed: 3, succeeded: 1, failed: 2 });
   });
 
   it('retries without limit when maxTaskRetryCount is -1', async () => {
     await readyPool('p', { targetDedicatedNodes: 1 });
     await ok('POST', '/jobs', { id: 'j', poolInfo: { poolId: 'p' } });
-    await addTasks('j', [{ id: 'loop', commandLine: 'sleep 1 && exit 1', constraints: { maxTaskRetryCount: -1 } }]);
+    await addTasks('j', [
+      { id: 'loop', commandLine: 'sleep 1 && exit 1', constraints: { maxTaskRetryCount: -1 } },
+    ]);
     await advance(emulator, 10.5);
     const t = await task('j', 'loop');
     expect(t.state).toBe('running');
@@ -141,20 +165,30 @@ describe('task lifecycle', () => {
   it('ends a task at its maxWallClockTime', async () => {
     await readyPool('p', { targetDedicatedNodes: 1 });
     await ok('POST', '/jobs', { id: 'j', poolInfo: { poolId: 'p' }, constraints: { maxTaskRetryCount: 3 } });
-    await addTasks('j', [{ id: 'slow', commandLine: 'sleep 600', constraints: { maxWallClockTime: 'PT1M' } }]);
+    await addTasks('j', [
+      { id: 'slow', commandLine: 'sleep 600', constraints: { maxWallClockTime: 'PT1M' } },
+    ]);
     await advance(emulator, 59);
     expect((await task('j', 'slow')).state).toBe('running');
     await advance(emulator, 1);
     const t = await task('j', 'slow');
     expect(t.state).toBe('completed');
-    expect(t.executionInfo).toMatchObject({ result: 'failure', retryCount: 0, failureInfo: { code: 'TaskEnded' } });
+    expect(t.executionInfo).toMatchObject({
+      result: 'failure',
+      retryCount: 0,
+      failureInfo: { code: 'TaskEnded' },
+    });
   });
 
   it('holds dependents until their dependencies succeed, and blocks them on failure', async () => {
     await readyPool('p', { targetDedicatedNodes: 1, vmSize: 'standard_d4s_v3', taskSlotsPerNode: 8 });
     await ok('POST', '/jobs', { id: 'j', poolInfo: { poolId: 'p' }, usesTaskDependencies: true });
     await addTasks('j', [
-      { id: 'after', commandLine: 'sleep 1', dependsOn: { taskIds: ['a'], taskIdRanges: [{ start: 1, end: 3 }] } },
+      {
+        id: 'after',
+        commandLine: 'sleep 1',
+        dependsOn: { taskIds: ['a'], taskIdRanges: [{ start: 1, end: 3 }] },
+      },
       { id: 'a', commandLine: 'sleep 5' },
       ...[1, 2, 3].map((n) => ({ id: String(n), commandLine: `sleep ${n}` })),
       { id: 'bad', commandLine: 'exit 2' },
@@ -176,7 +210,11 @@ describe('task lifecycle', () => {
     expect((await task('j', 'blocked')).state).toBe('active');
     const noDeps = await call(emulator, 'POST', '/jobs', { id: 'plain', poolInfo: { poolId: 'p' } });
     expect(noDeps.status).toBe(201);
-    const rejected = await call(emulator, 'POST', '/jobs/plain/tasks', { id: 'x', commandLine: 'echo', dependsOn: { taskIds: ['y'] } });
+    const rejected = await call(emulator, 'POST', '/jobs/plain/tasks', {
+      id: 'x',
+      commandLine: 'echo',
+      dependsOn: { taskIds: ['y'] },
+    });
     expect(rejected.status).toBe(400);
     expect(rejected.json).toMatchObject({ code: 'TaskDependenciesNotSpecifiedOnJob' });
   });
@@ -209,7 +247,10 @@ describe('job lifecycle', () => {
     await readyPool('p', { targetDedicatedNodes: 1 });
     await ok('POST', '/jobs', { id: 'empty', poolInfo: { poolId: 'p' }, onAllTasksComplete: 'terminatejob' });
     await advance(emulator, 1);
-    expect(await job('empty')).toMatchObject({ state: 'completed', executionInfo: { terminateReason: 'AllTasksComplete' } });
+    expect(await job('empty')).toMatchObject({
+      state: 'completed',
+      executionInfo: { terminateReason: 'AllTasksComplete' },
+    });
     await ok('POST', '/jobs', { id: 'j', poolInfo: { poolId: 'p' } });
     await addTasks('j', [{ id: 'a', commandLine: 'sleep 20' }]);
     await ok('PATCH', '/jobs/j', { onAllTasksComplete: 'TerminateJob' });
@@ -217,7 +258,10 @@ describe('job lifecycle', () => {
     await advance(emulator, 20);
     expect((await job('j')).state).toBe('terminating');
     await advance(emulator, 1);
-    expect(await job('j')).toMatchObject({ state: 'completed', executionInfo: { terminateReason: 'AllTasksComplete' } });
+    expect(await job('j')).toMatchObject({
+      state: 'completed',
+      executionInfo: { terminateReason: 'AllTasksComplete' },
+    });
     const late = await call(emulator, 'POST', '/jobs/j/tasks', { id: 'late', commandLine: 'echo' });
     expect(late.status).toBe(409);
     expect(late.json).toMatchObject({ code: 'JobCompleted' });
@@ -225,16 +269,27 @@ describe('job lifecycle', () => {
 
   it('terminates the job on a task failure when exit options say so', async () => {
     await readyPool('p', { targetDedicatedNodes: 1 });
-    await ok('POST', '/jobs', { id: 'j', poolInfo: { poolId: 'p' }, onTaskFailure: 'performExitOptionsJobAction' });
+    await ok('POST', '/jobs', {
+      id: 'j',
+      poolInfo: { poolId: 'p' },
+      onTaskFailure: 'performExitOptionsJobAction',
+    });
     await addTasks('j', [
-      { id: 'tolerated', commandLine: 'exit 5', exitConditions: { exitCodes: [{ code: 5, exitOptions: { jobAction: 'none' } }] } },
+      {
+        id: 'tolerated',
+        commandLine: 'exit 5',
+        exitConditions: { exitCodes: [{ code: 5, exitOptions: { jobAction: 'none' } }] },
+      },
       { id: 'later', commandLine: 'sleep 5' },
     ]);
     await advance(emulator, 5);
     expect((await job('j')).state).toBe('active');
     await addTasks('j', [{ id: 'fatal', commandLine: 'exit 9' }]);
     await advance(emulator, 1);
-    expect(await job('j')).toMatchObject({ state: 'completed', executionInfo: { terminateReason: 'TaskFailed' } });
+    expect(await job('j')).toMatchObject({
+      state: 'completed',
+      executionInfo: { terminateReason: 'TaskFailed' },
+    });
     const noOptions = await call(emulator, 'POST', '/jobs', { id: 'k', poolInfo: { poolId: 'p' } });
     expect(noOptions.status).toBe(201);
     const invalid = await call(emulator, 'POST', '/jobs/k/tasks', {
@@ -252,10 +307,15 @@ describe('job lifecycle', () => {
       { id: 'running', commandLine: 'sleep 100' },
       { id: 'waiting', commandLine: 'sleep 100' },
     ]);
-    expect((await call(emulator, 'POST', '/jobs/j/terminate', { terminateReason: 'Enough' })).status).toBe(202);
+    expect((await call(emulator, 'POST', '/jobs/j/terminate', { terminateReason: 'Enough' })).status).toBe(
+      202,
+    );
     expect((await job('j')).state).toBe('terminating');
     await advance(emulator, 1);
-    expect(await job('j')).toMatchObject({ state: 'completed', executionInfo: { terminateReason: 'Enough' } });
+    expect(await job('j')).toMatchObject({
+      state: 'completed',
+      executionInfo: { terminateReason: 'Enough' },
+    });
     const killed = await task('j', 'running');
     expect(killed.state).toBe('completed');
     expect(killed.executionInfo).toMatchObject({ result: 'failure', failureInfo: { code: 'TaskEnded' } });
@@ -268,10 +328,17 @@ describe('job lifecycle', () => {
 
   it('terminates a job at its maxWallClockTime and deletes jobs and pools through a deleting state', async () => {
     await readyPool('p', { targetDedicatedNodes: 1 });
-    await ok('POST', '/jobs', { id: 'j', poolInfo: { poolId: 'p' }, constraints: { maxWallClockTime: 'PT10M' } });
+    await ok('POST', '/jobs', {
+      id: 'j',
+      poolInfo: { poolId: 'p' },
+      constraints: { maxWallClockTime: 'PT10M' },
+    });
     await addTasks('j', [{ id: 'a', commandLine: 'sleep 100000' }]);
     await advance(emulator, 601);
-    expect(await job('j')).toMatchObject({ state: 'completed', executionInfo: { terminateReason: 'MaxWallClockTimeExpiry' } });
+    expect(await job('j')).toMatchObject({
+      state: 'completed',
+      executionInfo: { terminateReason: 'MaxWallClockTimeExpiry' },
+    });
     expect((await call(emulator, 'DELETE', '/jobs/j')).status).toBe(202);
     expect((await job('j')).state).toBe('deleting');
     const update = await call(emulator, 'PATCH', '/jobs/j', { priority: 1 });
@@ -282,9 +349,11 @@ describe('job lifecycle', () => {
     expect((await call(emulator, 'GET', '/jobs/j')).status).toBe(404);
     expect((await call(emulator, 'DELETE', '/pools/p')).status).toBe(202);
     expect((await ok('GET', '/pools/p')).state).toBe('deleting');
-    expect((await call(emulator, 'POST', '/pools/p/resize', { targetDedicatedNodes: 2 })).json).toMatchObject({
-      code: 'PoolBeingDeleted',
-    });
+    expect((await call(emulator, 'POST', '/pools/p/resize', { targetDedicatedNodes: 2 })).json).toMatchObject(
+      {
+        code: 'PoolBeingDeleted',
+      },
+    );
     await advance(emulator, 10);
     expect((await call(emulator, 'HEAD', '/pools/p')).status).toBe(404);
   });
@@ -294,7 +363,10 @@ describe('job lifecycle', () => {
     expect((await call(emulator, 'POST', '/pools/p/stopresize')).status).toBe(202);
     expect((await ok('GET', '/pools/p')).allocationState).toBe('stopping');
     await advance(emulator, 60);
-    expect(await ok('GET', '/pools/p')).toMatchObject({ allocationState: 'steady', currentDedicatedNodes: 0 });
+    expect(await ok('GET', '/pools/p')).toMatchObject({
+      allocationState: 'steady',
+      currentDedicatedNodes: 0,
+    });
     expect((await control(emulator, 'POST', 'pools/p/fail-allocation', {})).status).toBe(204);
     await ok('POST', '/pools/p/resize', { targetDedicatedNodes: 2 });
     await advance(emulator, 30);
@@ -308,6 +380,8 @@ describe('job lifecycle', () => {
     expect(two.json).toMatchObject({ code: 'ActiveJobAndScheduleQuotaReached' });
     await ok('POST', '/jobs/one/terminate');
     await advance(emulator, 1);
-    expect((await call(emulator, 'POST', '/jobs', { id: 'two', poolInfo: { poolId: 'p' } })).status).toBe(201);
+    expect((await call(emulator, 'POST', '/jobs', { id: 'two', poolInfo: { poolId: 'p' } })).status).toBe(
+      201,
+    );
   });
 });
