@@ -401,6 +401,8 @@ export class Account {
     job.stateTransitionTime = at;
     this.touchJob(job, at);
     this.activeJobs += (ACTIVE_JOB_STATES.has(state) ? 1 : 0) - (wasActive ? 1 : 0);
+    // A completed job never runs tasks again: keep the pool's scheduling pass to live jobs.
+    if (state === 'completed') this.jobsByPool.get(job.poolKey)?.delete(job);
   }
 
   setJobPriority(job: JobRec, priority: number): void {
