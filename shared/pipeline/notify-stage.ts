@@ -18,17 +18,9 @@ import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
+import type { DeliveryOutcome } from '../webhooks/deliver.js';
 
-export type DeliveryOutcome =
-  | { readonly kind: 'delivered'; readonly status: number }
-  | { readonly kind: 'gone'; readonly status: number }
-  | {
-      readonly kind: 'retry';
-      readonly status?: number;
-      readonly reason: string;
-      readonly retryAfterMs?: number;
-    }
-  | { readonly kind: 'rejected'; readonly reason: string };
+export type { DeliveryOutcome };
 
 export interface NotifyDeps {
   readonly jobs: JobStore;

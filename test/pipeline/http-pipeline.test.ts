@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
-import type { JobView } from '../../shared/jobs/job-view.js';
-import { BATCH_ACCOUNT, BATCH_KEY, type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
+import {
+  BATCH_ACCOUNT,
+  BATCH_KEY,
+  type SlotwiseStack,
+  startSlotwise,
+  waitFor,
+  waitForJobState,
+} from '../support/stack.js';
 
 let stack: SlotwiseStack;
 let batch: BatchClient;
@@ -20,17 +26,11 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function getJob(id: string) {
-  const res = await stack.request(`/jobs/${id}`);
-  return { status: res.status, body: (await res.json()) as JobView };
+async function jobStatus(id: string) {
+  return (await stack.request(`/jobs/${id}`)).status;
 }
 
-const waitForState = (id: string, states: string[], timeoutMs = 30_000) =>
-  waitFor(
-    () => getJob(id),
-    (r) => states.includes(r.body.state),
-    { timeoutMs, what: `job ${id} in ${states.join('/')}` },
-  );
+const waitForState = (id: string, states: string[]) => waitForJobState(stack, id, states);
 
 describe('jobs over HTTP through the whole pipeline', () => {
   it('accepts a job, packs it into slots, submits it to Batch and follows it to completed', async () => {
@@ -51,9 +51,9 @@ describe('jobs over HTTP through the whole pipeline', () => {
     expect(((await res.json()) as { state: string }).state).toBe('accepted');
 
     const done = await waitForState('render-1', ['completed', 'failed']);
-    expect(done.body.state).toBe('completed');
+    expect(done.state).toBe('completed');
     // 6+2, 4+4, 1 → three nodes of 8 slots; the volume bound (17/8) is 3 as well.
-    expect(done.body.plan).toMatchObject({
+    expect(done.plan).toMatchObject({
       nodes: 3,
       lowerBound: 3,
       taskSlotsPerNode: 8,
@@ -61,8 +61,8 @@ describe('jobs over HTTP through the whole pipeline', () => {
       waves: 1,
       tasks: 5,
     });
-    expect(done.body.taskCounts).toEqual({ active: 0, running: 0, succeeded: 5, failed: 0 });
-    expect(done.body.history.map((h) => h.state)).toEqual([
+    expect(done.taskCounts).toEqual({ active: 0, running: 0, succeeded: 5, failed: 0 });
+    expect(done.history.map((h) => h.state)).toEqual([
       'accepted',
       'planned',
       'submitting',
@@ -71,21 +71,21 @@ describe('jobs over HTTP through the whole pipeline', () => {
       'completed',
     ]);
 
-    const pool = await batch.pools.get(done.body.batch!.poolId);
+    const pool = await batch.pools.get(done.batch!.poolId);
     expect(pool).toMatchObject({
       vmSize: 'standard_d4s_v3',
       taskSlotsPerNode: 8,
       taskSchedulingPolicy: { nodeFillType: 'pack' },
       targetDedicatedNodes: 3,
     });
-    const job = await batch.jobs.get(done.body.batch!.jobId);
+    const job = await batch.jobs.get(done.batch!.jobId);
     expect(job).toMatchObject({
       usesTaskDependencies: true,
       onAllTasksComplete: 'terminatejob',
       poolInfo: { poolId: pool.id },
     });
     const tasks: Record<string, unknown>[] = [];
-    for await (const t of batch.tasks.list(done.body.batch!.jobId)) tasks.push(t);
+    for await (const t of batch.tasks.list(done.batch!.jobId)) tasks.push(t);
     expect(Object.fromEntries(tasks.map((t) => [t.id, t.requiredSlots]))).toEqual({
       a: 6,
       b: 2,
@@ -130,7 +130,7 @@ describe('jobs over HTTP through the whole pipeline', () => {
       'pool.taskSlotsPerNode',
       'tasks[0].requiredSlots',
     ]);
-    expect((await getJob('bad-1')).status).toBe(404);
+    expect(await jobStatus('bad-1')).toBe(404);
 
     const slots = await stack.request('/jobs', {
       method: 'POST',
@@ -206,7 +206,7 @@ describe('jobs over HTTP through the whole pipeline', () => {
     expect(((await cancel.json()) as { state: string }).state).toBe('cancelled');
     expect((await stack.request('/jobs/long-1', { method: 'DELETE' })).status).toBe(200);
     const batchJob = await waitFor(
-      () => batch.jobs.get(running.body.batch!.jobId),
+      () => batch.jobs.get(running.batch!.jobId),
       (j) => j.state === 'completed',
     );
     expect((batchJob.executionInfo as { terminateReason: string }).terminateReason).toBe(
@@ -228,12 +228,12 @@ describe('jobs over HTTP through the whole pipeline', () => {
       }),
     });
     const failed = await waitForState('fail-1', ['failed', 'completed']);
-    expect(failed.body.state).toBe('failed');
-    expect(failed.body.failure).toMatchObject({
+    expect(failed.state).toBe('failed');
+    expect(failed.failure).toMatchObject({
       code: 'TaskFailed',
       failedTasks: [{ taskId: 'bad', exitCode: 3, failureCode: 'FailureExitCode' }],
     });
-    expect(failed.body.taskCounts).toEqual({ active: 0, running: 0, succeeded: 1, failed: 1 });
+    expect(failed.taskCounts).toEqual({ active: 0, running: 0, succeeded: 1, failed: 1 });
   });
 
   it('serves the health report and the OpenAPI description', async () => {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
 import { taskCallbackToken } from '../../shared/jobs/callback-token.js';
-import type { JobView } from '../../shared/jobs/job-view.js';
 import { reconcileJob } from '../../shared/pipeline/reconcile.js';
 import { queueNames } from '../../shared/queues/names.js';
 import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
@@ -12,6 +11,7 @@ import {
   startSlotwise,
   TEST_WEBHOOK_SECRET,
   waitFor,
+  waitForJobState,
 } from '../support/stack.js';
 
 let stack: SlotwiseStack;
@@ -40,19 +40,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const getJob = async (id: string, key?: string) => {
-  const res = await stack.request(`/jobs/${id}`, key ? { key } : {});
-  return res.status === 200 ? ((await res.json()) as JobView) : undefined;
-};
-const waitForState = async (id: string, states: string[]): Promise<JobView> =>
-  (await waitFor(
-    () => getJob(id),
-    (j) => j !== undefined && states.includes(j.state),
-    {
-      what: `${id} in ${states.join('/')}`,
-      timeoutMs: 30_000,
-    },
-  ))!;
+const waitForState = (id: string, states: string[]) => waitForJobState(stack, id, states);
 const post = (body: unknown) => stack.request('/jobs', { method: 'POST', body: JSON.stringify(body) });
 const sendRaw = async (queue: string, text: string) => {
   const q = stack.queue(queue);

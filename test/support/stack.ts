@@ -5,7 +5,8 @@
  * - `startTestEmulator()` → the Batch emulator, fast clock.
  * - `startSlotwise()` → services + emulator + the dev host (in-process) serving Slotwise's real
  *   function table with `createAppDeps`; returns URLs, the deps, the env and `close()`.
- * - `waitFor(probe, ok)` polls with a deadline (no fixed sleeps).
+ * - `waitFor(probe, ok)` polls with a deadline (no fixed sleeps); `getJob` / `waitForJobState` read a
+ *   job through the API.
  * Every `close()` is idempotent.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import type { HostLogger } from '../../dev/host/logger.js';
 import { type Services, startServices } from '../../dev/services/services.js';
 import { functionTable } from '../../functions/table.js';
 import { type AppDeps, createAppDeps } from '../../shared/app.js';
+import type { JobView } from '../../shared/jobs/job-view.js';
 
 export const TEST_API_KEY = 'test-key-0123456789';
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('slotwise-test-webhook-secret-32b').toString('base64')}`;
@@ -170,4 +172,25 @@ export async function startSlotwise(
       return closed;
     },
   };
+}
+
+/** GET /api/jobs/{id} with the test tenant's key (or another); undefined when not 200. */
+export async function getJob(stack: SlotwiseStack, id: string, key?: string): Promise<JobView | undefined> {
+  const res = await stack.request(`/jobs/${id}`, key ? { key } : {});
+  return res.status === 200 ? ((await res.json()) as JobView) : undefined;
+}
+
+/** Polls the job until its state is one of `states`. */
+export async function waitForJobState(
+  stack: SlotwiseStack,
+  id: string,
+  states: string[],
+  timeoutMs = 30_000,
+): Promise<JobView> {
+  const job = await waitFor(
+    () => getJob(stack, id),
+    (j) => j !== undefined && states.includes(j.state),
+    { what: `job ${id} in ${states.join('/')}`, timeoutMs },
+  );
+  return job!;
 }
