@@ -15,18 +15,18 @@ export class SlotwiseError extends Error {
   }
 }
 
-/** Normalises anything thrown into an Error, keeping the original as `cause`. */
-export function coerceError(thrown: unknown): Error {
-  if (thrown instanceof Error) return thrown;
-  return new Error(typeof thrown === 'string' ? thrown : `Non-error thrown: ${safeDescribe(thrown)}`, {
-    cause: thrown,
-  });
-}
-
-function safeDescribe(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
+/**
+ * A short, safe description of anything thrown, for logs and stored errors: the stable code when
+ * there is one, else the error's class name. Messages are left out on purpose: SDK errors can quote
+ * URLs, connection strings or bodies.
+ */
+export function describeError(thrown: unknown): string {
+  if (thrown instanceof SlotwiseError) return thrown.code;
+  if (typeof thrown === 'object' && thrown !== null) {
+    const code = (thrown as { code?: unknown }).code;
+    if (typeof code === 'string' || typeof code === 'number') return String(code);
+    const name = (thrown as { name?: unknown }).name;
+    if (typeof name === 'string') return name;
   }
+  return typeof thrown;
 }

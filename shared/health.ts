@@ -1,4 +1,6 @@
 /** Dependency health: each probe is timed; the report is 'up' only when every dependency answers. */
+import { describeError } from './errors.js';
+
 export interface HealthProbe {
   readonly name: string;
   check(signal: AbortSignal): Promise<void>;
@@ -30,12 +32,11 @@ export async function checkHealth(
         await probe.check(signal);
         return { name: probe.name, status: 'up', latencyMs: Math.round(deps.monotonicMs() - started) };
       } catch (e) {
-        // Only the error's class/code is reported: messages of SDK errors can carry URLs with keys.
         return {
           name: probe.name,
           status: 'down',
           latencyMs: Math.round(deps.monotonicMs() - started),
-          error: describeFailure(e, signal),
+          error: signal.aborted ? 'timeout' : describeError(e),
         };
       }
     }),
@@ -45,15 +46,4 @@ export async function checkHealth(
     checkedAt: deps.now().toISOString(),
     dependencies,
   };
-}
-
-function describeFailure(e: unknown, signal: AbortSignal): string {
-  if (signal.aborted) return 'timeout';
-  if (typeof e === 'object' && e !== null) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' || typeof code === 'number') return String(code);
-    const name = (e as { name?: unknown }).name;
-    if (typeof name === 'string') return name;
-  }
-  return 'error';
 }

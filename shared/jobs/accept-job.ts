@@ -5,8 +5,10 @@
  * job (and re-sends the plan message if the job is still waiting for it, which heals a crash between
  * the write and the send); the same id with a different body is a conflict.
  */
+
 import { createHash } from 'node:crypto';
 import type { Clock, Ids } from '../clock.js';
+import { describeError } from '../errors.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
@@ -72,7 +74,7 @@ async function sendOrLog(
     await deps.queues.send(queue, message);
   } catch (e) {
     deps.log?.(
-      `Could not enqueue ${queue} for ${message.jobId}; the sweep will re-drive it (${(e as Error).name})`,
+      `Could not enqueue ${queue} for ${message.jobId}; the sweep will re-drive it (${describeError(e)})`,
     );
   }
 }

@@ -8,7 +8,9 @@
  * Writes happen only when something changed, through the store's ETag-guarded update, so two
  * reconcilers racing never lose an update: the loser re-reads and re-applies the same decision.
  */
+
 import type { Clock, Ids } from '../clock.js';
+import { describeError } from '../errors.js';
 import type { JobDoc, JobFailure, JobState, TaskCounts } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
@@ -171,9 +173,7 @@ export async function reconcileActiveJobs(
       if ((await reconcileJob(job, deps, pass)) !== 'none') changed++;
     } catch (e) {
       errors++;
-      deps.log?.(
-        `Reconcile of ${job.tenant}/${job.jobId} failed: ${(e as Error).name} ${(e as { code?: string }).code ?? ''}`,
-      );
+      deps.log?.(`Reconcile of ${job.tenant}/${job.jobId} failed: ${describeError(e)}`);
     }
   });
   return { jobs: active.length, changed, errors };

@@ -13,7 +13,7 @@
  */
 import type { Clock, Ids } from '../clock.js';
 import type { Settings } from '../config/config.js';
-import { SlotwiseError } from '../errors.js';
+import { describeError, SlotwiseError } from '../errors.js';
 import type { PipelineMessage } from '../jobs/accept-job.js';
 import { taskCallbackToken } from '../jobs/callback-token.js';
 import type { JobDoc } from '../jobs/job.js';
@@ -231,7 +231,7 @@ async function releaseLease(
   error: unknown,
   deps: SubmitStageDeps,
 ): Promise<void> {
-  const reason = error instanceof SlotwiseError ? `${error.code}: ${error.message}` : (error as Error).name;
+  const reason = error instanceof SlotwiseError ? `${error.code}: ${error.message}` : describeError(error);
   await deps.jobs
     .update(job.tenant, job.jobId, (current) => {
       if (current.submission?.lease?.owner !== owner) return undefined;

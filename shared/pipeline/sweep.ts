@@ -6,7 +6,9 @@
  * - managed pools idle past the TTL shrink to zero nodes, and are deleted after a second TTL.
  * A Batch job deleted outside Slotwise is caught by reconcile (its task counts come back 404).
  */
+
 import type { Clock } from '../clock.js';
+import { describeError } from '../errors.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
@@ -75,9 +77,7 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
         report.poolsDeleted++;
       }
     } catch (e) {
-      deps.log?.(
-        `Idle pool ${pool.id} left as is this time: ${(e as { code?: string }).code ?? (e as Error).name}`,
-      );
+      deps.log?.(`Idle pool ${pool.id} left as is this time: ${describeError(e)}`);
     }
   }
   return report;

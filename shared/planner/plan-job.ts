@@ -15,7 +15,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { PlanSummary } from '../jobs/job.js';
-import { isExistingPool, type JobRequest, type TaskSpec } from '../jobs/request-schema.js';
+import {
+  isExistingPool,
+  type JobRequest,
+  type ManagedPoolRequest,
+  type TaskSpec,
+} from '../jobs/request-schema.js';
 import { expandSweep } from '../jobs/sweep.js';
 import { type FieldError, fieldError } from '../jobs/validate-request.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
@@ -102,10 +107,9 @@ export function planJob(input: PlanInput): PlanOutcome {
   images = new Set([...images].sort());
 
   const packed = packSlots(sizes, slotsPerNode);
-  const existing = input.existingPool;
-  const maxNodes = isExistingPool(request.pool)
-    ? Number.POSITIVE_INFINITY
-    : (request.pool.maxNodes ?? DEFAULT_MAX_NODES);
+  const existing = target.kind === 'existing' ? target.pool : undefined;
+  const maxNodes =
+    target.kind === 'existing' ? Number.POSITIVE_INFINITY : (target.pool.maxNodes ?? DEFAULT_MAX_NODES);
   const poolNodes = existing ? existing.currentNodes : Math.min(packed.nodes, maxNodes);
   const waves = planWaves(packed, Math.max(1, existing ? existing.currentNodes : poolNodes));
 
@@ -141,12 +145,18 @@ export function planJob(input: PlanInput): PlanOutcome {
 
   let pool: PoolBody | undefined;
   let poolId: string;
-  if (existing) {
-    poolId = existing.id;
+  if (target.kind === 'existing') {
+    poolId = target.pool.id;
   } else {
-    if (isExistingPool(request.pool)) throw new Error('existing pool info missing');
-    const spec = managedPoolSpec(request, size!, slotsPerNode, [...images], poolPackages, input.defaults);
-    const lowPriority = request.pool.lowPriority === true;
+    const spec = managedPoolSpec(
+      target.pool,
+      target.size,
+      slotsPerNode,
+      [...images],
+      poolPackages,
+      input.defaults,
+    );
+    const lowPriority = target.pool.lowPriority === true;
     poolId = managedPoolId(input.tenant, { ...spec, lowPriority });
     pool = {
       id: poolId,
@@ -193,7 +203,7 @@ export function planJob(input: PlanInput): PlanOutcome {
     nodes: packed.nodes,
     lowerBound: packed.lowerBound,
     taskSlotsPerNode: slotsPerNode,
-    vmSize: existing?.vmSize ?? size!.name,
+    vmSize: target.kind === 'existing' ? target.pool.vmSize : target.size.name,
     poolNodes,
     waves,
     tasks: sizes.length,
@@ -226,7 +236,8 @@ export function planJob(input: PlanInput): PlanOutcome {
 }
 
 type Target =
-  | { ok: true; size: VmSize | undefined; slotsPerNode: number }
+  | { ok: true; kind: 'existing'; pool: ExistingPoolInfo; size: VmSize | undefined; slotsPerNode: number }
+  | { ok: true; kind: 'managed'; pool: ManagedPoolRequest; size: VmSize; slotsPerNode: number }
   | { ok: false; errors: FieldError[] };
 
 function resolveTarget(input: PlanInput): Target {
@@ -234,7 +245,13 @@ function resolveTarget(input: PlanInput): Target {
   if (isExistingPool(request.pool)) {
     if (!existingPool)
       return { ok: false, errors: [fieldError(['pool', 'id'], `pool '${request.pool.id}' does not exist`)] };
-    return { ok: true, size: tryGetVmSize(existingPool.vmSize), slotsPerNode: existingPool.taskSlotsPerNode };
+    return {
+      ok: true,
+      kind: 'existing',
+      pool: existingPool,
+      size: tryGetVmSize(existingPool.vmSize),
+      slotsPerNode: existingPool.taskSlotsPerNode,
+    };
   }
   const size = tryGetVmSize(request.pool.vmSize);
   if (!size)
@@ -254,7 +271,7 @@ function resolveTarget(input: PlanInput): Target {
       ],
     };
   }
-  return { ok: true, size, slotsPerNode };
+  return { ok: true, kind: 'managed', pool: request.pool, size, slotsPerNode };
 }
 
 function* allTasks(request: JobRequest): Generator<TaskSpec> {
@@ -310,7 +327,7 @@ function toPackageRef(p: {
 }
 
 function managedPoolSpec(
-  request: JobRequest,
+  pool: ManagedPoolRequest,
   size: VmSize,
   slotsPerNode: number,
   images: string[],
@@ -324,13 +341,12 @@ function managedPoolSpec(
   | 'taskSchedulingPolicy'
   | 'applicationPackageReferences'
 > {
-  if (isExistingPool(request.pool)) throw new Error('managed pool expected');
-  const registries = request.pool.containerRegistries ?? [];
+  const registries = pool.containerRegistries ?? [];
   return {
     vmSize: size.name,
     virtualMachineConfiguration: {
-      imageReference: request.pool.image ?? defaults.image,
-      nodeAgentSKUId: request.pool.nodeAgentSkuId ?? defaults.nodeAgentSkuId,
+      imageReference: pool.image ?? defaults.image,
+      nodeAgentSKUId: pool.nodeAgentSkuId ?? defaults.nodeAgentSkuId,
       ...(images.length > 0
         ? {
             containerConfiguration: {
