@@ -9,7 +9,7 @@
  * - chunks are marked added one by one, so a resumed submission starts at the first chunk not added;
  *   a task found already present (`TaskExists` after a crash mid-chunk) counts as added.
  * Failures Batch calls permanent (client errors, quota, invalid pool) fail the job with Batch's code
- * and message; transient ones are thrown so the queue retries the message.
+ * and message; after a transient one the message is sent again with a growing delay.
  */
 import type { Clock, Ids } from '../clock.js';
 import type { Settings } from '../config/config.js';
@@ -19,6 +19,7 @@ import { taskCallbackToken } from '../jobs/callback-token.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import type { JobBody, NameValue } from '../planner/batch-bodies.js';
+import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import type { JobStore } from '../store/job-store.js';
@@ -43,7 +44,23 @@ export interface SubmitStageDeps {
   readonly chunksPerRound?: number;
 }
 
-export type SubmitStageResult = 'submitted' | 'failed' | 'cancelled' | 'busy' | 'skipped' | 'missing';
+export type SubmitStageResult =
+  | 'submitted'
+  | 'failed'
+  | 'cancelled'
+  | 'busy'
+  | 'skipped'
+  | 'missing'
+  | 'retrying';
+
+/**
+ * Delay before the next try after a transient failure, by attempt (1-based): 10 s doubling to a cap
+ * of 10 minutes. The Batch client has already retried the call itself; this spaces out whole
+ * submissions during a longer outage, without ever giving up (the job stays `submitting`).
+ */
+export function submitRetryDelaySeconds(attempt: number): number {
+  return Math.min(600, 10 * 2 ** Math.max(0, attempt - 1));
+}
 
 /** Raised inside the stage to end the job as failed with Batch's code and message. */
 class PermanentFailure extends SlotwiseError {}
@@ -142,7 +159,11 @@ export async function runSubmitStage(
       return failJob(job, e.code, e.message, deps, refs.jobId);
     }
     await releaseLease(job, owner, e, deps);
-    throw e;
+    // Re-queued with a delay rather than thrown: the host would retry at once and then poison it.
+    await deps.queues.send(queueNames.submit, message, {
+      delaySeconds: submitRetryDelaySeconds(job.submission?.attempts ?? 1),
+    });
+    return 'retrying';
   }
 }
 

@@ -83,3 +83,12 @@ describe('reconcile decision', () => {
     });
   });
 });
+
+describe('submission retry schedule', () => {
+  it('doubles from 10 s to a 10-minute cap', async () => {
+    const { submitRetryDelaySeconds } = await import('../../shared/pipeline/submit-stage.js');
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(submitRetryDelaySeconds)).toEqual([
+      10, 20, 40, 80, 160, 320, 600, 600, 600,
+    ]);
+  });
+});

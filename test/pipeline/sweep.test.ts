@@ -129,3 +129,49 @@ describe('sweep', () => {
     expect((await stack.deps.batch.getPool(poolId))?.state ?? 'gone').not.toBe('active');
   });
 });
+
+describe('transient Batch failures during submission', () => {
+  it('releases the lease and re-queues the submission with a delay, keeping the job submitting', async () => {
+    const res = await stack.request('/jobs', {
+      method: 'POST',
+      body: JSON.stringify({
+        id: 'flaky-1',
+        pool: { vmSize: 'standard_d2s_v3' },
+        tasks: [{ id: 't', commandLine: 'sleep 1' }],
+      }),
+    });
+    expect(res.status).toBe(202);
+    await waitFor(
+      () => stack.deps.jobs.get('dev', 'flaky-1'),
+      (j) => j?.state !== 'accepted',
+    );
+    // Back to planned, as if the submit message had not yet arrived, then one submission against a Batch that is busy.
+    await stack.deps.jobs.update('dev', 'flaky-1', (j) => ({
+      ...j,
+      state: 'planned',
+      submission: { chunksTotal: 1, chunksAdded: 0, tasksAdded: 0, attempts: 0 },
+    }));
+    const { SlotwiseError } = await import('../../shared/errors.js');
+    const { runSubmitStage } = await import('../../shared/pipeline/submit-stage.js');
+    const busy = {
+      ...stack.deps.batch,
+      createPool: async () => {
+        throw new SlotwiseError('ServerBusy', 'The server is busy', { retryable: true });
+      },
+    };
+    const submitQueue = stack.queue(queueNames.submit);
+    const before = (await submitQueue.getProperties()).approximateMessagesCount ?? 0;
+    const result = await runSubmitStage({ tenant: 'dev', jobId: 'flaky-1' }, 'test-owner', {
+      ...stack.deps,
+      batch: busy,
+    });
+    expect(result).toBe('retrying');
+    const job = await stack.deps.jobs.get('dev', 'flaky-1');
+    expect(job?.state).toBe('submitting');
+    expect(job?.submission?.lease).toBeUndefined();
+    expect(job?.submission?.lastError).toBe('ServerBusy: The server is busy');
+    // The retry waits invisibly in the queue (10 s for a first attempt).
+    expect((await submitQueue.getProperties()).approximateMessagesCount ?? 0).toBeGreaterThan(before);
+    expect((await submitQueue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length).toBe(0);
+  });
+});
