@@ -43,8 +43,8 @@ const hostJsonSchema = z
         http: z
           .object({
             routePrefix: z.string().optional(),
-            maxOutstandingRequests: z.number().int().optional(),
-            maxConcurrentRequests: z.number().int().optional(),
+            maxOutstandingRequests: z.number().int().min(-1).optional(),
+            maxConcurrentRequests: z.number().int().min(-1).optional(),
             dynamicThrottlesEnabled: z.boolean().optional(),
           })
           .strict()
@@ -70,6 +70,8 @@ const hostJsonSchema = z
 
 export interface HostOptions {
   readonly routePrefix: string;
+  /** HTTP throttles (-1 = unbounded, the Dedicated-plan default): executing / executing + queued requests. */
+  readonly http: { readonly maxConcurrentRequests: number; readonly maxOutstandingRequests: number };
   readonly functionTimeoutMs: number | undefined;
   readonly functions: readonly string[] | undefined;
   readonly queues: {
@@ -104,6 +106,10 @@ export function parseHostJson(text: string, file = 'host.json', development = tr
   const batchSize = q.batchSize ?? 16;
   return {
     routePrefix: (parsed.data.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, ''),
+    http: {
+      maxConcurrentRequests: parsed.data.extensions?.http?.maxConcurrentRequests ?? -1,
+      maxOutstandingRequests: parsed.data.extensions?.http?.maxOutstandingRequests ?? -1,
+    },
     functionTimeoutMs:
       parsed.data.functionTimeout === undefined
         ? 30 * 60_000

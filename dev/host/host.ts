@@ -136,6 +136,7 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
     deps: options.deps,
     routePrefix: options.host.routePrefix,
     functionTimeoutMs: options.host.functionTimeoutMs,
+    throttle: options.host.http,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.cors ? { cors: options.cors } : {}),
     logger,

@@ -27,6 +27,8 @@ export interface HttpHostOptions<D> {
   readonly deps: () => Promise<D>;
   readonly routePrefix: string;
   readonly functionTimeoutMs: number | undefined;
+  /** -1 = unbounded. Over `maxOutstandingRequests` the host answers 429; `maxConcurrentRequests` queue. */
+  readonly throttle?: { readonly maxConcurrentRequests: number; readonly maxOutstandingRequests: number };
   readonly maxBodyBytes?: number;
   readonly cors?: string;
   readonly logger: HostLogger;
@@ -42,6 +44,19 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
   }));
   const prefix = options.routePrefix ? `/${options.routePrefix.toLowerCase()}` : '';
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxConcurrent = options.throttle?.maxConcurrentRequests ?? -1;
+  const maxOutstanding = options.throttle?.maxOutstandingRequests ?? -1;
+  let outstanding = 0;
+  let executing = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = async () => {
+    if (maxConcurrent > 0 && executing >= maxConcurrent) await new Promise<void>((r) => waiting.push(r));
+    executing++;
+  };
+  const release = () => {
+    executing--;
+    waiting.shift()?.();
+  };
 
   const server = createServer((req, res) => {
     const work = handle(req, res).catch((e: unknown) => {
@@ -100,6 +115,29 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
       res.writeHead(413, { connection: 'close' }).end();
       return;
     }
+    if (maxOutstanding > 0 && outstanding >= maxOutstanding) {
+      res.writeHead(429).end();
+      return;
+    }
+    outstanding++;
+    await acquire();
+    try {
+      await invoke(matched, method, url, path, req, body, res);
+    } finally {
+      release();
+      outstanding--;
+    }
+  }
+
+  async function invoke(
+    matched: { route: Route<D>; params: Record<string, string> },
+    method: string,
+    url: URL,
+    path: string,
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse,
+  ): Promise<void> {
     const fn = matched.route.fn;
     const invocationId = randomUUID();
     let done = false;

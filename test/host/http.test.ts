@@ -130,3 +130,49 @@ describe('dev host: HTTP trigger', () => {
     ).toBe(true);
   });
 });
+
+describe('dev host: HTTP throttles', () => {
+  it('runs maxConcurrentRequests at once, queues up to maxOutstandingRequests, and answers 429 beyond', async () => {
+    let running = 0;
+    let peak = 0;
+    const gates: (() => void)[] = [];
+    const throttled = await startHost({
+      functions: [
+        {
+          kind: 'http',
+          name: 'slow',
+          handler: async () => {
+            running++;
+            peak = Math.max(peak, running);
+            await new Promise<void>((r) => gates.push(r));
+            running--;
+            return { body: 'done' };
+          },
+        },
+      ],
+      deps: async () => undefined,
+      host: parseHostJson(
+        JSON.stringify({
+          version: '2.0',
+          extensions: { http: { maxConcurrentRequests: 1, maxOutstandingRequests: 2 } },
+        }),
+      ),
+      env: {},
+      port: 0,
+      logger: memoryLogger(),
+    });
+    const first = fetch(`${throttled.url}/api/slow`);
+    while (gates.length < 1) await new Promise((r) => setTimeout(r, 5));
+    // Two more at once: one waits behind the first (2 outstanding), the other is over the limit.
+    const more = [fetch(`${throttled.url}/api/slow`), fetch(`${throttled.url}/api/slow`)];
+    const refused = await Promise.race(more.map((p, i) => p.then((r) => ({ i, r }))));
+    expect(refused.r.status).toBe(429);
+    gates.shift()!();
+    expect((await first).status).toBe(200);
+    while (gates.length < 1) await new Promise((r) => setTimeout(r, 5));
+    gates.shift()!();
+    expect((await more[1 - refused.i]!).status).toBe(200);
+    expect(peak).toBe(1);
+    await throttled.close();
+  });
+});
