@@ -239,4 +239,47 @@ describe('Batch client against the emulator', () => {
     expect(requests).toHaveLength(2);
     await entra.close();
   });
+
+  it('covers the remaining operations: patch, list, delete, single add, terminate, reactivate, applications, nodes', async () => {
+    await put('applications', { applications: [{ id: 'tool', versions: ['1.0'], defaultVersion: '1.0' }] });
+    const apps: Record<string, unknown>[] = [];
+    for await (const a of client.applications.list()) apps.push(a);
+    expect(apps.map((a) => a.id)).toEqual(['tool']);
+    await client.pools.patch('p1', { metadata: [{ name: 'team', value: 'render' }] });
+    expect((await client.pools.get('p1', { select: 'id,metadata' })).metadata).toEqual([
+      { name: 'team', value: 'render' },
+    ]);
+    const pools: string[] = [];
+    for await (const p of client.pools.list({ filter: "startswith(id,'p')", select: 'id' }))
+      pools.push(String(p.id));
+    expect(pools).toEqual(expect.arrayContaining(['p1', 'p2']));
+    const nodes: Record<string, unknown>[] = [];
+    for await (const n of client.nodes.list('p1')) nodes.push(n);
+    expect(nodes).toHaveLength(2);
+    await client.jobs.add({ id: 'j7', poolInfo: { poolId: 'p1' } });
+    await client.tasks.add('j7', { id: 'long', commandLine: 'sleep 100000' });
+    await client.tasks.add('j7', { id: 'fails', commandLine: 'exit 1' });
+    await until(
+      () => client.tasks.get('j7', 'fails'),
+      (t) => t.state === 'completed',
+    );
+    await client.tasks.reactivate('j7', 'fails');
+    expect((await client.tasks.get('j7', 'fails')).executionInfo).toMatchObject({ retryCount: 0 });
+    await client.tasks.terminate('j7', 'long');
+    expect((await client.tasks.get('j7', 'long')).state).toBe('completed');
+    const jobs: string[] = [];
+    for await (const j of client.jobs.list({ select: 'id' })) jobs.push(String(j.id));
+    expect(jobs).toContain('j7');
+    await client.jobs.terminate('j7', 'done here');
+    await until(
+      () => client.jobs.get('j7'),
+      (j) => j.state === 'completed',
+    );
+    await client.jobs.delete('j7');
+    await client.pools
+      .delete('p9-missing')
+      .catch((e: unknown) => expect(e).toMatchObject({ code: 'PoolNotFound', status: 404 }));
+    await client.pools.delete('p2');
+    expect((await client.pools.get('p2')).state).toBe('deleting');
+  });
 });
