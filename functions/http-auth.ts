@@ -22,3 +22,22 @@ export function forTenant(
     return handler(request, context, deps, tenant);
   };
 }
+
+const jobIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** As `forTenant`, for routes with a job `{id}`: an id that cannot exist is simply not found. */
+export function forTenantJob(
+  handler: (
+    request: HttpRequest,
+    context: InvocationContext,
+    deps: AppDeps,
+    tenant: string,
+    jobId: string,
+  ) => Promise<HttpResponseInit>,
+) {
+  return forTenant(async (request, context, deps, tenant) => {
+    const id = request.params.id ?? '';
+    if (!jobIdPattern.test(id)) return problems.notFound(`Job '${id.slice(0, 80)}'`);
+    return handler(request, context, deps, tenant, id);
+  });
+}

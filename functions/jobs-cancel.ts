@@ -3,7 +3,7 @@ import { jsonResponse, problems } from '../shared/http/problem.js';
 import { cancelJob } from '../shared/jobs/cancel-job.js';
 import { toJobView } from '../shared/jobs/job-view.js';
 import type { HttpFunction } from './definition.js';
-import { forTenant } from './http-auth.js';
+import { forTenantJob } from './http-auth.js';
 
 /** DELETE /api/jobs/{id} — cancel; repeating it returns the cancelled job again. */
 export const jobsCancel: HttpFunction<AppDeps> = {
@@ -11,9 +11,7 @@ export const jobsCancel: HttpFunction<AppDeps> = {
   name: 'jobsCancel',
   methods: ['DELETE'],
   route: 'jobs/{id}',
-  handler: forTenant(async (request, _context, deps, tenant) => {
-    const id = request.params.id ?? '';
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return problems.notFound(`Job '${id}'`);
+  handler: forTenantJob(async (_request, _context, deps, tenant, id) => {
     const result = await cancelJob(tenant, id, deps);
     switch (result.kind) {
       case 'notFound':

@@ -3,7 +3,7 @@ import { jsonResponse, problems } from '../shared/http/problem.js';
 import { toJobView } from '../shared/jobs/job-view.js';
 import { retryJob } from '../shared/jobs/retry-job.js';
 import type { HttpFunction } from './definition.js';
-import { forTenant } from './http-auth.js';
+import { forTenantJob } from './http-auth.js';
 
 /** POST /api/jobs/{id}/retry — reactivate failed tasks, or resubmit them as a new attempt. */
 export const jobsRetry: HttpFunction<AppDeps> = {
@@ -11,9 +11,7 @@ export const jobsRetry: HttpFunction<AppDeps> = {
   name: 'jobsRetry',
   methods: ['POST'],
   route: 'jobs/{id}/retry',
-  handler: forTenant(async (request, _context, deps, tenant) => {
-    const id = request.params.id ?? '';
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return problems.notFound(`Job '${id}'`);
+  handler: forTenantJob(async (_request, _context, deps, tenant, id) => {
     const result = await retryJob(tenant, id, deps);
     switch (result.kind) {
       case 'notFound':

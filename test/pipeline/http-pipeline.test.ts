@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
+import type { BatchClient } from '../../shared/batch/client.js';
 import {
-  BATCH_ACCOUNT,
-  BATCH_KEY,
+  emulatorClient,
   type SlotwiseStack,
   startSlotwise,
   waitFor,
@@ -14,11 +13,7 @@ let batch: BatchClient;
 
 beforeAll(async () => {
   stack = await startSlotwise();
-  batch = createBatchClient({
-    endpoint: stack.emulator.url,
-    accountName: BATCH_ACCOUNT,
-    accountKey: BATCH_KEY,
-  });
+  batch = emulatorClient(stack);
 });
 
 afterAll(async () => {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
+import type { BatchClient } from '../../shared/batch/client.js';
 import { taskCallbackToken } from '../../shared/jobs/callback-token.js';
 import { reconcileJob } from '../../shared/pipeline/reconcile.js';
 import { queueNames } from '../../shared/queues/names.js';
 import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
 import {
-  BATCH_ACCOUNT,
-  BATCH_KEY,
+  emulatorClient,
   type SlotwiseStack,
   startSlotwise,
   TEST_WEBHOOK_SECRET,
@@ -19,11 +18,7 @@ let batch: BatchClient;
 
 beforeAll(async () => {
   stack = await startSlotwise();
-  batch = createBatchClient({
-    endpoint: stack.emulator.url,
-    accountName: BATCH_ACCOUNT,
-    accountKey: BATCH_KEY,
-  });
+  batch = emulatorClient(stack);
   await stack.emulatorControl('applications', {
     method: 'PUT',
     body: JSON.stringify({

@@ -19,6 +19,7 @@ import type { HostLogger } from '../../dev/host/logger.js';
 import { type Services, startServices } from '../../dev/services/services.js';
 import { functionTable } from '../../functions/table.js';
 import { type AppDeps, createAppDeps } from '../../shared/app.js';
+import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
 import type { JobView } from '../../shared/jobs/job-view.js';
 
 export const TEST_API_KEY = 'test-key-0123456789';
@@ -193,4 +194,13 @@ export async function waitForJobState(
     { what: `job ${id} in ${states.join('/')}`, timeoutMs },
   );
   return job!;
+}
+
+/** A Batch client for the stack's emulator, to look at what Slotwise sent. Close it after use. */
+export function emulatorClient(stack: SlotwiseStack): BatchClient {
+  return createBatchClient({
+    endpoint: stack.emulator.url,
+    accountName: BATCH_ACCOUNT,
+    accountKey: BATCH_KEY,
+  });
 }
