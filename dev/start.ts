@@ -6,30 +6,57 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { loadLocalSettings } from './host/config.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-if (!existsSync('local.settings.json')) {
-  copyFileSync('local.settings.sample.json', 'local.settings.json');
+const { values: args } = parseArgs({
+  options: { settings: { type: 'string', default: 'local.settings.json' } },
+});
+const settingsFile = args.settings!;
+if (!existsSync(settingsFile) && settingsFile === 'local.settings.json') {
+  copyFileSync('local.settings.sample.json', settingsFile);
   console.log('Created local.settings.json from local.settings.sample.json');
 }
-const settings = loadLocalSettings('local.settings.json');
+const settings = loadLocalSettings(settingsFile);
 const values = settings.values;
 const hostUrl = `http://127.0.0.1:${settings.port}`;
 const batchUrl = new URL(values.BATCH_ENDPOINT ?? 'http://127.0.0.1:7070');
+const cosmosUrl = new URL(values.COSMOS_ENDPOINT ?? 'http://127.0.0.1:8081');
 const inboxPort = Number(process.env.WEBHOOK_INBOX_PORT ?? 7072);
+const storage = storagePorts(values.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true');
 const children: ChildProcess[] = [];
 
-function run(name: string, script: string, env: Record<string, string | undefined> = {}): ChildProcess {
-  const child = spawn(process.execPath, [here(script)], {
+/** Azurite's ports, from the storage connection string (the well-known ones for development storage). */
+function storagePorts(connection: string): { blob: string; queue: string; table: string } {
+  const port = (key: string, fallback: string) => {
+    const m = new RegExp(`${key}=http://[^:;/]+:(\\d+)`).exec(connection);
+    return m?.[1] ?? fallback;
+  };
+  return {
+    blob: port('BlobEndpoint', '10000'),
+    queue: port('QueueEndpoint', '10001'),
+    table: port('TableEndpoint', '10002'),
+  };
+}
+
+function run(
+  name: string,
+  script: string,
+  env: Record<string, string | undefined> = {},
+  argv: string[] = [],
+): ChildProcess {
+  const child = spawn(process.execPath, [here(script), ...argv], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Each part's own "ready" banner is dropped: the stack prints exactly one line containing `ready`,
+  // when it accepts jobs (the summary below carries every URL).
   const prefix = (chunk: Buffer) =>
     chunk
       .toString()
       .split('\n')
-      .filter(Boolean)
+      .filter((l) => l && !/\bready\b/i.test(l))
       .map((l) => `[${name}] ${l}\n`)
       .join('');
   child.stdout?.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
@@ -40,13 +67,14 @@ function run(name: string, script: string, env: Record<string, string | undefine
       // As in Azure, the host may die and come back while storage keeps running.
       console.error(`[host] exited (${signal ?? code}); restarting it`);
       children.splice(children.indexOf(child), 1);
-      run('host', script, env);
+      run('host', script, env, argv);
       return;
     }
     console.error(`[${name}] exited (${signal ?? code}); stopping the stack`);
     stop(1);
   });
   children.push(child);
+  console.log(`[start] ${name} started (pid ${child.pid})`);
   return child;
 }
 
@@ -56,7 +84,7 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${what} did not become ready`);
+  throw new Error(`${what} did not start in time`);
 }
 
 const answers =
@@ -80,7 +108,12 @@ process.once('SIGINT', () => stop(0));
 process.once('SIGTERM', () => stop(0));
 
 const started = Date.now();
-run('services', './services/main.js');
+run('services', './services/main.js', {
+  AZURITE_BLOB_PORT: storage.blob,
+  AZURITE_QUEUE_PORT: storage.queue,
+  AZURITE_TABLE_PORT: storage.table,
+  COSMOS_PORT: cosmosUrl.port || '8081',
+});
 run('batch', './batch-emulator/main.js', {
   BATCH_EMULATOR_PORT: batchUrl.port || '7070',
   BATCH_ACCOUNT_NAME: values.BATCH_ACCOUNT_NAME,
@@ -93,23 +126,26 @@ run('inbox', './webhook-inbox/main.js', {
 try {
   await until(
     'Cosmos DB',
-    answers(values.COSMOS_ENDPOINT ?? 'http://127.0.0.1:8081', () => true),
+    answers(cosmosUrl.origin, () => true),
   );
   await until(
     'Azurite',
-    answers('http://127.0.0.1:10001/devstoreaccount1?comp=list', () => true),
+    answers(`http://127.0.0.1:${storage.queue}/devstoreaccount1?comp=list`, () => true),
   );
   await until(
     'Batch emulator',
     answers(`${batchUrl.origin}/_emulator/health`, (s) => s === 200),
   );
-  run('host', './host/main.js', { SLOTWISE_PUBLIC_URL: values.SLOTWISE_PUBLIC_URL || hostUrl });
+  run('host', './host/main.js', { SLOTWISE_PUBLIC_URL: values.SLOTWISE_PUBLIC_URL || hostUrl }, [
+    '--settings',
+    settingsFile,
+  ]);
   await until(
     'dev host',
     answers(`${hostUrl}/api/health`, (s) => s === 200),
   );
   console.log(
-    `Slotwise ready in ${((Date.now() - started) / 1000).toFixed(1)} s: API ${hostUrl}/api · Batch emulator ${batchUrl.origin} · webhook inbox http://127.0.0.1:${inboxPort}/ · Cosmos ${values.COSMOS_ENDPOINT} · queues http://127.0.0.1:10001`,
+    `Slotwise ready in ${((Date.now() - started) / 1000).toFixed(1)} s: API ${hostUrl}/api · Batch emulator ${batchUrl.origin} · webhook inbox http://127.0.0.1:${inboxPort}/ · Cosmos ${cosmosUrl.origin} · queues http://127.0.0.1:${storage.queue}`,
   );
 } catch (e) {
   console.error(`Start-up failed: ${(e as Error).message}`);
