@@ -132,25 +132,27 @@ describe('sweep', () => {
 
 describe('transient Batch failures during submission', () => {
   it('releases the lease and re-queues the submission with a delay, keeping the job submitting', async () => {
-    const res = await stack.request('/jobs', {
-      method: 'POST',
-      body: JSON.stringify({
-        id: 'flaky-1',
-        pool: { vmSize: 'standard_d2s_v3' },
-        tasks: [{ id: 't', commandLine: 'sleep 1' }],
-      }),
+    // A planned job that no queue message points at, so nothing else touches it.
+    const { planJob } = await import('../../shared/planner/plan-job.js');
+    const request = {
+      id: 'flaky-1',
+      pool: { vmSize: 'standard_d2s_v3' },
+      tasks: [{ id: 't', commandLine: 'sleep 1' }],
+    };
+    const outcome = planJob({
+      tenant: 'dev',
+      jobId: 'flaky-1',
+      request,
+      defaults: { image: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' }, nodeAgentSkuId: 'n' },
     });
-    expect(res.status).toBe(202);
-    await waitFor(
-      () => stack.deps.jobs.get('dev', 'flaky-1'),
-      (j) => j?.state !== 'accepted',
-    );
-    // Back to planned, as if the submit message had not yet arrived, then one submission against a Batch that is busy.
-    await stack.deps.jobs.update('dev', 'flaky-1', (j) => ({
-      ...j,
-      state: 'planned',
-      submission: { chunksTotal: 1, chunksAdded: 0, tasksAdded: 0, attempts: 0 },
-    }));
+    if (!outcome.ok) throw new Error('expected a plan');
+    await stack.deps.jobs.create({
+      ...stuckJob('flaky-1', 'planned', new Date().toISOString()),
+      request,
+      batch: { poolId: outcome.plan.poolId, jobId: outcome.plan.batchJob.id, managedPool: true },
+      batchBodies: { pool: outcome.plan.pool!, job: outcome.plan.batchJob },
+      submission: { chunksTotal: 0, chunksAdded: 0, tasksAdded: 0, attempts: 0 },
+    });
     const { SlotwiseError } = await import('../../shared/errors.js');
     const { runSubmitStage } = await import('../../shared/pipeline/submit-stage.js');
     const busy = {
