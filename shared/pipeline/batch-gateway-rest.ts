@@ -116,7 +116,12 @@ export function createRestBatchGateway(
       }
     },
     async terminateJobWhenTasksComplete(jobId) {
-      await client.jobs.patch(jobId, { onAllTasksComplete: 'terminatejob' });
+      try {
+        await client.jobs.patch(jobId, { onAllTasksComplete: 'terminatejob' });
+      } catch (e) {
+        // Already ended (an earlier attempt switched it and every task finished): nothing to switch.
+        if (!exists(e, 'JobCompleted') && !exists(e, 'JobBeingTerminated')) throw e;
+      }
     },
     async terminateJob(jobId, reason) {
       try {

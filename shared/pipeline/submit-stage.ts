@@ -97,7 +97,10 @@ export async function runSubmitStage(
 
   try {
     await ensurePool(job, deps);
-    await ensureBatchJob(job, bodies.job, deps);
+    // Every chunk already in means an earlier attempt got as far as the last step; its Batch job may
+    // legitimately have run to the end since.
+    const allAdded = (await deps.chunks.listPending(job.tenant, job.jobId, 1)).length === 0;
+    await ensureBatchJob(job, bodies.job, deps, allAdded);
     const round = deps.chunksPerRound ?? 20;
     for (;;) {
       const pending = await deps.chunks.listPending(job.tenant, job.jobId, round);
@@ -194,7 +197,12 @@ async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
   }
 }
 
-async function ensureBatchJob(job: JobDoc, body: JobBody, deps: SubmitStageDeps): Promise<void> {
+async function ensureBatchJob(
+  job: JobDoc,
+  body: JobBody,
+  deps: SubmitStageDeps,
+  mayHaveEnded: boolean,
+): Promise<void> {
   const environment: NameValue[] = [{ name: 'SLOTWISE_JOB_ID', value: job.jobId }];
   const tenant = await deps.tenants.get(job.tenant);
   if (tenant?.webhookSecret && deps.settings.SLOTWISE_PUBLIC_URL) {
@@ -221,7 +229,7 @@ async function ensureBatchJob(job: JobDoc, body: JobBody, deps: SubmitStageDeps)
       `Batch job '${body.id}' exists and was not created by Slotwise for this job`,
     );
   }
-  if (existing.state !== 'active') {
+  if (existing.state !== 'active' && !mayHaveEnded) {
     throw new PermanentFailure('JobNotActive', `Batch job '${body.id}' is ${existing.state}`);
   }
 }

@@ -187,3 +187,36 @@ describe('transient Batch failures during submission', () => {
     expect(sent).toContainEqual({ queue: queueNames.submit, delaySeconds: 10 });
   });
 });
+
+describe('resuming a submission that had reached its last step', () => {
+  it('accepts a Batch job that has already run to the end and finishes the submission', async () => {
+    const res = await stack.request('/jobs', {
+      method: 'POST',
+      body: JSON.stringify({
+        id: 'resume-1',
+        pool: { vmSize: 'standard_d2s_v3' },
+        tasks: [{ id: 't', commandLine: 'echo' }],
+      }),
+    });
+    expect(res.status).toBe(202);
+    const submitted = await waitFor(
+      () => stack.deps.jobs.get('dev', 'resume-1'),
+      (j) => j?.state === 'submitted',
+    );
+    await waitFor(
+      () => stack.deps.batch.getJob(submitted!.batch!.jobId),
+      (j) => j?.state === 'completed',
+      { what: 'Batch job completed' },
+    );
+    // As if the worker had died between switching the Batch job and recording `submitted`.
+    await stack.deps.jobs.update('dev', 'resume-1', (j) => ({ ...j, state: 'submitting' }));
+    const { runSubmitStage } = await import('../../shared/pipeline/submit-stage.js');
+    expect(await runSubmitStage({ tenant: 'dev', jobId: 'resume-1' }, 'another-worker', stack.deps)).toBe(
+      'submitted',
+    );
+    const counters = (await (await stack.emulatorControl('counters')).json()) as {
+      taskAdds: Record<string, number>;
+    };
+    expect(counters.taskAdds[`${submitted!.batch!.jobId}/t`]).toBe(1);
+  });
+});
