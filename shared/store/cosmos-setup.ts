@@ -18,10 +18,34 @@ export interface Containers {
 
 export async function ensureContainers(client: CosmosClient, databaseId: string): Promise<Containers> {
   const { database } = await client.databases.createIfNotExists({ id: databaseId });
-  const make = async (id: string, path: string) =>
-    (await database.containers.createIfNotExists({ id, partitionKey: { paths: [path] } })).container;
+  const make = async (id: string, path: string, excludedPaths: string[] = []) =>
+    (
+      await database.containers.createIfNotExists({
+        id,
+        partitionKey: { paths: [path] },
+        ...(excludedPaths.length > 0
+          ? {
+              indexingPolicy: {
+                indexingMode: 'consistent',
+                includedPaths: [{ path: '/*' }],
+                excludedPaths: [...excludedPaths.map((p) => ({ path: p })), { path: '/"_etag"/?' }],
+              },
+            }
+          : {}),
+      })
+    ).container;
   const [jobs, tenants, apiKeys, pools] = await Promise.all([
-    make('jobs', '/tenant'),
+    // Queries filter on top-level fields only; the big nested parts (requests, task bodies, events)
+    // are never queried, so indexing them would only cost request units on every write.
+    make('jobs', '/tenant', [
+      '/request/*',
+      '/tasks/*',
+      '/events/*',
+      '/history/*',
+      '/batchBodies/*',
+      '/plan/*',
+      '/errors/*',
+    ]),
     make('tenants', '/id'),
     make('apikeys', '/id'),
     make('pools', '/id'),
