@@ -11,7 +11,7 @@ import type { HealthProbe } from './health.js';
 import type { ValidationPolicy } from './jobs/validate-request.js';
 import type { BatchGateway } from './pipeline/batch-gateway.js';
 import { createRestBatchGateway } from './pipeline/batch-gateway-rest.js';
-import type { DeliveryOutcome } from './pipeline/notify-stage.js';
+import type { NotifyDeps } from './pipeline/notify-stage.js';
 import { createQueueGateway, type QueueGateway } from './queues/queue-gateway.js';
 import { type ChunkStore, createChunkStore } from './store/chunk-store.js';
 import { ensureContainers } from './store/cosmos-setup.js';
@@ -35,14 +35,8 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly ids: Ids;
   readonly random: () => number;
-  readonly deliver: (request: {
-    url: string;
-    id: string;
-    body: string;
-    secret: string;
-    at: Date;
-  }) => Promise<DeliveryOutcome>;
-  readonly nextAttemptDelay: (attempt: number, random: () => number) => number | undefined;
+  readonly deliver: NotifyDeps['deliver'];
+  readonly nextAttemptDelay: NotifyDeps['nextAttemptDelay'];
   readonly probes: readonly HealthProbe[];
   close(): Promise<void>;
 }

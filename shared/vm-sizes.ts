@@ -74,10 +74,6 @@ export function tryGetVmSize(name: string): VmSize | undefined {
   return byName.get(name.toLowerCase());
 }
 
-export function knownVmSizes(): readonly VmSize[] {
-  return [...byName.values()];
-}
-
 /** Batch's ceiling for taskSlotsPerNode on a size: min(4 × vCPUs, 256). */
 export function maxTaskSlotsPerNode(size: VmSize): number {
   return Math.min(4 * size.vCpus, 256);

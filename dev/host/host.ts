@@ -41,8 +41,6 @@ export interface StartHostOptions<D> {
 export interface DevHost {
   readonly url: string;
   readonly port: number;
-  /** Wakes the listeners of a queue (messages written by this process). */
-  notifyQueue(name: string): void;
   /** Stops taking work, finishes in-flight invocations (within the grace), then closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -205,9 +203,6 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
   return {
     url: `http://${options.hostname ?? '127.0.0.1'}:${port}`,
     port,
-    notifyQueue(name) {
-      for (const l of listeners.get(name) ?? []) l.notify();
-    },
     close() {
       closing ??= (async () => {
         accepting = false;

@@ -35,8 +35,6 @@ export interface QueueListener {
   start(): void;
   /** Stops polling; resolves when in-flight messages are finished. */
   stop(): Promise<void>;
-  /** Wakes the listener from its back-off (messages written by this host). */
-  notify(): void;
 }
 
 /** The host's randomized exponential back-off, as a pure function of the empty-poll streak. */
@@ -263,9 +261,6 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
       wake?.();
       await loop;
       await Promise.all([...active]);
-    },
-    notify() {
-      wake?.();
     },
   };
 }

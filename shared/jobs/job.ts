@@ -152,11 +152,3 @@ export interface JobDoc {
 export function jobDocId(jobId: string): string {
   return `job:${jobId.toLowerCase()}`;
 }
-
-export const terminalStates: ReadonlySet<JobState> = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'rejected',
-]);
-export const activeBatchStates: ReadonlySet<JobState> = new Set(['submitted', 'running']);

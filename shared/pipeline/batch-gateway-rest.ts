@@ -77,14 +77,6 @@ export function createRestBatchGateway(
         if (!notFound(e) && !exists(e, 'PoolBeingDeleted')) throw e;
       }
     },
-    async listPools({ managedOnly }) {
-      const pools: PoolInfo[] = [];
-      for await (const p of client.pools.list({})) {
-        const info = toPoolInfo(p as unknown as WirePool);
-        if (!managedOnly || info.metadata['slotwise.managed'] === 'true') pools.push(info);
-      }
-      return pools;
-    },
     async createJob(job) {
       try {
         await client.jobs.add(job);

@@ -46,7 +46,6 @@ export interface BatchGateway {
   createPool(pool: PoolBody): Promise<'created' | 'exists'>;
   resizePool(poolId: string, target: { dedicated: number; lowPriority: number }): Promise<void>;
   deletePool(poolId: string): Promise<void>;
-  listPools(filter: { metadataTenant?: string; managedOnly: boolean }): Promise<PoolInfo[]>;
   createJob(job: JobBody): Promise<'created' | 'exists'>;
   getJob(jobId: string): Promise<BatchJobInfo | undefined>;
   /** PATCH onAllTasksComplete → terminatejob, once every task is in. */

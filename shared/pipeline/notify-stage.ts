@@ -20,8 +20,6 @@ import type { JobStore } from '../store/job-store.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import type { DeliveryOutcome } from '../webhooks/deliver.js';
 
-export type { DeliveryOutcome };
-
 export interface NotifyDeps {
   readonly jobs: JobStore;
   readonly tenants: TenantStore;
