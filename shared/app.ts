@@ -67,7 +67,8 @@ export async function createAppDeps(
     // Local stack only: tenant `dev` with the key and webhook secret from local.settings.json.
     await tenants.upsert('dev', {
       apiKey: settings.SLOTWISE_DEV_API_KEY,
-      webhookSecret: settings.SLOTWISE_DEV_WEBHOOK_SECRET,
+      ...(settings.SLOTWISE_DEV_WEBHOOK_SECRET ? { webhookSecret: settings.SLOTWISE_DEV_WEBHOOK_SECRET } : {}),
+      ...(settings.SLOTWISE_DEV_INTAKE_SECRET ? { intakeSecret: settings.SLOTWISE_DEV_INTAKE_SECRET } : {}),
       now: clock.now(),
     });
   }

@@ -28,6 +28,8 @@ const settingsSchema = z.object({
   /** Local stack only: seeds tenant `dev` with this API key. */
   SLOTWISE_DEV_API_KEY: z.string().default(''),
   SLOTWISE_DEV_WEBHOOK_SECRET: z.string().default(''),
+  /** Local stack only: the secret tenant `dev` signs `job-requests` messages with (`whsec_<base64>`). */
+  SLOTWISE_DEV_INTAKE_SECRET: z.string().default(''),
   /** Local stack only: allows `http://127.0.0.1` / `localhost` callback URLs. */
   SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS: booleanSetting,
   /** Jobs in accepted/planned/submitting longer than this are re-driven by the sweep. */

@@ -3,6 +3,7 @@
  * unique ignoring case, dependencies that exist, slots that fit the VM size, one container mode).
  * All problems are collected and returned together; nothing is thrown for bad input.
  */
+import type { TenantPolicy } from '../tenants/tenant-policy.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
 import {
   isExistingPool,
@@ -32,6 +33,8 @@ export type ValidationResult =
 export interface ValidationPolicy {
   /** Checks a callback URL; returns why it is refused, or undefined when acceptable. */
   readonly checkCallbackUrl: (url: string) => string | undefined;
+  /** The submitting tenant's grants and limits; absent → the defaults (see tenant-policy.ts). */
+  readonly tenant?: TenantPolicy;
 }
 
 export function fieldError(path: readonly PropertyKey[], message: string): FieldError {

@@ -7,12 +7,23 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
 import { SlotwiseError } from '../errors.js';
 import { cosmosStatus, stripSystem } from '../store/cosmos-setup.js';
+import { mergePolicyOverrides, type TenantPolicyOverrides } from './tenant-policy.js';
 
 export interface TenantDoc {
   id: string;
   createdAt: string;
   /** Standard Webhooks secret (`whsec_<base64>`) used to sign this tenant's callbacks. */
   webhookSecret: string;
+  /**
+   * Secret (`whsec_<base64>`) the tenant signs `job-requests` queue messages with, so a message
+   * claiming this tenant proves it. Generated when the tenant is created.
+   */
+  intakeSecret?: string;
+  /** Key of its own for task callback tokens (never shown): rotating webhookSecret leaves them valid. */
+  callbackKey?: string;
+  /** The operator's grants and limit overrides; see tenant-policy.ts for the defaults. */
+  policy?: TenantPolicyOverrides;
+  _etag?: string;
 }
 
 interface ApiKeyDoc {
@@ -29,8 +40,22 @@ export interface TenantStore {
   /** The tenant id for a presented key, or undefined. */
   authenticate(apiKey: string): Promise<string | undefined>;
   get(tenant: string): Promise<TenantDoc | undefined>;
-  /** Creates the tenant (or adds a key to an existing one). Idempotent for the same key. */
-  upsert(tenant: string, options: { apiKey: string; webhookSecret: string; now: Date }): Promise<void>;
+  /**
+   * Creates the tenant, or adds a key to an existing one (keeping its secrets and policy unless
+   * given). Idempotent for the same key. Returns the stored tenant.
+   */
+  upsert(
+    tenant: string,
+    options: {
+      apiKey: string;
+      webhookSecret?: string;
+      intakeSecret?: string;
+      policy?: TenantPolicyOverrides;
+      now: Date;
+    },
+  ): Promise<TenantDoc>;
+  /** Merges an operator's policy change into the tenant's overrides; undefined when no such tenant. */
+  updatePolicy(tenant: string, change: TenantPolicyOverrides): Promise<TenantDoc | undefined>;
 }
 
 export function hashApiKey(apiKey: string): string {
@@ -46,6 +71,15 @@ export function generateWebhookSecretValue(): string {
 }
 
 export function createTenantStore(tenants: Container, apiKeys: Container): TenantStore {
+  const get = async (tenant: string): Promise<TenantDoc | undefined> => {
+    try {
+      const { resource } = await tenants.item(tenant, tenant).read<TenantDoc>();
+      return resource ? stripSystem(resource) : undefined;
+    } catch (e) {
+      if (cosmosStatus(e) === 404) return undefined;
+      throw e;
+    }
+  };
   return {
     async authenticate(apiKey) {
       if (apiKey.length < 6 || apiKey.length > 512) return undefined;
@@ -60,23 +94,35 @@ export function createTenantStore(tenants: Container, apiKeys: Container): Tenan
         throw e;
       }
     },
-    async get(tenant) {
-      try {
-        const { resource } = await tenants.item(tenant, tenant).read<TenantDoc>();
-        return resource ? stripSystem(resource) : undefined;
-      } catch (e) {
-        if (cosmosStatus(e) === 404) return undefined;
-        throw e;
-      }
-    },
-    async upsert(tenant, { apiKey, webhookSecret, now }) {
+    get,
+    async upsert(tenant, { apiKey, webhookSecret, intakeSecret, policy, now }) {
       if (!tenantIdPattern.test(tenant)) {
         throw new TenantError('InvalidTenantId', 'Tenant ids are 1-16 lowercase letters, digits or hyphens');
       }
       const createdAt = now.toISOString();
-      await tenants.items.upsert<TenantDoc>({ id: tenant, createdAt, webhookSecret });
+      const existing = await get(tenant);
+      const doc: TenantDoc = {
+        ...existing,
+        id: tenant,
+        createdAt: existing?.createdAt ?? createdAt,
+        webhookSecret: webhookSecret ?? existing?.webhookSecret ?? generateWebhookSecretValue(),
+        intakeSecret: intakeSecret ?? existing?.intakeSecret ?? generateWebhookSecretValue(),
+        callbackKey: existing?.callbackKey ?? randomBytes(32).toString('base64url'),
+        ...(policy || existing?.policy ? { policy: mergePolicyOverrides(existing?.policy, policy ?? {}) } : {}),
+      };
+      delete doc._etag;
+      await tenants.items.upsert<TenantDoc>(doc);
       const hash = hashApiKey(apiKey);
       await apiKeys.items.upsert<ApiKeyDoc>({ id: hash, tenant, createdAt });
+      return doc;
+    },
+    async updatePolicy(tenant, change) {
+      const existing = await get(tenant);
+      if (!existing) return undefined;
+      const doc: TenantDoc = { ...existing, policy: mergePolicyOverrides(existing.policy, change) };
+      delete doc._etag;
+      await tenants.items.upsert<TenantDoc>(doc);
+      return doc;
     },
   };
 }

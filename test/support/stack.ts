@@ -24,6 +24,7 @@ import type { JobView } from '../../shared/jobs/job-view.js';
 
 export const TEST_API_KEY = 'test-key-0123456789';
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('slotwise-test-webhook-secret-32b').toString('base64')}`;
+export const TEST_INTAKE_SECRET = `whsec_${Buffer.from('slotwise-test-intake-secret-32by').toString('base64')}`;
 export const BATCH_ACCOUNT = 'testbatch';
 export const BATCH_KEY = Buffer.from('slotwise-test-batch-account-key').toString('base64');
 
@@ -107,6 +108,7 @@ export async function startSlotwise(
     BATCH_ACCOUNT_KEY: BATCH_KEY,
     SLOTWISE_DEV_API_KEY: TEST_API_KEY,
     SLOTWISE_DEV_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    SLOTWISE_DEV_INTAKE_SECRET: TEST_INTAKE_SECRET,
     SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS: 'true',
     SLOTWISE_RECONCILE_SCHEDULE: '*/1 * * * * *',
     SLOTWISE_SWEEP_SCHEDULE: '*/2 * * * * *',

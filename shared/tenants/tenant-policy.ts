@@ -1,0 +1,98 @@
+/**
+ * What a tenant may do: the operator's grants and the tenant's limits. Stored as overrides on the
+ * tenant document (`policy`); everything not overridden takes the default written next to it here.
+ * The effective policy is computed once per request with `tenantPolicy(doc)` and passed down.
+ */
+import { z } from 'zod';
+
+export interface TenantLimits {
+  /** Jobs not yet in an end state (accepted … running). Default 100. */
+  readonly maxActiveJobs: number;
+  /** Tasks of those jobs, all together. Default 1,000,000 (one maximal sweep). */
+  readonly maxTasksInFlight: number;
+  /** Nodes across all of the tenant's managed pools (dedicated + low-priority). Default 100. */
+  readonly maxNodes: number;
+  /** VM sizes the tenant may ask for; `null` = every size Slotwise knows. Default `null`. */
+  readonly allowedVmSizes: readonly string[] | null;
+  /** Sustained job submissions per second (HTTP and queue together). Default 10. */
+  readonly submissionsPerSecond: number;
+  /** Submissions allowed at once above the sustained rate. Default 20. */
+  readonly submissionBurst: number;
+}
+
+export interface TenantPolicy {
+  readonly limits: TenantLimits;
+  /**
+   * Existing (not Slotwise-managed) pools the tenant may name in `pool.id`, granted by the operator.
+   * Default none.
+   */
+  readonly allowedPools: readonly string[];
+  /** Whether tasks may ask for `elevationLevel: admin`. Default false: non-admin auto-user, task scope. */
+  readonly allowAdminTasks: boolean;
+}
+
+export const defaultTenantLimits: TenantLimits = {
+  maxActiveJobs: 100,
+  maxTasksInFlight: 1_000_000,
+  maxNodes: 100,
+  allowedVmSizes: null,
+  submissionsPerSecond: 10,
+  submissionBurst: 20,
+};
+
+/** The stored overrides (operator-written; validated on write and on read). */
+export const tenantPolicyOverridesSchema = z.strictObject({
+  limits: z
+    .strictObject({
+      maxActiveJobs: z.number().int().min(1).max(100_000).optional(),
+      maxTasksInFlight: z.number().int().min(1).max(100_000_000).optional(),
+      maxNodes: z.number().int().min(0).max(100_000).optional(),
+      allowedVmSizes: z.array(z.string().min(1).max(64)).max(500).nullable().optional(),
+      submissionsPerSecond: z.number().positive().max(10_000).optional(),
+      submissionBurst: z.number().int().min(1).max(100_000).optional(),
+    })
+    .optional(),
+  allowedPools: z
+    .array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Batch pool id'))
+    .max(1000)
+    .optional(),
+  allowAdminTasks: z.boolean().optional(),
+});
+
+export type TenantPolicyOverrides = z.infer<typeof tenantPolicyOverridesSchema>;
+
+export function tenantPolicy(overrides: TenantPolicyOverrides | undefined): TenantPolicy {
+  const parsed = tenantPolicyOverridesSchema.safeParse(overrides ?? {});
+  // A stored policy that no longer parses falls back to the defaults (never to "everything allowed").
+  const o = parsed.success ? parsed.data : {};
+  const limits: TenantLimits = {
+    ...defaultTenantLimits,
+    ...Object.fromEntries(Object.entries(o.limits ?? {}).filter(([, v]) => v !== undefined)),
+  };
+  return {
+    limits,
+    allowedPools: o.allowedPools ?? [],
+    allowAdminTasks: o.allowAdminTasks ?? false,
+  };
+}
+
+/** Pool ids are unique ignoring case in Batch. */
+export function isPoolGranted(policy: TenantPolicy, poolId: string): boolean {
+  const wanted = poolId.toLowerCase();
+  return policy.allowedPools.some((p) => p.toLowerCase() === wanted);
+}
+
+export function isVmSizeAllowed(policy: TenantPolicy, vmSize: string): boolean {
+  const allowed = policy.limits.allowedVmSizes;
+  return allowed === null || allowed.some((s) => s.toLowerCase() === vmSize.toLowerCase());
+}
+
+/** Merges an operator's change into stored overrides (limits merge key by key). */
+export function mergePolicyOverrides(
+  current: TenantPolicyOverrides | undefined,
+  change: TenantPolicyOverrides,
+): TenantPolicyOverrides {
+  const merged: TenantPolicyOverrides = { ...current, ...change };
+  if (current?.limits || change.limits) merged.limits = { ...current?.limits, ...change.limits };
+  return tenantPolicyOverridesSchema.parse(merged);
+}
