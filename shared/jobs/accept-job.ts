@@ -11,6 +11,7 @@ import type { Clock, Ids } from '../clock.js';
 import { describeError } from '../errors.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
+import type { TenantLimits } from '../tenants/tenant-policy.js';
 import type { JobStore } from '../store/job-store.js';
 import { type JobDoc, jobDocId, zeroTaskCounts } from './job.js';
 import { makeEvent } from './lifecycle.js';
@@ -30,7 +31,22 @@ export type AcceptResult =
   | { readonly kind: 'accepted'; readonly job: JobDoc; readonly created: boolean }
   | { readonly kind: 'conflict'; readonly job: JobDoc }
   | { readonly kind: 'invalid'; readonly errors: readonly FieldError[] }
-  | { readonly kind: 'rejected'; readonly job: JobDoc; readonly created: boolean };
+  | { readonly kind: 'rejected'; readonly job: JobDoc; readonly created: boolean }
+  /**
+   * Over a limit that frees up with time: the submission rate (429) or a quota now full (409).
+   * Nothing was stored. HTTP answers with `Retry-After`; queue intake waits that long and tries again.
+   */
+  | {
+      readonly kind: 'limited';
+      readonly limit: LimitName;
+      readonly status: 429 | 409;
+      readonly retryAfterSeconds: number;
+      readonly detail: string;
+    }
+  /** The job could never fit the tenant's limits (HTTP 422; over the queue a `rejected` job is stored). */
+  | { readonly kind: 'overLimit'; readonly limit: LimitName; readonly errors: readonly FieldError[] };
+
+export type LimitName = keyof TenantLimits;
 
 export interface PipelineMessage {
   readonly tenant: string;

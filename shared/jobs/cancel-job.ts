@@ -25,7 +25,7 @@ export async function cancelJob(
   if (job.state !== 'cancelled' && !canTransition(job.state, 'cancelled')) return { kind: 'ended', job };
   const mayHaveBatchJob = job.batch && job.state !== 'accepted' && job.state !== 'planned';
   if (job.batch && (mayHaveBatchJob || job.state === 'cancelled')) {
-    await deps.batch.terminateJob(job.batch.jobId, 'Cancelled in Slotwise');
+    await deps.batch.terminateJob(job.batch.jobId, 'Cancelled in Slotwise', { tenant, jobId: job.jobId });
   }
   const result = await deps.jobs.update(tenant, jobId, (current) =>
     canTransition(current.state, 'cancelled')
@@ -37,7 +37,10 @@ export async function cancelJob(
     // A submission that created the Batch job between our read and this write is caught by the
     // submitter, which re-checks the state after every round.
     if (result.job.batch && !mayHaveBatchJob)
-      await deps.batch.terminateJob(result.job.batch.jobId, 'Cancelled in Slotwise');
+      await deps.batch.terminateJob(result.job.batch.jobId, 'Cancelled in Slotwise', {
+        tenant,
+        jobId: result.job.jobId,
+      });
     await announce(result.job, deps.queues);
   }
   return result.job.state === 'cancelled'

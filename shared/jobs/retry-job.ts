@@ -12,7 +12,8 @@ import type { Clock, Ids } from '../clock.js';
 import { announce } from '../pipeline/announce.js';
 import type { BatchGateway } from '../pipeline/batch-gateway.js';
 import type { TaskBody } from '../planner/batch-bodies.js';
-import { batchJobIdFor, MAX_TASKS_PER_CHUNK } from '../planner/plan-job.js';
+import { batchJobIdFor, isOwnJob } from '../planner/batch-names.js';
+import { MAX_TASKS_PER_CHUNK } from '../planner/plan-job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { ChunkStore } from '../store/chunk-store.js';
@@ -42,6 +43,10 @@ export async function retryJob(tenant: string, jobId: string, deps: RetryDeps): 
     return { kind: 'nothingToRetry', job, reason: `a ${job.state} job has no failed tasks to retry` };
   }
   const batchJob = await deps.batch.getJob(job.batch.jobId);
+  if (batchJob && !isOwnJob(batchJob.metadata, { tenant, jobId: job.jobId })) {
+    // Never reactivate tasks in a Batch job that is not this job's.
+    return { kind: 'nothingToRetry', job, reason: `Batch job '${job.batch.jobId}' is not this job's` };
+  }
   if (batchJob?.state === 'active') {
     const failed = await deps.batch.listUnsucceededTasks(job.batch.jobId, { failedOnly: true });
     if (failed.length === 0) return { kind: 'nothingToRetry', job, reason: 'no task has failed' };
@@ -70,7 +75,7 @@ export async function retryJob(tenant: string, jobId: string, deps: RetryDeps): 
   if (tasks.length === 0) return { kind: 'nothingToRetry', job, reason: 'no task is left to retry' };
   const kept = new Set(tasks.map((t) => t.id.toLowerCase()));
   const attempt = Math.max(1, job.history.filter((h) => h.state === 'submitting').length);
-  const newBatchJobId = batchJobIdFor(tenant, `${job.jobId}-r${attempt}`);
+  const newBatchJobId = batchJobIdFor(tenant, job.jobId, attempt);
   const rewritten = tasks.map((t) => withDependenciesWithin(t, kept));
   let index = lastIndex + 1;
   for (let i = 0; i < rewritten.length; i += MAX_TASKS_PER_CHUNK) {

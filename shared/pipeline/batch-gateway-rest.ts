@@ -7,6 +7,7 @@
 import { addTasks } from '../batch/add-tasks.js';
 import { type BatchClient, BatchError } from '../batch/client.js';
 import type { FailedTask } from '../jobs/job.js';
+import { isOwnJob, isOwnPool } from '../planner/batch-names.js';
 import type { BatchGateway, PoolInfo } from './batch-gateway.js';
 
 interface WirePool {
@@ -46,7 +47,7 @@ export function createRestBatchGateway(
   client: BatchClient,
   options: { addConcurrency?: number } = {},
 ): BatchGateway {
-  return {
+  const gateway: BatchGateway = {
     async getPool(poolId) {
       try {
         return toPoolInfo((await client.pools.get(poolId)) as unknown as WirePool);
@@ -64,18 +65,27 @@ export function createRestBatchGateway(
         throw e;
       }
     },
-    async resizePool(poolId, target) {
+    async resizePool(poolId, target, owner) {
+      const pool = await gateway.getPool(poolId);
+      if (!pool) return 'missing';
+      if (!isOwnPool(pool.metadata, owner)) return 'foreign';
       await client.pools.resize(poolId, {
         targetDedicatedNodes: target.dedicated,
         targetLowPriorityNodes: target.lowPriority,
       });
+      return 'done';
     },
-    async deletePool(poolId) {
+    async deletePool(poolId, owner) {
+      const pool = await gateway.getPool(poolId);
+      if (!pool) return 'missing';
+      if (!isOwnPool(pool.metadata, owner)) return 'foreign';
       try {
         await client.pools.delete(poolId);
       } catch (e) {
-        if (!notFound(e) && !exists(e, 'PoolBeingDeleted')) throw e;
+        if (notFound(e)) return 'missing';
+        if (!exists(e, 'PoolBeingDeleted')) throw e;
       }
+      return 'done';
     },
     async createJob(job) {
       try {
@@ -115,20 +125,20 @@ export function createRestBatchGateway(
         if (!exists(e, 'JobCompleted') && !exists(e, 'JobBeingTerminated')) throw e;
       }
     },
-    async terminateJob(jobId, reason) {
+    async terminateJob(jobId, reason, owner) {
+      const job = await gateway.getJob(jobId);
+      if (!job) return 'missing';
+      if (!isOwnJob(job.metadata, owner)) return 'foreign';
       try {
         await client.jobs.terminate(jobId, reason);
       } catch (e) {
-        if (
-          notFound(e) ||
-          exists(e, 'JobCompleted') ||
-          exists(e, 'JobBeingTerminated') ||
-          exists(e, 'JobBeingDeleted')
-        ) {
-          return;
+        if (notFound(e)) return 'missing';
+        if (exists(e, 'JobCompleted') || exists(e, 'JobBeingTerminated') || exists(e, 'JobBeingDeleted')) {
+          return 'done';
         }
         throw e;
       }
+      return 'done';
     },
     async addTasks(jobId, tasks) {
       const results = await addTasks(client, jobId, tasks, { concurrency: options.addConcurrency ?? 8 });
@@ -194,4 +204,5 @@ export function createRestBatchGateway(
       for await (const _ of client.applications.list({ maxResults: 1, ...(signal ? { signal } : {}) })) break;
     },
   };
+  return gateway;
 }

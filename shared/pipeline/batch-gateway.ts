@@ -4,6 +4,10 @@
  */
 import type { FailedTask } from '../jobs/job.js';
 import type { JobBody, PoolBody, TaskBody } from '../planner/batch-bodies.js';
+import type { JobOwner, PoolOwner } from '../planner/batch-names.js';
+
+/** What a guarded action found: done, nothing there, or a resource that is not this owner's (left alone). */
+export type GuardedOutcome = 'done' | 'missing' | 'foreign';
 
 export interface PoolInfo {
   readonly id: string;
@@ -44,14 +48,23 @@ export interface BatchGateway {
   getPool(poolId: string): Promise<PoolInfo | undefined>;
   /** 'exists' when a pool with that id is already there. */
   createPool(pool: PoolBody): Promise<'created' | 'exists'>;
-  resizePool(poolId: string, target: { dedicated: number; lowPriority: number }): Promise<void>;
-  deletePool(poolId: string): Promise<void>;
+  /** Resizes only a pool whose metadata names this owner. */
+  resizePool(
+    poolId: string,
+    target: { dedicated: number; lowPriority: number },
+    owner: PoolOwner,
+  ): Promise<GuardedOutcome>;
+  /** Deletes only a pool whose metadata names this owner; a pool already being deleted is 'done'. */
+  deletePool(poolId: string, owner: PoolOwner): Promise<GuardedOutcome>;
   createJob(job: JobBody): Promise<'created' | 'exists'>;
   getJob(jobId: string): Promise<BatchJobInfo | undefined>;
   /** PATCH onAllTasksComplete → terminatejob, once every task is in. */
   terminateJobWhenTasksComplete(jobId: string): Promise<void>;
-  /** Idempotent: a job already terminating or completed counts as terminated. */
-  terminateJob(jobId: string, reason: string): Promise<void>;
+  /**
+   * Terminates only a Batch job whose metadata names this owner. Idempotent: a job already
+   * terminating or completed counts as terminated.
+   */
+  terminateJob(jobId: string, reason: string, owner: JobOwner): Promise<GuardedOutcome>;
   addTasks(jobId: string, tasks: readonly TaskBody[]): Promise<AddTasksOutcome>;
   /** undefined when the Batch job does not exist. */
   getTaskCounts(jobId: string): Promise<BatchTaskCounts | undefined>;

@@ -19,6 +19,7 @@ import { taskCallbackToken } from '../jobs/callback-token.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import type { JobBody, NameValue } from '../planner/batch-bodies.js';
+import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../planner/batch-names.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { ChunkStore } from '../store/chunk-store.js';
@@ -132,7 +133,7 @@ export async function runSubmitStage(
       if (!progress) return 'missing';
       job = progress.job;
       if (job.state === 'cancelled') {
-        await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise');
+        await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise', ownerOf(job));
         return 'cancelled';
       }
       if (!progress.changed) return 'skipped';
@@ -153,7 +154,7 @@ export async function runSubmitStage(
       return 'submitted';
     }
     if (done?.job.state === 'cancelled') {
-      await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise');
+      await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise', ownerOf(job));
       return 'cancelled';
     }
     return 'skipped';
@@ -178,22 +179,36 @@ async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
     if (!existing) throw new PermanentFailure('PoolNotFound', `Pool '${refs.poolId}' does not exist`);
     return;
   }
-  await deps.pools.touch(poolBody.id, job.tenant, deps.clock.now());
+  const owner = poolOwnerOf(poolBody.metadata);
+  if (!owner || owner.tenant !== job.tenant) {
+    throw new PermanentFailure('PlanInvalid', `The plan's pool '${poolBody.id}' is not stamped for this tenant`);
+  }
+  await deps.pools.touch(poolBody.id, owner, deps.clock.now());
   const created = await deps.batch.createPool(poolBody);
   if (created === 'created') return;
   // Reused managed pool: grow it back to what this job needs (it may have been shrunk when idle).
   const pool = await deps.batch.getPool(poolBody.id);
   if (!pool) throw new SlotwiseError('PoolNotFound', `Pool '${poolBody.id}' vanished`, { retryable: true });
+  if (!isOwnPool(pool.metadata, owner)) {
+    throw new PermanentFailure(
+      'PoolExists',
+      `Pool '${pool.id}' exists and was not created by Slotwise for this tenant and pool spec`,
+    );
+  }
   if (pool.state === 'deleting') {
     throw new SlotwiseError('PoolBeingDeleted', `Pool '${pool.id}' is being deleted`, { retryable: true });
   }
   const want = { dedicated: poolBody.targetDedicatedNodes, lowPriority: poolBody.targetLowPriorityNodes };
   const grow = pool.targetDedicatedNodes < want.dedicated || pool.targetLowPriorityNodes < want.lowPriority;
   if (grow && pool.allocationState === 'steady') {
-    await deps.batch.resizePool(pool.id, {
-      dedicated: Math.max(pool.targetDedicatedNodes, want.dedicated),
-      lowPriority: Math.max(pool.targetLowPriorityNodes, want.lowPriority),
-    });
+    await deps.batch.resizePool(
+      pool.id,
+      {
+        dedicated: Math.max(pool.targetDedicatedNodes, want.dedicated),
+        lowPriority: Math.max(pool.targetLowPriorityNodes, want.lowPriority),
+      },
+      owner,
+    );
   }
 }
 
@@ -220,10 +235,7 @@ async function ensureBatchJob(
   const existing = await deps.batch.getJob(body.id);
   if (!existing)
     throw new SlotwiseError('JobNotFound', `Batch job '${body.id}' vanished`, { retryable: true });
-  if (
-    existing.metadata['slotwise.tenant'] !== job.tenant ||
-    existing.metadata['slotwise.job'] !== job.jobId
-  ) {
+  if (!isOwnJob(existing.metadata, ownerOf(job))) {
     throw new PermanentFailure(
       'JobExists',
       `Batch job '${body.id}' exists and was not created by Slotwise for this job`,
@@ -232,6 +244,10 @@ async function ensureBatchJob(
   if (existing.state !== 'active' && !mayHaveEnded) {
     throw new PermanentFailure('JobNotActive', `Batch job '${body.id}' is ${existing.state}`);
   }
+}
+
+function ownerOf(job: JobDoc): JobOwner {
+  return { tenant: job.tenant, jobId: job.jobId };
 }
 
 async function failJob(
@@ -247,8 +263,9 @@ async function failJob(
       : undefined,
   );
   if (batchJobId) {
-    // Tasks already added must not run for a failed submission.
-    await deps.batch.terminateJob(batchJobId, 'Submission failed').catch(() => undefined);
+    // Tasks already added must not run for a failed submission. The guard leaves a Batch job that
+    // is not this job's alone (a foreign `JobExists` fails the new job, never the old one).
+    await deps.batch.terminateJob(batchJobId, 'Submission failed', ownerOf(job)).catch(() => undefined);
   }
   if (result?.changed) await announce(result.job, deps.queues);
   return 'failed';

@@ -63,16 +63,18 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const idle = await deps.pools.listIdleSince(new Date(now - deps.poolIdleTtlMs).toISOString(), 100);
   for (const pool of idle) {
     try {
+      const owner = { tenant: pool.tenant, spec: pool.spec };
       if ((await deps.batch.countActiveJobsOnPool(pool.id)) > 0) {
-        await deps.pools.touch(pool.id, pool.tenant, deps.clock.now());
+        await deps.pools.touch(pool.id, owner, deps.clock.now());
         continue;
       }
       if (!pool.shrunkAt) {
-        await deps.batch.resizePool(pool.id, { dedicated: 0, lowPriority: 0 });
+        // Guarded: a pool whose metadata is not this owner's is left alone.
+        await deps.batch.resizePool(pool.id, { dedicated: 0, lowPriority: 0 }, owner);
         await deps.pools.markShrunk(pool.id, deps.clock.now());
         report.poolsShrunk++;
       } else if (Date.parse(pool.shrunkAt) < now - deps.poolIdleTtlMs) {
-        await deps.batch.deletePool(pool.id);
+        await deps.batch.deletePool(pool.id, owner);
         await deps.pools.remove(pool.id);
         report.poolsDeleted++;
       }

@@ -13,7 +13,6 @@
  *
  * Pure: the existing pool (if any) is read from Batch by the caller and passed in.
  */
-import { createHash } from 'node:crypto';
 import type { PlanSummary } from '../jobs/job.js';
 import {
   isExistingPool,
@@ -25,6 +24,7 @@ import { expandSweep } from '../jobs/sweep.js';
 import { type FieldError, fieldError } from '../jobs/validate-request.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
 import type { ApplicationPackageReference, JobBody, NameValue, PoolBody, TaskBody } from './batch-bodies.js';
+import { batchJobIdFor, jobOwnerMetadata, managedPoolId, poolOwnerMetadata, poolSpecHash } from './batch-names.js';
 import { packSlots, planWaves } from './pack.js';
 
 export const DEFAULT_MAX_NODES = 20;
@@ -157,7 +157,8 @@ export function planJob(input: PlanInput): PlanOutcome {
       input.defaults,
     );
     const lowPriority = target.pool.lowPriority === true;
-    poolId = managedPoolId(input.tenant, { ...spec, lowPriority });
+    const specHash = poolSpecHash(input.tenant, { ...spec, lowPriority });
+    poolId = managedPoolId(input.tenant, specHash);
     pool = {
       id: poolId,
       displayName: `Slotwise managed pool (${input.tenant})`,
@@ -166,10 +167,7 @@ export function planJob(input: PlanInput): PlanOutcome {
       targetLowPriorityNodes: lowPriority ? poolNodes : 0,
       resizeTimeout: 'PT15M',
       enableAutoScale: false,
-      metadata: [
-        { name: 'slotwise.tenant', value: input.tenant },
-        { name: 'slotwise.managed', value: 'true' },
-      ],
+      metadata: poolOwnerMetadata({ tenant: input.tenant, spec: specHash }),
     };
   }
 
@@ -193,9 +191,11 @@ export function planJob(input: PlanInput): PlanOutcome {
         }
       : {}),
     metadata: [
-      { name: 'slotwise.tenant', value: input.tenant },
-      { name: 'slotwise.job', value: input.jobId },
-      ...Object.entries(request.metadata ?? {}).map(([name, value]) => ({ name, value })),
+      ...jobOwnerMetadata({ tenant: input.tenant, jobId: input.jobId }),
+      // The caller's own entries cannot impersonate the owner's (validation refuses `slotwise.*`).
+      ...Object.entries(request.metadata ?? {})
+        .filter(([name]) => !name.startsWith('slotwise.'))
+        .map(([name, value]) => ({ name, value })),
     ],
   };
 
@@ -370,20 +370,6 @@ function managedPoolSpec(
     taskSchedulingPolicy: { nodeFillType: 'pack' },
     ...(packages.length > 0 ? { applicationPackageReferences: packages } : {}),
   };
-}
-
-/** Managed pools are shared by the tenant's jobs with the same spec: the id is a hash of the spec. */
-export function managedPoolId(tenant: string, spec: object & { lowPriority?: boolean }): string {
-  const digest = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
-  return `sw-${tenant}-${digest}`;
-}
-
-/** Batch job ids are account-wide: `<tenant>-<job id>`, hashed when that would exceed 64 characters. */
-export function batchJobIdFor(tenant: string, jobId: string): string {
-  const plain = `${tenant}-${jobId}`;
-  if (plain.length <= 64) return plain;
-  const digest = createHash('sha256').update(jobId.toLowerCase()).digest('hex').slice(0, 12);
-  return `${tenant}-${jobId.slice(0, 64 - tenant.length - 14)}-${digest}`;
 }
 
 function toTaskBody(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRequest } from '../../shared/jobs/request-schema.js';
-import { batchJobIdFor, decidePackagePlacement, planJob, slotsFor } from '../../shared/planner/plan-job.js';
+import { decidePackagePlacement, planJob, slotsFor } from '../../shared/planner/plan-job.js';
 import { tryGetVmSize } from '../../shared/vm-sizes.js';
 
 const defaults = {
@@ -28,15 +28,6 @@ describe('planner decisions', () => {
       placement: 'task',
       reason: expect.stringContaining('fewer tasks'),
     });
-  });
-
-  it('derives Batch job ids from tenant and job id, within 64 characters and stable', () => {
-    expect(batchJobIdFor('acme', 'render-1')).toBe('acme-render-1');
-    const long = batchJobIdFor('acme', 'x'.repeat(64));
-    expect(long).toHaveLength(64);
-    // Batch ids are unique ignoring case, as Slotwise job ids are.
-    expect(long.toLowerCase()).toBe(batchJobIdFor('acme', 'X'.repeat(64)).toLowerCase());
-    expect(long).not.toBe(batchJobIdFor('acme', `${'x'.repeat(63)}y`));
   });
 
   it('reuses a managed pool for the same spec, and not for another', () => {
