@@ -14,6 +14,7 @@
  */
 import type { SimClock } from './clock.js';
 import { commandBehaviour, parseDuration } from './command.js';
+import { admitNodes, type CoreQuotaSettings, defaultCoreQuotas, type ResizeErrorRec } from './core-quotas.js';
 import { Deque } from './deque.js';
 import { errors } from './errors.js';
 import { MinHeap } from './heap.js';
@@ -28,6 +29,8 @@ import type {
   QueueEntry,
   TaskRec,
 } from './model.js';
+import { type PreemptionConfig, PreemptionPolicy } from './preemption.js';
+import { TaskCountHistory } from './task-count-history.js';
 
 export interface SimulationTimings {
   /** Simulated seconds from a resize until its nodes are allocated. */
@@ -42,7 +45,9 @@ export interface SimulationTimings {
 
 type SimEvent =
   | { at: number; kind: 'poolAllocated'; pool: PoolRec; version: number }
-  | { at: number; kind: 'nodeReady'; node: NodeRec }
+  | { at: number; kind: 'nodeReady'; node: NodeRec; incarnation: number }
+  | { at: number; kind: 'nodeRecovered'; node: NodeRec; incarnation: number }
+  | { at: number; kind: 'nodePreempted'; node: NodeRec; incarnation: number; policy: number }
   | { at: number; kind: 'stopResizeDone'; pool: PoolRec; version: number }
   | { at: number; kind: 'poolGone'; pool: PoolRec }
   | { at: number; kind: 'taskDone'; task: TaskRec; attempt: number }
@@ -98,6 +103,9 @@ export class Account {
   readonly jobs = new Map<string, JobRec>();
   readonly applications = new Map<string, ApplicationRec>();
   readonly quotas = { activeJobs: 10_000, pools: 1_000 };
+  coreQuotas: CoreQuotaSettings = defaultCoreQuotas();
+  readonly taskCounts = new TaskCountHistory();
+  readonly preemption = new PreemptionPolicy();
   private readonly jobsByPool = new Map<string, Set<JobRec>>();
   private readonly dirty = new Set<string>();
   private readonly events = new MinHeap<SimEvent>();
@@ -120,6 +128,9 @@ export class Account {
     this.activeJobs = 0;
     this.quotas.activeJobs = 10_000;
     this.quotas.pools = 1_000;
+    this.coreQuotas = defaultCoreQuotas();
+    this.taskCounts.setLag(0, [], this.clock.now());
+    this.preemption.set({ ratePerNodeHour: 0 });
   }
 
   private ms(seconds: number): number {
@@ -166,6 +177,8 @@ export class Account {
       resizeErrors: [],
       allocVersion: 0,
       awaitingAllocation: false,
+      resizeDeadline: now,
+      allocationDue: now,
       nodeSeq: 0,
     };
     this.pools.set(pool.key, pool);
@@ -214,8 +227,12 @@ export class Account {
         for (const node of kept.slice(0, excess)) this.retireNode(node, option, now);
       }
     }
+    // Capacity that takes longer than the resize timeout never arrives: the allocation ends at the
+    // deadline with AllocationTimedout.
+    pool.resizeDeadline = now + (parseDuration(resizeTimeout) ?? this.ms(15 * 60));
+    pool.allocationDue = now + this.ms(this.timings.allocationSeconds);
     this.events.push({
-      at: now + this.ms(this.timings.allocationSeconds),
+      at: Math.min(pool.allocationDue, pool.resizeDeadline),
       kind: 'poolAllocated',
       pool,
       version: pool.allocVersion,
@@ -262,7 +279,7 @@ export class Account {
 
   private rebucket(node: NodeRec): void {
     this.unbucket(node);
-    if (node.leaving || node.state === 'starting') return;
+    if (node.leaving || node.state === 'starting' || node.state === 'preempted') return;
     node.bucket = node.free;
     node.pool.byFree[node.free]?.add(node);
   }
@@ -312,9 +329,79 @@ export class Account {
       bucket: -1,
       totalTasksRun: 0,
       totalTasksSucceeded: 0,
+      incarnation: 0,
     };
     pool.nodes.set(node.id, node);
-    this.events.push({ at: at + this.ms(this.timings.nodeStartSeconds), kind: 'nodeReady', node });
+    this.events.push({
+      at: at + this.ms(this.timings.nodeStartSeconds),
+      kind: 'nodeReady',
+      node,
+      incarnation: 0,
+    });
+  }
+
+  // ---------------------------------------------------------------- preemption
+
+  /** Low-priority nodes that can be preempted now: started, in service. */
+  preemptibleNodes(pool: PoolRec): NodeRec[] {
+    return [...pool.nodes.values()].filter(
+      (n) => n.lowPriority && !n.leaving && (n.state === 'idle' || n.state === 'running'),
+    );
+  }
+
+  /**
+   * Preempts low-priority nodes: each goes to `preempted` and its running tasks back to the queue
+   * (Batch requeues them without consuming a retry). The node stays in the pool and in
+   * currentLowPriorityNodes, as Batch reports it; after `recoverAfterSeconds` it comes back with its
+   * id through `starting` (undefined: it stays preempted until a resize removes it).
+   */
+  preemptNodes(nodes: readonly NodeRec[], recoverAfterSeconds: number | undefined): void {
+    const now = this.clock.now();
+    for (const node of nodes) this.preemptNode(node, now, recoverAfterSeconds);
+  }
+
+  private preemptNode(node: NodeRec, at: number, recoverAfterSeconds: number | undefined): void {
+    if (!node.lowPriority || node.leaving || (node.state !== 'idle' && node.state !== 'running')) return;
+    node.state = 'preempted';
+    node.stateTransitionTime = at;
+    node.incarnation++;
+    this.unbucket(node);
+    for (const task of [...node.running]) {
+      this.release(task);
+      task.attempt++;
+      this.setTaskState(task, 'active', at);
+      this.moveCounts(task, 'running', 'active', at);
+      this.enqueue(task, true);
+    }
+    if (recoverAfterSeconds !== undefined)
+      this.events.push({
+        at: at + this.ms(recoverAfterSeconds),
+        kind: 'nodeRecovered',
+        node,
+        incarnation: node.incarnation,
+      });
+  }
+
+  /** Arms the random preemption of a node that just came into service, when a rate is set. */
+  private armPreemption(node: NodeRec, at: number): void {
+    if (!node.lowPriority) return;
+    const delayMs = this.preemption.nextDelayMs();
+    if (delayMs === undefined) return;
+    this.events.push({
+      at: at + delayMs,
+      kind: 'nodePreempted',
+      node,
+      incarnation: node.incarnation,
+      policy: this.preemption.version,
+    });
+  }
+
+  /** Applies a new preemption rate to every low-priority node in service. */
+  setPreemptionRate(config: PreemptionConfig): void {
+    this.preemption.set(config);
+    const now = this.clock.now();
+    for (const pool of this.pools.values())
+      for (const node of this.preemptibleNodes(pool)) this.armPreemption(node, now);
   }
 
   // ---------------------------------------------------------------- jobs
@@ -371,6 +458,7 @@ export class Account {
     this.jobs.set(job.key, job);
     this.jobsOf(job.poolKey).add(job);
     this.activeJobs++;
+    this.taskCounts.jobCreated(job, now);
     this.armJobWallClock(job);
     this.checkAllComplete(job, now);
     return job;
@@ -526,6 +614,7 @@ export class Account {
     job.tasks.set(task.key, task);
     job.counts.active++;
     job.slotCounts.active += task.requiredSlots;
+    this.taskCounts.record(job, now);
     this.registerDependencies(task);
     if (task.unmetDependencies === 0) this.enqueue(task, false);
     // A task that others were already waiting for changes nothing until it completes.
@@ -612,12 +701,18 @@ export class Account {
     }
   }
 
-  private moveCounts(task: TaskRec, from: 'active' | 'running', to: keyof JobRec['counts']): void {
+  private moveCounts(
+    task: TaskRec,
+    from: 'active' | 'running',
+    to: keyof JobRec['counts'],
+    at: number,
+  ): void {
     const job = task.job;
     job.counts[from]--;
     job.slotCounts[from] -= task.requiredSlots;
     job.counts[to]++;
     job.slotCounts[to] += task.requiredSlots;
+    this.taskCounts.record(job, at);
   }
 
   private setTaskState(task: TaskRec, state: TaskRec['state'], at: number): void {
@@ -635,7 +730,7 @@ export class Account {
     task.requeueCount++;
     task.lastRequeueTime = at;
     this.setTaskState(task, 'active', at);
-    this.moveCounts(task, 'running', 'active');
+    this.moveCounts(task, 'running', 'active', at);
     this.enqueue(task, true);
   }
 
@@ -651,7 +746,7 @@ export class Account {
     task.shownExitCode = exitCode;
     task.result = failure ? 'failure' : 'success';
     task.failureInfo = failure;
-    this.moveCounts(task, from, failure ? 'failed' : 'succeeded');
+    this.moveCounts(task, from, failure ? 'failed' : 'succeeded', at);
     const options = exitOptionsFor(task.body, exitCode);
     const dependencyAction = (options.dependencyAction ?? (failure ? 'block' : 'satisfy')).toLowerCase();
     task.satisfiesDependents = dependencyAction === 'satisfy';
@@ -681,6 +776,7 @@ export class Account {
     job.slotCounts[from] -= task.requiredSlots;
     job.counts.active++;
     job.slotCounts.active += task.requiredSlots;
+    this.taskCounts.record(job, now);
     this.setTaskState(task, 'active', now);
     task.retryCount = 0;
     task.result = undefined;
@@ -706,6 +802,7 @@ export class Account {
     task.attempt++;
     job.counts[bucket]--;
     job.slotCounts[bucket] -= task.requiredSlots;
+    this.taskCounts.record(job, this.clock.now());
     job.tasks.delete(task.key);
     this.checkAllComplete(job, this.clock.now());
   }
@@ -725,7 +822,7 @@ export class Account {
     task.startTime = at;
     if (task.retryCount > 0) task.lastRetryTime = at;
     this.setTaskState(task, 'running', at);
-    this.moveCounts(task, 'active', 'running');
+    this.moveCounts(task, 'active', 'running', at);
     const runFor =
       task.wallClockMs !== undefined ? Math.min(task.durationMs, task.wallClockMs) : task.durationMs;
     this.events.push({ at: at + runFor, kind: 'taskDone', task, attempt: task.attempt });
@@ -749,7 +846,7 @@ export class Account {
       task.retryCount++;
       task.shownExitCode = code;
       this.setTaskState(task, 'active', at);
-      this.moveCounts(task, 'running', 'active');
+      this.moveCounts(task, 'running', 'active', at);
       this.enqueue(task, true);
       return;
     }
@@ -794,31 +891,56 @@ export class Account {
         const pool = e.pool;
         if (pool.state !== 'active' || e.version !== pool.allocVersion || this.pools.get(pool.key) !== pool)
           return;
-        pool.awaitingAllocation = false;
-        if (pool.failNextAllocation) {
-          pool.resizeErrors = [pool.failNextAllocation];
-          pool.failNextAllocation = undefined;
-        } else {
-          for (const lowPri of [false, true]) {
-            const target = lowPri ? pool.targetLowPriority : pool.targetDedicated;
-            let have = 0;
-            for (const n of pool.nodes.values()) if (n.lowPriority === lowPri && !n.leaving) have++;
-            for (; have < target; have++) this.addNode(pool, lowPri, e.at);
-          }
+        const injected = pool.failNextAllocation;
+        if (injected?.code === 'AllocationTimedout' && e.at < pool.resizeDeadline) {
+          // An injected timeout holds the pool in `resizing` until its resizeTimeout runs out.
+          this.events.push({ ...e, at: pool.resizeDeadline });
+          return;
         }
+        pool.awaitingAllocation = false;
         for (const node of [...pool.nodes.values()]) this.removeNodeIfDone(node);
+        pool.failNextAllocation = undefined;
+        pool.resizeErrors = injected ? [injected] : this.allocateNodes(pool, e.at);
         this.settleAllocation(pool, e.at);
         return;
       }
       case 'nodeReady': {
         const node = e.node;
-        if (node.leaving || node.state !== 'starting' || !node.pool.nodes.has(node.id)) return;
+        if (
+          node.leaving ||
+          node.state !== 'starting' ||
+          node.incarnation !== e.incarnation ||
+          !node.pool.nodes.has(node.id)
+        )
+          return;
         node.state = 'idle';
         node.stateTransitionTime = e.at;
         this.rebucket(node);
         this.markDirty(node.pool.key);
+        this.armPreemption(node, e.at);
         return;
       }
+      case 'nodeRecovered': {
+        const node = e.node;
+        if (node.leaving || node.state !== 'preempted' || node.incarnation !== e.incarnation) return;
+        if (!node.pool.nodes.has(node.id) || node.pool.state !== 'active') return;
+        // Batch found capacity again: the node keeps its id and starts afresh.
+        node.incarnation++;
+        node.state = 'starting';
+        node.stateTransitionTime = e.at;
+        this.events.push({
+          at: e.at + this.ms(this.timings.nodeStartSeconds),
+          kind: 'nodeReady',
+          node,
+          incarnation: node.incarnation,
+        });
+        return;
+      }
+      case 'nodePreempted':
+        if (e.policy !== this.preemption.version || e.node.incarnation !== e.incarnation) return;
+        if (!e.node.pool.nodes.has(e.node.id)) return;
+        this.preemptNode(e.node, e.at, this.preemption.recoverAfterSeconds(this.timings.allocationSeconds));
+        return;
       case 'stopResizeDone':
         if (e.version === e.pool.allocVersion && e.pool.allocationState === 'stopping') {
           for (const node of [...e.pool.nodes.values()]) this.removeNodeIfDone(node);
@@ -848,6 +970,33 @@ export class Account {
         if (this.jobs.get(e.job.key) === e.job) this.jobs.delete(e.job.key);
         return;
     }
+  }
+
+  /**
+   * Adds the nodes a resize asked for, as far as the core quotas allow; returns the resize errors.
+   * Capacity that would arrive after the resize timeout does not arrive at all.
+   */
+  private allocateNodes(pool: PoolRec, at: number): ResizeErrorRec[] {
+    const errors: ResizeErrorRec[] = [];
+    const timedOut = pool.allocationDue > pool.resizeDeadline;
+    for (const lowPri of [false, true]) {
+      const target = lowPri ? pool.targetLowPriority : pool.targetDedicated;
+      let have = 0;
+      for (const n of pool.nodes.values()) if (n.lowPriority === lowPri && !n.leaving) have++;
+      const wanted = target - have;
+      if (wanted <= 0) continue;
+      if (timedOut) {
+        errors.push({
+          code: 'AllocationTimedout',
+          message: `Desired number of ${lowPri ? 'low-priority' : 'dedicated'} nodes could not be allocated as the resize timeout (${pool.resizeTimeout}) was reached.`,
+        });
+        continue;
+      }
+      const admitted = admitNodes(this.coreQuotas, this.pools.values(), pool, lowPri, wanted);
+      for (let i = 0; i < admitted.count; i++) this.addNode(pool, lowPri, at);
+      if (admitted.error) errors.push(admitted.error);
+    }
+    return errors;
   }
 
   private scheduleDirty(at: number): void {

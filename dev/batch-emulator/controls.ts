@@ -1,11 +1,13 @@
 /**
  * Test-only controls under `/_emulator/` (no auth, plain JSON, never faulted):
- * health, faults, clock, counters, reset, applications, quotas and out-of-band pool/job events.
+ * health, faults, clock, counters, reset, applications, quotas (jobs, pools, cores), timings,
+ * task-count lag, preemption, and out-of-band pool/job events.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Account } from './account.js';
 import type { SimClock } from './clock.js';
+import { coreUsage } from './core-quotas.js';
 import { type FaultInjector, faultConfigSchema } from './faults.js';
 
 export interface Counters {
@@ -40,10 +42,40 @@ const applicationsSchema = z.object({
 const quotasSchema = z.object({
   activeJobs: z.number().int().min(0).optional(),
   pools: z.number().int().min(0).optional(),
+  dedicatedCoreQuota: z.number().int().min(0).optional(),
+  lowPriorityCoreQuota: z.number().int().min(0).optional(),
+  dedicatedCoreQuotaPerVMFamily: z
+    .array(z.object({ name: z.string().min(1), coreQuota: z.number().int().min(0) }))
+    .optional(),
+  dedicatedCoreQuotaPerVMFamilyEnforced: z.boolean().optional(),
 });
+/** Batch's wording for the resize errors it documents; any other code gets a generic message. */
+const resizeErrorMessages: Record<string, string> = {
+  AccountCoreQuotaReached: 'The specified account has reached its dedicated core quota.',
+  AccountLowPriorityCoreQuotaReached: 'The specified account has reached its low-priority core quota.',
+  AllocationFailed: 'Desired number of nodes could not be allocated.',
+  AllocationTimedout: 'Desired number of nodes could not be allocated as the resize timeout was reached.',
+};
 const failAllocationSchema = z.object({
-  code: z.string().default('AccountCoreQuotaReached'),
-  message: z.string().default('The pool could not be resized because the account core quota was reached.'),
+  code: z.string().min(1).default('AccountCoreQuotaReached'),
+  message: z.string().optional(),
+});
+const timingsSchema = z.object({
+  allocationSeconds: z.number().min(0).optional(),
+  nodeStartSeconds: z.number().min(0).optional(),
+  deleteSeconds: z.number().min(0).optional(),
+});
+const taskCountsSchema = z.object({ lagSeconds: z.number().min(0) });
+const recoverSchema = z.number().min(0).nullable().optional();
+const preemptSchema = z.object({
+  count: z.number().int().min(1).optional(),
+  nodeIds: z.array(z.string()).min(1).optional(),
+  recoverAfterSeconds: recoverSchema,
+});
+const preemptionSchema = z.object({
+  ratePerNodeHour: z.number().min(0),
+  seed: z.number().int().optional(),
+  recoverAfterSeconds: recoverSchema,
 });
 
 class ControlError extends Error {
@@ -141,22 +173,105 @@ export async function handleControl(
       if (method === 'GET') return reply(200, { applications: [...account.applications.values()] });
     }
     if (path === 'quotas') {
+      const view = () => ({
+        ...account.quotas,
+        ...account.coreQuotas,
+        usage: coreUsage(account.pools.values()),
+      });
       if (method === 'PUT') {
-        const body = parse(quotasSchema, raw);
-        if (body.activeJobs !== undefined) account.quotas.activeJobs = body.activeJobs;
-        if (body.pools !== undefined) account.quotas.pools = body.pools;
-        return reply(200, account.quotas);
+        const { activeJobs, pools, ...cores } = parse(quotasSchema, raw);
+        if (activeJobs !== undefined) account.quotas.activeJobs = activeJobs;
+        if (pools !== undefined) account.quotas.pools = pools;
+        account.coreQuotas = {
+          dedicatedCoreQuota: cores.dedicatedCoreQuota ?? account.coreQuotas.dedicatedCoreQuota,
+          lowPriorityCoreQuota: cores.lowPriorityCoreQuota ?? account.coreQuotas.lowPriorityCoreQuota,
+          dedicatedCoreQuotaPerVMFamily:
+            cores.dedicatedCoreQuotaPerVMFamily ?? account.coreQuotas.dedicatedCoreQuotaPerVMFamily,
+          dedicatedCoreQuotaPerVMFamilyEnforced:
+            cores.dedicatedCoreQuotaPerVMFamilyEnforced ??
+            account.coreQuotas.dedicatedCoreQuotaPerVMFamilyEnforced,
+        };
+        return reply(200, view());
       }
-      if (method === 'GET') return reply(200, account.quotas);
+      if (method === 'GET') return reply(200, view());
     }
-    const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation))?$/.exec(path);
+    if (path === 'timings') {
+      if (method === 'PUT') {
+        const body = parse(timingsSchema, raw);
+        if (body.allocationSeconds !== undefined) account.timings.allocationSeconds = body.allocationSeconds;
+        if (body.nodeStartSeconds !== undefined) account.timings.nodeStartSeconds = body.nodeStartSeconds;
+        if (body.deleteSeconds !== undefined) account.timings.deleteSeconds = body.deleteSeconds;
+        return reply(200, account.timings);
+      }
+      if (method === 'GET') return reply(200, account.timings);
+    }
+    if (path === 'taskcounts') {
+      if (method === 'PUT') {
+        const body = parse(taskCountsSchema, raw);
+        account.taskCounts.setLag(body.lagSeconds, account.jobs.values(), clock.now());
+        return reply(200, { lagSeconds: account.taskCounts.lagSeconds });
+      }
+      if (method === 'GET') return reply(200, { lagSeconds: account.taskCounts.lagSeconds });
+    }
+    if (path === 'preemption') {
+      if (method === 'PUT') {
+        const body = parse(preemptionSchema, raw);
+        account.setPreemptionRate({
+          ratePerNodeHour: body.ratePerNodeHour,
+          ...(body.seed !== undefined ? { seed: body.seed } : {}),
+          ...(body.recoverAfterSeconds !== undefined
+            ? { recoverAfterSeconds: body.recoverAfterSeconds }
+            : {}),
+        });
+        return reply(200, account.preemption.describe());
+      }
+      if (method === 'DELETE') {
+        account.setPreemptionRate({ ratePerNodeHour: 0 });
+        return reply(204);
+      }
+      if (method === 'GET') return reply(200, account.preemption.describe());
+    }
+    const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation|preempt))?$/.exec(path);
     if (poolMatch) {
       const pool = account.pools.get(decodeURIComponent(poolMatch[1]!).toLowerCase());
       if (!pool) throw new ControlError(404, 'No such pool.');
-      if (poolMatch[2] && method === 'POST') {
+      if (poolMatch[2] === 'fail-allocation' && method === 'POST') {
         const body = parse(failAllocationSchema, raw);
-        account.failNextAllocation(pool, body.code, body.message);
+        account.failNextAllocation(
+          pool,
+          body.code,
+          body.message ?? resizeErrorMessages[body.code] ?? 'The pool resize failed.',
+        );
         return reply(204);
+      }
+      if (poolMatch[2] === 'preempt' && method === 'POST') {
+        const body = parse(preemptSchema, raw);
+        const candidates = account.preemptibleNodes(pool);
+        let chosen: typeof candidates;
+        if (body.nodeIds) {
+          chosen = body.nodeIds.map((id) => {
+            const node = candidates.find((n) => n.id === id);
+            if (!node) throw new ControlError(409, `Node ${id} is not a low-priority node in service.`);
+            return node;
+          });
+        } else {
+          const count = body.count ?? 1;
+          if (count > candidates.length)
+            throw new ControlError(
+              409,
+              `The pool has ${candidates.length} low-priority nodes in service; cannot preempt ${count}.`,
+            );
+          // The busiest nodes first, so a preemption shows on the tasks; then the oldest.
+          chosen = [...candidates]
+            .sort((a, b) => b.running.size - a.running.size || a.allocationTime - b.allocationTime)
+            .slice(0, count);
+        }
+        const recover =
+          body.recoverAfterSeconds === null
+            ? undefined
+            : (body.recoverAfterSeconds ?? account.timings.allocationSeconds);
+        account.preemptNodes(chosen, recover);
+        return reply(200, { preempted: chosen.map((n) => n.id) });
       }
       if (!poolMatch[2] && method === 'DELETE') {
         account.deletePool(pool);

@@ -3,7 +3,7 @@ import type { Deque } from './deque.js';
 
 export type PoolState = 'active' | 'deleting';
 export type AllocationState = 'steady' | 'resizing' | 'stopping';
-export type NodeState = 'starting' | 'idle' | 'running' | 'leavingpool';
+export type NodeState = 'starting' | 'idle' | 'running' | 'leavingpool' | 'preempted';
 export type JobState =
   | 'active'
   | 'disabling'
@@ -43,6 +43,8 @@ export interface NodeRec {
   bucket: number;
   totalTasksRun: number;
   totalTasksSucceeded: number;
+  /** Bumped when a low-priority node is preempted or comes back; stale node events are ignored. */
+  incarnation: number;
 }
 
 export interface PoolRec {
@@ -72,6 +74,10 @@ export interface PoolRec {
   allocVersion: number;
   /** A resize whose allocation event has not fired yet. */
   awaitingAllocation: boolean;
+  /** Simulated time at which the current resize runs out of its resizeTimeout. */
+  resizeDeadline: number;
+  /** Simulated time at which the current resize's nodes would be allocated (may exceed the deadline). */
+  allocationDue: number;
   nodeSeq: number;
   failNextAllocation?: { code: string; message: string };
 }

@@ -389,8 +389,8 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
     }
     if (sub === 'taskcounts') {
       if (method !== 'GET') throw errors.verb();
-      const c = job.counts;
-      const s = job.slotCounts;
+      // Batch documents these counts as possibly behind; the emulator lags them on request.
+      const { counts: c, slotCounts: s } = account.taskCounts.read(job, account.clock.now());
       return {
         status: 200,
         json: {
