@@ -49,8 +49,11 @@ describe('official @azure/batch SDK against the emulator', () => {
     );
     expect(steady).toMatchObject({ vmSize: 'standard_d4s_v3', taskSlotsPerNode: 4, state: 'active' });
     expect(steady.taskSchedulingPolicy?.nodeFillType).toBe('pack');
+    // Time stands still while the resize is checked, so the allocation cannot land in between.
+    await control(emulator, 'POST', 'clock', { factor: 0 });
     await client.pool.resize('sdkpool', { targetDedicatedNodes: 3 });
     expect((await client.pool.get('sdkpool')).allocationState).toBe('resizing');
+    await control(emulator, 'POST', 'clock', { factor: 600 });
     await until(
       () => client.pool.get('sdkpool'),
       (p) => p.allocationState === 'steady' && p.currentDedicatedNodes === 3,
@@ -143,6 +146,37 @@ describe('official @azure/batch SDK against the emulator', () => {
     });
     expect(listed).toHaveLength(5);
     expect(Object.keys(listed[0] ?? {}).sort()).toEqual(['id', 'state']);
+  });
+
+  it('reads quota resize errors and preempted low-priority nodes', async () => {
+    await control(emulator, 'POST', 'clock', { factor: 0 });
+    try {
+      await control(emulator, 'PUT', 'quotas', { lowPriorityCoreQuota: 2 });
+      await client.pool.add({
+        id: 'spot',
+        vmSize: 'standard_a2_v2',
+        virtualMachineConfiguration: vmConfig,
+        targetDedicatedNodes: 0,
+        targetLowPriorityNodes: 3,
+      });
+      await control(emulator, 'POST', 'clock', { advanceSeconds: 35 });
+      const spot = await client.pool.get('spot');
+      expect(spot).toMatchObject({
+        allocationState: 'steady',
+        currentLowPriorityNodes: 1,
+        targetLowPriorityNodes: 3,
+      });
+      expect(spot.resizeErrors).toEqual([
+        { code: 'AccountLowPriorityCoreQuotaReached', message: expect.stringContaining('1 of 3') },
+      ]);
+      const preempt = await control(emulator, 'POST', 'pools/spot/preempt', { recoverAfterSeconds: null });
+      const [nodeId] = (preempt.json?.preempted ?? []) as string[];
+      const node = await client.computeNode.get('spot', nodeId as string);
+      expect(node).toMatchObject({ state: 'preempted', isDedicated: false });
+    } finally {
+      await control(emulator, 'PUT', 'quotas', { lowPriorityCoreQuota: 1_000_000 });
+      await control(emulator, 'POST', 'clock', { factor: 600 });
+    }
   });
 
   it("surfaces Batch's error codes through the SDK's RestError", async () => {
