@@ -38,6 +38,10 @@ export const jobsCreate: HttpFunction<AppDeps> = {
         );
       case 'rejected':
         return problems.invalidRequest(result.job.errors ?? []);
+      case 'limited':
+        return problems.limited(result.status, result.limit, result.detail, result.retryAfterSeconds);
+      case 'overLimit':
+        return problems.overLimit(result.limit, result.errors);
       case 'accepted': {
         const view = toJobView(result.job);
         return jsonResponse(result.created ? 202 : 200, view, { location: view.links.self });

@@ -17,6 +17,7 @@ import { type ChunkStore, createChunkStore } from './store/chunk-store.js';
 import { ensureContainers } from './store/cosmos-setup.js';
 import { createJobStore, type JobStore } from './store/job-store.js';
 import { createPoolStore, type PoolStore } from './store/pool-store.js';
+import { createUsageStore, type UsageStore } from './store/usage-store.js';
 import { createTenantStore, type TenantStore } from './tenants/tenant-store.js';
 import { validateCallbackUrl } from './webhooks/address-guard.js';
 import { nextAttemptDelay } from './webhooks/backoff.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   readonly chunks: ChunkStore;
   readonly pools: PoolStore;
   readonly tenants: TenantStore;
+  readonly usage: UsageStore;
   readonly batch: BatchGateway;
   readonly policy: ValidationPolicy;
   readonly clock: Clock;
@@ -97,6 +99,7 @@ export async function createAppDeps(
     chunks: createChunkStore(containers.jobs),
     pools: createPoolStore(containers.pools),
     tenants,
+    usage: createUsageStore(containers.jobs),
     batch,
     policy: { checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy) },
     clock,

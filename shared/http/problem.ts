@@ -73,6 +73,28 @@ export const problems = {
     }),
   conflict: (detail: string, extra: Record<string, unknown> = {}) =>
     problemResponse({ type: `${problemBase}conflict`, title: 'Conflict', status: 409, detail, ...extra }),
+  /** Over a limit that frees up with time: 429 (rate) or 409 (quota), naming the limit, with Retry-After. */
+  limited: (status: 429 | 409, limit: string, detail: string, retryAfterSeconds: number) =>
+    problemResponse(
+      {
+        type: `${problemBase}${status === 429 ? 'rate-limited' : 'quota-exceeded'}`,
+        title: status === 429 ? 'Too many submissions' : 'Tenant quota reached',
+        status,
+        detail,
+        limit,
+      },
+      { 'retry-after': String(retryAfterSeconds) },
+    ),
+  /** A request that can never fit the tenant's limits, whatever it waits for. */
+  overLimit: (limit: string, errors: readonly FieldError[]) =>
+    problemResponse({
+      type: `${problemBase}over-limit`,
+      title: 'Over the tenant limit',
+      status: 422,
+      detail: `The job can never fit this tenant's limit ${limit}.`,
+      limit,
+      errors,
+    }),
   badQuery: (errors: readonly FieldError[]) =>
     problemResponse({
       type: `${problemBase}invalid-query`,

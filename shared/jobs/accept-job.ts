@@ -11,16 +11,27 @@ import type { Clock, Ids } from '../clock.js';
 import { describeError } from '../errors.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { TenantLimits } from '../tenants/tenant-policy.js';
 import type { JobStore } from '../store/job-store.js';
+import type { UsageStore } from '../store/usage-store.js';
+import { type TenantLimits, tenantPolicy } from '../tenants/tenant-policy.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { checkTenantPolicy } from './check-tenant-policy.js';
 import { type JobDoc, jobDocId, zeroTaskCounts } from './job.js';
 import { makeEvent } from './lifecycle.js';
 import type { JobRequest } from './request-schema.js';
-import { type FieldError, type ValidationPolicy, validateJobRequest } from './validate-request.js';
+import { sweepSize } from './sweep.js';
+import {
+  type FieldError,
+  fieldError,
+  type ValidationPolicy,
+  validateJobRequest,
+} from './validate-request.js';
 
 export interface AcceptDeps {
   readonly jobs: JobStore;
   readonly queues: QueueGateway;
+  readonly tenants: Pick<TenantStore, 'get'>;
+  readonly usage: UsageStore;
   readonly clock: Clock;
   readonly ids: Ids;
   readonly policy: ValidationPolicy;
@@ -56,28 +67,103 @@ export interface PipelineMessage {
 /**
  * `source: 'http'` answers invalid input with the errors and stores nothing; `source: 'queue'` stores
  * a `rejected` job carrying the errors, so a bad message is answered once, visibly, and never retried.
+ *
+ * Admission, in this order: the request and the tenant's grants; a replay of a stored job (answered
+ * as stored, whatever the limits say now); a job that could never fit the tenant's limits; the
+ * submission rate; the active-job and task quotas (a reservation keyed by the job, so a retried
+ * submission reserves once). Only then is the job written: over a limit nothing is stored.
  */
 export async function acceptJob(
   input: { tenant: string; body: unknown; source: 'http' | 'queue' },
   deps: AcceptDeps,
 ): Promise<AcceptResult> {
-  const validation = validateJobRequest(input.body, deps.policy);
-  if (!validation.ok) {
-    if (input.source === 'http') return { kind: 'invalid', errors: validation.errors };
-    return storeRejected(input.tenant, input.body, validation.errors, deps);
+  const tenant = await deps.tenants.get(input.tenant);
+  const policy = tenantPolicy(tenant?.policy);
+  const validation = validateJobRequest(input.body, { ...deps.policy, tenant: policy });
+  const errors = validation.ok ? checkTenantPolicy(validation.request, policy) : validation.errors;
+  if (!validation.ok || errors.length > 0) {
+    if (input.source === 'http') return { kind: 'invalid', errors };
+    return storeRejected(input.tenant, input.body, errors, deps);
   }
   const jobId = validation.request.id ?? `job-${deps.ids.uuid()}`;
   const request: JobRequest = { ...validation.request, id: jobId };
+  const hash = requestHash(request);
+  const stored = await deps.jobs.get(input.tenant, jobId);
+  if (stored) return stored.requestHash === hash ? replayed(stored, deps) : { kind: 'conflict', job: stored };
+
+  const limits = policy.limits;
+  const tasks = taskCount(request);
+  if (tasks > limits.maxTasksInFlight) {
+    const tooMany = [
+      fieldError(
+        request.sweep ? ['sweep', 'parameters'] : ['tasks'],
+        `the job has ${tasks} tasks, more than this tenant's limit maxTasksInFlight (${limits.maxTasksInFlight})`,
+      ),
+    ];
+    if (input.source === 'http') return { kind: 'overLimit', limit: 'maxTasksInFlight', errors: tooMany };
+    return storeRejected(input.tenant, input.body, tooMany, deps);
+  }
   const now = deps.clock.now();
-  const doc = newJobDoc(input.tenant, jobId, request, requestHash(request), now, deps.ids.uuid());
+  const rate = await deps.usage.takeSubmission(
+    input.tenant,
+    { perSecond: limits.submissionsPerSecond, burst: limits.submissionBurst },
+    now,
+  );
+  if (!rate.ok) {
+    return {
+      kind: 'limited',
+      limit: 'submissionsPerSecond',
+      status: 429,
+      retryAfterSeconds: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
+      detail: `This tenant may submit ${limits.submissionsPerSecond} jobs per second (bursts of ${limits.submissionBurst}).`,
+    };
+  }
+  const reserved = await deps.usage.reserve(
+    input.tenant,
+    { key: jobDocId(jobId), tasks },
+    { maxActiveJobs: limits.maxActiveJobs, maxTasksInFlight: limits.maxTasksInFlight },
+    now,
+  );
+  if (!reserved.ok) {
+    const detail =
+      reserved.limit === 'maxActiveJobs'
+        ? `This tenant has ${reserved.usage.activeJobs} active jobs, its limit maxActiveJobs is ${limits.maxActiveJobs}.`
+        : `This tenant has ${reserved.usage.tasksInFlight} tasks in flight; ${tasks} more would pass its limit maxTasksInFlight (${limits.maxTasksInFlight}).`;
+    return {
+      kind: 'limited',
+      limit: reserved.limit,
+      status: 409,
+      retryAfterSeconds: QUOTA_RETRY_SECONDS,
+      detail,
+    };
+  }
+
+  const doc = newJobDoc(input.tenant, jobId, request, hash, now, deps.ids.uuid());
   const { created, job } = await deps.jobs.create(doc);
-  if (!created && job.requestHash !== doc.requestHash) return { kind: 'conflict', job };
-  if (job.state === 'accepted')
-    await sendOrLog(deps, queueNames.plan, { tenant: job.tenant, jobId: job.jobId });
-  if (created && job.events.some((e) => e.delivery.status === 'pending')) {
+  if (!created) return job.requestHash === hash ? replayed(job, deps) : { kind: 'conflict', job };
+  await sendOrLog(deps, queueNames.plan, { tenant: job.tenant, jobId: job.jobId });
+  if (job.events.some((e) => e.delivery.status === 'pending')) {
     await sendOrLog(deps, queueNames.notify, { tenant: job.tenant, jobId: job.jobId });
   }
-  return { kind: 'accepted', job, created };
+  return { kind: 'accepted', job, created: true };
+}
+
+/** Quota waits are measured in job run times, not seconds: ask again after this long. */
+const QUOTA_RETRY_SECONDS = 30;
+
+/**
+ * The same id and body again: answered as stored. A job still waiting for its plan message gets it
+ * again, which heals a crash between the write and the send.
+ */
+async function replayed(job: JobDoc, deps: AcceptDeps): Promise<AcceptResult> {
+  if (job.state === 'accepted')
+    await sendOrLog(deps, queueNames.plan, { tenant: job.tenant, jobId: job.jobId });
+  if (job.state === 'rejected') return { kind: 'rejected', job, created: false };
+  return { kind: 'accepted', job, created: false };
+}
+
+export function taskCount(request: JobRequest): number {
+  return (request.tasks?.length ?? 0) + (request.sweep ? sweepSize(request.sweep) : 0);
 }
 
 /** A failed send is not fatal: the job is stored, and the sweep re-drives jobs left in `accepted`. */

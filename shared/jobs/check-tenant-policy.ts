@@ -21,7 +21,10 @@ export function checkTenantPolicy(request: JobRequest, policy: TenantPolicy): Fi
     }
   } else if (!isVmSizeAllowed(policy, pool.vmSize)) {
     errors.push(
-      fieldError(['pool', 'vmSize'], `VM size '${pool.vmSize}' is not allowed for this tenant (limit allowedVmSizes)`),
+      fieldError(
+        ['pool', 'vmSize'],
+        `VM size '${pool.vmSize}' is not allowed for this tenant (limit allowedVmSizes)`,
+      ),
     );
   }
   for (const name of Object.keys(request.metadata ?? {})) {

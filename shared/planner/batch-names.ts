@@ -50,7 +50,9 @@ export function poolOwnerMetadata(owner: PoolOwner): { name: string; value: stri
 }
 
 /** The owner a managed pool body was stamped with (undefined when it carries no Slotwise stamp). */
-export function poolOwnerOf(metadata: readonly { name: string; value: string }[] | undefined): PoolOwner | undefined {
+export function poolOwnerOf(
+  metadata: readonly { name: string; value: string }[] | undefined,
+): PoolOwner | undefined {
   const get = (name: string) => metadata?.find((m) => m.name === name)?.value;
   const tenant = get(ownerKeys.tenant);
   const spec = get(ownerKeys.spec);

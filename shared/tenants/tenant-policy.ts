@@ -44,7 +44,8 @@ export const defaultTenantLimits: TenantLimits = {
 export const tenantPolicyOverridesSchema = z.strictObject({
   limits: z
     .strictObject({
-      maxActiveJobs: z.number().int().min(1).max(100_000).optional(),
+      // The ledger holds one entry per active job in one document: 10,000 keeps it far under 2 MB.
+      maxActiveJobs: z.number().int().min(1).max(10_000).optional(),
       maxTasksInFlight: z.number().int().min(1).max(100_000_000).optional(),
       maxNodes: z.number().int().min(0).max(100_000).optional(),
       allowedVmSizes: z.array(z.string().min(1).max(64)).max(500).nullable().optional(),

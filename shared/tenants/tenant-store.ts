@@ -108,7 +108,9 @@ export function createTenantStore(tenants: Container, apiKeys: Container): Tenan
         webhookSecret: webhookSecret ?? existing?.webhookSecret ?? generateWebhookSecretValue(),
         intakeSecret: intakeSecret ?? existing?.intakeSecret ?? generateWebhookSecretValue(),
         callbackKey: existing?.callbackKey ?? randomBytes(32).toString('base64url'),
-        ...(policy || existing?.policy ? { policy: mergePolicyOverrides(existing?.policy, policy ?? {}) } : {}),
+        ...(policy || existing?.policy
+          ? { policy: mergePolicyOverrides(existing?.policy, policy ?? {}) }
+          : {}),
       };
       delete doc._etag;
       await tenants.items.upsert<TenantDoc>(doc);
