@@ -1,0 +1,153 @@
+/**
+ * Pool sizing by slots: pure decisions for the pool controller.
+ *
+ * Batch's autoscale formulas count tasks (`$PendingTasks`), not slots, so they over-provision when
+ * tasks need one slot of many and under-provision when tasks need several. Here the target is the
+ * packing of the slots really waiting or running — the same packer the planner uses — over every
+ * active job placed on the pool, bounded by:
+ * - each job's own cap (`maxNodes`): a job never gets more nodes than it asked for, however many
+ *   jobs share the pool;
+ * - the pool maximum;
+ * - the tenant's node limit, shared fairly by the tenant's pools (proportional to what each wants),
+ *   and never exceeded even while a shrinking pool still holds nodes that are finishing tasks.
+ * The decision to apply a target adds hysteresis: grow at once, shrink only after demand has stayed
+ * below the target for a while, delete only after a pool has been empty and idle long enough.
+ */
+import { packSlots } from './pack.js';
+
+/** What one job still needs on the pool: tasks by the slots each needs (`[slots, tasks]` pairs). */
+export interface JobDemand {
+  readonly remaining: readonly (readonly [slots: number, tasks: number])[];
+  /** The job's cap on nodes (its `maxNodes`, or the pool maximum when it set none). */
+  readonly maxNodes: number;
+}
+
+/** Nodes needed to run every remaining task of one job at once (0 when nothing remains). */
+export function nodesFor(remaining: JobDemand['remaining'], slotsPerNode: number): number {
+  let total = 0;
+  for (const [, tasks] of remaining) total += tasks;
+  if (total === 0) return 0;
+  const sizes = new Uint16Array(total);
+  let i = 0;
+  for (const [slots, tasks] of remaining) {
+    sizes.fill(Math.min(slots, slotsPerNode), i, i + tasks);
+    i += tasks;
+  }
+  return packSlots(sizes, slotsPerNode).nodes;
+}
+
+/**
+ * The nodes a pool should have for its jobs: the packing of all their remaining tasks together
+ * (sharing nodes across jobs), but no more than the sum of what each job may have on its own.
+ */
+export function desiredNodes(jobs: readonly JobDemand[], slotsPerNode: number, poolMaxNodes: number): number {
+  if (jobs.length === 0) return 0;
+  let capped = 0;
+  for (const job of jobs) capped += Math.min(nodesFor(job.remaining, slotsPerNode), job.maxNodes);
+  const together = nodesFor(
+    jobs.flatMap((j) => j.remaining),
+    slotsPerNode,
+  );
+  return Math.min(together, capped, poolMaxNodes);
+}
+
+export interface PoolClaim {
+  readonly poolId: string;
+  readonly desired: number;
+  /** The pool's target now. */
+  readonly target: number;
+  /** max(target, current): nodes the pool holds or is about to hold. */
+  readonly holding: number;
+}
+
+/**
+ * Shares a tenant's node limit among its pools: each pool may grow to its fair share (largest
+ * remainder, proportional to what it wants, at least one node for a pool that wants any while the
+ * limit allows), and never so far that the nodes held by all pools would pass the limit.
+ */
+export function shareNodeLimit(pools: readonly PoolClaim[], maxNodes: number): Map<string, number> {
+  const wanted = pools.reduce((n, p) => n + p.desired, 0);
+  const share = new Map<string, number>();
+  if (wanted <= maxNodes) {
+    for (const p of pools) share.set(p.poolId, p.desired);
+  } else {
+    const ordered = [...pools].sort((a, b) => (a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0));
+    let left = maxNodes;
+    const exact = ordered.map((p) => (p.desired * maxNodes) / wanted);
+    ordered.forEach((p, i) => {
+      const base = p.desired > 0 ? Math.max(Math.floor(exact[i]!), left > 0 ? 1 : 0) : 0;
+      const given = Math.min(base, left, p.desired);
+      share.set(p.poolId, given);
+      left -= given;
+    });
+    // The remainder goes by largest fractional part, ties by pool id (deterministic).
+    const byFraction = ordered
+      .map((p, i) => ({ p, frac: exact[i]! - Math.floor(exact[i]!) }))
+      .sort((a, b) => b.frac - a.frac);
+    for (const { p } of byFraction) {
+      if (left <= 0) break;
+      const now = share.get(p.poolId)!;
+      if (now < p.desired) {
+        share.set(p.poolId, now + 1);
+        left--;
+      }
+    }
+  }
+  // Growth is bounded by what the other pools still hold (a shrinking pool keeps nodes that are
+  // finishing tasks), so the tenant's nodes never pass the limit, even for a moment.
+  const totalHolding = pools.reduce((n, p) => n + p.holding, 0);
+  const bounded = new Map<string, number>();
+  for (const p of pools) {
+    const others = totalHolding - p.holding;
+    const room = Math.max(0, maxNodes - others);
+    const fair = share.get(p.poolId) ?? 0;
+    bounded.set(p.poolId, fair > p.target ? Math.max(p.target, Math.min(fair, room)) : fair);
+  }
+  return bounded;
+}
+
+export interface PoolObservation {
+  readonly state: string;
+  readonly allocationState: string;
+  readonly target: number;
+  /** Since when the wanted size has been below the target (from the controller's record). */
+  readonly belowSince?: string;
+  /** Since when the pool has had no demand and no nodes. */
+  readonly emptySince?: string;
+}
+
+export type PoolAction =
+  | { readonly kind: 'none'; readonly reason: string }
+  | { readonly kind: 'grow'; readonly to: number }
+  | { readonly kind: 'shrink'; readonly to: number }
+  | { readonly kind: 'delete' };
+
+export interface Hysteresis {
+  /** Wanted size must stay below the target this long before the pool shrinks. */
+  readonly shrinkAfterMs: number;
+  /** An empty pool (no demand, no nodes) is deleted after this long. */
+  readonly deleteAfterMs: number;
+}
+
+export function decidePoolAction(
+  pool: PoolObservation,
+  wanted: number,
+  now: Date,
+  hysteresis: Hysteresis,
+): PoolAction {
+  if (pool.state !== 'active') return { kind: 'none', reason: `the pool is ${pool.state}` };
+  if (pool.allocationState !== 'steady') {
+    // Batch refuses a resize while one is in progress; never race it (or another controller).
+    return { kind: 'none', reason: `the pool is ${pool.allocationState}` };
+  }
+  if (wanted > pool.target) return { kind: 'grow', to: wanted };
+  if (wanted < pool.target) {
+    const since = pool.belowSince ? Date.parse(pool.belowSince) : now.getTime();
+    if (now.getTime() - since >= hysteresis.shrinkAfterMs) return { kind: 'shrink', to: wanted };
+    return { kind: 'none', reason: 'demand is below the target, waiting before shrinking' };
+  }
+  if (wanted === 0 && pool.target === 0 && pool.emptySince) {
+    if (now.getTime() - Date.parse(pool.emptySince) >= hysteresis.deleteAfterMs) return { kind: 'delete' };
+  }
+  return { kind: 'none', reason: 'the pool has the size it needs' };
+}
