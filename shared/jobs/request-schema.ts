@@ -6,13 +6,35 @@
  * Limits (documented in the README): ids ≤ 64 chars of letters, digits, `-`, `_` (Batch's rule, unique
  * ignoring case); ≤ 10,000 explicit tasks; a sweep expands to ≤ 1,000,000 tasks; command lines ≤ 8,000
  * chars; ≤ 100 environment variables and ≤ 100 resource files per task; ≤ 10 application packages per
- * level; ≤ 20 metadata entries.
+ * level; ≤ 20 metadata entries. The per-task limits hold for every task a sweep expands to, and the
+ * expanded job as a whole is capped (validate-request.ts checks both without expanding the sweep).
  */
 import { z } from 'zod';
 
 export const MAX_EXPLICIT_TASKS = 10_000;
 export const MAX_TASKS = 1_000_000;
 export const MAX_ID_LENGTH = 64;
+/** Batch's limits on one task, in characters. */
+export const MAX_COMMAND_LINE_LENGTH = 8000;
+export const MAX_ENVIRONMENT_VALUE_LENGTH = 32_768;
+export const MAX_FILE_PATH_LENGTH = 1024;
+/**
+ * JSON size of one task: every task must fit, with the envelope and the fields the planner adds, in
+ * one add-collection request (Batch refuses bodies of 1 MB or more; chunks are cut at 900,000 bytes).
+ */
+export const MAX_TASK_JSON_BYTES = 800_000;
+/**
+ * JSON size of all tasks of a job together (explicit and expanded): 1 GiB. The planner stores them as
+ * chunks and the submitter sends them to Batch; this keeps one request from taking storage and
+ * bandwidth without bound (a million tasks of about 1 KB each fit).
+ */
+export const MAX_EXPANDED_JOB_BYTES = 1024 ** 3;
+/**
+ * JSON size of the request as stored in the job document, which Cosmos caps at 2 MB. The HTTP body is
+ * at most 1 MiB, but numbers can grow when re-serialised (`1e20` becomes 21 digits) and defaults are
+ * filled in, so it is checked again after parsing: 1.25 MiB leaves 0.75 MiB for the rest of the document.
+ */
+export const MAX_REQUEST_JSON_BYTES = 1.25 * 1024 * 1024;
 
 const batchId = z
   .string()
@@ -25,7 +47,7 @@ const isoDuration = z.iso.duration({ message: 'must be an ISO 8601 duration such
 const environment = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names must be letters, digits and underscores'),
-    z.string().max(32_768),
+    z.string().max(MAX_ENVIRONMENT_VALUE_LENGTH),
   )
   .refine((env) => Object.keys(env).length <= 100, 'at most 100 environment variables');
 
@@ -34,7 +56,7 @@ const httpsOrBlobUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s
 const resourceFile = z.union([
   z.strictObject({
     httpUrl: httpsOrBlobUrl,
-    filePath: z.string().min(1).max(1024),
+    filePath: z.string().min(1).max(MAX_FILE_PATH_LENGTH),
     fileMode: z
       .string()
       .regex(/^[0-7]{3,4}$/)
@@ -43,7 +65,7 @@ const resourceFile = z.union([
   z.strictObject({
     storageContainerUrl: httpsOrBlobUrl,
     blobPrefix: z.string().max(1024).optional(),
-    filePath: z.string().max(1024).optional(),
+    filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
     fileMode: z
       .string()
       .regex(/^[0-7]{3,4}$/)
@@ -64,6 +86,7 @@ const container = z.strictObject({
     .min(1)
     .max(1024)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, 'must be a container image reference such as repo/name:tag'),
+  /** Extra `docker create` options: only the safe subset in container-run-options.ts is accepted. */
   runOptions: z.string().max(4096).optional(),
 });
 
@@ -87,7 +110,7 @@ const dependsOn = z.strictObject({
 
 /** Fields shared by explicit tasks and the sweep template. */
 const taskFields = {
-  commandLine: z.string().min(1).max(8000),
+  commandLine: z.string().min(1).max(MAX_COMMAND_LINE_LENGTH),
   displayName: z.string().max(1024).optional(),
   /** Slots this task occupies on a node (Batch `requiredSlots`). Default 1, or derived from `resources`. */
   requiredSlots: z.number().int().min(1).max(256).optional(),
@@ -100,6 +123,11 @@ const taskFields = {
   /** Retries after a non-zero exit (Batch `maxTaskRetryCount`): 0..100, or -1 for unlimited. */
   maxRetries: z.number().int().min(-1).max(100).optional(),
   maxWallClockTime: isoDuration.optional(),
+  /**
+   * Batch's auto-user elevation (`userIdentity.autoUser.elevationLevel`). Tasks run as a non-admin
+   * user scoped to the task; `admin` needs the operator's grant for the tenant (`allowAdminTasks`).
+   */
+  elevationLevel: z.enum(['nonadmin', 'admin']).optional(),
 };
 
 export const taskSpecSchema = z

@@ -76,4 +76,8 @@ export interface TaskBody {
     readonly taskIds?: readonly string[];
     readonly taskIdRanges?: readonly { readonly start: number; readonly end: number }[];
   };
+  /** The planner always sets it: a task-scoped auto-user, non-admin unless granted (see toTaskBody). */
+  readonly userIdentity?: {
+    readonly autoUser: { readonly scope: 'task' | 'pool'; readonly elevationLevel: 'nonadmin' | 'admin' };
+  };
 }

@@ -414,5 +414,8 @@ function toTaskBody(
           },
         }
       : {}),
+    // Always explicit, never Batch's default (pool scope): a task-scoped user cannot read or change
+    // files of other tasks on the node. Admin only when asked for; validation has checked the grant.
+    userIdentity: { autoUser: { scope: 'task', elevationLevel: task.elevationLevel ?? 'nonadmin' } },
   };
 }
