@@ -231,6 +231,32 @@ describe('responses match the REST spec definitions', () => {
     conforms('BatchJob', (await send('GET', '/jobs/specjob')).json);
   });
 
+  it('pools cut short by a quota and preempted nodes', async () => {
+    await control(emulator, 'PUT', 'quotas', { lowPriorityCoreQuota: 2 });
+    try {
+      await send(
+        'POST',
+        '/pools',
+        poolBody('lowpri', { vmSize: 'standard_a2_v2', targetDedicatedNodes: 0, targetLowPriorityNodes: 2 }),
+        201,
+      );
+      await advance(emulator, 30);
+      const pool = (await send('GET', '/pools/lowpri')).json as { resizeErrors: Record<string, unknown>[] };
+      conforms('BatchPool', pool);
+      // ResizeError declares code, message and values (NameValuePair list) only.
+      expect(pool.resizeErrors.map((e) => Object.keys(e).sort())).toEqual([['code', 'message']]);
+      expect(pool.resizeErrors[0]?.code).toBe('AccountLowPriorityCoreQuotaReached');
+      expect(
+        (await control(emulator, 'POST', 'pools/lowpri/preempt', { recoverAfterSeconds: null })).status,
+      ).toBe(200);
+      const nodes = (await send('GET', '/pools/lowpri/nodes')).json as { value: { state: string }[] };
+      conforms('BatchNodeListResult', nodes);
+      expect(nodes.value.map((n) => n.state)).toEqual(['preempted']);
+    } finally {
+      await control(emulator, 'PUT', 'quotas', { lowPriorityCoreQuota: 1_000_000 });
+    }
+  });
+
   it('errors', async () => {
     const cases: [string, string, unknown, number, string][] = [
       ['GET', '/jobs/nope', undefined, 404, 'JobNotFound'],
