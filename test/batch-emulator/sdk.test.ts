@@ -68,8 +68,10 @@ describe('official @azure/batch SDK against the emulator', () => {
       virtualMachineConfiguration: vmConfig,
       targetDedicatedNodes: 0,
     });
+    await control(emulator, 'POST', 'clock', { factor: 0 });
     await client.pool.deleteMethod('doomed');
     expect((await client.pool.get('doomed')).state).toBe('deleting');
+    await control(emulator, 'POST', 'clock', { factor: 600 });
     await until(
       () => client.pool.exists('doomed'),
       (exists) => exists.body === false,
@@ -97,8 +99,10 @@ describe('official @azure/batch SDK against the emulator', () => {
       (j) => j.state === 'completed',
     );
     expect(done.executionInfo?.terminateReason).toBe('UserTerminate');
+    await control(emulator, 'POST', 'clock', { factor: 0 });
     await client.job.deleteMethod('page-4');
     expect((await client.job.get('page-4')).state).toBe('deleting');
+    await control(emulator, 'POST', 'clock', { factor: 600 });
   });
 
   it('adds a task collection whose tasks run to completion in simulated time', async () => {
