@@ -1,22 +1,31 @@
 import type { AppDeps } from '../shared/app.js';
-import { checkHealth } from '../shared/health.js';
+import { checkHealth, healthAccess } from '../shared/health.js';
+import { problems } from '../shared/http/problem.js';
 import type { HttpFunction } from './definition.js';
 
-/** GET /api/health — each dependency with status and latency; 200 when all are up, else 503. */
+/**
+ * GET /api/health — 200 when every dependency is up, else 503. Without a key the body is only
+ * `{ "status": "up" | "down" }` (enough for probes, nothing for a scanner); with a tenant API key it
+ * names each dependency with its latency and the local-only settings refused in Azure.
+ */
 export const health: HttpFunction<AppDeps> = {
   kind: 'http',
   name: 'health',
   methods: ['GET'],
   route: 'health',
-  handler: async (_request, _context, deps) => {
-    const report = await checkHealth(deps.probes, {
-      now: () => deps.clock.now(),
-      monotonicMs: () => deps.clock.monotonicMs(),
-    });
-    return {
-      status: report.status === 'up' ? 200 : 503,
-      jsonBody: report,
-      headers: { 'cache-control': 'no-store' },
-    };
+  handler: async (request, _context, deps) => {
+    const [report, access] = await Promise.all([
+      checkHealth(deps.probes, {
+        now: () => deps.clock.now(),
+        monotonicMs: () => deps.clock.monotonicMs(),
+      }),
+      healthAccess(request.headers.get('authorization'), deps.tenants, deps.clock.now().getTime()),
+    ]);
+    if (access === 'badKey') return problems.unauthorized();
+    const headers = { 'cache-control': 'no-store' };
+    const status = report.status === 'up' ? 200 : 503;
+    if (access === 'anonymous') return { status, jsonBody: { status: report.status }, headers };
+    const { runsInAzure, refused } = deps.localSwitches;
+    return { status, jsonBody: { ...report, localSwitches: { runsInAzure, refused } }, headers };
   },
 };

@@ -1,23 +1,25 @@
+import type { InvocationContext } from '@azure/functions';
 import type { AppDeps } from '../shared/app.js';
-import { acceptJob } from '../shared/jobs/accept-job.js';
-import { parseIntakeEnvelope } from '../shared/jobs/intake-message.js';
+import { admitQueuedJob } from '../shared/jobs/admit-queued-job.js';
+import { type IntakeEnvelope, parseIntakeEnvelope } from '../shared/jobs/intake-message.js';
+import { IntakeProofError, jobIdFromProof, verifyIntakeProof } from '../shared/jobs/intake-proof.js';
 import { queueNames } from '../shared/queues/names.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /**
- * Queue intake on `job-requests`. A message whose envelope cannot be understood, or whose tenant does
- * not exist, is moved to `job-requests-poison` at once with the reason logged (retrying cannot fix it);
- * a well-formed envelope with an invalid job is stored as a `rejected` job carrying its errors.
+ * Queue intake on `job-requests`. A message must prove its tenant (intake-proof.ts). A message whose
+ * envelope cannot be understood, whose tenant does not exist or whose proof is missing, forged or
+ * stale is moved to `job-requests-poison` at once, byte for byte, with the reason logged (retrying
+ * cannot fix it), and nothing is stored for the tenant it claims. A proven envelope with an invalid
+ * job is stored as a `rejected` job carrying its errors; one that meets a limit that frees up with
+ * time waits on `slotwise-intake-deferred`.
  */
 export const intake: StorageQueueFunction<AppDeps> = {
   kind: 'storageQueue',
   name: 'intake',
   queueName: queueNames.jobRequests,
   handler: async (message, context, deps) => {
-    const parsed = parseIntakeEnvelope(message);
-    const tenant = parsed.ok ? await deps.tenants.get(parsed.envelope.tenant) : undefined;
-    if (!parsed.ok || !tenant) {
-      const reason = parsed.ok ? `unknown tenant '${parsed.envelope.tenant}'` : parsed.reason;
+    const poison = async (reason: string) => {
       context.warn(
         `Moving message ${String(context.triggerMetadata?.id)} to ${queueNames.jobRequests}-poison: ${reason}`,
       );
@@ -25,19 +27,53 @@ export const intake: StorageQueueFunction<AppDeps> = {
         `${queueNames.jobRequests}-poison`,
         rawPayload(message, context.triggerMetadata),
       );
-      return;
+    };
+    const parsed = parseIntakeEnvelope(message);
+    if (!parsed.ok) return poison(parsed.reason);
+    const { envelope } = parsed;
+    const tenant = await deps.tenants.get(envelope.tenant);
+    if (!tenant) return poison(`unknown tenant '${envelope.tenant}'`);
+    if (!envelope.proof) return poison('proof: is required (the message must be signed by its tenant)');
+    try {
+      verifyIntakeProof({
+        proof: envelope.proof,
+        tenant: tenant.id,
+        job: envelope.job,
+        secret: tenant.intakeSecret,
+        insertedAt: insertionTime(context, deps),
+      });
+    } catch (e) {
+      if (e instanceof IntakeProofError) return poison(`${e.code}: ${e.message}`);
+      throw e;
     }
-    const result = await acceptJob(
-      { tenant: tenant.id, body: parsed.envelope.job, source: 'queue' },
-      { ...deps, log: (m) => context.warn(m) },
+    await admitQueuedJob(
+      {
+        tenant: tenant.id,
+        job: withJobId(envelope.tenant, envelope.job, envelope.proof.id),
+        proofVerified: { id: envelope.proof.id, at: deps.clock.now().toISOString() },
+        waits: 0,
+      },
+      { info: (m) => context.info(m), warn: (m) => context.warn(m) },
+      deps,
     );
-    if (result.kind === 'conflict') {
-      context.warn(`Job ${result.job.jobId} already exists with a different request; message ignored`);
-    } else if (result.kind === 'rejected') {
-      context.info(`Job ${result.job.jobId} rejected: ${result.job.errors?.length ?? 0} invalid field(s)`);
-    }
   },
 };
+
+/**
+ * When Storage enqueued the message (trigger metadata, set by the service, not by the sender). Missing
+ * only if the host gives no metadata; then the time of processing is the closest honest stand-in.
+ */
+function insertionTime(context: InvocationContext, deps: AppDeps): Date {
+  const raw = context.triggerMetadata?.insertionTime;
+  const at = typeof raw === 'string' || raw instanceof Date ? new Date(raw) : undefined;
+  return at && !Number.isNaN(at.getTime()) ? at : deps.clock.now();
+}
+
+/** The job as signed, with an id derived from the proof when it names none. */
+function withJobId(tenant: string, job: IntakeEnvelope['job'], proofId: string): Record<string, unknown> {
+  if (job.id !== undefined) return { ...job };
+  return { ...job, id: jobIdFromProof(tenant, proofId) };
+}
 
 /** The original message text (the host gives it as `queueTrigger`), re-encoded as the host expects. */
 function rawPayload(message: unknown, metadata: Record<string, unknown> | undefined): string {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../shared/app.js';
 import { jsonResponse, problems } from '../shared/http/problem.js';
 import { readJsonBody } from '../shared/http/read-json.js';
-import { tenantOfToken, verifyTaskCallbackToken } from '../shared/jobs/callback-token.js';
+import { parseCallbackToken, verifyTaskCallbackToken } from '../shared/jobs/callback-token.js';
 import { fieldError } from '../shared/jobs/validate-request.js';
 import { queueNames } from '../shared/queues/names.js';
 import type { HttpFunction } from './definition.js';
@@ -20,7 +20,9 @@ const callbackBody = z.strictObject({
 /**
  * POST /api/jobs/{id}/callbacks — a task reports back early with its per-job token
  * (`SLOTWISE_CALLBACK_TOKEN` in its environment). Triggers an immediate reconcile of the job; what
- * the task says is a hint, Batch's state remains the truth.
+ * the task says is a hint, Batch's state remains the truth. The token must name this job and its
+ * tenant, be unexpired and carry a MAC made with the tenant's callback key; every failure is the same
+ * 401, so a caller learns nothing about other tenants or jobs.
  */
 export const jobsCallbacks: HttpFunction<AppDeps> = {
   kind: 'http',
@@ -30,11 +32,19 @@ export const jobsCallbacks: HttpFunction<AppDeps> = {
   handler: async (request, _context, deps) => {
     const id = request.params.id ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1];
-    const tenantId = token ? tenantOfToken(token) : undefined;
-    const tenant = tenantId ? await deps.tenants.get(tenantId) : undefined;
-    if (!token || !tenant || !verifyTaskCallbackToken(token, tenant.id, id, tenant.webhookSecret)) {
-      return problems.unauthorized();
-    }
+    const claimed = token ? parseCallbackToken(token) : undefined;
+    const tenant = claimed ? await deps.tenants.get(claimed.tenant) : undefined;
+    const check =
+      token && tenant?.callbackKey
+        ? verifyTaskCallbackToken({
+            token,
+            tenant: tenant.id,
+            jobId: id,
+            callbackKey: tenant.callbackKey,
+            now: deps.clock.now(),
+          })
+        : undefined;
+    if (!tenant || !check?.ok) return problems.unauthorized();
     const body = await readJsonBody(request, 16 * 1024);
     if (body.kind === 'tooLarge') return problems.tooLarge(16 * 1024);
     if (body.kind === 'unsupportedMediaType') return problems.unsupportedMediaType();

@@ -3,6 +3,7 @@ import type { AppDeps } from '../shared/app.js';
 import type { FunctionDefinition } from './definition.js';
 import { health } from './health.js';
 import { intake } from './intake.js';
+import { intakeDeferred } from './intake-deferred.js';
 import { jobsCallbacks } from './jobs-callbacks.js';
 import { jobsCancel } from './jobs-cancel.js';
 import { jobsCreate } from './jobs-create.js';
@@ -27,6 +28,7 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   jobsRetry,
   jobsCallbacks,
   intake,
+  intakeDeferred,
   planner,
   submitter,
   notifier,

@@ -6,7 +6,7 @@ import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { createBatchClient } from './batch/client.js';
 import { type Clock, type Ids, randomIds, systemClock } from './clock.js';
-import { readSettings, type Settings } from './config/config.js';
+import { type LocalSwitches, localSwitches, readSettings, type Settings } from './config/config.js';
 import type { HealthProbe } from './health.js';
 import type { ValidationPolicy } from './jobs/validate-request.js';
 import type { BatchGateway } from './pipeline/batch-gateway.js';
@@ -40,6 +40,8 @@ export interface AppDeps {
   readonly deliver: NotifyDeps['deliver'];
   readonly nextAttemptDelay: NotifyDeps['nextAttemptDelay'];
   readonly probes: readonly HealthProbe[];
+  /** Which local-only switches took effect, and which were refused because the app runs in Azure. */
+  readonly localSwitches: LocalSwitches;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,8 @@ export async function createAppDeps(
     ids?: Ids;
     random?: () => number;
     nextAttemptDelay?: AppDeps['nextAttemptDelay'];
+    /** Where start-up warnings go. Default console.warn (the Functions host collects it). */
+    log?: (message: string) => void;
   } = {},
 ): Promise<AppDeps> {
   const settings = readSettings(env);
@@ -65,7 +69,15 @@ export async function createAppDeps(
   });
   const containers = await ensureContainers(cosmos, settings.COSMOS_DATABASE);
   const tenants = createTenantStore(containers.tenants, containers.apiKeys);
-  if (settings.SLOTWISE_DEV_API_KEY) {
+  const switches = localSwitches(settings);
+  if (switches.refused.length > 0) {
+    (overrides.log ?? ((m: string) => console.warn(m)))(
+      `Running in Azure (WEBSITE_INSTANCE_ID or WEBSITE_SITE_NAME is set): refusing the local-only ` +
+        `setting(s) ${switches.refused.join(', ')}; tenant 'dev' is not seeded and loopback callbacks ` +
+        `stay blocked. Remove them from the app settings.`,
+    );
+  }
+  if (switches.seedDevTenant) {
     // Local stack only: tenant `dev` with the key and webhook secret from local.settings.json.
     await tenants.upsert('dev', {
       apiKey: settings.SLOTWISE_DEV_API_KEY,
@@ -80,7 +92,7 @@ export async function createAppDeps(
     ...(settings.BATCH_ACCOUNT_KEY ? { accountKey: settings.BATCH_ACCOUNT_KEY } : {}),
   });
   const batch = createRestBatchGateway(batchClient);
-  const callbackPolicy = { allowHttpLoopback: settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS };
+  const callbackPolicy = { allowHttpLoopback: switches.allowHttpLoopbackCallbacks };
   const dispatcher = createWebhookDispatcher(callbackPolicy);
   const probes: HealthProbe[] = [
     { name: 'queues', check: (signal) => queues.ping(signal) },
@@ -112,6 +124,7 @@ export async function createAppDeps(
       ),
     nextAttemptDelay: overrides.nextAttemptDelay ?? nextAttemptDelay,
     probes,
+    localSwitches: switches,
     async close() {
       cosmos.dispose();
       await batchClient.close();

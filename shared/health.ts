@@ -1,4 +1,5 @@
 /** Dependency health: each probe is timed; the report is 'up' only when every dependency answers. */
+import { createHash } from 'node:crypto';
 import { describeError } from './errors.js';
 
 export interface HealthProbe {
@@ -46,4 +47,47 @@ export async function checkHealth(
     checkedAt: deps.now().toISOString(),
     dependencies,
   };
+}
+
+/**
+ * Who may see the details. Health probes come without a key and get only up/down; a tenant API key
+ * (Bearer) unlocks the per-dependency report. Keys verified in the last few minutes are remembered
+ * (as SHA-256 hashes, in memory) so the details stay visible while Cosmos, which holds the keys, is
+ * the dependency that is down.
+ */
+export type HealthAccess = 'anonymous' | 'details' | 'badKey';
+
+const recentTtlMs = 10 * 60_000;
+const recentMax = 256;
+const recentByStore = new WeakMap<object, Map<string, number>>();
+
+export async function healthAccess(
+  authorization: string | null,
+  tenants: { authenticate(apiKey: string): Promise<string | undefined> },
+  nowMs: number,
+): Promise<HealthAccess> {
+  const key = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1] : undefined;
+  if (!key) return 'anonymous';
+  let recent = recentByStore.get(tenants);
+  if (!recent) {
+    recent = new Map();
+    recentByStore.set(tenants, recent);
+  }
+  const hash = createHash('sha256').update(key, 'utf8').digest('hex');
+  let tenant: string | undefined;
+  try {
+    tenant = await tenants.authenticate(key);
+  } catch {
+    // The key store is unreachable: trust only a key verified recently, else show no details.
+    const seen = recent.get(hash);
+    return seen !== undefined && nowMs - seen < recentTtlMs ? 'details' : 'anonymous';
+  }
+  if (!tenant) {
+    recent.delete(hash);
+    return 'badKey';
+  }
+  recent.delete(hash);
+  recent.set(hash, nowMs);
+  if (recent.size > recentMax) recent.delete(recent.keys().next().value as string);
+  return 'details';
 }

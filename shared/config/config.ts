@@ -41,6 +41,9 @@ const settingsSchema = z.object({
   SLOTWISE_POOL_NODE_AGENT_SKU: z.string().default('batch.node.ubuntu 22.04'),
   /** Public base URL of this app, for task callbacks (e.g. https://slotwise.example.com). */
   SLOTWISE_PUBLIC_URL: z.string().default(''),
+  /** Set by App Service / Azure Functions on every instance: the app runs in Azure. */
+  WEBSITE_INSTANCE_ID: z.string().default(''),
+  WEBSITE_SITE_NAME: z.string().default(''),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -60,4 +63,43 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
     throw new ConfigError(`Invalid settings: ${problems.join('; ')}`);
   }
   return parsed.data;
+}
+
+/** Settings that exist for the local stack only and must never take effect in Azure. */
+export const localOnlySettings = [
+  'SLOTWISE_DEV_API_KEY',
+  'SLOTWISE_DEV_WEBHOOK_SECRET',
+  'SLOTWISE_DEV_INTAKE_SECRET',
+  'SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS',
+] as const;
+
+export type LocalOnlySetting = (typeof localOnlySettings)[number];
+
+export interface LocalSwitches {
+  /** `WEBSITE_INSTANCE_ID` or `WEBSITE_SITE_NAME` is set. */
+  readonly runsInAzure: boolean;
+  /** Seed tenant `dev` from the SLOTWISE_DEV_* settings. */
+  readonly seedDevTenant: boolean;
+  readonly allowHttpLoopbackCallbacks: boolean;
+  /** Local-only settings that are set but refused (names only, never values). */
+  readonly refused: readonly LocalOnlySetting[];
+}
+
+/**
+ * Decides which local-only switches take effect. In Azure they are refused, so a settings file copied
+ * into production can neither create a tenant with a known key nor open callbacks to loopback; the app
+ * still starts (everything else is unaffected) and reports what it refused.
+ */
+export function localSwitches(settings: Settings): LocalSwitches {
+  const runsInAzure = settings.WEBSITE_INSTANCE_ID !== '' || settings.WEBSITE_SITE_NAME !== '';
+  const set = localOnlySettings.filter((name) => {
+    const value = settings[name];
+    return typeof value === 'boolean' ? value : value !== '';
+  });
+  return {
+    runsInAzure,
+    seedDevTenant: !runsInAzure && settings.SLOTWISE_DEV_API_KEY !== '',
+    allowHttpLoopbackCallbacks: !runsInAzure && settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS,
+    refused: runsInAzure ? set : [],
+  };
 }

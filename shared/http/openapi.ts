@@ -171,9 +171,13 @@ function build(): object {
       },
       '/health': {
         get: {
-          summary: 'Dependency health',
-          security: [],
-          responses: { 200: { description: 'All up' }, 503: { description: 'Something is down' } },
+          summary: 'Health: only up/down without a key; each dependency with a tenant API key',
+          security: [{}, { apiKey: [] }],
+          responses: {
+            200: { description: 'All up' },
+            401: problemResponse('A key was given and is not valid'),
+            503: { description: 'Something is down' },
+          },
         },
       },
       '/openapi.json': {

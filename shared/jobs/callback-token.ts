@@ -1,30 +1,110 @@
 /**
- * Per-job tokens that let a job's tasks report back (`POST /api/jobs/{id}/callbacks`). Derived from the
- * tenant's secret, so nothing extra is stored and a token works only for its own job:
- * `<tenant>.<base64url HMAC-SHA256(secret, "slotwise-task-callback:<tenant>:<job id lowercased>")>`.
+ * Task callback tokens (`SLOTWISE_CALLBACK_TOKEN`), which let a job's tasks report back on
+ * `POST /api/jobs/{id}/callbacks`:
+ *
+ *   `<tenant>.<job id>.<expiry, unix seconds>.<base64url HMAC-SHA256(callbackKey, "slotwise-task-callback-v1." + the first three parts)>`
+ *
+ * Keyed by the tenant's `callbackKey`, a key of its own: rotating the webhook secret leaves running
+ * jobs' tokens valid. A token names one tenant and one job and expires; tenant ids and job ids hold no
+ * dots, so the parts cannot be shifted into one another.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-export function taskCallbackToken(tenant: string, jobId: string, secret: string): string {
-  const mac = createHmac('sha256', secret)
-    .update(`slotwise-task-callback:${tenant}:${jobId.toLowerCase()}`)
-    .digest('base64url');
-  return `${tenant}.${mac}`;
+/** Expiry when the job sets no `maxWallClockTime`. */
+export const DEFAULT_CALLBACK_TOKEN_SECONDS = 7 * 24 * 3600;
+/** Margin past the job's wall-clock limit, for tasks that report while the job is being ended. */
+export const CALLBACK_TOKEN_MARGIN_SECONDS = 3600;
+
+/** Bounds absurd wall-clock limits (P1000Y) so the expiry stays a sane number. */
+const MAX_CALLBACK_TOKEN_SECONDS = 10 * 366 * 86400;
+
+const tokenPattern = /^([a-z0-9][a-z0-9-]{0,15})\.([A-Za-z0-9_-]{1,64})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+
+function mac(key: string, payload: string): Buffer {
+  return createHmac('sha256', key).update(`slotwise-task-callback-v1.${payload}`).digest();
 }
 
-/** The tenant named by a token (not yet verified), or undefined when malformed. */
-export function tenantOfToken(token: string): string | undefined {
-  const dot = token.indexOf('.');
-  return dot > 0 ? token.slice(0, dot) : undefined;
+export function taskCallbackToken(input: {
+  tenant: string;
+  jobId: string;
+  callbackKey: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}): string {
+  const payload = `${input.tenant}.${input.jobId}.${Math.floor(input.expiresAt)}`;
+  return `${payload}.${mac(input.callbackKey, payload).toString('base64url')}`;
 }
 
-export function verifyTaskCallbackToken(
-  token: string,
-  tenant: string,
-  jobId: string,
-  secret: string,
-): boolean {
-  const expected = Buffer.from(taskCallbackToken(tenant, jobId, secret));
-  const given = Buffer.from(token);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+/**
+ * When a token issued now for a job should expire: past the job's `maxWallClockTime` (Batch ends the
+ * job by then), or after DEFAULT_CALLBACK_TOKEN_SECONDS when it has none.
+ */
+export function callbackTokenExpiry(now: Date, maxWallClockTime: string | undefined): number {
+  const wallClock = maxWallClockTime ? isoDurationSeconds(maxWallClockTime) : undefined;
+  const lifetime =
+    wallClock === undefined ? DEFAULT_CALLBACK_TOKEN_SECONDS : wallClock + CALLBACK_TOKEN_MARGIN_SECONDS;
+  return Math.floor(now.getTime() / 1000) + Math.min(lifetime, MAX_CALLBACK_TOKEN_SECONDS);
+}
+
+export interface ParsedCallbackToken {
+  readonly tenant: string;
+  readonly jobId: string;
+  readonly expiresAt: number;
+}
+
+/** The parts of a well-formed token (nothing verified yet), or undefined. */
+export function parseCallbackToken(token: string): ParsedCallbackToken | undefined {
+  const m = tokenPattern.exec(token);
+  if (!m?.[1] || !m[2] || !m[3]) return undefined;
+  return { tenant: m[1], jobId: m[2], expiresAt: Number(m[3]) };
+}
+
+export type CallbackTokenCheck =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: 'Malformed' | 'WrongTenant' | 'WrongJob' | 'Expired' | 'BadMac' };
+
+/**
+ * Checks a presented token for the job in the URL: tenant, job id (Batch ids are unique ignoring case),
+ * expiry, then the MAC in constant time.
+ */
+export function verifyTaskCallbackToken(input: {
+  token: string;
+  tenant: string;
+  jobId: string;
+  callbackKey: string;
+  now: Date;
+}): CallbackTokenCheck {
+  const parsed = parseCallbackToken(input.token);
+  if (!parsed) return { ok: false, code: 'Malformed' };
+  if (parsed.tenant !== input.tenant) return { ok: false, code: 'WrongTenant' };
+  if (parsed.jobId.toLowerCase() !== input.jobId.toLowerCase()) return { ok: false, code: 'WrongJob' };
+  if (parsed.expiresAt <= input.now.getTime() / 1000) return { ok: false, code: 'Expired' };
+  const dot = input.token.lastIndexOf('.');
+  const expected = mac(input.callbackKey, input.token.slice(0, dot));
+  const given = Buffer.from(input.token.slice(dot + 1), 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, code: 'BadMac' };
+  return { ok: true };
+}
+
+/**
+ * Seconds in an ISO 8601 duration (`P[nY][nM][nW][nD][T[nH][nM][nS]]`). Years and months count as
+ * 366 and 31 days: the token must outlive the job, so the longer reading is the safe one.
+ */
+export function isoDurationSeconds(duration: string): number | undefined {
+  const m =
+    /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+      duration,
+    );
+  if (!m || duration === 'P' || duration.endsWith('T')) return undefined;
+  const [, y, mo, w, d, h, mi, s] = m.map((v) => (v === undefined ? 0 : Number(v)));
+  const seconds =
+    (y ?? 0) * 366 * 86400 +
+    (mo ?? 0) * 31 * 86400 +
+    (w ?? 0) * 7 * 86400 +
+    (d ?? 0) * 86400 +
+    (h ?? 0) * 3600 +
+    (mi ?? 0) * 60 +
+    (s ?? 0);
+  return Number.isFinite(seconds) ? Math.ceil(seconds) : undefined;
 }

@@ -48,6 +48,13 @@ export function splitRunOptions(text: string): SplitResult {
     if (ALWAYS_REFUSED.has(ch) || isControl(ch.codePointAt(0)!)) {
       return { ok: false, problem: `must not contain ${describeChar(ch)}` };
     }
+    // Some splitters also break words at Unicode spaces (U+00A0, U+2003, …): only space and tab count.
+    if (ch !== ' ' && ch !== '\t' && /\s/u.test(ch)) {
+      return {
+        ok: false,
+        problem: `must not contain U+${ch.codePointAt(0)!.toString(16).padStart(4, '0')} (only spaces and tabs separate words)`,
+      };
+    }
   }
   const words: string[] = [];
   let word = '';

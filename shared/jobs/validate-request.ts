@@ -98,8 +98,11 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
   }
   checkTasks(request, errors);
   checkTaskGrants(request, policy.tenant?.allowAdminTasks ?? false, errors);
-  if (request.sweep) checkSweep(request.sweep, errors);
-  if (request.sweep) checkSweepSizes(request, request.sweep, errors);
+  if (request.sweep) {
+    const stats = sweepParameterStats(request.sweep);
+    checkSweep(request.sweep, stats, errors);
+    checkSweepSizes(request, request.sweep, stats, errors);
+  }
   checkPool(request, errors);
   if (request.callback) {
     const why = policy.checkCallbackUrl(request.callback.url);
@@ -202,7 +205,11 @@ function checkTasks(request: JobRequest, errors: FieldError[]): void {
   }
 }
 
-function checkSweep(sweep: SweepSpec, errors: FieldError[]): void {
+function checkSweep(
+  sweep: SweepSpec,
+  stats: ReadonlyMap<string, ParameterStats>,
+  errors: FieldError[],
+): void {
   for (const [name, values] of Object.entries(sweep.parameters)) {
     const count = Array.isArray(values)
       ? values.length
@@ -216,7 +223,6 @@ function checkSweep(sweep: SweepSpec, errors: FieldError[]): void {
     .filter((name) => !Object.hasOwn(sweep.parameters, name));
   for (const name of unknown) errors.push(fieldError(['sweep', 'idTemplate'], `unknown parameter {${name}}`));
   if (unknown.length > 0) return;
-  const stats = sweepParameterStats(sweep);
   const widest = Object.fromEntries([...stats].map(([name, s]) => [name, s.widest]));
   const idRule = "break Batch's id rule (letters, digits, - and _, 1 to 64 characters)";
   const used = [...stats].filter(([name]) => sweep.idTemplate.includes(`{${name}}`));
@@ -239,8 +245,12 @@ function checkSweep(sweep: SweepSpec, errors: FieldError[]): void {
  * Limits that hold for every expanded task, computed from the widest value of each parameter (see
  * sweep.ts) rather than by expanding, plus the size of the whole job.
  */
-function checkSweepSizes(request: JobRequest, sweep: SweepSpec, errors: FieldError[]): void {
-  const stats = sweepParameterStats(sweep);
+function checkSweepSizes(
+  request: JobRequest,
+  sweep: SweepSpec,
+  stats: ReadonlyMap<string, ParameterStats>,
+  errors: FieldError[],
+): void {
   const field = (template: string, path: readonly PropertyKey[], limit: number, what: string, min = 0) => {
     const { min: shortest, max: longest } = renderedLengths(template, stats);
     if (longest > limit) {

@@ -15,7 +15,7 @@ import type { Clock, Ids } from '../clock.js';
 import type { Settings } from '../config/config.js';
 import { describeError, SlotwiseError } from '../errors.js';
 import type { PipelineMessage } from '../jobs/accept-job.js';
-import { taskCallbackToken } from '../jobs/callback-token.js';
+import { callbackTokenExpiry, taskCallbackToken } from '../jobs/callback-token.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import type { JobBody, NameValue } from '../planner/batch-bodies.js';
@@ -220,13 +220,21 @@ async function ensureBatchJob(
 ): Promise<void> {
   const environment: NameValue[] = [{ name: 'SLOTWISE_JOB_ID', value: job.jobId }];
   const tenant = await deps.tenants.get(job.tenant);
-  if (tenant?.webhookSecret && deps.settings.SLOTWISE_PUBLIC_URL) {
+  // The token is keyed by the tenant's callback key (not the webhook secret, whose rotation must not
+  // break running jobs) and outlives the Batch job's wall-clock limit. A tenant created before callback
+  // keys existed gets none until `tenant:add` runs for it again.
+  if (tenant?.callbackKey && deps.settings.SLOTWISE_PUBLIC_URL) {
     const base = deps.settings.SLOTWISE_PUBLIC_URL.replace(/\/+$/, '');
     environment.push(
       { name: 'SLOTWISE_CALLBACK_URL', value: `${base}/api/jobs/${encodeURIComponent(job.jobId)}/callbacks` },
       {
         name: 'SLOTWISE_CALLBACK_TOKEN',
-        value: taskCallbackToken(job.tenant, job.jobId, tenant.webhookSecret),
+        value: taskCallbackToken({
+          tenant: job.tenant,
+          jobId: job.jobId,
+          callbackKey: tenant.callbackKey,
+          expiresAt: callbackTokenExpiry(deps.clock.now(), body.constraints?.maxWallClockTime),
+        }),
       },
     );
   }

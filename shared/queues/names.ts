@@ -1,6 +1,11 @@
-/** Queue names. `job-requests` is the public intake; the others are internal to the pipeline. */
+/**
+ * Queue names. `job-requests` is the public intake (in Azure, senders get a data role scoped to it
+ * alone); the others are internal and written only by the app itself.
+ */
 export const queueNames = {
   jobRequests: 'job-requests',
+  /** Verified queue requests that met a limit that frees up with time, waiting for another try. */
+  intakeDeferred: 'slotwise-intake-deferred',
   plan: 'slotwise-plan',
   submit: 'slotwise-submit',
   notify: 'slotwise-notify',

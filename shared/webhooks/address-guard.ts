@@ -1,13 +1,15 @@
 /**
- * Where callbacks may go. A callback URL must be https (the local stack may allow http to loopback by
- * an explicit setting) and must never reach loopback, private, link-local, metadata or otherwise
- * special addresses. The URL is checked when the job is submitted, and every resolved IP is checked
- * again when connecting (see deliver.ts), so DNS cannot swap in a forbidden address later.
+ * Where callbacks may go. A callback URL must be https on port 443 and must never reach loopback,
+ * private, link-local, metadata, Azure platform (168.63.129.16) or otherwise special addresses. The
+ * local stack may allow loopback receivers by an explicit setting (refused in Azure): then
+ * `http(s)://127.0.0.1`, `localhost` and `[::1]` on any port (its receivers listen on their own ports).
+ * The URL is checked when the job is submitted and again at every send, and every resolved IP is
+ * checked when connecting (see deliver.ts), so DNS cannot swap in a forbidden address later.
  */
 import { BlockList, isIP } from 'node:net';
 
 export interface CallbackPolicy {
-  /** Local stack only: permit `http://127.0.0.1`, `http://localhost` and `http://[::1]`. */
+  /** Local stack only: permit `http(s)://127.0.0.1`, `localhost` and `[::1]`, on any port. */
   readonly allowHttpLoopback: boolean;
 }
 
@@ -31,6 +33,9 @@ for (const [net, prefix] of [
 ] as const) {
   forbidden.addSubnet(net, prefix, 'ipv4');
 }
+// Azure's platform address (wire server: DNS, health probes, instance metadata of the host): public
+// by its numbers, but reachable from every Azure VM and function instance, so never a callback target.
+forbidden.addAddress('168.63.129.16', 'ipv4');
 for (const [net, prefix] of [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
@@ -98,13 +103,16 @@ export function validateCallbackUrl(raw: string, policy: CallbackPolicy): string
     .replace(/\.$/, '')
     .toLowerCase();
   const isLoopbackName = host === 'localhost' || host.endsWith('.localhost');
+  const loopbackTarget = isLoopbackName || (isIP(host) !== 0 && isLoopbackAddress(host));
   if (url.protocol === 'http:') {
-    const loopbackTarget = isLoopbackName || (isIP(host) !== 0 && isLoopbackAddress(host));
     if (!(policy.allowHttpLoopback && loopbackTarget)) return 'must be an https URL';
     return undefined;
   }
   if (url.protocol !== 'https:') return 'must be an https URL';
-  if (isLoopbackName) return policy.allowHttpLoopback ? undefined : 'must not point at this machine';
+  if (policy.allowHttpLoopback && loopbackTarget) return undefined;
+  // WHATWG URL drops the default port, so an explicit one here is never 443.
+  if (url.port !== '') return 'must use port 443';
+  if (isLoopbackName) return 'must not point at this machine';
   // WHATWG URL parsing already normalises numeric forms such as 0x7f.1 or 2130706433 to dotted IPv4.
   if (isIP(host) !== 0) {
     const why = forbiddenAddressReason(host, policy);

@@ -9,26 +9,48 @@ describe('health', () => {
     await stack?.close();
   });
 
-  it('reports each dependency with latency: 200 when all are up, 503 naming the one that is down', async () => {
+  interface Details {
+    status: string;
+    dependencies?: { name: string; status: string; latencyMs: number; error?: string }[];
+    localSwitches?: { runsInAzure: boolean; refused: string[] };
+  }
+
+  it('says only up/down without a key, each dependency with a tenant key, and 401 for a bad key', async () => {
     stack = await startSlotwise();
-    const up = await stack.request('/health', { key: null });
-    expect(up.status).toBe(200);
-    const report = (await up.json()) as {
-      status: string;
-      dependencies: { name: string; status: string; latencyMs: number }[];
-    };
+    const anonymous = await stack.request('/health', { key: null });
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ status: 'up' });
+
+    const withKey = await stack.request('/health');
+    expect(withKey.status).toBe(200);
+    const report = (await withKey.json()) as Details;
     expect(report.status).toBe('up');
-    expect(report.dependencies.every((d) => d.status === 'up' && d.latencyMs >= 0)).toBe(true);
+    expect(report.dependencies?.map((d) => d.name).sort()).toEqual(['batch', 'cosmos', 'queues']);
+    expect(report.dependencies?.every((d) => d.status === 'up' && d.latencyMs >= 0)).toBe(true);
+    expect(report.localSwitches).toEqual({ runsInAzure: false, refused: [] });
+
+    const badKey = await stack.request('/health', { key: 'not-a-key-of-anyone' });
+    expect(badKey.status).toBe(401);
+    expect(JSON.stringify(await badKey.json())).not.toContain('dependencies');
+  });
+
+  it('503 when a dependency is down: anonymous still only "down", a key verified before names it', async () => {
+    stack ??= await startSlotwise();
+    expect((await stack.request('/health')).status).toBe(200); // the key is verified while Cosmos is up
     await stack.services.stopCosmos();
-    const down = await stack.request('/health', { key: null });
+    const anonymous = await stack.request('/health', { key: null });
+    expect(anonymous.status).toBe(503);
+    expect(await anonymous.json()).toEqual({ status: 'down' });
+    // A key never seen before cannot be checked while the key store is down: no details.
+    const unchecked = await stack.request('/health', { key: 'never-seen-key-123' });
+    expect(unchecked.status).toBe(503);
+    expect(await unchecked.json()).toEqual({ status: 'down' });
+    const down = await stack.request('/health');
     expect(down.status).toBe(503);
-    const after = (await down.json()) as {
-      status: string;
-      dependencies: { name: string; status: string; error?: string }[];
-    };
+    const after = (await down.json()) as Details;
     expect(after.status).toBe('down');
-    expect(after.dependencies.find((d) => d.name === 'cosmos')?.status).toBe('down');
-    expect(after.dependencies.find((d) => d.name === 'queues')?.status).toBe('up');
+    expect(after.dependencies?.find((d) => d.name === 'cosmos')?.status).toBe('down');
+    expect(after.dependencies?.find((d) => d.name === 'queues')?.status).toBe('up');
     // No secrets in the report.
     expect(JSON.stringify(after)).not.toContain(stack.env.COSMOS_KEY);
   });

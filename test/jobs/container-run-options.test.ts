@@ -26,6 +26,9 @@ describe('run options word splitting', () => {
     expect(refused('--rm; --privileged')).toBe("must not contain ';' unquoted");
     expect(refused('--rm && x')).toBe("must not contain '&' unquoted");
     expect(refused('--rm\n--privileged')).toBe('must not contain control character U+000a');
+    expect(refused('--env "A=x\u2003--privileged"')).toBe(
+      'must not contain U+2003 (only spaces and tabs separate words)',
+    );
     expect(refused('--env "A=b')).toBe('has an unterminated double quote');
     expect(refused("--env 'A=b")).toBe('has an unterminated single quote');
     // Quoted, these are plain characters.

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, requestHash } from '../../shared/jobs/accept-job.js';
 import {
+  callbackTokenExpiry,
+  isoDurationSeconds,
+  parseCallbackToken,
   taskCallbackToken,
-  tenantOfToken,
   verifyTaskCallbackToken,
 } from '../../shared/jobs/callback-token.js';
 import { type JobDoc, jobStates, zeroTaskCounts } from '../../shared/jobs/job.js';
@@ -81,12 +83,62 @@ describe('request hashing', () => {
 });
 
 describe('task callback tokens', () => {
-  it('verify only for their own tenant, job (ignoring case) and secret', () => {
-    const token = taskCallbackToken('acme', 'Job-1', 'whsec_abc');
-    expect(tenantOfToken(token)).toBe('acme');
-    expect(verifyTaskCallbackToken(token, 'acme', 'job-1', 'whsec_abc')).toBe(true);
-    expect(verifyTaskCallbackToken(token, 'acme', 'job-2', 'whsec_abc')).toBe(false);
-    expect(verifyTaskCallbackToken(token, 'acme', 'job-1', 'whsec_other')).toBe(false);
-    expect(verifyTaskCallbackToken(`${token}x`, 'acme', 'job-1', 'whsec_abc')).toBe(false);
+  const now = new Date('2026-03-01T00:00:00Z');
+  const nowSeconds = now.getTime() / 1000;
+  const acmeKey = 'acme-callback-key-0123456789';
+  const prodKey = 'acme-prod-callback-key-987654';
+  const token = taskCallbackToken({
+    tenant: 'acme',
+    jobId: 'Job-1',
+    callbackKey: acmeKey,
+    expiresAt: nowSeconds + 3600,
+  });
+  const check = (t: string, tenant: string, jobId: string, callbackKey: string, at = now) =>
+    verifyTaskCallbackToken({ token: t, tenant, jobId, callbackKey, now: at });
+
+  it('verify only for their own tenant, job (ignoring case), key and lifetime', () => {
+    expect(parseCallbackToken(token)).toEqual({
+      tenant: 'acme',
+      jobId: 'Job-1',
+      expiresAt: nowSeconds + 3600,
+    });
+    expect(check(token, 'acme', 'job-1', acmeKey)).toEqual({ ok: true });
+    expect(check(token, 'acme', 'job-2', acmeKey)).toEqual({ ok: false, code: 'WrongJob' });
+    expect(check(token, 'acme', 'job-1', 'another-key-0123456789')).toEqual({ ok: false, code: 'BadMac' });
+    expect(check(`${token}x`, 'acme', 'job-1', acmeKey)).toEqual({ ok: false, code: 'Malformed' });
+    // The clock moves past the expiry.
+    expect(check(token, 'acme', 'job-1', acmeKey, new Date((nowSeconds + 3600) * 1000))).toEqual({
+      ok: false,
+      code: 'Expired',
+    });
+  });
+
+  it("never verify for another tenant: neither acme's token at acme-prod nor a relabelled one", () => {
+    // acme's token presented for acme-prod's job of the same id.
+    expect(check(token, 'acme-prod', 'Job-1', prodKey)).toEqual({ ok: false, code: 'WrongTenant' });
+    // acme rewrites the tenant part: the MAC no longer matches acme-prod's key.
+    const relabelled = token.replace(/^acme\./, 'acme-prod.');
+    expect(check(relabelled, 'acme-prod', 'Job-1', prodKey)).toEqual({ ok: false, code: 'BadMac' });
+    // Even signed with acme's own key, a token naming acme-prod fails at acme-prod.
+    const forged = taskCallbackToken({
+      tenant: 'acme-prod',
+      jobId: 'Job-1',
+      callbackKey: acmeKey,
+      expiresAt: nowSeconds + 3600,
+    });
+    expect(check(forged, 'acme-prod', 'Job-1', prodKey)).toEqual({ ok: false, code: 'BadMac' });
+    // A later expiry written into a real token breaks its MAC.
+    const extended = token.replace(`.${nowSeconds + 3600}.`, `.${nowSeconds + 999_999}.`);
+    expect(check(extended, 'acme', 'job-1', acmeKey)).toEqual({ ok: false, code: 'BadMac' });
+  });
+
+  it("expire past the job's maxWallClockTime, or after 7 days without one", () => {
+    expect(callbackTokenExpiry(now, 'PT2H') - nowSeconds).toBe(2 * 3600 + 3600);
+    expect(callbackTokenExpiry(now, 'P1DT30M') - nowSeconds).toBe(86400 + 1800 + 3600);
+    expect(callbackTokenExpiry(now, undefined) - nowSeconds).toBe(7 * 86400);
+    expect(isoDurationSeconds('P1W')).toBe(7 * 86400);
+    expect(isoDurationSeconds('PT1.5S')).toBe(2);
+    expect(isoDurationSeconds('P')).toBeUndefined();
+    expect(isoDurationSeconds('PT')).toBeUndefined();
   });
 });

@@ -4,11 +4,11 @@ import { taskCallbackToken } from '../../shared/jobs/callback-token.js';
 import { reconcileJob } from '../../shared/pipeline/reconcile.js';
 import { queueNames } from '../../shared/queues/names.js';
 import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
+import { signedIntakeText } from '../support/intake.js';
 import {
   emulatorClient,
   type SlotwiseStack,
   startSlotwise,
-  TEST_WEBHOOK_SECRET,
   waitFor,
   waitForJobState,
 } from '../support/stack.js';
@@ -44,12 +44,13 @@ const sendRaw = async (queue: string, text: string) => {
 };
 
 describe('queue intake', () => {
-  it('accepts a job from job-requests (base64 JSON) and runs it', async () => {
+  it('accepts a signed job from job-requests (base64 JSON) and runs it', async () => {
     await sendRaw(
       queueNames.jobRequests,
-      encodeQueueMessage({
-        tenant: 'dev',
-        job: { id: 'q-1', pool: { vmSize: 'standard_d2s_v3' }, tasks: [{ id: 't', commandLine: 'sleep 1' }] },
+      signedIntakeText({
+        id: 'q-1',
+        pool: { vmSize: 'standard_d2s_v3' },
+        tasks: [{ id: 't', commandLine: 'sleep 1' }],
       }),
     );
     expect((await waitForState('q-1', ['completed'])).state).toBe('completed');
@@ -58,7 +59,7 @@ describe('queue intake', () => {
   it('stores an invalid job as rejected, with its errors, and does not retry it', async () => {
     await sendRaw(
       queueNames.jobRequests,
-      encodeQueueMessage({ tenant: 'dev', job: { id: 'q-bad', pool: { vmSize: 'nope' }, tasks: [] } }),
+      signedIntakeText({ id: 'q-bad', pool: { vmSize: 'nope' }, tasks: [] }),
     );
     const job = await waitForState('q-bad', ['rejected']);
     expect(job.errors?.map((e) => e.field)).toEqual(expect.arrayContaining(['pool.vmSize']));
@@ -321,7 +322,13 @@ describe('reconciliation and lifecycle', () => {
       value: string;
     }[];
     expect(env.map((e) => e.name)).toContain('SLOTWISE_JOB_ID');
-    const token = taskCallbackToken('dev', 'cb-1', TEST_WEBHOOK_SECRET);
+    const { callbackKey } = (await stack.deps.tenants.get('dev'))!;
+    const token = taskCallbackToken({
+      tenant: 'dev',
+      jobId: 'cb-1',
+      callbackKey: callbackKey!,
+      expiresAt: Date.now() / 1000 + 3600,
+    });
     const ok = await stack.request('/jobs/cb-1/callbacks', {
       method: 'POST',
       key: token,
