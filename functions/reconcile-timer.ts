@@ -9,7 +9,10 @@ export const reconcileTimer: TimerFunction<AppDeps> = {
   schedule: '%SLOTWISE_RECONCILE_SCHEDULE%',
   handler: async (_timer, context, deps) => {
     const pass = Math.floor(deps.clock.now().getTime() / 1000);
-    const report = await reconcileActiveJobs({ ...deps, log: (m) => context.warn(m) }, pass);
+    const { reconciled: _jobs, ...report } = await reconcileActiveJobs(
+      { ...deps, log: (m) => context.warn(m) },
+      pass,
+    );
     if (report.changed > 0 || report.errors > 0) context.info(`reconcile ${JSON.stringify(report)}`);
   },
 };

@@ -14,6 +14,7 @@ export const sweepTimer: TimerFunction<AppDeps> = {
       poolIdleTtlMs: deps.settings.SLOTWISE_POOL_IDLE_TTL_SECONDS * 1000,
       log: (m) => context.warn(m),
     });
-    if (Object.values(report).some((n) => n > 0)) context.info(`sweep ${JSON.stringify(report)}`);
+    const { redrivenJobs: _r, reannouncedJobs: _a, ...counts } = report;
+    if (Object.values(counts).some((n) => n > 0)) context.info(`sweep ${JSON.stringify(counts)}`);
   },
 };

@@ -15,6 +15,7 @@ import { openapi } from './openapi.js';
 import { planner } from './planner.js';
 import { reconcileNow } from './reconcile-now.js';
 import { reconcileTimer } from './reconcile-timer.js';
+import { retrier } from './retrier.js';
 import { submitter } from './submitter.js';
 import { sweepTimer } from './sweep-timer.js';
 
@@ -31,6 +32,7 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   intakeDeferred,
   planner,
   submitter,
+  retrier,
   notifier,
   reconcileNow,
   reconcileTimer,

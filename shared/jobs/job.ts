@@ -113,6 +113,45 @@ export interface SubmissionProgress {
   lastError?: string;
 }
 
+/** The plan stage's claim and attempt count: planning gives up (the job fails) after a bounded number. */
+export interface PlanningProgress {
+  attempts: number;
+  lease?: Lease;
+  lastError?: string;
+  /** A failed attempt's retry is queued for this time; the sweep leaves the job alone until then. */
+  retryAt?: string;
+}
+
+/** A range of chunk indexes, `to` exclusive. */
+export interface ChunkRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * A retry asked for over HTTP and done in the background by the retry stage. The request id makes
+ * the work happen once: a redelivered message for a finished request does nothing.
+ */
+export interface RetryRequest {
+  readonly requestId: string;
+  /** The attempt a resubmission becomes (its Batch job id is derived from it). */
+  readonly attempt: number;
+  readonly requestedAt: string;
+  status: 'queued' | 'working' | 'done' | 'nothing';
+  mode?: 'reactivated' | 'resubmitted';
+  /** Tasks reactivated or written for resubmission so far. */
+  tasks: number;
+  /** Why there was nothing to retry. */
+  reason?: string;
+  lease?: Lease;
+  /** The chunks holding the current attempt's tasks: what a resubmission reads. */
+  readonly source: ChunkRange;
+  /** Resubmission progress: next source chunk to read, and the chunks written so far. */
+  sourceNext?: number;
+  output?: ChunkRange;
+  finishedAt?: string;
+}
+
 export interface JobDoc {
   /** Document id: `job:<lowercased job id>` (job ids are unique ignoring case, as in Batch). */
   id: string;
@@ -136,6 +175,8 @@ export interface JobDoc {
   /** The Batch bodies the submitter sends (the pool only when Slotwise manages it). */
   batchBodies?: { readonly pool?: PoolBody; readonly job: JobBody };
   submission?: SubmissionProgress;
+  planning?: PlanningProgress;
+  retry?: RetryRequest;
   taskCounts: TaskCounts;
   history: { state: JobState; at: string }[];
   events: JobEvent[];

@@ -5,9 +5,16 @@
  * change is an ETag-guarded transition from `accepted` only. A message for a job already past
  * `accepted` re-sends the submit message when the job is still `planned` (healing a crash between the
  * write and the send) and otherwise does nothing.
+ *
+ * One invocation at a time plans a job: it claims a lease on the document (ETag-guarded, like the
+ * submitter); another that sees a live lease returns `busy`. Every claim counts an attempt on the
+ * document. A failed attempt releases the lease and re-queues the job with a growing delay; after
+ * `maxAttempts` (crashed holders included, since the claim counts) the job fails with `PlanFailed`
+ * and the last error, instead of being re-driven by the sweep for ever.
  */
 import type { Clock, Ids } from '../clock.js';
 import type { Settings } from '../config/config.js';
+import { describeError, SlotwiseError } from '../errors.js';
 import type { PipelineMessage } from '../jobs/accept-job.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
@@ -30,19 +37,116 @@ export interface PlanStageDeps {
   readonly clock: Clock;
   readonly ids: Ids;
   readonly settings: Pick<Settings, 'SLOTWISE_POOL_IMAGE' | 'SLOTWISE_POOL_NODE_AGENT_SKU'>;
+  /** How long a claim on a job lasts without renewal. Default 5 minutes. */
+  readonly leaseMs?: number;
+  /** Attempts before the job fails with `PlanFailed`. Default 5. */
+  readonly maxAttempts?: number;
 }
 
-export type PlanStageResult = 'planned' | 'rejected' | 'skipped' | 'missing';
+export type PlanStageResult = 'planned' | 'rejected' | 'skipped' | 'missing' | 'busy' | 'retrying' | 'failed';
 
-export async function runPlanStage(message: PipelineMessage, deps: PlanStageDeps): Promise<PlanStageResult> {
-  const job = await deps.jobs.get(message.tenant, message.jobId);
-  if (!job) return 'missing';
-  if (job.state === 'planned') {
-    await deps.queues.send(queueNames.submit, message);
-    return 'skipped';
+export const DEFAULT_PLAN_ATTEMPTS = 5;
+
+/** Delay before the next attempt after a failed one (1-based): 5 s doubling, at most 5 minutes. */
+export function planRetryDelaySeconds(attempt: number): number {
+  return Math.min(300, 5 * 2 ** Math.max(0, attempt - 1));
+}
+
+export async function runPlanStage(
+  message: PipelineMessage,
+  deps: PlanStageDeps,
+  owner: string = deps.ids.uuid(),
+): Promise<PlanStageResult> {
+  const leaseMs = deps.leaseMs ?? 5 * 60_000;
+  const maxAttempts = deps.maxAttempts ?? DEFAULT_PLAN_ATTEMPTS;
+  let exhausted = false;
+  const claim = await deps.jobs.update(message.tenant, message.jobId, (current) => {
+    exhausted = false;
+    if (current.state !== 'accepted' || !current.request) return undefined;
+    const now = deps.clock.now();
+    const planning = current.planning ?? { attempts: 0 };
+    if (planning.lease && planning.lease.owner !== owner && Date.parse(planning.lease.until) > now.getTime())
+      return undefined;
+    if (planning.attempts >= maxAttempts) {
+      exhausted = true;
+      return transition(current, 'failed', now, deps.ids.uuid(), {
+        failure: {
+          code: 'PlanFailed',
+          message: `Planning did not succeed in ${planning.attempts} attempts; last error: ${
+            planning.lastError ?? 'the planner stopped before finishing'
+          }`.slice(0, 1000),
+        },
+      });
+    }
+    const { retryAt: _due, ...rest } = planning;
+    return {
+      ...current,
+      planning: {
+        ...rest,
+        attempts: planning.attempts + 1,
+        lease: { owner, until: new Date(now.getTime() + leaseMs).toISOString() },
+      },
+    };
+  });
+  if (!claim) return 'missing';
+  if (claim.changed && exhausted) {
+    await announce(claim.job, deps.queues);
+    return 'failed';
   }
-  if (job.state !== 'accepted' || !job.request) return 'skipped';
-  const request = job.request;
+  if (!claim.changed) {
+    if (claim.job.state === 'planned') {
+      // Heals a crash between the `planned` write and the submit message.
+      await deps.queues.send(queueNames.submit, message);
+      return 'skipped';
+    }
+    return claim.job.state === 'accepted' && claim.job.request ? 'busy' : 'skipped';
+  }
+  const job = claim.job;
+  try {
+    return await planClaimed(job, message, owner, leaseMs, deps);
+  } catch (e) {
+    const attempts = job.planning?.attempts ?? 1;
+    const reason = (e instanceof SlotwiseError ? `${e.code}: ${e.message}` : describeError(e)).slice(0, 500);
+    const delaySeconds = planRetryDelaySeconds(attempts);
+    const released = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+      if (current.state !== 'accepted' || current.planning?.lease?.owner !== owner) return undefined;
+      const { lease: _released, ...planning } = current.planning;
+      return {
+        ...current,
+        planning: {
+          ...planning,
+          lastError: reason,
+          retryAt: new Date(deps.clock.now().getTime() + delaySeconds * 1000).toISOString(),
+        },
+      };
+    });
+    if (!released?.changed) return 'skipped';
+    // The next claim fails the job when this was the last attempt; re-queued rather than thrown so
+    // the host's own retries (and the poison queue) do not decide the outcome.
+    await deps.queues.send(queueNames.plan, message, {
+      delaySeconds: attempts >= (deps.maxAttempts ?? DEFAULT_PLAN_ATTEMPTS) ? 0 : delaySeconds,
+    });
+    return 'retrying';
+  }
+}
+
+/** Renews the lease at most this often while chunks are written. */
+const RENEW_EVERY_MS = 30_000;
+
+class LeaseLostError extends SlotwiseError {
+  constructor(jobId: string) {
+    super('LeaseLost', `Another planner took over job ${jobId}`);
+  }
+}
+
+async function planClaimed(
+  job: JobDoc,
+  message: PipelineMessage,
+  owner: string,
+  leaseMs: number,
+  deps: PlanStageDeps,
+): Promise<PlanStageResult> {
+  const request = job.request!;
 
   let existingPool: ExistingPoolInfo | undefined;
   if (isExistingPool(request.pool)) {
@@ -73,7 +177,9 @@ export async function runPlanStage(message: PipelineMessage, deps: PlanStageDeps
   if (!outcome.ok) {
     const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
       current.state === 'accepted'
-        ? transition(current, 'rejected', deps.clock.now(), deps.ids.uuid(), { errors: outcome.errors })
+        ? transition(withoutPlanLease(current), 'rejected', deps.clock.now(), deps.ids.uuid(), {
+            errors: outcome.errors,
+          })
         : undefined,
     );
     if (result?.changed) await announce(result.job, deps.queues);
@@ -86,18 +192,40 @@ export async function runPlanStage(message: PipelineMessage, deps: PlanStageDeps
   // Written in groups so a million-task sweep never holds all its chunks in memory.
   let count = 0;
   let group: { index: number; tasks: TaskBody[] }[] = [];
-  for (const tasks of plan.chunks()) {
-    group.push({ index: count++, tasks });
-    if (group.length >= 64) {
-      await writeChunks(group, job, deps.chunks);
-      group = [];
+  let renewedAt = deps.clock.now().getTime();
+  const renew = async () => {
+    const at = deps.clock.now().getTime();
+    if (at - renewedAt < RENEW_EVERY_MS) return;
+    renewedAt = at;
+    const renewed = await deps.jobs.update(job.tenant, job.jobId, (current) =>
+      current.state === 'accepted' && current.planning?.lease?.owner === owner
+        ? {
+            ...current,
+            planning: { ...current.planning, lease: { owner, until: new Date(at + leaseMs).toISOString() } },
+          }
+        : undefined,
+    );
+    if (!renewed?.changed) throw new LeaseLostError(job.jobId);
+  };
+  try {
+    for (const tasks of plan.chunks()) {
+      group.push({ index: count++, tasks });
+      if (group.length >= 64) {
+        await writeChunks(group, job, deps.chunks);
+        group = [];
+        await renew();
+      }
     }
+    await writeChunks(group, job, deps.chunks);
+  } catch (e) {
+    // Someone else holds the job now (our lease ran out): leave it to them, count nothing.
+    if (e instanceof LeaseLostError) return 'busy';
+    throw e;
   }
-  await writeChunks(group, job, deps.chunks);
 
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
-    current.state === 'accepted'
-      ? transition(current, 'planned', deps.clock.now(), deps.ids.uuid(), {
+    current.state === 'accepted' && current.planning?.lease?.owner === owner
+      ? transition(withoutPlanLease(current), 'planned', deps.clock.now(), deps.ids.uuid(), {
           plan: { ...plan.summary, chunks: count },
           batch: { poolId: plan.poolId, jobId: plan.batchJob.id, managedPool: plan.pool !== undefined },
           batchBodies: { ...(plan.pool ? { pool: plan.pool } : {}), job: plan.batchJob },
@@ -109,6 +237,13 @@ export async function runPlanStage(message: PipelineMessage, deps: PlanStageDeps
   await deps.queues.send(queueNames.submit, message);
   await announce(result.job, deps.queues);
   return 'planned';
+}
+
+/** Planning done (or given up): the attempt count stays, the lease goes. */
+function withoutPlanLease(job: JobDoc): JobDoc {
+  if (!job.planning) return job;
+  const { lease: _released, retryAt: _due, ...planning } = job.planning;
+  return { ...job, planning };
 }
 
 async function writeChunks(chunks: { index: number; tasks: TaskBody[] }[], job: JobDoc, store: ChunkStore) {

@@ -18,6 +18,7 @@ import type { JobStore } from '../store/job-store.js';
 import { announce } from './announce.js';
 import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from './batch-gateway.js';
 import { mapWithConcurrency } from './concurrency.js';
+import { type FairShare, takeFairly } from './fair-order.js';
 
 export interface ReconcileDeps {
   readonly jobs: JobStore;
@@ -160,21 +161,47 @@ function hashOf(text: string): number {
   return h;
 }
 
-/** The timer's pass over every active job, with bounded concurrency. One failure does not stop the rest. */
+export interface ReconcilePassReport {
+  jobs: number;
+  changed: number;
+  errors: number;
+  /** Every job looked at in this pass, in the order taken, with the decision applied. */
+  reconciled: { tenant: string; jobId: string; decision: Decision['kind'] | 'error' }[];
+}
+
+/**
+ * The timer's pass over active jobs, with bounded concurrency. One failure does not stop the rest.
+ * Each pass takes a fair share of every tenant's active jobs (default 100 each, 1,000 in all),
+ * round-robin, with a cursor so a tenant with more jobs than its share is covered over a few passes.
+ */
 export async function reconcileActiveJobs(
-  deps: ReconcileDeps & { concurrency?: number; log?: (message: string) => void },
+  deps: ReconcileDeps & { concurrency?: number; share?: FairShare; log?: (message: string) => void },
   pass: number,
-): Promise<{ jobs: number; changed: number; errors: number }> {
-  const active = await deps.jobs.listInStates(['submitted', 'running']);
+): Promise<ReconcilePassReport> {
+  const active = await takeFairly(
+    deps.jobs,
+    'reconcile',
+    { states: ['submitted', 'running'] },
+    deps.share ?? { perTenant: 100, total: 1000 },
+  );
   let changed = 0;
   let errors = 0;
-  await mapWithConcurrency(active, deps.concurrency ?? 8, async (job) => {
+  const reconciled = active.map((job) => ({
+    tenant: job.tenant,
+    jobId: job.jobId,
+    decision: 'none' as Decision['kind'] | 'error',
+  }));
+  // Started in the interleaved order, so with a slow Batch every tenant's first job goes out first.
+  await mapWithConcurrency(active, deps.concurrency ?? 8, async (job, i) => {
     try {
-      if ((await reconcileJob(job, deps, pass)) !== 'none') changed++;
+      const decision = await reconcileJob(job, deps, pass);
+      reconciled[i]!.decision = decision;
+      if (decision !== 'none') changed++;
     } catch (e) {
       errors++;
+      reconciled[i]!.decision = 'error';
       deps.log?.(`Reconcile of ${job.tenant}/${job.jobId} failed: ${describeError(e)}`);
     }
   });
-  return { jobs: active.length, changed, errors };
+  return { jobs: active.length, changed, errors, reconciled };
 }

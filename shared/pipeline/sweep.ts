@@ -5,15 +5,20 @@
  * - events whose delivery is overdue (a lost notify message) are re-announced;
  * - managed pools idle past the TTL shrink to zero nodes, and are deleted after a second TTL.
  * A Batch job deleted outside Slotwise is caught by reconcile (its task counts come back 404).
+ *
+ * Stuck jobs and overdue deliveries are taken fairly (`fair-order.ts`): a bounded share per tenant,
+ * oldest first, round-robin across tenants, so one tenant's thousands of jobs never crowd out another's.
  */
 
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
+import type { JobDoc } from '../jobs/job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PoolStore } from '../store/pool-store.js';
 import type { BatchGateway } from './batch-gateway.js';
+import { type FairShare, takeFairly } from './fair-order.js';
 
 export interface SweepDeps {
   readonly jobs: JobStore;
@@ -25,6 +30,8 @@ export interface SweepDeps {
   readonly poolIdleTtlMs: number;
   /** Grace before an overdue delivery counts as lost. Default 30 s. */
   readonly deliveryGraceMs?: number;
+  /** Jobs per tenant and per pass, for stuck jobs and for overdue deliveries each. Default 50 of 500. */
+  readonly share?: FairShare;
   readonly log?: (message: string) => void;
 }
 
@@ -33,31 +40,58 @@ export interface SweepReport {
   reannounced: number;
   poolsShrunk: number;
   poolsDeleted: number;
+  /** Which jobs were re-driven and re-announced (at most `share.total` each), tenant by tenant. */
+  redrivenJobs: { tenant: string; jobId: string }[];
+  reannouncedJobs: { tenant: string; jobId: string }[];
+  /** Stuck jobs skipped because a stage holds a live lease on them (or waits to retry). */
+  leased: number;
 }
+
+const defaultShare: FairShare = { perTenant: 50, total: 500 };
 
 export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const now = deps.clock.now().getTime();
-  const report: SweepReport = { redriven: 0, reannounced: 0, poolsShrunk: 0, poolsDeleted: 0 };
+  const report: SweepReport = {
+    redriven: 0,
+    reannounced: 0,
+    poolsShrunk: 0,
+    poolsDeleted: 0,
+    redrivenJobs: [],
+    reannouncedJobs: [],
+    leased: 0,
+  };
+  const share = deps.share ?? defaultShare;
 
-  const stuck = await deps.jobs.listInStates(['accepted', 'planned', 'submitting'], {
-    updatedBefore: new Date(now - deps.stuckAfterMs).toISOString(),
-    limit: 500,
-  });
+  const stuck = await takeFairly(
+    deps.jobs,
+    'sweep-stuck',
+    {
+      states: ['accepted', 'planned', 'submitting'],
+      updatedBefore: new Date(now - deps.stuckAfterMs).toISOString(),
+    },
+    share,
+  );
   for (const job of stuck) {
-    const lease = job.submission?.lease;
-    if (job.state === 'submitting' && lease && Date.parse(lease.until) > now) continue;
+    if (isHeld(job, now)) {
+      report.leased++;
+      continue;
+    }
     const queue = job.state === 'accepted' ? queueNames.plan : queueNames.submit;
     await deps.queues.send(queue, { tenant: job.tenant, jobId: job.jobId });
     report.redriven++;
+    report.redrivenJobs.push({ tenant: job.tenant, jobId: job.jobId });
   }
 
-  const overdue = await deps.jobs.listWithDueDeliveries(
-    new Date(now - (deps.deliveryGraceMs ?? 30_000)).toISOString(),
-    500,
+  const overdue = await takeFairly(
+    deps.jobs,
+    'sweep-deliveries',
+    { deliveryDueBefore: new Date(now - (deps.deliveryGraceMs ?? 30_000)).toISOString() },
+    share,
   );
   for (const job of overdue) {
     await deps.queues.send(queueNames.notify, { tenant: job.tenant, jobId: job.jobId });
     report.reannounced++;
+    report.reannouncedJobs.push({ tenant: job.tenant, jobId: job.jobId });
   }
 
   const idle = await deps.pools.listIdleSince(new Date(now - deps.poolIdleTtlMs).toISOString(), 100);
@@ -83,4 +117,12 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
     }
   }
   return report;
+}
+
+/** A stage is working on the job (live lease) or its own delayed retry is on the way. */
+function isHeld(job: JobDoc, now: number): boolean {
+  const live = (until: string | undefined) => until !== undefined && Date.parse(until) > now;
+  if (job.state === 'submitting') return live(job.submission?.lease?.until);
+  if (job.state === 'accepted') return live(job.planning?.lease?.until) || live(job.planning?.retryAt);
+  return false;
 }

@@ -9,6 +9,8 @@ export const queueNames = {
   plan: 'slotwise-plan',
   submit: 'slotwise-submit',
   notify: 'slotwise-notify',
+  /** Retries asked for over HTTP, done in the background (paged, resumable). */
+  retry: 'slotwise-retry',
   reconcile: 'slotwise-reconcile',
 } as const;
 

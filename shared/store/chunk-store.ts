@@ -24,8 +24,8 @@ export interface ChunkStore {
   /** Chunks not yet added, in order. */
   listPending(tenant: string, jobId: string, limit: number): Promise<ChunkDoc[]>;
   markAdded(chunk: ChunkDoc, at: Date): Promise<void>;
-  /** All chunks of a job, in order (for retries of failed tasks). */
-  listAll(tenant: string, jobId: string): AsyncGenerator<ChunkDoc>;
+  /** All chunks of a job (or those with `from` ≤ index < `to`), in order, read page by page. */
+  listAll(tenant: string, jobId: string, range?: { from?: number; to?: number }): AsyncGenerator<ChunkDoc>;
 }
 
 export function chunkDocId(jobId: string, index: number): string {
@@ -64,12 +64,21 @@ export function createChunkStore(container: Container): ChunkStore {
         { op: 'set', path: '/addedAt', value: at.toISOString() },
       ]);
     },
-    async *listAll(tenant, jobId) {
+    async *listAll(tenant, jobId, range = {}) {
+      const filters = ["c.type = 'chunk'", 'c.job = @job'];
+      const parameters: { name: string; value: string | number }[] = [
+        { name: '@job', value: jobId.toLowerCase() },
+      ];
+      if (range.from !== undefined) {
+        filters.push('c.index >= @from');
+        parameters.push({ name: '@from', value: range.from });
+      }
+      if (range.to !== undefined) {
+        filters.push('c.index < @to');
+        parameters.push({ name: '@to', value: range.to });
+      }
       const iterator = container.items.query<ChunkDoc>(
-        {
-          query: `SELECT * FROM c WHERE c.type = 'chunk' AND c.job = @job ORDER BY c.index`,
-          parameters: [{ name: '@job', value: jobId.toLowerCase() }],
-        },
+        { query: `SELECT * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.index`, parameters },
         { partitionKey: tenant, maxItemCount: 50 },
       );
       while (iterator.hasMoreResults()) {

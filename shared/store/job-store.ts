@@ -41,7 +41,46 @@ export interface JobStore {
   ): Promise<JobDoc[]>;
   /** Jobs with an event whose delivery is due before `before`. */
   listWithDueDeliveries(before: string, limit: number): Promise<JobDoc[]>;
+  /**
+   * The first tenant after `after` (in tenant id order) with a job matching `filter`: one cheap
+   * TOP 1 query per tenant with work, so a pass can list tenants without reading their jobs.
+   */
+  nextTenantWithWork(filter: WorkFilter, after?: string): Promise<string | undefined>;
+  /**
+   * Up to `limit` of one tenant's jobs matching `filter`, oldest `updatedAt` first (ties by id),
+   * strictly after the `after` work key, or (with `upTo`) at or before that key. Partition-scoped.
+   */
+  listTenantWork(
+    tenant: string,
+    filter: WorkFilter,
+    options: { limit: number; after?: string; upTo?: string },
+  ): Promise<JobDoc[]>;
+  /** Where a periodic pass stopped, per tenant (a hint: last writer wins). */
+  getCursor(loop: string): Promise<WorkCursor | undefined>;
+  saveCursor(loop: string, cursor: WorkCursor): Promise<void>;
 }
+
+/** What a periodic pass looks for: jobs in some states, not updated since, or with deliveries due. */
+export interface WorkFilter {
+  readonly states?: readonly JobState[];
+  readonly updatedBefore?: string;
+  readonly deliveryDueBefore?: string;
+}
+
+export interface WorkCursor {
+  /** Tenants after this one come first in the next pass (set when a pass could not reach them all). */
+  readonly tenantAfter?: string;
+  /** Per tenant: the work key of the last job taken. */
+  readonly after: Readonly<Record<string, string>>;
+}
+
+/** `updatedAt|id`: one indexed string that orders a tenant's jobs oldest first, ties by id. */
+export function workKeyOf(job: Pick<JobDoc, 'updatedAt' | 'id'>): string {
+  return `${job.updatedAt}|${job.id}`;
+}
+
+/** Cursor documents live in a partition no tenant can have (tenant ids never start with `~`). */
+const CURSOR_PARTITION = '~passes';
 
 const MAX_CONFLICT_RETRIES = 20;
 
@@ -141,19 +180,101 @@ export function createJobStore(container: Container): JobStore {
         .fetchAll();
       return resources.map(stripSystem);
     },
+
+    async nextTenantWithWork(filter, after) {
+      const { filters, parameters } = workQuery(filter);
+      if (after !== undefined) {
+        filters.push('c.tenant > @tenantAfter');
+        parameters.push({ name: '@tenantAfter', value: after });
+      }
+      const { resources } = await container.items
+        .query<{ tenant: string }>({
+          query: `SELECT TOP 1 c.tenant FROM c WHERE ${filters.join(' AND ')} ORDER BY c.tenant`,
+          parameters,
+        })
+        .fetchAll();
+      return resources[0]?.tenant;
+    },
+
+    async listTenantWork(tenant, filter, { limit, after, upTo }) {
+      const { filters, parameters } = workQuery(filter);
+      filters.push('c.tenant = @tenant');
+      parameters.push({ name: '@tenant', value: tenant });
+      if (after !== undefined) {
+        filters.push('c.workKey > @after');
+        parameters.push({ name: '@after', value: after });
+      }
+      if (upTo !== undefined) {
+        filters.push('c.workKey <= @upTo');
+        parameters.push({ name: '@upTo', value: upTo });
+      }
+      const { resources } = await container.items
+        .query<JobDoc>(
+          {
+            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.workKey`,
+            parameters,
+          },
+          { partitionKey: tenant },
+        )
+        .fetchAll();
+      return resources.map(stripSystem);
+    },
+
+    async getCursor(loop) {
+      try {
+        const { resource } = await container
+          .item(`cursor:${loop}`, CURSOR_PARTITION)
+          .read<{ cursor: WorkCursor }>();
+        return resource?.cursor;
+      } catch (e) {
+        if (cosmosStatus(e) === 404) return undefined;
+        throw e;
+      }
+    },
+
+    async saveCursor(loop, cursor) {
+      await container.items.upsert({
+        id: `cursor:${loop}`,
+        type: 'cursor',
+        tenant: CURSOR_PARTITION,
+        cursor,
+      });
+    },
   };
+}
+
+function workQuery(filter: WorkFilter): {
+  filters: string[];
+  parameters: { name: string; value: string }[];
+} {
+  const filters = ["c.type = 'job'"];
+  const parameters: { name: string; value: string }[] = [];
+  if (filter.states && filter.states.length > 0) {
+    filters.push(`(${filter.states.map((_, i) => `c.state = @s${i}`).join(' OR ')})`);
+    for (const [i, s] of filter.states.entries()) parameters.push({ name: `@s${i}`, value: s });
+  }
+  if (filter.updatedBefore !== undefined) {
+    filters.push('c.updatedAt < @before');
+    parameters.push({ name: '@before', value: filter.updatedBefore });
+  }
+  if (filter.deliveryDueBefore !== undefined) {
+    filters.push('c.nextDeliveryAt < @due');
+    parameters.push({ name: '@due', value: filter.deliveryDueBefore });
+  }
+  return { filters, parameters };
 }
 
 /**
  * `nextDeliveryAt` (earliest due pending event) is derived on every write so the sweep can find
- * undelivered events with an indexed query instead of scanning event arrays.
+ * undelivered events with an indexed query instead of scanning event arrays; `workKey` gives the
+ * periodic passes one indexed field to order a tenant's jobs by.
  */
-function withDerived(job: JobDoc): JobDoc & { nextDeliveryAt?: string } {
+function withDerived(job: JobDoc): JobDoc & { nextDeliveryAt?: string; workKey: string } {
   const due = job.events
     .filter((e) => e.delivery.status === 'pending')
     .map((e) => e.delivery.nextAttemptAt ?? e.at)
     .sort()[0];
-  const doc: JobDoc & { nextDeliveryAt?: string } = { ...job };
+  const doc: JobDoc & { nextDeliveryAt?: string; workKey: string } = { ...job, workKey: workKeyOf(job) };
   if (due) doc.nextDeliveryAt = due;
   else delete doc.nextDeliveryAt;
   delete doc._etag;

@@ -3,6 +3,8 @@
  * hostname resolves to is checked when connecting, and the socket goes to a checked address, so a
  * rebinding resolver cannot slip a forbidden one in between the check and the connect. Redirects
  * are not followed (a 3xx is a failed attempt). The outcome is a value, never an exception.
+ * Every send is bounded by `DELIVERY_TIMEOUT_MS` end to end (connect, headers, body): a receiver that
+ * accepts and never answers costs one attempt of that length, never a stuck worker.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { Agent, type Dispatcher, request } from 'undici';
@@ -26,6 +28,9 @@ const systemLookup: LookupAll = (hostname) =>
     dnsLookup(hostname, { all: true }, (e, addresses) => (e ? reject(e) : resolve(addresses))),
   );
 
+/** Upper bound of one delivery attempt, from connect to the end of the answer. */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+
 class BlockedAddressError extends Error {
   readonly code = 'SLOTWISE_BLOCKED_ADDRESS';
 }
@@ -37,7 +42,11 @@ export function createWebhookDispatcher(
 ): Dispatcher {
   return new Agent({
     keepAliveTimeout: 10_000,
+    // Backstops to the per-request signal: no phase of a send may outlast the attempt's bound.
+    headersTimeout: DELIVERY_TIMEOUT_MS,
+    bodyTimeout: DELIVERY_TIMEOUT_MS,
     connect: {
+      timeout: DELIVERY_TIMEOUT_MS,
       lookup: (hostname, _options, callback) => {
         lookup(hostname).then(
           (addresses) => {
@@ -65,6 +74,7 @@ export async function deliverWebhook(
 ): Promise<DeliveryOutcome> {
   const invalid = validateCallbackUrl(message.url, options.policy);
   if (invalid) return { kind: 'rejected', reason: `callback URL ${invalid}` };
+  const signal = AbortSignal.timeout(Math.min(options.timeoutMs ?? DELIVERY_TIMEOUT_MS, DELIVERY_TIMEOUT_MS));
   try {
     const response = await request(message.url, {
       method: 'POST',
@@ -76,10 +86,10 @@ export async function deliverWebhook(
       },
       dispatcher: options.dispatcher,
       maxRedirections: 0,
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      signal,
     } as Parameters<typeof request>[1]);
     // Read at most a little of the body, then drop the rest: receivers' answers are not used.
-    await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    await response.body.dump({ limit: 64 * 1024, signal }).catch(() => undefined);
     const status = response.statusCode;
     if (status >= 200 && status < 300) return { kind: 'delivered', status };
     if (status === 410) return { kind: 'gone', status };

@@ -62,12 +62,27 @@ describe('sweep', () => {
       lease: { owner: 'x', until: new Date(Date.now() + 600_000).toISOString() },
     };
     await stack.deps.jobs.create(doc);
-    const submitQueue = stack.queue(queueNames.submit);
-    await submitQueue.createIfNotExists();
-    const before = (await submitQueue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
-    await runSweep({ ...stack.deps, stuckAfterMs: 60_000, poolIdleTtlMs: 3600_000 });
-    const after = (await submitQueue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
-    expect(after).toBe(before);
+    // A stuck job without a lease beside it, so the pass provably looked at submitting jobs.
+    const lapsed = stuckJob('lapsed-1', 'submitting', long);
+    lapsed.submission = {
+      chunksTotal: 1,
+      chunksAdded: 0,
+      tasksAdded: 0,
+      attempts: 1,
+      lease: { owner: 'y', until: new Date(Date.now() - 1000).toISOString() },
+    };
+    await stack.deps.jobs.create(lapsed);
+    const sent: unknown[] = [];
+    const report = await runSweep({
+      ...stack.deps,
+      queues: { ...stack.deps.queues, send: async (_queue, message) => void sent.push(message) },
+      stuckAfterMs: 60_000,
+      poolIdleTtlMs: 3600_000,
+    });
+    expect(report.redrivenJobs).toContainEqual({ tenant: 'dev', jobId: 'lapsed-1' });
+    expect(report.redrivenJobs).not.toContainEqual({ tenant: 'dev', jobId: 'leased-1' });
+    expect(report.leased).toBeGreaterThanOrEqual(1);
+    expect(sent).not.toContainEqual({ tenant: 'dev', jobId: 'leased-1' });
   });
 
   it('re-announces overdue deliveries', async () => {

@@ -4,7 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStandardWebhook } from '../../dev/webhook-inbox/inbox.js';
 import { forbiddenAddressReason, validateCallbackUrl } from '../../shared/webhooks/address-guard.js';
 import { nextAttemptDelay, webhookRetryScheduleMs } from '../../shared/webhooks/backoff.js';
-import { createWebhookDispatcher, deliverWebhook } from '../../shared/webhooks/deliver.js';
+import {
+  createWebhookDispatcher,
+  DELIVERY_TIMEOUT_MS,
+  deliverWebhook,
+} from '../../shared/webhooks/deliver.js';
 import { parseWebhookSecret, signWebhook, verifyWebhook } from '../../shared/webhooks/signature.js';
 
 // The reference vector of the Standard Webhooks specification (standard-webhooks/standard-webhooks,
@@ -48,12 +52,18 @@ describe('Standard Webhooks signatures', () => {
   });
 
   it('refuses malformed secrets without echoing them', () => {
+    expect.assertions(4);
     expect(() => parseWebhookSecret('hunter2-not-a-secret')).toThrow(/whsec_/);
+    // Must throw: a secret that is accepted here would make the checks below vacuous.
+    let thrown: unknown;
     try {
       parseWebhookSecret('whsec_!!!');
     } catch (e) {
-      expect((e as Error).message).not.toContain('!!!');
+      thrown = e;
     }
+    expect(thrown).toBeInstanceOf(Error);
+    expect((thrown as Error).message).toMatch(/whsec_/);
+    expect((thrown as Error).message).not.toContain('!!!');
   });
 
   it("are accepted by the demo inbox's independent check", () => {
@@ -172,6 +182,25 @@ describe('webhook delivery', () => {
       reason: 'delivery failed: timed out',
     });
   });
+
+  it('bounds every attempt: a longer timeout asked for is capped', async () => {
+    expect(DELIVERY_TIMEOUT_MS).toBeLessThanOrEqual(10_000);
+    const hang = createServer(() => undefined); // accepts, reads, never answers
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const hangPort = (hang.address() as AddressInfo).port;
+    try {
+      const started = Date.now();
+      const outcome = await deliverWebhook(
+        { url: `http://127.0.0.1:${hangPort}/never`, body: '{}', headers: {} },
+        { policy: loopback, dispatcher: createWebhookDispatcher(loopback), timeoutMs: 3_600_000 },
+      );
+      expect(outcome).toMatchObject({ kind: 'retry', reason: 'delivery failed: timed out' });
+      expect(Date.now() - started).toBeLessThan(DELIVERY_TIMEOUT_MS + 5_000);
+    } finally {
+      hang.closeAllConnections();
+      await new Promise<void>((r) => hang.close(() => r()));
+    }
+  }, 20_000);
 
   it('checks the resolved address at send time: a name that resolves to a private address is refused', async () => {
     const privateLookup = async () => [{ address: '10.0.0.7', family: 4 }];

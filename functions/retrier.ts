@@ -1,0 +1,15 @@
+import type { AppDeps } from '../shared/app.js';
+import { parseRetryMessage, runRetryStage } from '../shared/jobs/retry-job.js';
+import { queueNames } from '../shared/queues/names.js';
+import type { StorageQueueFunction } from './definition.js';
+
+/** Does the retries asked for over HTTP: reactivates failed tasks or writes a new attempt, page by page. */
+export const retrier: StorageQueueFunction<AppDeps> = {
+  kind: 'storageQueue',
+  name: 'retrier',
+  queueName: queueNames.retry,
+  handler: async (message, context, deps) => {
+    const result = await runRetryStage(parseRetryMessage(message), context.invocationId, deps);
+    context.info(`retry ${result}`);
+  },
+};
