@@ -18,7 +18,7 @@ export interface SignOptions {
   readonly timestamp?: number;
 }
 
-export function signedIntake(job: unknown, options: SignOptions = {}) {
+export function signedIntake<J>(job: J, options: SignOptions = {}) {
   const tenant = options.tenant ?? 'dev';
   const proof = signIntakeMessage({
     secret: options.secret ?? TEST_INTAKE_SECRET,
