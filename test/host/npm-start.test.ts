@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../dev/services/services.js';
-import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
+import { signedIntakeText } from '../support/intake.js';
 import { waitFor } from '../support/stack.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,14 +100,14 @@ describe('npm start', () => {
     const requests = new QueueClient(storage, 'job-requests');
     await requests.createIfNotExists();
     await requests.sendMessage(
-      encodeQueueMessage({
-        tenant: 'dev',
-        job: {
+      signedIntakeText(
+        {
           id: 'while-down',
           pool: { vmSize: 'standard_d2s_v3' },
           tasks: [{ id: 't', commandLine: 'sleep 1' }],
         },
-      }),
+        { secret: sample.Values.SLOTWISE_DEV_INTAKE_SECRET },
+      ),
     );
     await waitFor(
       () => output,
