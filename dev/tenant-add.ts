@@ -1,7 +1,8 @@
 /**
  * `npm run tenant:add -- <tenant> [--api-key <key>] [--settings local.settings.json]`
- * Creates a tenant (or adds a key to it) and prints the API key and webhook secret once: only the
- * key's hash is stored, so it cannot be shown again.
+ * Creates a tenant (or adds a key to it) and prints the API key, the webhook secret and the intake
+ * secret (for signing `job-requests` messages): only the key's hash is stored, so it cannot be shown
+ * again. The tenant's callback key (for task callback tokens) is generated too and never shown.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -41,11 +42,19 @@ async function main(): Promise<void> {
   const existing = await store.get(tenant);
   const apiKey = values['api-key'] ?? generateApiKey();
   const webhookSecret = existing?.webhookSecret ?? generateWebhookSecretValue();
-  await store.upsert(tenant, { apiKey, webhookSecret, now: new Date() });
+  // Keeps an existing tenant's intake secret and callback key; a tenant created before they existed
+  // gets them now (callback tokens need the key, signed queue messages need the secret).
+  const stored = await store.upsert(tenant, { apiKey, webhookSecret, now: new Date() });
   client.dispose();
   console.log(
     JSON.stringify(
-      { tenant, apiKey, webhookSecret, note: 'Store these now: the key is not shown again.' },
+      {
+        tenant,
+        apiKey,
+        webhookSecret,
+        intakeSecret: stored.intakeSecret,
+        note: 'Store these now: the key is not shown again. intakeSecret signs job-requests messages.',
+      },
       null,
       2,
     ),
