@@ -127,7 +127,9 @@ describe('queue intake proves its tenant', () => {
     // ... and the tenant has exactly one job from them.
     const res = await stack.request('/jobs?limit=100');
     const list = (await res.json()) as { value: { id: string }[] };
-    expect(list.value.filter((j) => /^(q|job)-/.test(j.id))).toEqual([expect.objectContaining({ id: jobId })]);
+    expect(list.value.filter((j) => /^(q|job)-/.test(j.id))).toEqual([
+      expect.objectContaining({ id: jobId }),
+    ]);
   });
 
   it('poisons a copy of a proven message put on the queue again after the window', async () => {
