@@ -2,7 +2,7 @@ import type { AppDeps } from '../shared/app.js';
 import { runSweep } from '../shared/pipeline/sweep.js';
 import type { TimerFunction } from './definition.js';
 
-/** Every SLOTWISE_SWEEP_SCHEDULE: re-drive stuck jobs, re-announce lost deliveries, shrink idle pools. */
+/** Every SLOTWISE_SWEEP_SCHEDULE: re-drive stuck jobs, re-announce lost deliveries (pools are the pool controller's). */
 export const sweepTimer: TimerFunction<AppDeps> = {
   kind: 'timer',
   name: 'sweepTimer',
@@ -11,7 +11,6 @@ export const sweepTimer: TimerFunction<AppDeps> = {
     const report = await runSweep({
       ...deps,
       stuckAfterMs: deps.settings.SLOTWISE_STUCK_AFTER_SECONDS * 1000,
-      poolIdleTtlMs: deps.settings.SLOTWISE_POOL_IDLE_TTL_SECONDS * 1000,
       log: (m) => context.warn(m),
     });
     const { redrivenJobs: _r, reannouncedJobs: _a, ...counts } = report;

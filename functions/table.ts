@@ -13,6 +13,8 @@ import { jobsRetry } from './jobs-retry.js';
 import { notifier } from './notifier.js';
 import { openapi } from './openapi.js';
 import { planner } from './planner.js';
+import { poolController } from './pool-controller.js';
+import { poolControllerTimer } from './pool-controller-timer.js';
 import { reconcileNow } from './reconcile-now.js';
 import { reconcileTimer } from './reconcile-timer.js';
 import { retrier } from './retrier.js';
@@ -37,4 +39,6 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   reconcileNow,
   reconcileTimer,
   sweepTimer,
+  poolController,
+  poolControllerTimer,
 ];

@@ -16,6 +16,7 @@ import { createQueueGateway, type QueueGateway } from './queues/queue-gateway.js
 import { type ChunkStore, createChunkStore } from './store/chunk-store.js';
 import { ensureContainers } from './store/cosmos-setup.js';
 import { createJobStore, type JobStore } from './store/job-store.js';
+import { createPoolDemandReader, type PoolDemandReader } from './store/pool-demand.js';
 import { createPoolStore, type PoolStore } from './store/pool-store.js';
 import { createUsageStore, type UsageStore } from './store/usage-store.js';
 import { createTenantStore, type TenantStore } from './tenants/tenant-store.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   readonly jobs: JobStore;
   readonly chunks: ChunkStore;
   readonly pools: PoolStore;
+  readonly demand: PoolDemandReader;
   readonly tenants: TenantStore;
   readonly usage: UsageStore;
   readonly batch: BatchGateway;
@@ -81,7 +83,9 @@ export async function createAppDeps(
     // Local stack only: tenant `dev` with the key and webhook secret from local.settings.json.
     await tenants.upsert('dev', {
       apiKey: settings.SLOTWISE_DEV_API_KEY,
-      ...(settings.SLOTWISE_DEV_WEBHOOK_SECRET ? { webhookSecret: settings.SLOTWISE_DEV_WEBHOOK_SECRET } : {}),
+      ...(settings.SLOTWISE_DEV_WEBHOOK_SECRET
+        ? { webhookSecret: settings.SLOTWISE_DEV_WEBHOOK_SECRET }
+        : {}),
       ...(settings.SLOTWISE_DEV_INTAKE_SECRET ? { intakeSecret: settings.SLOTWISE_DEV_INTAKE_SECRET } : {}),
       now: clock.now(),
     });
@@ -110,6 +114,7 @@ export async function createAppDeps(
     jobs: createJobStore(containers.jobs),
     chunks: createChunkStore(containers.jobs),
     pools: createPoolStore(containers.pools),
+    demand: createPoolDemandReader(containers.jobs),
     tenants,
     usage: createUsageStore(containers.jobs),
     batch,

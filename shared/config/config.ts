@@ -34,8 +34,14 @@ const settingsSchema = z.object({
   SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS: booleanSetting,
   /** Jobs in accepted/planned/submitting longer than this are re-driven by the sweep. */
   SLOTWISE_STUCK_AFTER_SECONDS: positiveInt(120),
-  /** Managed pools idle longer than this shrink to zero nodes. */
+  /** A managed pool with no demand and no nodes is deleted after this long. */
   SLOTWISE_POOL_IDLE_TTL_SECONDS: positiveInt(900),
+  /** Nodes one managed pool may have at most (on top of each job's maxNodes and the tenant's limit). */
+  SLOTWISE_POOL_MAX_NODES: positiveInt(500),
+  /** Demand must stay below a pool's target this long before the controller shrinks it. */
+  SLOTWISE_POOL_SHRINK_AFTER_SECONDS: positiveInt(300),
+  /** Jobs waiting on a pool Batch cannot allocate (quota, capacity) fail after this long. */
+  SLOTWISE_ALLOCATION_DEADLINE_SECONDS: positiveInt(1800),
   /** Default node image for managed pools. */
   SLOTWISE_POOL_IMAGE: z.string().default('canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'),
   SLOTWISE_POOL_NODE_AGENT_SKU: z.string().default('batch.node.ubuntu 22.04'),

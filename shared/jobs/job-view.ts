@@ -22,6 +22,8 @@ export interface JobView {
   };
   readonly errors?: JobDoc['errors'];
   readonly failure?: JobDoc['failure'];
+  /** While the job's pool cannot allocate nodes: Batch's code and message, and when the job fails. */
+  readonly waiting?: JobDoc['waiting'];
   readonly history: JobDoc['history'];
   readonly callback?: { readonly url: string };
   readonly deliveries: readonly {
@@ -67,6 +69,7 @@ export function toJobView(job: JobDoc, basePath = '/api'): JobView {
       : {}),
     ...(job.errors ? { errors: job.errors } : {}),
     ...(job.failure ? { failure: job.failure } : {}),
+    ...(job.waiting ? { waiting: job.waiting } : {}),
     history: job.history,
     ...(request?.callback ? { callback: { url: request.callback.url } } : {}),
     deliveries: job.events

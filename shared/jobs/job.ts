@@ -90,6 +90,21 @@ export interface PlanSummary {
   /** Container images prefetched by the pool. */
   readonly containerImages: readonly string[];
   readonly nodeFillType: 'pack';
+  /** Tasks by the slots each needs, `[slots, tasks]` ascending: what the pool controller packs. */
+  readonly slotHistogram?: readonly (readonly [number, number])[];
+  /** The job's cap on nodes of a managed pool (its `maxNodes`, default 20). */
+  readonly maxNodes?: number;
+}
+
+/**
+ * Batch cannot allocate the pool's nodes (quota, capacity): the job waits, and fails with this
+ * reason once the deadline passes unless the pool recovers.
+ */
+export interface WaitingReason {
+  readonly code: string;
+  readonly message: string;
+  readonly since: string;
+  readonly failAt: string;
 }
 
 export interface BatchRefs {
@@ -176,6 +191,8 @@ export interface JobDoc {
   batchBodies?: { readonly pool?: PoolBody; readonly job: JobBody };
   submission?: SubmissionProgress;
   planning?: PlanningProgress;
+  /** Present while the job's pool cannot allocate nodes. */
+  waiting?: WaitingReason;
   retry?: RetryRequest;
   taskCounts: TaskCounts;
   history: { state: JobState; at: string }[];

@@ -22,6 +22,7 @@ interface WirePool {
   currentLowPriorityNodes?: number;
   virtualMachineConfiguration?: { containerConfiguration?: { containerImageNames?: string[] } };
   metadata?: { name: string; value: string }[];
+  resizeErrors?: { code?: string; message?: string }[];
 }
 
 function toPoolInfo(p: WirePool): PoolInfo {
@@ -35,6 +36,12 @@ function toPoolInfo(p: WirePool): PoolInfo {
     targetDedicatedNodes: p.targetDedicatedNodes ?? 0,
     targetLowPriorityNodes: p.targetLowPriorityNodes ?? 0,
     currentNodes: (p.currentDedicatedNodes ?? 0) + (p.currentLowPriorityNodes ?? 0),
+    currentDedicatedNodes: p.currentDedicatedNodes ?? 0,
+    currentLowPriorityNodes: p.currentLowPriorityNodes ?? 0,
+    resizeErrors: (p.resizeErrors ?? []).map((e) => ({
+      code: e.code ?? 'Unknown',
+      message: e.message ?? '',
+    })),
     containerImages: container ? (container.containerImageNames ?? []) : undefined,
     metadata: Object.fromEntries((p.metadata ?? []).map((m) => [m.name, m.value])),
   };
@@ -62,6 +69,7 @@ export function createRestBatchGateway(
         return 'created';
       } catch (e) {
         if (exists(e, 'PoolExists')) return 'exists';
+        if (exists(e, 'PoolBeingDeleted')) return 'deleting';
         throw e;
       }
     },
@@ -72,6 +80,7 @@ export function createRestBatchGateway(
       await client.pools.resize(poolId, {
         targetDedicatedNodes: target.dedicated,
         targetLowPriorityNodes: target.lowPriority,
+        nodeDeallocationOption: 'taskcompletion',
       });
       return 'done';
     },
@@ -192,13 +201,6 @@ export function createRestBatchGateway(
     },
     async reactivateTask(jobId, taskId) {
       await client.tasks.reactivate(jobId, taskId);
-    },
-    async countActiveJobsOnPool(poolId) {
-      let n = 0;
-      for await (const j of client.jobs.list({ filter: "state eq 'active'", select: 'id,poolInfo' })) {
-        if ((j as { poolInfo?: { poolId?: string } }).poolInfo?.poolId === poolId) n++;
-      }
-      return n;
     },
     async ping(signal) {
       for await (const _ of client.applications.list({ maxResults: 1, ...(signal ? { signal } : {}) })) break;

@@ -18,6 +18,10 @@ export interface PoolInfo {
   readonly targetDedicatedNodes: number;
   readonly targetLowPriorityNodes: number;
   readonly currentNodes: number;
+  readonly currentDedicatedNodes: number;
+  readonly currentLowPriorityNodes: number;
+  /** Why the last resize did not reach its target (quota, capacity, timeout), as Batch reports it. */
+  readonly resizeErrors: readonly { readonly code: string; readonly message: string }[];
   readonly containerImages: readonly string[] | undefined;
   readonly metadata: Readonly<Record<string, string>>;
 }
@@ -46,9 +50,12 @@ export interface AddTasksOutcome {
 
 export interface BatchGateway {
   getPool(poolId: string): Promise<PoolInfo | undefined>;
-  /** 'exists' when a pool with that id is already there. */
-  createPool(pool: PoolBody): Promise<'created' | 'exists'>;
-  /** Resizes only a pool whose metadata names this owner. */
+  /** 'exists' when a pool with that id is already there; 'deleting' while one with that id is being deleted. */
+  createPool(pool: PoolBody): Promise<'created' | 'exists' | 'deleting'>;
+  /**
+   * Resizes only a pool whose metadata names this owner. Shrinking removes nodes only once their
+   * running tasks complete (`nodeDeallocationOption: taskcompletion`).
+   */
   resizePool(
     poolId: string,
     target: { dedicated: number; lowPriority: number },
@@ -72,8 +79,6 @@ export interface BatchGateway {
   /** Ids of tasks that failed, or (failedOnly false) that did not succeed (failed or never run). */
   listUnsucceededTasks(jobId: string, options: { failedOnly: boolean }): Promise<string[]>;
   reactivateTask(jobId: string, taskId: string): Promise<void>;
-  /** Jobs in the pool that are not yet completed. */
-  countActiveJobsOnPool(poolId: string): Promise<number>;
   /** Round trip for health checks. */
   ping(signal?: AbortSignal): Promise<void>;
 }

@@ -18,7 +18,7 @@ import type { PipelineMessage } from '../jobs/accept-job.js';
 import { callbackTokenExpiry, taskCallbackToken } from '../jobs/callback-token.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
-import type { JobBody, NameValue } from '../planner/batch-bodies.js';
+import type { JobBody, NameValue, PoolBody } from '../planner/batch-bodies.js';
 import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../planner/batch-names.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
@@ -181,35 +181,30 @@ async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
   }
   const owner = poolOwnerOf(poolBody.metadata);
   if (!owner || owner.tenant !== job.tenant) {
-    throw new PermanentFailure('PlanInvalid', `The plan's pool '${poolBody.id}' is not stamped for this tenant`);
-  }
-  await deps.pools.touch(poolBody.id, owner, deps.clock.now());
-  const created = await deps.batch.createPool(poolBody);
-  if (created === 'created') return;
-  // Reused managed pool: grow it back to what this job needs (it may have been shrunk when idle).
-  const pool = await deps.batch.getPool(poolBody.id);
-  if (!pool) throw new SlotwiseError('PoolNotFound', `Pool '${poolBody.id}' vanished`, { retryable: true });
-  if (!isOwnPool(pool.metadata, owner)) {
     throw new PermanentFailure(
-      'PoolExists',
-      `Pool '${pool.id}' exists and was not created by Slotwise for this tenant and pool spec`,
+      'PlanInvalid',
+      `The plan's pool '${poolBody.id}' is not stamped for this tenant`,
     );
   }
-  if (pool.state === 'deleting') {
-    throw new SlotwiseError('PoolBeingDeleted', `Pool '${pool.id}' is being deleted`, { retryable: true });
+  // Submitters never resize (two resizes of one pool race, and jobs sharing a pool would each size it
+  // for themselves): the pool is created empty, the job's demand is its plan on the job document, and
+  // the pool controller sizes the pool for every job on it, woken at once by a message.
+  const body: PoolBody = { ...poolBody, targetDedicatedNodes: 0, targetLowPriorityNodes: 0 };
+  await deps.pools.register(body, owner, deps.clock.now());
+  const created = await deps.batch.createPool(body);
+  if (created === 'exists') {
+    const pool = await deps.batch.getPool(poolBody.id);
+    if (pool && !isOwnPool(pool.metadata, owner)) {
+      throw new PermanentFailure(
+        'PoolExists',
+        `Pool '${pool.id}' exists and was not created by Slotwise for this tenant and pool spec`,
+      );
+    }
   }
-  const want = { dedicated: poolBody.targetDedicatedNodes, lowPriority: poolBody.targetLowPriorityNodes };
-  const grow = pool.targetDedicatedNodes < want.dedicated || pool.targetLowPriorityNodes < want.lowPriority;
-  if (grow && pool.allocationState === 'steady') {
-    await deps.batch.resizePool(
-      pool.id,
-      {
-        dedicated: Math.max(pool.targetDedicatedNodes, want.dedicated),
-        lowPriority: Math.max(pool.targetLowPriorityNodes, want.lowPriority),
-      },
-      owner,
-    );
-  }
+  // A pool being deleted (the controller found it idle a moment ago) is not an error: Batch accepts a
+  // job for a pool id that is not there yet, and the controller creates the pool again once the old
+  // one is gone, because this job's demand is on it.
+  await deps.queues.send(queueNames.pools, { tenant: job.tenant, poolId: poolBody.id });
 }
 
 async function ensureBatchJob(

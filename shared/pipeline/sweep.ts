@@ -3,7 +3,6 @@
  * - jobs stuck in `accepted`, `planned` or `submitting` (a lost message, a dead lease holder) are
  *   re-driven by re-sending their stage's message (every stage is idempotent);
  * - events whose delivery is overdue (a lost notify message) are re-announced;
- * - managed pools idle past the TTL shrink to zero nodes, and are deleted after a second TTL.
  * A Batch job deleted outside Slotwise is caught by reconcile (its task counts come back 404).
  *
  * Stuck jobs and overdue deliveries are taken fairly (`fair-order.ts`): a bounded share per tenant,
@@ -11,23 +10,19 @@
  */
 
 import type { Clock } from '../clock.js';
-import { describeError } from '../errors.js';
 import type { JobDoc } from '../jobs/job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
-import type { PoolStore } from '../store/pool-store.js';
 import type { BatchGateway } from './batch-gateway.js';
 import { type FairShare, takeFairly } from './fair-order.js';
 
 export interface SweepDeps {
   readonly jobs: JobStore;
-  readonly pools: PoolStore;
   readonly batch: BatchGateway;
   readonly queues: QueueGateway;
   readonly clock: Clock;
   readonly stuckAfterMs: number;
-  readonly poolIdleTtlMs: number;
   /** Grace before an overdue delivery counts as lost. Default 30 s. */
   readonly deliveryGraceMs?: number;
   /** Jobs per tenant and per pass, for stuck jobs and for overdue deliveries each. Default 50 of 500. */
@@ -38,8 +33,6 @@ export interface SweepDeps {
 export interface SweepReport {
   redriven: number;
   reannounced: number;
-  poolsShrunk: number;
-  poolsDeleted: number;
   /** Which jobs were re-driven and re-announced (at most `share.total` each), tenant by tenant. */
   redrivenJobs: { tenant: string; jobId: string }[];
   reannouncedJobs: { tenant: string; jobId: string }[];
@@ -54,8 +47,6 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const report: SweepReport = {
     redriven: 0,
     reannounced: 0,
-    poolsShrunk: 0,
-    poolsDeleted: 0,
     redrivenJobs: [],
     reannouncedJobs: [],
     leased: 0,
@@ -94,28 +85,6 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
     report.reannouncedJobs.push({ tenant: job.tenant, jobId: job.jobId });
   }
 
-  const idle = await deps.pools.listIdleSince(new Date(now - deps.poolIdleTtlMs).toISOString(), 100);
-  for (const pool of idle) {
-    try {
-      const owner = { tenant: pool.tenant, spec: pool.spec };
-      if ((await deps.batch.countActiveJobsOnPool(pool.id)) > 0) {
-        await deps.pools.touch(pool.id, owner, deps.clock.now());
-        continue;
-      }
-      if (!pool.shrunkAt) {
-        // Guarded: a pool whose metadata is not this owner's is left alone.
-        await deps.batch.resizePool(pool.id, { dedicated: 0, lowPriority: 0 }, owner);
-        await deps.pools.markShrunk(pool.id, deps.clock.now());
-        report.poolsShrunk++;
-      } else if (Date.parse(pool.shrunkAt) < now - deps.poolIdleTtlMs) {
-        await deps.batch.deletePool(pool.id, owner);
-        await deps.pools.remove(pool.id);
-        report.poolsDeleted++;
-      }
-    } catch (e) {
-      deps.log?.(`Idle pool ${pool.id} left as is this time: ${describeError(e)}`);
-    }
-  }
   return report;
 }
 

@@ -24,7 +24,13 @@ import { expandSweep } from '../jobs/sweep.js';
 import { type FieldError, fieldError } from '../jobs/validate-request.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
 import type { ApplicationPackageReference, JobBody, NameValue, PoolBody, TaskBody } from './batch-bodies.js';
-import { batchJobIdFor, jobOwnerMetadata, managedPoolId, poolOwnerMetadata, poolSpecHash } from './batch-names.js';
+import {
+  batchJobIdFor,
+  jobOwnerMetadata,
+  managedPoolId,
+  poolOwnerMetadata,
+  poolSpecHash,
+} from './batch-names.js';
 import { packSlots, planWaves } from './pack.js';
 
 export const DEFAULT_MAX_NODES = 20;
@@ -167,7 +173,11 @@ export function planJob(input: PlanInput): PlanOutcome {
       targetLowPriorityNodes: lowPriority ? poolNodes : 0,
       resizeTimeout: 'PT15M',
       enableAutoScale: false,
-      metadata: poolOwnerMetadata({ tenant: input.tenant, spec: specHash }),
+      metadata: [
+        ...poolOwnerMetadata({ tenant: input.tenant, spec: specHash }),
+        // Read by the pool controller: which kind of node to size.
+        { name: 'slotwise.lowPriority', value: String(lowPriority) },
+      ],
     };
   }
 
@@ -212,6 +222,8 @@ export function planJob(input: PlanInput): PlanOutcome {
     applicationPackages: placement,
     containerImages: [...images],
     nodeFillType: 'pack',
+    slotHistogram: histogram(sizes),
+    ...(target.kind === 'managed' ? { maxNodes } : {}),
   };
 
   const chunks = function* (): Generator<TaskBody[]> {
@@ -272,6 +284,12 @@ function resolveTarget(input: PlanInput): Target {
     };
   }
   return { ok: true, kind: 'managed', pool: request.pool, size, slotsPerNode };
+}
+
+function histogram(sizes: readonly number[]): [number, number][] {
+  const counts = new Map<number, number>();
+  for (const s of sizes) counts.set(s, (counts.get(s) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => a[0] - b[0]);
 }
 
 function* allTasks(request: JobRequest): Generator<TaskSpec> {

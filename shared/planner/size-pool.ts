@@ -151,3 +151,30 @@ export function decidePoolAction(
   }
   return { kind: 'none', reason: 'the pool has the size it needs' };
 }
+
+/**
+ * A job's histogram scaled to the `waiting` tasks it still has (largest remainder, so the counts sum
+ * to `waiting`). Exact when every task needs the same slots; otherwise an estimate, since Batch's task
+ * counts do not say which tasks are left.
+ */
+export function scaleHistogram(
+  histogram: readonly (readonly [number, number])[],
+  waiting: number,
+): [number, number][] {
+  const total = histogram.reduce((n, [, c]) => n + c, 0);
+  if (waiting <= 0 || total === 0) return [];
+  if (waiting >= total) return histogram.map(([s, c]) => [s, c]);
+  const exact = histogram.map(([s, c]) => ({ s, x: (c * waiting) / total }));
+  const out = exact.map(({ s, x }) => [s, Math.floor(x)] as [number, number]);
+  let left = waiting - out.reduce((n, [, c]) => n + c, 0);
+  const order = exact
+    .map((e, i) => ({ i, frac: e.x - Math.floor(e.x), s: e.s }))
+    // Ties go to the larger size: never under-provision because of rounding.
+    .sort((a, b) => b.frac - a.frac || b.s - a.s);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    out[i]![1]++;
+    left--;
+  }
+  return out.filter(([, c]) => c > 0);
+}

@@ -12,6 +12,8 @@ export const queueNames = {
   /** Retries asked for over HTTP, done in the background (paged, resumable). */
   retry: 'slotwise-retry',
   reconcile: 'slotwise-reconcile',
+  /** Wakes the pool controller for one pool (a job was placed on it). */
+  pools: 'slotwise-pools',
 } as const;
 
 export type QueueName = (typeof queueNames)[keyof typeof queueNames];

@@ -95,7 +95,6 @@ describe('sweep', () => {
         ...stack.deps,
         queues,
         stuckAfterMs: 60_000,
-        poolIdleTtlMs: 3600_000,
         share: { perTenant: 5, total: 8 },
       });
     const first = await sweep();

@@ -19,6 +19,8 @@ let batch: BatchClient;
 beforeAll(async () => {
   stack = await startSlotwise();
   batch = emulatorClient(stack);
+  // Existing pools are usable only when the operator grants them to the tenant.
+  await stack.deps.tenants.updatePolicy('dev', { allowedPools: ['shared-pool', 'no-such-pool'] });
   await stack.emulatorControl('applications', {
     method: 'PUT',
     body: JSON.stringify({

@@ -39,7 +39,7 @@ describe('sweep', () => {
   it('re-drives a job left in accepted (a lost plan message) until it runs', async () => {
     const long = new Date(Date.now() - 3600_000).toISOString();
     await stack.deps.jobs.create(stuckJob('stuck-1', 'accepted', long));
-    const report = await runSweep({ ...stack.deps, stuckAfterMs: 60_000, poolIdleTtlMs: 3600_000 });
+    const report = await runSweep({ ...stack.deps, stuckAfterMs: 60_000 });
     expect(report.redriven).toBeGreaterThanOrEqual(1);
     const job = await waitFor(
       () => stack.deps.jobs.get('dev', 'stuck-1'),
@@ -77,7 +77,6 @@ describe('sweep', () => {
       ...stack.deps,
       queues: { ...stack.deps.queues, send: async (_queue, message) => void sent.push(message) },
       stuckAfterMs: 60_000,
-      poolIdleTtlMs: 3600_000,
     });
     expect(report.redrivenJobs).toContainEqual({ tenant: 'dev', jobId: 'lapsed-1' });
     expect(report.redrivenJobs).not.toContainEqual({ tenant: 'dev', jobId: 'leased-1' });
@@ -101,7 +100,7 @@ describe('sweep', () => {
       },
     ];
     await stack.deps.jobs.create(doc);
-    const report = await runSweep({ ...stack.deps, stuckAfterMs: 60_000, poolIdleTtlMs: 3600_000 });
+    const report = await runSweep({ ...stack.deps, stuckAfterMs: 60_000 });
     expect(report.reannounced).toBeGreaterThanOrEqual(1);
     // The notifier picks it up and records a delivery attempt.
     await waitFor(
@@ -111,41 +110,6 @@ describe('sweep', () => {
     );
   });
 
-  it('shrinks an idle managed pool to zero nodes, then deletes it after a second TTL', async () => {
-    const res = await stack.request('/jobs', {
-      method: 'POST',
-      body: JSON.stringify({
-        id: 'idle-1',
-        pool: { vmSize: 'standard_d2s_v3' },
-        tasks: [{ id: 't', commandLine: 'sleep 1' }],
-      }),
-    });
-    expect(res.status).toBe(202);
-    const job = await waitFor(
-      () => stack.deps.jobs.get('dev', 'idle-1'),
-      (j) => j?.state === 'submitted' || j?.state === 'running',
-    );
-    const poolId = job!.batch!.poolId;
-    // Let the Batch job finish so the pool has no active job.
-    await waitFor(
-      () => stack.deps.batch.countActiveJobsOnPool(poolId),
-      (n) => n === 0,
-      { what: 'pool idle' },
-    );
-    const first = await runSweep({ ...stack.deps, stuckAfterMs: 3600_000, poolIdleTtlMs: 1 });
-    expect(first.poolsShrunk).toBe(1);
-    await waitFor(
-      () => stack.deps.batch.getPool(poolId),
-      (p) => p?.targetDedicatedNodes === 0,
-    );
-    await new Promise((r) => setTimeout(r, 5));
-    const second = await runSweep({ ...stack.deps, stuckAfterMs: 3600_000, poolIdleTtlMs: 1 });
-    expect(second.poolsDeleted).toBe(1);
-    expect((await stack.deps.batch.getPool(poolId))?.state ?? 'gone').not.toBe('active');
-  });
-});
-
-describe('transient Batch failures during submission', () => {
   it('releases the lease and re-queues the submission with a delay, keeping the job submitting', async () => {
     // A planned job that no queue message points at, so nothing else touches it.
     const { planJob } = await import('../../shared/planner/plan-job.js');

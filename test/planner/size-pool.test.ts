@@ -5,6 +5,7 @@ import {
   desiredNodes,
   nodesFor,
   type PoolClaim,
+  scaleHistogram,
   shareNodeLimit,
 } from '../../shared/planner/size-pool.js';
 
@@ -134,5 +135,57 @@ describe('pool sizing by slots', () => {
     expect(
       decidePoolAction({ state: 'deleting', allocationState: 'steady', target: 0 }, 3, now, hysteresis).kind,
     ).toBe('none');
+  });
+});
+
+describe('scaleHistogram', () => {
+  it('keeps the histogram when nothing ran, scales it to what is left, exactly for one size', () => {
+    expect(scaleHistogram([[2, 10]], 4)).toEqual([[2, 4]]);
+    expect(
+      scaleHistogram(
+        [
+          [1, 6],
+          [4, 2],
+        ],
+        8,
+      ),
+    ).toEqual([
+      [1, 6],
+      [4, 2],
+    ]);
+    expect(
+      scaleHistogram(
+        [
+          [1, 6],
+          [4, 2],
+        ],
+        4,
+      ),
+    ).toEqual([
+      [1, 3],
+      [4, 1],
+    ]);
+    expect(
+      scaleHistogram(
+        [
+          [1, 6],
+          [4, 2],
+        ],
+        0,
+      ),
+    ).toEqual([]);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 1000 })), {
+          maxLength: 8,
+        }),
+        fc.nat(10_000),
+        (h, waiting) => {
+          const total = h.reduce((n, [, c]) => n + c, 0);
+          const scaled = scaleHistogram(h, waiting);
+          expect(scaled.reduce((n, [, c]) => n + c, 0)).toBe(Math.min(waiting, total));
+        },
+      ),
+    );
   });
 });

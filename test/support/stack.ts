@@ -112,6 +112,7 @@ export async function startSlotwise(
     SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS: 'true',
     SLOTWISE_RECONCILE_SCHEDULE: '*/1 * * * * *',
     SLOTWISE_SWEEP_SCHEDULE: '*/2 * * * * *',
+    SLOTWISE_POOL_CONTROL_SCHEDULE: '*/1 * * * * *',
     ...options.env,
   };
   const deps = await createAppDeps(env, options.overrides);

@@ -1,0 +1,18 @@
+import type { AppDeps } from '../shared/app.js';
+import { poolControllerDeps, runPoolController } from '../shared/pipeline/pool-controller.js';
+import type { TimerFunction } from './definition.js';
+
+/** Every SLOTWISE_POOL_CONTROL_SCHEDULE: size, shrink and delete managed pools by the slots their jobs need. */
+export const poolControllerTimer: TimerFunction<AppDeps> = {
+  kind: 'timer',
+  name: 'poolControllerTimer',
+  schedule: '%SLOTWISE_POOL_CONTROL_SCHEDULE%',
+  handler: async (_timer, context, deps) => {
+    const report = await runPoolController(
+      poolControllerDeps(deps, (m) => context.warn(m)),
+      context.invocationId,
+    );
+    const { pools: _pools, ...counts } = report;
+    if (Object.values(counts).some((n) => n > 0)) context.info(`pools ${JSON.stringify(report)}`);
+  },
+};

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import type { AppDeps } from '../shared/app.js';
+import { poolControllerDeps, runPoolController } from '../shared/pipeline/pool-controller.js';
+import { queueNames } from '../shared/queues/names.js';
+import { tenantIdPattern } from '../shared/tenants/tenant-store.js';
+import type { StorageQueueFunction } from './definition.js';
+
+const poolMessage = z.strictObject({
+  tenant: z.string().regex(tenantIdPattern),
+  poolId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+});
+
+/** Controls one pool at once when a job is placed on it (the timer covers every pool anyway). */
+export const poolController: StorageQueueFunction<AppDeps> = {
+  kind: 'storageQueue',
+  name: 'poolController',
+  queueName: queueNames.pools,
+  handler: async (message, context, deps) => {
+    const { tenant, poolId } = poolMessage.parse(message);
+    const report = await runPoolController(
+      poolControllerDeps(deps, (m) => context.warn(m)),
+      context.invocationId,
+      { tenant, poolId },
+    );
+    context.info(`pool ${poolId}: ${JSON.stringify(report)}`);
+  },
+};

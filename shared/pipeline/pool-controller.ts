@@ -1,0 +1,408 @@
+/**
+ * The pool controller (timer `poolControllerTimer`, and queue `slotwise-pools` for one pool at once):
+ * the only place that resizes or deletes managed pools.
+ *
+ * Per tenant, per pass:
+ * 1. observe every managed pool of the tenant (Batch's pool, the jobs placed on it);
+ * 2. want = the packing of the slots still waiting or running over all those jobs, each job bounded
+ *    by its own `maxNodes`, the pool bounded by the pool maximum (`size-pool.ts`);
+ * 3. share the tenant's node limit among its pools (growth never passes it);
+ * 4. per pool, under a lease on the pool's document (one controller at a time, idempotent): grow at
+ *    once, shrink after demand stayed low (`taskcompletion`: only nodes with nothing running go),
+ *    delete after the pool stayed empty past the idle TTL, and never while Batch is resizing;
+ * 5. read `resizeErrors`: while Batch cannot allocate (quota, capacity, timeout), the jobs waiting on
+ *    the pool carry a `waiting` reason and an event, and fail with it after the deadline unless the
+ *    pool recovers.
+ * A pool that disappeared while jobs still need it (deleted as idle a moment before a new job came,
+ * or deleted outside Slotwise) is created again from its recorded body.
+ */
+import type { Clock, Ids } from '../clock.js';
+import type { Settings } from '../config/config.js';
+import { describeError } from '../errors.js';
+import type { JobDoc } from '../jobs/job.js';
+import { makeEvent, transition } from '../jobs/lifecycle.js';
+import { isOwnPool, type PoolOwner } from '../planner/batch-names.js';
+import { DEFAULT_MAX_NODES } from '../planner/plan-job.js';
+import {
+  decidePoolAction,
+  desiredNodes,
+  type JobDemand,
+  type PoolAction,
+  scaleHistogram,
+  shareNodeLimit,
+} from '../planner/size-pool.js';
+import type { QueueGateway } from '../queues/queue-gateway.js';
+import type { JobStore } from '../store/job-store.js';
+import type { JobOnPool, PoolDemandReader } from '../store/pool-demand.js';
+import type { AllocationProblem, ManagedPoolDoc, PoolStore } from '../store/pool-store.js';
+import { tenantPolicy } from '../tenants/tenant-policy.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { announce } from './announce.js';
+import type { BatchGateway, PoolInfo } from './batch-gateway.js';
+import { mapWithConcurrency } from './concurrency.js';
+
+export interface PoolControllerDeps {
+  readonly pools: PoolStore;
+  readonly demand: PoolDemandReader;
+  readonly jobs: JobStore;
+  readonly tenants: Pick<TenantStore, 'get'>;
+  readonly batch: BatchGateway;
+  readonly queues: QueueGateway;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  readonly limits: PoolControllerLimits;
+  readonly log?: (message: string) => void;
+}
+
+export interface PoolControllerLimits {
+  /** Nodes one managed pool may have at most. */
+  readonly poolMaxNodes: number;
+  /** Demand must stay below the target this long before a pool shrinks. */
+  readonly shrinkAfterMs: number;
+  /** An empty pool is deleted after this long. */
+  readonly idleTtlMs: number;
+  /** Jobs waiting on a pool that cannot allocate fail after this long. */
+  readonly allocationDeadlineMs: number;
+  /** How long a controller's claim on a pool lasts. Default 2 minutes. */
+  readonly leaseMs?: number;
+}
+
+export interface PoolControllerReport {
+  pools: number;
+  grown: number;
+  shrunk: number;
+  deleted: number;
+  recreated: number;
+  busy: number;
+  waiting: number;
+  failed: number;
+  errors: number;
+}
+
+const ACTIVE_ON_POOL = new Set(['planned', 'submitting', 'submitted', 'running']);
+
+/** What one job still needs on the pool: every task until Batch has counted any, then active + running. */
+export function jobDemand(job: JobOnPool, poolMaxNodes: number): JobDemand {
+  const c = job.taskCounts;
+  const counted = c.active + c.running + c.succeeded + c.failed;
+  const notInBatchYet = job.state === 'planned' || job.state === 'submitting' || counted === 0;
+  // Preempted low-priority tasks are back in `active`: they count as waiting.
+  const waiting = notInBatchYet ? job.tasks : c.active + c.running;
+  return {
+    remaining: scaleHistogram(job.slotHistogram, waiting),
+    maxNodes: Math.min(job.maxNodes ?? DEFAULT_MAX_NODES, poolMaxNodes),
+  };
+}
+
+export async function runPoolController(
+  deps: PoolControllerDeps,
+  owner: string,
+  scope: { tenant?: string; poolId?: string } = {},
+): Promise<PoolControllerReport> {
+  const report: PoolControllerReport = {
+    pools: 0,
+    grown: 0,
+    shrunk: 0,
+    deleted: 0,
+    recreated: 0,
+    busy: 0,
+    waiting: 0,
+    failed: 0,
+    errors: 0,
+  };
+  const docs = await deps.pools.list(scope.tenant ? { tenant: scope.tenant } : {});
+  const byTenant = new Map<string, ManagedPoolDoc[]>();
+  for (const doc of docs) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), doc]);
+  for (const [tenant, tenantPools] of byTenant) {
+    try {
+      await controlTenant(tenant, tenantPools, deps, owner, scope.poolId, report);
+    } catch (e) {
+      report.errors++;
+      deps.log?.(`Pool control for tenant ${tenant} failed this pass: ${describeError(e)}`);
+    }
+  }
+  return report;
+}
+
+interface Observed {
+  readonly doc: ManagedPoolDoc;
+  readonly pool: PoolInfo | undefined;
+  readonly jobs: readonly JobOnPool[];
+  readonly desired: number;
+}
+
+async function controlTenant(
+  tenant: string,
+  pools: readonly ManagedPoolDoc[],
+  deps: PoolControllerDeps,
+  owner: string,
+  only: string | undefined,
+  report: PoolControllerReport,
+): Promise<void> {
+  const policy = tenantPolicy((await deps.tenants.get(tenant))?.policy);
+  const observed: Observed[] = await mapWithConcurrency([...pools], 4, async (doc) => {
+    const [pool, jobs] = await Promise.all([
+      deps.batch.getPool(doc.id),
+      deps.demand.listOnPool(tenant, doc.id),
+    ]);
+    const active = jobs.filter((j) => ACTIVE_ON_POOL.has(j.state));
+    const slotsPerNode = doc.body.taskSlotsPerNode ?? 1;
+    const demands = active.map((j) => jobDemand(j, deps.limits.poolMaxNodes));
+    return {
+      doc,
+      pool,
+      jobs: active,
+      desired: desiredNodes(demands, slotsPerNode, deps.limits.poolMaxNodes),
+    };
+  });
+  const shares = shareNodeLimit(
+    observed.map((o) => ({
+      poolId: o.doc.id,
+      desired: o.desired,
+      target: targetOf(o.pool),
+      holding: Math.max(targetOf(o.pool), o.pool?.currentNodes ?? 0),
+    })),
+    policy.limits.maxNodes,
+  );
+  for (const o of observed) {
+    if (only && o.doc.id.toLowerCase() !== only.toLowerCase()) continue;
+    report.pools++;
+    try {
+      await controlPool(o, shares.get(o.doc.id) ?? 0, deps, owner, report);
+    } catch (e) {
+      report.errors++;
+      deps.log?.(`Pool ${o.doc.id} left as is this pass: ${describeError(e)}`);
+      await release(o.doc.id, owner, deps);
+    }
+  }
+}
+
+function targetOf(pool: PoolInfo | undefined): number {
+  return pool ? pool.targetDedicatedNodes + pool.targetLowPriorityNodes : 0;
+}
+
+async function controlPool(
+  o: Observed,
+  wanted: number,
+  deps: PoolControllerDeps,
+  owner: string,
+  report: PoolControllerReport,
+): Promise<void> {
+  const now = deps.clock.now();
+  const leaseMs = deps.limits.leaseMs ?? 120_000;
+  const claimed = await deps.pools.update(o.doc.id, (doc) => {
+    const lease = doc.lease;
+    if (lease && lease.owner !== owner && Date.parse(lease.until) > now.getTime()) return undefined;
+    return { ...doc, lease: { owner, until: new Date(now.getTime() + leaseMs).toISOString() } };
+  });
+  if (!claimed) return;
+  if (!claimed.changed) {
+    report.busy++;
+    return;
+  }
+  const doc = claimed.pool;
+  const poolOwner: PoolOwner = { tenant: doc.tenant, spec: doc.spec };
+  const pool = o.pool;
+
+  if (!pool) {
+    if (o.desired > 0) {
+      // Gone while jobs still need it: create it again (empty; the next pass sizes it).
+      await deps.batch.createPool(doc.body);
+      report.recreated++;
+      await release(doc.id, owner, deps);
+    } else if (!(await deps.pools.removeIfUnused(doc.id, doc.lastUsedAt))) {
+      await release(doc.id, owner, deps);
+    }
+    return;
+  }
+  if (!isOwnPool(pool.metadata, poolOwner)) {
+    deps.log?.(`Pool ${pool.id} does not carry this owner's metadata; it is left alone`);
+    await release(doc.id, owner, deps);
+    return;
+  }
+
+  const target = targetOf(pool);
+  const lowPriority = isLowPriority(doc);
+  const empty = wanted === 0 && target === 0 && pool.currentNodes === 0;
+  let action: PoolAction = decidePoolAction(
+    {
+      state: pool.state,
+      allocationState: pool.allocationState,
+      target,
+      ...(doc.belowSince ? { belowSince: doc.belowSince } : {}),
+      ...(doc.emptySince ? { emptySince: doc.emptySince } : {}),
+    },
+    wanted,
+    now,
+    { shrinkAfterMs: deps.limits.shrinkAfterMs, deleteAfterMs: deps.limits.idleTtlMs },
+  );
+
+  // Allocation trouble: Batch reports why the last resize fell short. While Batch is still resizing
+  // the previous verdict stands (the errors are cleared at the start of every resize).
+  let problem: AllocationProblem | undefined = doc.allocationProblem;
+  if (pool.allocationState === 'steady') {
+    const error = pool.resizeErrors[0];
+    problem =
+      error && pool.currentNodes < target
+        ? {
+            code: error.code,
+            message: error.message,
+            since: doc.allocationProblem?.since ?? now.toISOString(),
+          }
+        : undefined;
+    // Ask again for what is missing: capacity or quota may have come back.
+    if (problem && action.kind === 'none' && wanted >= target && wanted > 0)
+      action = { kind: 'grow', to: wanted };
+  }
+
+  if (action.kind === 'grow' || action.kind === 'shrink') {
+    const to = action.to;
+    await deps.batch.resizePool(
+      pool.id,
+      lowPriority ? { dedicated: 0, lowPriority: to } : { dedicated: to, lowPriority: 0 },
+      poolOwner,
+    );
+    if (action.kind === 'grow') report.grown++;
+    else report.shrunk++;
+  } else if (action.kind === 'delete') {
+    await deps.batch.deletePool(pool.id, poolOwner);
+    // A job that registered on the pool meanwhile keeps the record: the next pass recreates the pool.
+    if (!(await deps.pools.removeIfUnused(doc.id, doc.lastUsedAt))) await release(doc.id, owner, deps);
+    report.deleted++;
+    return;
+  }
+
+  const applied = action.kind === 'grow' || action.kind === 'shrink' ? action.to : target;
+  await deps.pools.update(doc.id, (current) => {
+    const next: ManagedPoolDoc = { ...current, target: applied };
+    delete next.lease;
+    if (wanted < applied) next.belowSince = current.belowSince ?? now.toISOString();
+    else delete next.belowSince;
+    if (empty) next.emptySince = current.emptySince ?? now.toISOString();
+    else delete next.emptySince;
+    if (problem) next.allocationProblem = problem;
+    else delete next.allocationProblem;
+    return next;
+  });
+
+  await updateWaitingJobs(o, problem, deps, report);
+}
+
+function isLowPriority(doc: ManagedPoolDoc): boolean {
+  // The plan stamps the kind of node in the pool's metadata (the body's targets are zero).
+  return doc.body.metadata?.some((m) => m.name === 'slotwise.lowPriority' && m.value === 'true') ?? false;
+}
+
+async function release(poolId: string, owner: string, deps: PoolControllerDeps): Promise<void> {
+  await deps.pools
+    .update(poolId, (doc) => {
+      if (doc.lease?.owner !== owner) return undefined;
+      const { lease: _released, ...rest } = doc;
+      return rest;
+    })
+    .catch(() => undefined);
+}
+
+/**
+ * Jobs with tasks waiting on a pool that cannot allocate get the reason (once, with an event) and
+ * fail with it at the deadline; when the pool recovers the reason is cleared.
+ */
+async function updateWaitingJobs(
+  o: Observed,
+  problem: AllocationProblem | undefined,
+  deps: PoolControllerDeps,
+  report: PoolControllerReport,
+): Promise<void> {
+  const now = deps.clock.now();
+  for (const job of o.jobs) {
+    // Affected: tasks waiting and none running. A job running on the nodes it got is slower, not stuck.
+    const waitsForNodes =
+      job.taskCounts.running === 0 && jobDemand(job, deps.limits.poolMaxNodes).remaining.length > 0;
+    if (!problem || !waitsForNodes) {
+      if (job.waiting) {
+        await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
+          if (!current.waiting) return undefined;
+          const { waiting: _cleared, ...rest } = current;
+          return { ...rest, updatedAt: now.toISOString() };
+        });
+      }
+      continue;
+    }
+    const failAt = new Date(Date.parse(problem.since) + deps.limits.allocationDeadlineMs);
+    if (now.getTime() >= failAt.getTime()) {
+      const failed = await deps.jobs.update(o.doc.tenant, job.jobId, (current) =>
+        current.state === 'submitted' || current.state === 'running' || current.state === 'submitting'
+          ? transition(current, 'failed', now, deps.ids.uuid(), {
+              failure: {
+                code: problem.code,
+                message: `The pool could not allocate nodes for ${Math.round(deps.limits.allocationDeadlineMs / 60_000)} minutes: ${problem.message}`,
+              },
+            })
+          : undefined,
+      );
+      if (failed?.changed) {
+        report.failed++;
+        const batchJobId = failed.job.batch?.jobId;
+        if (batchJobId) {
+          await deps.batch
+            .terminateJob(batchJobId, 'Pool could not allocate nodes', {
+              tenant: failed.job.tenant,
+              jobId: failed.job.jobId,
+            })
+            .catch(() => undefined);
+        }
+        await announce(failed.job, deps.queues);
+      }
+      continue;
+    }
+    if (job.waiting?.code === problem.code) continue;
+    const marked = await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
+      if (current.endedAt || current.waiting?.code === problem.code) return undefined;
+      const waiting = {
+        code: problem.code,
+        message: problem.message,
+        since: problem.since,
+        failAt: failAt.toISOString(),
+      };
+      const next: JobDoc = { ...current, waiting, updatedAt: now.toISOString() };
+      next.events = [
+        ...current.events,
+        {
+          ...makeEvent(next, current.state, now.toISOString(), deps.ids.uuid()),
+          type: 'slotwise.job.waiting',
+        },
+      ];
+      return next;
+    });
+    if (marked?.changed) {
+      report.waiting++;
+      await announce(marked.job, deps.queues);
+    }
+  }
+}
+
+/** The controller's dependencies from the app's, with its limits read from the settings. */
+export function poolControllerDeps(
+  deps: Omit<PoolControllerDeps, 'limits' | 'log'> & {
+    readonly settings: Pick<
+      Settings,
+      | 'SLOTWISE_POOL_MAX_NODES'
+      | 'SLOTWISE_POOL_SHRINK_AFTER_SECONDS'
+      | 'SLOTWISE_POOL_IDLE_TTL_SECONDS'
+      | 'SLOTWISE_ALLOCATION_DEADLINE_SECONDS'
+    >;
+  },
+  log?: (message: string) => void,
+): PoolControllerDeps {
+  const s = deps.settings;
+  return {
+    ...deps,
+    limits: {
+      poolMaxNodes: s.SLOTWISE_POOL_MAX_NODES,
+      shrinkAfterMs: s.SLOTWISE_POOL_SHRINK_AFTER_SECONDS * 1000,
+      idleTtlMs: s.SLOTWISE_POOL_IDLE_TTL_SECONDS * 1000,
+      allocationDeadlineMs: s.SLOTWISE_ALLOCATION_DEADLINE_SECONDS * 1000,
+    },
+    ...(log ? { log } : {}),
+  };
+}

@@ -1,0 +1,250 @@
+/**
+ * The pool controller against the real stack: shared pools sized by the combined slot demand of their
+ * jobs, shrinking only nodes with nothing running, allocation failures reaching the job, and two
+ * controllers racing on one pool.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppDeps } from '../../shared/app.js';
+import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
+import { acceptJob } from '../../shared/jobs/accept-job.js';
+import { runPlanStage } from '../../shared/pipeline/plan-stage.js';
+import { poolControllerDeps, runPoolController } from '../../shared/pipeline/pool-controller.js';
+import { runSubmitStage } from '../../shared/pipeline/submit-stage.js';
+import {
+  BATCH_ACCOUNT,
+  BATCH_KEY,
+  emulatorClient,
+  getJob,
+  type SlotwiseStack,
+  startSlotwise,
+  startTestEmulator,
+  startTestServices,
+  waitFor,
+} from '../support/stack.js';
+
+let stack: SlotwiseStack;
+let batch: BatchClient;
+
+beforeAll(async () => {
+  stack = await startSlotwise({
+    env: {
+      SLOTWISE_POOL_SHRINK_AFTER_SECONDS: '1',
+      SLOTWISE_POOL_IDLE_TTL_SECONDS: '1',
+      SLOTWISE_ALLOCATION_DEADLINE_SECONDS: '3',
+    },
+  });
+  batch = emulatorClient(stack);
+  await stack.deps.tenants.updatePolicy('dev', {
+    limits: { submissionsPerSecond: 1000, submissionBurst: 1000, maxNodes: 1000 },
+  });
+});
+
+afterAll(async () => {
+  await batch?.close();
+  await stack?.close();
+});
+
+const post = (body: unknown) => stack.request('/jobs', { method: 'POST', body: JSON.stringify(body) });
+
+interface WirePool {
+  targetDedicatedNodes: number;
+  currentDedicatedNodes: number;
+  allocationState: string;
+  resizeErrors?: { code: string }[];
+}
+interface WireNode {
+  id: string;
+  state: string;
+}
+interface WireTask {
+  id: string;
+  state: string;
+  nodeInfo?: { nodeId: string };
+}
+
+const poolOf = async (id: string) => (await batch.pools.get(id)) as unknown as WirePool;
+
+async function list<T>(items: AsyncIterable<unknown>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item as T);
+  return out;
+}
+
+describe('pool controller', () => {
+  it('sizes a shared pool for the combined demand of ten jobs, then shrinks it when they end', async () => {
+    const pool = { vmSize: 'standard_d4s_v3', taskSlotsPerNode: 8, maxNodes: 8 };
+    // Each job: 16 tasks of 4 slots on 8-slot nodes → 8 nodes; ten of them share one pool.
+    const ids = Array.from({ length: 10 }, (_, i) => `shared-${i}`);
+    for (const id of ids) {
+      const res = await post({
+        id,
+        pool,
+        tasks: Array.from({ length: 16 }, (_, t) => ({
+          id: `t${t}`,
+          commandLine: 'sleep 36000',
+          requiredSlots: 4,
+        })),
+      });
+      expect(res.status).toBe(202);
+    }
+    const planned = await Promise.all(
+      ids.map((id) =>
+        waitFor(
+          () => getJob(stack, id),
+          (j) => j?.batch !== undefined,
+          { what: `${id} planned` },
+        ),
+      ),
+    );
+    const poolId = planned[0]!.batch!.poolId;
+    expect(new Set(planned.map((j) => j?.batch?.poolId))).toEqual(new Set([poolId]));
+    const grown = await waitFor(
+      () => poolOf(poolId),
+      (p) => p.targetDedicatedNodes === 80 && p.currentDedicatedNodes === 80,
+      { what: 'pool at 80 nodes', timeoutMs: 40_000 },
+    );
+    expect(grown.targetDedicatedNodes).toBe(80);
+
+    for (const id of ids) await stack.request(`/jobs/${id}`, { method: 'DELETE' });
+    await waitFor(
+      () =>
+        batch.pools.get(poolId).then(
+          () => 'there',
+          () => 'gone',
+        ),
+      (state) => state === 'gone',
+      { what: 'idle pool shrunk and deleted', timeoutMs: 40_000 },
+    );
+  });
+
+  it('shrinks only nodes with nothing running', async () => {
+    const res = await post({
+      id: 'mixed',
+      pool: { vmSize: 'standard_d2s_v3', taskSlotsPerNode: 2, maxNodes: 8 },
+      tasks: Array.from({ length: 8 }, (_, t) => ({
+        id: `t${t}`,
+        commandLine: t < 4 ? 'sleep 30' : 'sleep 36000',
+        requiredSlots: 2,
+      })),
+    });
+    expect(res.status).toBe(202);
+    const job = await waitFor(
+      () => getJob(stack, 'mixed'),
+      (j) => j?.batch !== undefined && j.taskCounts.succeeded === 4 && j.taskCounts.running === 4,
+      { what: 'short tasks done, long ones running', timeoutMs: 40_000 },
+    );
+    const { poolId, jobId } = job!.batch!;
+    const runningBefore = (await list<WireTask>(batch.tasks.list(jobId))).filter(
+      (t) => t.state === 'running',
+    );
+    expect(runningBefore).toHaveLength(4);
+    const shrunk = await waitFor(
+      () => poolOf(poolId),
+      (p) => p.targetDedicatedNodes === 4 && p.currentDedicatedNodes === 4 && p.allocationState === 'steady',
+      { what: 'pool shrunk to the 4 busy nodes', timeoutMs: 40_000 },
+    );
+    expect(shrunk.currentDedicatedNodes).toBe(4);
+    const nodes = await list<WireNode>(batch.nodes.list(poolId));
+    const after = await list<WireTask>(batch.tasks.list(jobId));
+    // The same four tasks still run, on the nodes that were kept: none was interrupted or requeued.
+    expect(after.filter((t) => t.state === 'running').map((t) => [t.id, t.nodeInfo?.nodeId])).toEqual(
+      runningBefore.map((t) => [t.id, t.nodeInfo?.nodeId]),
+    );
+    expect(nodes.map((n) => n.id).sort()).toEqual(runningBefore.map((t) => t.nodeInfo!.nodeId).sort());
+    await stack.request('/jobs/mixed', { method: 'DELETE' });
+  });
+
+  it('shows an allocation failure on the job, sends an event, and fails the job at the deadline', async () => {
+    await stack.emulatorControl('quotas', {
+      method: 'PUT',
+      body: JSON.stringify({ dedicatedCoreQuotaPerVMFamily: [{ name: 'standardESv3Family', coreQuota: 0 }] }),
+    });
+    const res = await post({
+      id: 'no-cores',
+      pool: { vmSize: 'standard_e4s_v3', maxNodes: 2 },
+      tasks: [{ id: 't', commandLine: 'sleep 10' }],
+      callback: { url: 'http://127.0.0.1:9/none' },
+    });
+    expect(res.status).toBe(202);
+    const waiting = await waitFor(
+      () => getJob(stack, 'no-cores'),
+      (j) => j?.waiting !== undefined,
+      { what: 'waiting reason', timeoutMs: 30_000 },
+    );
+    expect(waiting?.waiting?.code).toBe('AccountCoreQuotaReached');
+    expect(waiting?.deliveries.map((d) => d.type)).toContain('slotwise.job.waiting');
+    expect((await stack.deps.pools.get(waiting!.batch!.poolId))?.allocationProblem?.code).toBe(
+      'AccountCoreQuotaReached',
+    );
+    const failed = await waitFor(
+      () => getJob(stack, 'no-cores'),
+      (j) => j?.state === 'failed',
+      { what: 'failed at the deadline', timeoutMs: 30_000 },
+    );
+    expect(failed?.failure?.code).toBe('AccountCoreQuotaReached');
+  });
+});
+
+describe('two controllers racing', () => {
+  // No host here: nothing but the two controllers acts on the pool, so the race is exactly theirs.
+  it('lets one act: the pool is resized once, to the wanted size', async () => {
+    const services = await startTestServices();
+    const emulator = await startTestEmulator();
+    const deps = await createAppDeps({
+      ...stack.env,
+      AzureWebJobsStorage: services.storageConnectionString,
+      COSMOS_ENDPOINT: services.cosmosEndpoint,
+      COSMOS_KEY: services.cosmosKey,
+      BATCH_ENDPOINT: emulator.url,
+    });
+    const client = createBatchClient({
+      endpoint: emulator.url,
+      accountName: BATCH_ACCOUNT,
+      accountKey: BATCH_KEY,
+    });
+    try {
+      const request = {
+        id: 'race',
+        pool: { vmSize: 'standard_d8s_v3', maxNodes: 3 },
+        tasks: Array.from({ length: 3 }, (_, t) => ({
+          id: `t${t}`,
+          commandLine: 'sleep 5',
+          requiredSlots: 8,
+        })),
+      };
+      expect((await acceptJob({ tenant: 'dev', body: request, source: 'http' }, deps)).kind).toBe('accepted');
+      expect(await runPlanStage({ tenant: 'dev', jobId: 'race' }, deps)).toBe('planned');
+      expect(await runSubmitStage({ tenant: 'dev', jobId: 'race' }, 'submitter', deps)).toBe('submitted');
+      const poolId = (await deps.jobs.get('dev', 'race'))!.batch!.poolId;
+      await waitFor(
+        async () => (await client.pools.get(poolId)) as unknown as WirePool,
+        (p) => p.allocationState === 'steady',
+        { what: 'new pool steady' },
+      );
+      const controllerDeps = poolControllerDeps(deps);
+      const [a, b] = await Promise.all([
+        runPoolController(controllerDeps, 'controller-a', { tenant: 'dev', poolId }),
+        runPoolController(controllerDeps, 'controller-b', { tenant: 'dev', poolId }),
+      ]);
+      expect(a.grown + b.grown).toBe(1);
+      expect(a.busy + b.busy).toBe(1);
+      expect(a.errors + b.errors).toBe(0);
+      expect(((await client.pools.get(poolId)) as unknown as WirePool).targetDedicatedNodes).toBe(3);
+      const counters = (await (await fetch(`${emulator.url}/_emulator/counters`)).json()) as {
+        requests: Record<string, number>;
+      };
+      const resizes = Object.entries(counters.requests)
+        .filter(([k]) => k.includes('/resize'))
+        .reduce((n, [, v]) => n + v, 0);
+      expect(resizes).toBe(1);
+      // A pass right after finds the pool resizing and leaves it alone.
+      const again = await runPoolController(controllerDeps, 'controller-a', { tenant: 'dev', poolId });
+      expect(again.grown + again.shrunk).toBe(0);
+    } finally {
+      await client.close();
+      await deps.close();
+      await emulator.close();
+      await services.close();
+    }
+  });
+});
