@@ -19,12 +19,16 @@ import type { PipelineMessage } from '../jobs/accept-job.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import { isExistingPool } from '../jobs/request-schema.js';
+import { type FieldError, fieldError } from '../jobs/validate-request.js';
 import type { TaskBody } from '../planner/batch-bodies.js';
+import { isManagedPool } from '../planner/batch-names.js';
 import { type ExistingPoolInfo, planJob } from '../planner/plan-job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import type { JobStore } from '../store/job-store.js';
+import { isPoolGranted, tenantPolicy } from '../tenants/tenant-policy.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
 import { announce } from './announce.js';
 import type { BatchGateway } from './batch-gateway.js';
 import { mapWithConcurrency } from './concurrency.js';
@@ -34,6 +38,7 @@ export interface PlanStageDeps {
   readonly chunks: ChunkStore;
   readonly batch: BatchGateway;
   readonly queues: QueueGateway;
+  readonly tenants: Pick<TenantStore, 'get'>;
   readonly clock: Clock;
   readonly ids: Ids;
   readonly settings: Pick<Settings, 'SLOTWISE_POOL_IMAGE' | 'SLOTWISE_POOL_NODE_AGENT_SKU'>;
@@ -139,6 +144,16 @@ class LeaseLostError extends SlotwiseError {
   }
 }
 
+async function rejectPlan(job: JobDoc, errors: FieldError[], deps: PlanStageDeps): Promise<PlanStageResult> {
+  const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
+    current.state === 'accepted'
+      ? transition(withoutPlanLease(current), 'rejected', deps.clock.now(), deps.ids.uuid(), { errors })
+      : undefined,
+  );
+  if (result?.changed) await announce(result.job, deps.queues);
+  return 'rejected';
+}
+
 async function planClaimed(
   job: JobDoc,
   message: PipelineMessage,
@@ -150,7 +165,18 @@ async function planClaimed(
 
   let existingPool: ExistingPoolInfo | undefined;
   if (isExistingPool(request.pool)) {
-    const pool = await deps.batch.getPool(request.pool.id);
+    // Checked again here: a grant may have been withdrawn since the door, and a pool Slotwise manages
+    // (any tenant's) is never usable by name, whatever the grant says.
+    const policy = tenantPolicy((await deps.tenants.get(job.tenant))?.policy);
+    const pool = isPoolGranted(policy, request.pool.id)
+      ? await deps.batch.getPool(request.pool.id)
+      : undefined;
+    const refusal = !isPoolGranted(policy, request.pool.id)
+      ? `pool '${request.pool.id}' is not available to this tenant (the operator grants existing pools)`
+      : pool && isManagedPool(pool.metadata)
+        ? `pool '${request.pool.id}' is managed by Slotwise and cannot be named as an existing pool`
+        : undefined;
+    if (refusal) return rejectPlan(job, [fieldError(['pool', 'id'], refusal)], deps);
     if (pool) {
       existingPool = {
         id: pool.id,
@@ -174,17 +200,7 @@ async function planClaimed(
     },
   });
 
-  if (!outcome.ok) {
-    const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
-      current.state === 'accepted'
-        ? transition(withoutPlanLease(current), 'rejected', deps.clock.now(), deps.ids.uuid(), {
-            errors: outcome.errors,
-          })
-        : undefined,
-    );
-    if (result?.changed) await announce(result.job, deps.queues);
-    return 'rejected';
-  }
+  if (!outcome.ok) return rejectPlan(job, outcome.errors, deps);
 
   const { plan } = outcome;
   // Chunks are written before the state changes: a crash here leaves the job `accepted`, and the

@@ -207,6 +207,28 @@ describe('existing pools', () => {
   });
 });
 
+describe('managed pools by name', () => {
+  it('refuses a managed pool named as an existing pool even when the operator granted it by mistake', async () => {
+    const victim = await getJob(stack, 'nightly', ACME_PROD);
+    const poolId = victim!.batch!.poolId;
+    await stack.deps.tenants.updatePolicy('acme', { allowedPools: ['acme-granted', poolId] });
+    const res = await post(ACME, {
+      id: 'borrow',
+      pool: { id: poolId },
+      tasks: [{ id: 't', commandLine: 'sleep 1' }],
+    });
+    expect(res.status).toBe(202);
+    const rejected = await waitFor(
+      () => getJob(stack, 'borrow', ACME),
+      (j) => j?.state === 'rejected' || j?.state === 'completed' || j?.state === 'failed',
+      { what: 'borrow ended' },
+    );
+    expect(rejected?.state).toBe('rejected');
+    expect(rejected?.errors?.[0]?.field).toBe('pool.id');
+    expect(rejected?.errors?.[0]?.message).toContain('managed by Slotwise');
+  });
+});
+
 describe('the API keeps tenants apart', () => {
   it("answers 404 for another tenant's job on get, cancel and retry, and lists only one's own", async () => {
     for (const [method, path] of [
