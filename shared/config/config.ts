@@ -40,6 +40,8 @@ const settingsSchema = z.object({
   SLOTWISE_POOL_MAX_NODES: positiveInt(500),
   /** Demand must stay below a pool's target this long before the controller shrinks it. */
   SLOTWISE_POOL_SHRINK_AFTER_SECONDS: positiveInt(300),
+  /** Retry-After for a submission over a tenant's job or task quota; queued ones wait about this long. */
+  SLOTWISE_QUOTA_RETRY_SECONDS: positiveInt(30),
   /** Jobs waiting on a pool Batch cannot allocate (quota, capacity) fail after this long. */
   SLOTWISE_ALLOCATION_DEADLINE_SECONDS: positiveInt(1800),
   /** Default node image for managed pools. */

@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Clock, Ids } from '../clock.js';
+import type { Settings } from '../config/config.js';
 import { describeError } from '../errors.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
@@ -35,6 +36,7 @@ export interface AcceptDeps {
   readonly clock: Clock;
   readonly ids: Ids;
   readonly policy: ValidationPolicy;
+  readonly settings?: Pick<Settings, 'SLOTWISE_QUOTA_RETRY_SECONDS'>;
   readonly log?: (message: string) => void;
 }
 
@@ -133,7 +135,7 @@ export async function acceptJob(
       kind: 'limited',
       limit: reserved.limit,
       status: 409,
-      retryAfterSeconds: QUOTA_RETRY_SECONDS,
+      retryAfterSeconds: deps.settings?.SLOTWISE_QUOTA_RETRY_SECONDS ?? DEFAULT_QUOTA_RETRY_SECONDS,
       detail,
     };
   }
@@ -148,8 +150,8 @@ export async function acceptJob(
   return { kind: 'accepted', job, created: true };
 }
 
-/** Quota waits are measured in job run times, not seconds: ask again after this long. */
-const QUOTA_RETRY_SECONDS = 30;
+/** Quota waits are measured in job run times, not seconds: ask again after this long by default. */
+const DEFAULT_QUOTA_RETRY_SECONDS = 30;
 
 /**
  * The same id and body again: answered as stored. A job still waiting for its plan message gets it

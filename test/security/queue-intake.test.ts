@@ -18,7 +18,7 @@ const malloryKey = 'mallory-api-key-0123456789';
 const mallorySecret = `whsec_${Buffer.from('mallory-own-intake-secret-32byte').toString('base64')}`;
 
 beforeAll(async () => {
-  stack = await startSlotwise();
+  stack = await startSlotwise({ env: { SLOTWISE_QUOTA_RETRY_SECONDS: '1' } });
   await stack.deps.tenants.upsert('mallory', {
     apiKey: malloryKey,
     intakeSecret: mallorySecret,
@@ -213,5 +213,37 @@ describe('queue submissions over a limit wait instead of being rejected', () => 
     );
     expect(stored?.state).toBe('rejected');
     expect(stored?.errors?.[0]?.message).toContain('maxTasksInFlight');
+  });
+});
+
+describe('queue submissions over a quota', () => {
+  it('wait on the deferred queue while the active-job quota is full, and are admitted once a job ends', async () => {
+    const key = 'quota-q-api-key-0123456789';
+    await stack.deps.tenants.upsert('quota-q', {
+      apiKey: key,
+      intakeSecret: mallorySecret,
+      policy: { limits: { maxActiveJobs: 1, submissionsPerSecond: 100, submissionBurst: 100 } },
+      now: new Date(),
+    });
+    const first = await stack.request('/jobs', { method: 'POST', body: JSON.stringify(job('holder')), key });
+    expect(first.status).toBe(202);
+    await send(signedIntakeText(job('waiter'), { tenant: 'quota-q', secret: mallorySecret }));
+    // The intake saw the quota full and parked the request on the deferred queue, storing nothing.
+    await waitFor(
+      async () => {
+        const q = stack.queue(queueNames.intakeDeferred);
+        return (await q.exists()) ? ((await q.getProperties()).approximateMessagesCount ?? 0) : 0;
+      },
+      (n) => n > 0,
+      { what: 'the request parked on the deferred queue' },
+    );
+    expect(await stack.deps.jobs.get('quota-q', 'waiter')).toBeUndefined();
+    expect((await stack.request('/jobs/holder', { method: 'DELETE', key })).status).toBeLessThan(300);
+    const admitted = await waitFor(
+      () => stack.deps.jobs.get('quota-q', 'waiter'),
+      (j) => j !== undefined,
+      { what: 'the waiting request admitted', timeoutMs: 30_000 },
+    );
+    expect(admitted?.state).not.toBe('rejected');
   });
 });
