@@ -190,6 +190,11 @@ export function createRestBatchGateway(
       }
       return failed;
     },
+    async countTasks(jobId, filter) {
+      let n = 0;
+      for await (const _ of client.tasks.list(jobId, { filter, select: 'id', maxResults: 1000 })) n++;
+      return n;
+    },
     async listUnsucceededTasks(jobId, { failedOnly }) {
       const ids: string[] = [];
       const filter = failedOnly

@@ -76,6 +76,8 @@ export interface BatchGateway {
   /** undefined when the Batch job does not exist. */
   getTaskCounts(jobId: string): Promise<BatchTaskCounts | undefined>;
   listFailedTasks(jobId: string, limit: number): Promise<FailedTask[]>;
+  /** Tasks matching an OData filter, counted from the task list (ids only, every page). */
+  countTasks(jobId: string, filter: string): Promise<number>;
   /** Ids of tasks that failed, or (failedOnly false) that did not succeed (failed or never run). */
   listUnsucceededTasks(jobId: string, options: { failedOnly: boolean }): Promise<string[]>;
   reactivateTask(jobId: string, taskId: string): Promise<void>;

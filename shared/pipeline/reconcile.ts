@@ -13,6 +13,7 @@ import type { Clock, Ids } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { JobDoc, JobFailure, JobState, TaskCounts } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
+import { batchJobIdFor } from '../planner/batch-names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
 import { announce } from './announce.js';
@@ -34,7 +35,16 @@ export interface ReconcileDeps {
 
 export type Observation =
   | { readonly kind: 'missing' }
-  | { readonly kind: 'seen'; readonly counts: BatchTaskCounts; readonly job?: BatchJobInfo };
+  | {
+      readonly kind: 'seen';
+      readonly counts: BatchTaskCounts;
+      readonly job?: BatchJobInfo;
+      /**
+       * Counted from the task list once Batch says the job has ended: task counts may lag, so they
+       * never decide the final state.
+       */
+      readonly exact?: { readonly failed: number; readonly unfinished: number; readonly total?: number };
+    };
 
 /** What the job should become given what Batch shows: a pure decision, tested on its own. */
 export type Decision =
@@ -65,22 +75,29 @@ export function decide(job: JobDoc, seen: Observation): Decision {
   };
   if (seen.job?.state === 'completed') {
     const reason = seen.job.terminateReason;
-    if (c.failed > 0) {
+    if (seen.exact) {
+      const total = seen.exact.total ?? c.active + c.running + c.completed;
+      taskCounts.failed = seen.exact.failed;
+      taskCounts.active = seen.exact.unfinished;
+      taskCounts.running = 0;
+      taskCounts.succeeded = Math.max(0, total - seen.exact.failed - seen.exact.unfinished);
+    }
+    if (taskCounts.failed > 0) {
       return {
         kind: 'move',
         to: 'failed',
         taskCounts,
-        failure: { code: 'TaskFailed', message: `${c.failed} task(s) failed` },
+        failure: { code: 'TaskFailed', message: `${taskCounts.failed} task(s) failed` },
       };
     }
-    if (c.active > 0 || (reason && reason !== 'AllTasksComplete')) {
+    if (taskCounts.active > 0 || (reason && reason !== 'AllTasksComplete')) {
       return {
         kind: 'move',
         to: 'failed',
         taskCounts,
         failure: {
           code: reason ?? 'JobTerminated',
-          message: `The Batch job ended (${reason ?? 'terminated'}) with ${c.active} task(s) never run`,
+          message: `The Batch job ended (${reason ?? 'terminated'}) with ${taskCounts.active} task(s) never run`,
         },
       };
     }
@@ -152,7 +169,20 @@ async function observe(
   if (!drained && (pass + hashOf(job.id)) % every !== 0) return { kind: 'seen', counts };
   const batchJob = await deps.batch.getJob(batchJobId);
   if (!batchJob) return { kind: 'missing' };
-  return { kind: 'seen', counts, job: batchJob };
+  if (batchJob.state !== 'completed') return { kind: 'seen', counts, job: batchJob };
+  // The job has ended: count from the task list (paged, ids only), not from the lagging counts.
+  const [failed, unfinished] = await Promise.all([
+    deps.batch.countTasks(batchJobId, "executionInfo/result eq 'failure'"),
+    deps.batch.countTasks(batchJobId, "state ne 'completed'"),
+  ]);
+  // The first attempt holds every planned task; a retry attempt only its own, known from the counts.
+  const total = batchJobId === batchJobIdFor(job.tenant, job.jobId) ? job.plan?.tasks : undefined;
+  return {
+    kind: 'seen',
+    counts,
+    job: batchJob,
+    exact: { failed, unfinished, ...(total !== undefined ? { total } : {}) },
+  };
 }
 
 function hashOf(text: string): number {

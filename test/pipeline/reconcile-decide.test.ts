@@ -92,3 +92,31 @@ describe('submission retry schedule', () => {
     ]);
   });
 });
+
+describe('the final state comes from the task list, not from lagging counts', () => {
+  const ended = { id: 'b', state: 'completed', terminateReason: 'AllTasksComplete', metadata: {} };
+  it('fails a job whose counts show no failure yet when the list has one', () => {
+    const decision = decide(
+      { ...base, state: 'running' },
+      { kind: 'seen', counts: counts(0, 0, 4, 0), job: ended, exact: { failed: 1, unfinished: 0 } },
+    );
+    expect(decision).toMatchObject({
+      kind: 'move',
+      to: 'failed',
+      taskCounts: { active: 0, running: 0, succeeded: 3, failed: 1 },
+      failure: { code: 'TaskFailed' },
+    });
+  });
+
+  it('completes a job whose stale counts still show a failure that was retried away', () => {
+    const decision = decide(
+      { ...base, state: 'running' },
+      { kind: 'seen', counts: counts(0, 0, 3, 1), job: ended, exact: { failed: 0, unfinished: 0 } },
+    );
+    expect(decision).toMatchObject({
+      kind: 'move',
+      to: 'completed',
+      taskCounts: { succeeded: 4, failed: 0 },
+    });
+  });
+});
