@@ -1,16 +1,21 @@
-/** Entry point loaded by the Azure Functions host (package.json `main`). */
+/** Entry point loaded by the Azure Functions worker (package.json `main`). See startup.ts for why it awaits. */
 // The package is CommonJS: Node's ESM loader cannot see its named exports.
 import azureFunctions from '@azure/functions';
 
 const { app } = azureFunctions;
 
 import { createAppDeps } from '../shared/app.js';
-import { lazy, registerFunctions } from './register.js';
+import type { FunctionDefinition } from './definition.js';
+import { registerFunctions } from './register.js';
+import { startFunctions } from './startup.js';
 import { functionTable } from './table.js';
 
 app.setup({ enableHttpStream: false });
-registerFunctions(
-  app,
-  functionTable,
-  lazy(() => createAppDeps(process.env)),
-);
+const started = await startFunctions(functionTable, () => createAppDeps(process.env));
+if (started.ok) {
+  registerFunctions(app, started.table, async () => started.deps);
+} else {
+  // Reaches Application Insights as an error trace; the message names settings or resources only.
+  console.error(`Slotwise did not start (${started.problem.code}): ${started.problem.message}`);
+  registerFunctions(app, started.table as readonly FunctionDefinition<null>[], async () => null);
+}

@@ -2,11 +2,18 @@
  * The composition root: settings read once, clients created once, handed to every function.
  * Nothing here runs at import time; the Azure entry point and the dev host call `createAppDeps`.
  */
+import type { TokenCredential } from '@azure/core-auth';
 import { CosmosClient } from '@azure/cosmos';
-import { DefaultAzureCredential } from '@azure/identity';
 import { createBatchClient } from './batch/client.js';
 import { type Clock, type Ids, randomIds, systemClock } from './clock.js';
-import { type LocalSwitches, localSwitches, readSettings, type Settings } from './config/config.js';
+import {
+  type LocalSwitches,
+  localSwitches,
+  readSettings,
+  type Settings,
+  storageConnection,
+} from './config/config.js';
+import { createAzureCredential, needsCredential } from './config/credential.js';
 import type { HealthProbe } from './health.js';
 import type { ValidationPolicy } from './jobs/validate-request.js';
 import type { BatchGateway } from './pipeline/batch-gateway.js';
@@ -14,11 +21,12 @@ import { createRestBatchGateway } from './pipeline/batch-gateway-rest.js';
 import type { NotifyDeps } from './pipeline/notify-stage.js';
 import { createQueueGateway, type QueueGateway } from './queues/queue-gateway.js';
 import { type ChunkStore, createChunkStore } from './store/chunk-store.js';
-import { ensureContainers } from './store/cosmos-setup.js';
+import { openContainers } from './store/cosmos-setup.js';
 import { createJobStore, type JobStore } from './store/job-store.js';
 import { createPoolDemandReader, type PoolDemandReader } from './store/pool-demand.js';
 import { createPoolStore, type PoolStore } from './store/pool-store.js';
 import { createUsageStore, type UsageStore } from './store/usage-store.js';
+import { createKeyVaultSecretStore, withSecretStore } from './tenants/secret-store.js';
 import { createTenantStore, type TenantStore } from './tenants/tenant-store.js';
 import { validateCallbackUrl } from './webhooks/address-guard.js';
 import { nextAttemptDelay } from './webhooks/backoff.js';
@@ -56,21 +64,41 @@ export async function createAppDeps(
     nextAttemptDelay?: AppDeps['nextAttemptDelay'];
     /** Where start-up warnings go. Default console.warn (the Functions host collects it). */
     log?: (message: string) => void;
+    /** Entra credential for clients without a key. Default: DefaultAzureCredential with the app's managed identity. */
+    credential?: TokenCredential;
   } = {},
 ): Promise<AppDeps> {
   const settings = readSettings(env);
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? randomIds;
-  const queues = createQueueGateway(settings.AzureWebJobsStorage);
+  // One credential for every keyless client; created only when one is keyless.
+  const credential =
+    overrides.credential ?? (needsCredential(settings) ? createAzureCredential(settings) : undefined);
+  const storage = storageConnection(settings)!;
+  const queues = createQueueGateway(
+    storage.kind === 'connectionString'
+      ? storage.connectionString
+      : { queueServiceUri: storage.queueServiceUri, credential: credential! },
+  );
   const cosmos = new CosmosClient({
     endpoint: settings.COSMOS_ENDPOINT,
-    ...(settings.COSMOS_KEY
-      ? { key: settings.COSMOS_KEY }
-      : { aadCredentials: new DefaultAzureCredential() }),
+    ...(settings.COSMOS_KEY ? { key: settings.COSMOS_KEY } : { aadCredentials: credential! }),
     connectionPolicy: { enableEndpointDiscovery: false },
   });
-  const containers = await ensureContainers(cosmos, settings.COSMOS_DATABASE);
-  const tenants = createTenantStore(containers.tenants, containers.apiKeys);
+  // Key auth (local) may create the database and containers; Entra data roles cannot, so there they
+  // are only checked, and a missing one stops the start with its name.
+  const containers = await openContainers(cosmos, settings.COSMOS_DATABASE, {
+    create: settings.COSMOS_KEY !== '',
+  }).catch((e: unknown) => {
+    cosmos.dispose();
+    throw e;
+  });
+  const tenantStore = createTenantStore(containers.tenants, containers.apiKeys);
+  const tenants = settings.KEY_VAULT_URI
+    ? withSecretStore(tenantStore, createKeyVaultSecretStore(settings.KEY_VAULT_URI, credential!), {
+        now: () => clock.now().getTime(),
+      })
+    : tenantStore;
   const switches = localSwitches(settings);
   if (switches.refused.length > 0) {
     (overrides.log ?? ((m: string) => console.warn(m)))(
@@ -93,7 +121,9 @@ export async function createAppDeps(
   const batchClient = createBatchClient({
     endpoint: settings.BATCH_ENDPOINT,
     accountName: settings.BATCH_ACCOUNT_NAME,
-    ...(settings.BATCH_ACCOUNT_KEY ? { accountKey: settings.BATCH_ACCOUNT_KEY } : {}),
+    ...(settings.BATCH_ACCOUNT_KEY
+      ? { accountKey: settings.BATCH_ACCOUNT_KEY }
+      : { credential: credential! }),
   });
   const batch = createRestBatchGateway(batchClient);
   const callbackPolicy = { allowHttpLoopback: switches.allowHttpLoopbackCallbacks };

@@ -13,7 +13,18 @@ const booleanSetting = z
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const settingsSchema = z.object({
-  AzureWebJobsStorage: z.string().min(1, 'is required (storage connection string)'),
+  /** Storage connection string (local: Azurite). Empty → the `AzureWebJobsStorage__*` identity settings. */
+  AzureWebJobsStorage: z.string().default(''),
+  /** Identity-based storage, as the Functions host reads it: the queue endpoint (or the account name). */
+  AzureWebJobsStorage__queueServiceUri: z.union([z.url(), z.literal('')]).default(''),
+  AzureWebJobsStorage__accountName: z.string().default(''),
+  /** `managedidentity` in Azure; the host and the app then use the identity named by `__clientId`. */
+  AzureWebJobsStorage__credential: z.string().default(''),
+  AzureWebJobsStorage__clientId: z.string().default(''),
+  /** Client id of the user-assigned managed identity every Entra client uses (empty → DefaultAzureCredential's own choice). */
+  AZURE_CLIENT_ID: z.string().default(''),
+  /** Key Vault holding tenant secrets (`https://<name>.vault.azure.net/`). Empty → secrets stay on the tenant document (local). */
+  KEY_VAULT_URI: z.union([z.url(), z.literal('')]).default(''),
   COSMOS_ENDPOINT: z.url(),
   /** Empty → Microsoft Entra via @azure/identity. */
   COSMOS_KEY: z.string().default(''),
@@ -25,6 +36,9 @@ const settingsSchema = z.object({
   BATCH_ACCOUNT_NAME: z.string().min(1, 'is required'),
   /** Empty → Microsoft Entra via @azure/identity. */
   BATCH_ACCOUNT_KEY: z.string().default(''),
+  /** Subscription and resource group of the Batch account: pool-level package references are full ARM ids. */
+  BATCH_SUBSCRIPTION_ID: z.string().default('00000000-0000-0000-0000-000000000000'),
+  BATCH_RESOURCE_GROUP: z.string().default('slotwise-local'),
   /** Local stack only: seeds tenant `dev` with this API key. */
   SLOTWISE_DEV_API_KEY: z.string().default(''),
   SLOTWISE_DEV_WEBHOOK_SECRET: z.string().default(''),
@@ -42,6 +56,10 @@ const settingsSchema = z.object({
   SLOTWISE_POOL_SHRINK_AFTER_SECONDS: positiveInt(300),
   /** Retry-After for a submission over a tenant's job or task quota; queued ones wait about this long. */
   SLOTWISE_QUOTA_RETRY_SECONDS: positiveInt(30),
+  /** First delay before a submission is tried again after a transient Batch failure (doubling, ≤ 10 min). */
+  SLOTWISE_SUBMIT_RETRY_BASE_SECONDS: positiveInt(10),
+  /** Submissions meeting only Batch 401/403 (key rotation, role propagation) wait this long before failing. */
+  SLOTWISE_BATCH_AUTH_GRACE_SECONDS: positiveInt(1800),
   /** Jobs waiting on a pool Batch cannot allocate (quota, capacity) fail after this long. */
   SLOTWISE_ALLOCATION_DEADLINE_SECONDS: positiveInt(1800),
   /** Default node image for managed pools. */
@@ -56,6 +74,15 @@ const settingsSchema = z.object({
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Every setting the app reads (the deployment template's contract). */
+export const settingNames = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+/** Keys and connection strings: local only; in Azure the identity forms replace them. */
+export const keyedSettings = ['AzureWebJobsStorage', 'COSMOS_KEY', 'BATCH_ACCOUNT_KEY'] as const;
+
+/** Set by the platform on every instance, never by the template. */
+export const platformSettings = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'] as const;
+
 export class ConfigError extends SlotwiseError {
   constructor(message: string) {
     super('InvalidConfiguration', message);
@@ -66,11 +93,45 @@ export class ConfigError extends SlotwiseError {
 /** Reads the settings, naming every missing or invalid one; values are never echoed (they may be secrets). */
 export function readSettings(env: Record<string, string | undefined>): Settings {
   const parsed = settingsSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid settings: ${problems.join('; ')}`);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (
+    !env.AzureWebJobsStorage &&
+    !env.AzureWebJobsStorage__queueServiceUri &&
+    !env.AzureWebJobsStorage__accountName
+  ) {
+    problems.push(
+      'AzureWebJobsStorage: is required (a connection string, or AzureWebJobsStorage__queueServiceUri / __accountName with an identity)',
+    );
   }
+  if (!parsed.success || problems.length > 0)
+    throw new ConfigError(`Invalid settings: ${problems.join('; ')}`);
   return parsed.data;
+}
+
+export type StorageConnection =
+  | { readonly kind: 'connectionString'; readonly connectionString: string }
+  | { readonly kind: 'identity'; readonly queueServiceUri: string };
+
+/**
+ * The queue service the app talks to, resolved the way the Functions host resolves a binding's
+ * `connection`: a connection string wins; else `__queueServiceUri`, else `__accountName` (public cloud).
+ */
+export function storageConnection(settings: Settings): StorageConnection | undefined {
+  if (settings.AzureWebJobsStorage)
+    return { kind: 'connectionString', connectionString: settings.AzureWebJobsStorage };
+  if (settings.AzureWebJobsStorage__queueServiceUri)
+    return { kind: 'identity', queueServiceUri: settings.AzureWebJobsStorage__queueServiceUri };
+  if (settings.AzureWebJobsStorage__accountName)
+    return {
+      kind: 'identity',
+      queueServiceUri: `https://${settings.AzureWebJobsStorage__accountName}.queue.core.windows.net`,
+    };
+  return undefined;
+}
+
+/** The managed identity client id for Entra clients: `AZURE_CLIENT_ID`, else the storage connection's. */
+export function managedIdentityClientId(settings: Settings): string | undefined {
+  return settings.AZURE_CLIENT_ID || settings.AzureWebJobsStorage__clientId || undefined;
 }
 
 /** Settings that exist for the local stack only and must never take effect in Azure. */

@@ -2,8 +2,9 @@
  * Sends pipeline messages. Bodies are JSON, base64-encoded: the encoding the Functions host expects by
  * default (`messageEncoding: base64`), so the same messages work in Azure and on the dev host.
  */
+import type { TokenCredential } from '@azure/core-auth';
 import { QueueServiceClient } from '@azure/storage-queue';
-import type { QueueName } from './names.js';
+import { type QueueName, queueNames } from './names.js';
 
 export interface QueueGateway {
   /** `delaySeconds` keeps the message invisible that long (Storage allows up to 7 days). */
@@ -20,8 +21,16 @@ export function encodeQueueMessage(message: unknown): string {
   return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
 }
 
-export function createQueueGateway(connectionString: string): QueueGateway {
-  const service = QueueServiceClient.fromConnectionString(connectionString);
+/** A connection string (Azurite, or a keyed account), or the queue endpoint and an Entra credential. */
+export type QueueConnection =
+  | string
+  | { readonly queueServiceUri: string; readonly credential: TokenCredential };
+
+export function createQueueGateway(connection: QueueConnection): QueueGateway {
+  const keyed = typeof connection === 'string';
+  const service = keyed
+    ? QueueServiceClient.fromConnectionString(connection)
+    : new QueueServiceClient(connection.queueServiceUri, connection.credential);
   const ensured = new Map<string, Promise<unknown>>();
   const ensure = (name: string) => {
     let p = ensured.get(name);
@@ -46,7 +55,14 @@ export function createQueueGateway(connectionString: string): QueueGateway {
       await service.getQueueClient(queue).sendMessage(Buffer.from(text, 'utf8').toString('base64'));
     },
     async ping(signal) {
-      await service.getProperties(signal ? { abortSignal: signal } : {});
+      const options = signal ? { abortSignal: signal } : {};
+      // Service properties need an account-level permission the data roles do not grant; with an
+      // identity, peeking the intake queue proves both the endpoint and the role.
+      if (keyed) await service.getProperties(options);
+      else
+        await service
+          .getQueueClient(queueNames.jobRequests)
+          .peekMessages({ ...options, numberOfMessages: 1 });
     },
   };
 }

@@ -50,6 +50,8 @@ export interface TenantStore {
       apiKey: string;
       webhookSecret?: string;
       intakeSecret?: string;
+      /** Given by a secret store that keeps the key elsewhere (a reference then); else kept or generated. */
+      callbackKey?: string;
       policy?: TenantPolicyOverrides;
       now: Date;
     },
@@ -95,7 +97,7 @@ export function createTenantStore(tenants: Container, apiKeys: Container): Tenan
       }
     },
     get,
-    async upsert(tenant, { apiKey, webhookSecret, intakeSecret, policy, now }) {
+    async upsert(tenant, { apiKey, webhookSecret, intakeSecret, callbackKey, policy, now }) {
       if (!tenantIdPattern.test(tenant)) {
         throw new TenantError('InvalidTenantId', 'Tenant ids are 1-16 lowercase letters, digits or hyphens');
       }
@@ -107,7 +109,7 @@ export function createTenantStore(tenants: Container, apiKeys: Container): Tenan
         createdAt: existing?.createdAt ?? createdAt,
         webhookSecret: webhookSecret ?? existing?.webhookSecret ?? generateWebhookSecretValue(),
         intakeSecret: intakeSecret ?? existing?.intakeSecret ?? generateWebhookSecretValue(),
-        callbackKey: existing?.callbackKey ?? randomBytes(32).toString('base64url'),
+        callbackKey: callbackKey ?? existing?.callbackKey ?? randomBytes(32).toString('base64url'),
         ...(policy || existing?.policy
           ? { policy: mergePolicyOverrides(existing?.policy, policy ?? {}) }
           : {}),
