@@ -55,6 +55,9 @@ export const DELIVERIES_PER_TENANT = 4;
 
 const MAX_EVENTS_PER_INVOCATION = 50;
 
+/** Appended by the pool controller while Batch cannot allocate the job's nodes. */
+export const WAITING_EVENT_TYPE = 'slotwise.job.waiting';
+
 export function toCloudEventPayload(job: JobDoc, event: JobEvent): object {
   return {
     specversion: '1.0',
@@ -72,6 +75,9 @@ export function toCloudEventPayload(job: JobDoc, event: JobEvent): object {
       ...(job.batch ? { batch: { poolId: job.batch.poolId, jobId: job.batch.jobId } } : {}),
       ...(event.state === 'failed' && job.failure ? { failure: job.failure } : {}),
       ...(event.state === 'rejected' && job.errors ? { errors: job.errors } : {}),
+      // The reason is read from the job at send time (events carry no copy): a pool that recovered
+      // before the send has cleared it, and the event then says only that the job waited.
+      ...(event.type === WAITING_EVENT_TYPE && job.waiting ? { waiting: job.waiting } : {}),
     },
   };
 }

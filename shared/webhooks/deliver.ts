@@ -28,6 +28,9 @@ const systemLookup: LookupAll = (hostname) =>
     dnsLookup(hostname, { all: true }, (e, addresses) => (e ? reject(e) : resolve(addresses))),
   );
 
+/** Structured-mode CloudEvents (the CloudEvents HTTP protocol binding, JSON event format). */
+export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
+
 /** Upper bound of one delivery attempt, from connect to the end of the answer. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
@@ -80,7 +83,9 @@ export async function deliverWebhook(
       method: 'POST',
       body: message.body,
       headers: {
-        'content-type': 'application/json',
+        // CloudEvents HTTP binding, structured mode: the whole event is the body, and this media type
+        // is how receivers' SDKs (`HTTP.toEvent`) know to read it as one.
+        'content-type': CLOUDEVENTS_CONTENT_TYPE,
         'user-agent': 'Slotwise-Webhooks/1.0',
         ...message.headers,
       },
