@@ -141,15 +141,9 @@ const localSettingsSchema = z
   .object({
     IsEncrypted: z.boolean().optional(),
     Values: z
-      .record(
-        z
-          .string()
-          .refine(
-            (k) => !k.includes('__') || /^AzureFunctionsWebHost__/.test(k),
-            'names must not contain "__"',
-          ),
-        z.string({ message: 'must be a string' }),
-      )
+      // `__` names are allowed, as the host allows them: they are how identity-based connections
+      // (`AzureWebJobsStorage__queueServiceUri`, `__accountName`, `__credential`, `__clientId`) are given.
+      .record(z.string(), z.string({ message: 'must be a string' }))
       .default({}),
     Host: z
       .object({
@@ -216,4 +210,48 @@ export function resolveSetting(
     throw new HostConfigError('local.settings.json', `Values.${m[1]}`, `is required by ${where}`);
   }
   return resolved;
+}
+
+/** A binding's storage connection, resolved the way the host resolves `connection: "X"`. */
+export type StorageConnectionSetting =
+  | { readonly kind: 'connectionString'; readonly connectionString: string }
+  | {
+      readonly kind: 'identity';
+      readonly queueServiceUri: string;
+      readonly blobServiceUri: string;
+      /** `managedidentity` or absent (then DefaultAzureCredential's chain). */
+      readonly credential: string | undefined;
+      readonly clientId: string | undefined;
+    };
+
+/**
+ * `X` (or `AzureWebJobsX`) as a connection string wins; else `X__queueServiceUri` /
+ * `X__blobServiceUri`, or `X__accountName` for the public cloud's endpoints, with `X__credential` and
+ * `X__clientId` choosing the identity. Undefined when none is set.
+ */
+export function resolveStorageConnection(
+  env: Readonly<Record<string, string | undefined>>,
+  connection: string,
+): StorageConnectionSetting | undefined {
+  const names =
+    connection === 'AzureWebJobsStorage' ? [connection] : [connection, `AzureWebJobs${connection}`];
+  for (const name of names) {
+    const direct = env[name];
+    if (direct) return { kind: 'connectionString', connectionString: direct };
+    const account = env[`${name}__accountName`];
+    const queueServiceUri =
+      env[`${name}__queueServiceUri`] || (account ? `https://${account}.queue.core.windows.net` : undefined);
+    const blobServiceUri =
+      env[`${name}__blobServiceUri`] || (account ? `https://${account}.blob.core.windows.net` : undefined);
+    if (queueServiceUri || blobServiceUri) {
+      return {
+        kind: 'identity',
+        queueServiceUri: queueServiceUri ?? '',
+        blobServiceUri: blobServiceUri ?? '',
+        credential: env[`${name}__credential`] || undefined,
+        clientId: env[`${name}__clientId`] || undefined,
+      };
+    }
+  }
+  return undefined;
 }

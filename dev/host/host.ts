@@ -4,6 +4,8 @@
  * a dependency factory, and validates every trigger's options before it starts anything.
  */
 import type { AddressInfo } from 'node:net';
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import type {
@@ -12,7 +14,13 @@ import type {
   StorageQueueFunction,
   TimerFunction,
 } from '../../functions/definition.js';
-import { HostConfigError, type HostOptions, resolveSetting } from './config.js';
+import {
+  HostConfigError,
+  type HostOptions,
+  resolveSetting,
+  resolveStorageConnection,
+  type StorageConnectionSetting,
+} from './config.js';
 import { createHttpHost } from './http-server.js';
 import { consoleLogger, type HostLogger } from './logger.js';
 import { createQueueListener, type QueueListener } from './queue-listener.js';
@@ -86,15 +94,22 @@ export function validateFunctions<D>(
           );
         }
         const connection = fn.connection ?? 'AzureWebJobsStorage';
-        if (!env[connection] && !env[`AzureWebJobs${connection}`]) {
-          throw new HostConfigError('local.settings.json', `Values.${connection}`, `is required by ${where}`);
+        const resolved = resolveStorageConnection(env, connection);
+        if (!resolved || (resolved.kind === 'identity' && !resolved.queueServiceUri)) {
+          throw new HostConfigError(
+            'local.settings.json',
+            `Values.${connection}`,
+            `is required by ${where} (a connection string, or ${connection}__queueServiceUri / __accountName)`,
+          );
         }
         break;
       }
-      case 'timer':
+      case 'timer': {
         if (!fn.schedule) throw new HostConfigError('function table', `${where}.schedule`, 'is required');
         compileSchedule(resolveSetting(fn.schedule, env, `${where}.schedule`), fn.name);
-        if (!env.AzureWebJobsStorage) {
+        const storage = resolveStorageConnection(env, 'AzureWebJobsStorage');
+        // Timers keep their schedule monitor and locks in blobs.
+        if (!storage || (storage.kind === 'identity' && !storage.blobServiceUri)) {
           throw new HostConfigError(
             'local.settings.json',
             'Values.AzureWebJobsStorage',
@@ -102,6 +117,7 @@ export function validateFunctions<D>(
           );
         }
         break;
+      }
       default:
         throw new HostConfigError(
           'function table',
@@ -146,11 +162,15 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
   const connections = new Map<string, QueueServiceClient>();
   for (const fn of selected.filter((f): f is StorageQueueFunction<D> => f.kind === 'storageQueue')) {
     const connection = fn.connection ?? 'AzureWebJobsStorage';
-    const connectionString = (options.env[connection] ?? options.env[`AzureWebJobs${connection}`])!;
-    let service = connections.get(connectionString);
+    const resolved = resolveStorageConnection(options.env, connection)!;
+    const key = resolved.kind === 'connectionString' ? resolved.connectionString : resolved.queueServiceUri;
+    let service = connections.get(key);
     if (!service) {
-      service = QueueServiceClient.fromConnectionString(connectionString);
-      connections.set(connectionString, service);
+      service =
+        resolved.kind === 'connectionString'
+          ? QueueServiceClient.fromConnectionString(resolved.connectionString)
+          : new QueueServiceClient(resolved.queueServiceUri, credentialFor(resolved));
+      connections.set(key, service);
     }
     const queueName = resolveSetting(fn.queueName, options.env, `functions.${fn.name}.queueName`);
     const listener = createQueueListener({
@@ -170,9 +190,12 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
   const timerFns = selected.filter((f): f is TimerFunction<D> => f.kind === 'timer');
   let monitor: ReturnType<BlobServiceClient['getContainerClient']> | undefined;
   if (timerFns.length > 0) {
-    monitor = BlobServiceClient.fromConnectionString(options.env.AzureWebJobsStorage!).getContainerClient(
-      'azure-webjobs-hosts',
-    );
+    const storage = resolveStorageConnection(options.env, 'AzureWebJobsStorage')!;
+    monitor = (
+      storage.kind === 'connectionString'
+        ? BlobServiceClient.fromConnectionString(storage.connectionString)
+        : new BlobServiceClient(storage.blobServiceUri, credentialFor(storage))
+    ).getContainerClient('azure-webjobs-hosts');
     await monitor.createIfNotExists().catch((e: unknown) => {
       logger.log('warning', 'Host.Timers', `Schedule monitor unavailable: ${(e as Error).message}`);
       monitor = undefined;
@@ -223,4 +246,13 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
       return closing;
     },
   };
+}
+
+/** `__credential: managedidentity` (+ `__clientId`) as the host reads it; otherwise the default chain (a developer sign-in). */
+function credentialFor(c: Extract<StorageConnectionSetting, { kind: 'identity' }>): TokenCredential {
+  if (c.credential?.toLowerCase() === 'managedidentity')
+    return c.clientId
+      ? new ManagedIdentityCredential({ clientId: c.clientId })
+      : new ManagedIdentityCredential();
+  return new DefaultAzureCredential(c.clientId ? { managedIdentityClientId: c.clientId } : {});
 }
