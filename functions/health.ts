@@ -6,7 +6,8 @@ import type { HttpFunction } from './definition.js';
 /**
  * GET /api/health — 200 when every dependency is up, else 503. Without a key the body is only
  * `{ "status": "up" | "down" }` (enough for probes, nothing for a scanner); with a tenant API key it
- * names each dependency with its latency and the local-only settings refused in Azure.
+ * names each dependency with its latency, the local-only settings refused in Azure, and the
+ * caller's managed pools that Batch cannot allocate.
  */
 export const health: HttpFunction<AppDeps> = {
   kind: 'http',
@@ -26,6 +27,14 @@ export const health: HttpFunction<AppDeps> = {
     const status = report.status === 'up' ? 200 : 503;
     if (access === 'anonymous') return { status, jsonBody: { status: report.status }, headers };
     const { runsInAzure, refused } = deps.localSwitches;
-    return { status, jsonBody: { ...report, localSwitches: { runsInAzure, refused } }, headers };
+    // The caller's managed pools that Batch cannot allocate (quota, capacity): jobs on them wait.
+    const cannotAllocate = (await deps.pools.list({ tenant: access.tenant }).catch(() => []))
+      .filter((p) => p.allocationProblem)
+      .map((p) => ({ poolId: p.id, ...p.allocationProblem }));
+    return {
+      status,
+      jsonBody: { ...report, localSwitches: { runsInAzure, refused }, pools: { cannotAllocate } },
+      headers,
+    };
   },
 };

@@ -10,7 +10,10 @@ export const submitter: StorageQueueFunction<AppDeps> = {
   name: 'submitter',
   queueName: queueNames.submit,
   handler: async (message, context, deps) => {
-    const result = await runSubmitStage(parsePipelineMessage(message), context.invocationId, deps);
+    const result = await runSubmitStage(parsePipelineMessage(message), context.invocationId, {
+      ...deps,
+      log: (m) => context.warn(m),
+    });
     context.info(`submit ${result}`);
   },
 };

@@ -55,11 +55,12 @@ export async function checkHealth(
  * (as SHA-256 hashes, in memory) so the details stay visible while Cosmos, which holds the keys, is
  * the dependency that is down.
  */
-export type HealthAccess = 'anonymous' | 'details' | 'badKey';
+/** Details go only to a tenant's key, and name only that tenant's resources. */
+export type HealthAccess = 'anonymous' | 'badKey' | { readonly tenant: string };
 
 const recentTtlMs = 10 * 60_000;
 const recentMax = 256;
-const recentByStore = new WeakMap<object, Map<string, number>>();
+const recentByStore = new WeakMap<object, Map<string, { at: number; tenant: string }>>();
 
 export async function healthAccess(
   authorization: string | null,
@@ -80,14 +81,14 @@ export async function healthAccess(
   } catch {
     // The key store is unreachable: trust only a key verified recently, else show no details.
     const seen = recent.get(hash);
-    return seen !== undefined && nowMs - seen < recentTtlMs ? 'details' : 'anonymous';
+    return seen !== undefined && nowMs - seen.at < recentTtlMs ? { tenant: seen.tenant } : 'anonymous';
   }
   if (!tenant) {
     recent.delete(hash);
     return 'badKey';
   }
   recent.delete(hash);
-  recent.set(hash, nowMs);
+  recent.set(hash, { at: nowMs, tenant });
   if (recent.size > recentMax) recent.delete(recent.keys().next().value as string);
-  return 'details';
+  return { tenant };
 }

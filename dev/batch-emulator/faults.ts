@@ -1,7 +1,8 @@
 /**
  * Fault injection for the REST surface: each matching request draws a number from a seeded
  * generator and falls into consecutive bands of [0, 1): drop (socket destroyed without an answer),
- * 429, 503, 500, else served normally. `count` bounds how many faults are injected in total, so
+ * 429, 503, 500, 403 (`AuthenticationFailed`, as when a key is rotated or a role assignment has not
+ * propagated yet), else served normally. `count` bounds how many faults are injected in total, so
  * `{ rate503: 1, count: 2 }` fails exactly the next two requests.
  */
 import { z } from 'zod';
@@ -12,13 +13,14 @@ export const faultConfigSchema = z.object({
   rate503: z.number().min(0).max(1).default(0),
   rate500: z.number().min(0).max(1).default(0),
   rateDrop: z.number().min(0).max(1).default(0),
+  rate403: z.number().min(0).max(1).default(0),
   latencyMs: z.number().int().min(0).max(60_000).default(0),
   pathPrefix: z.string().optional(),
   count: z.number().int().min(0).optional(),
   seed: z.number().int().default(1),
 });
 export type FaultConfig = z.infer<typeof faultConfigSchema>;
-export type FaultKind = 'drop' | 429 | 503 | 500;
+export type FaultKind = 'drop' | 429 | 503 | 500 | 403;
 
 /** xorshift32: a small deterministic generator in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -79,6 +81,7 @@ export class FaultInjector {
       [429, c.rate429],
       [503, c.rate503],
       [500, c.rate500],
+      [403, c.rate403],
     ];
     let edge = 0;
     for (const [kind, rate] of bands) {

@@ -176,11 +176,17 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
                 'ServerBusy',
                 'The server is currently unable to receive requests. Please retry your request.',
               )
-            : new EmulatedBatchError(
-                500,
-                'InternalError',
-                'Server encountered an internal error. Please try again after some time.',
-              ),
+            : fault === 403
+              ? new EmulatedBatchError(
+                  403,
+                  'AuthenticationFailed',
+                  'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.',
+                )
+              : new EmulatedBatchError(
+                  500,
+                  'InternalError',
+                  'Server encountered an internal error. Please try again after some time.',
+                ),
       );
       return;
     }

@@ -74,8 +74,15 @@ export interface JobEvent {
 export interface PlanSummary {
   /** Nodes needed to run every task at once (after packing). */
   readonly nodes: number;
-  /** A proven lower bound on that number. */
+  /** A proven lower bound on that number (the larger of ⌈Σ slots / slots per node⌉ and Martello–Toth L2). */
   readonly lowerBound: number;
+  /**
+   * The strongest lower bound proven, ≥ `lowerBound`: ⌈Gilmore–Gomory LP bound⌉ over the distinct slot
+   * sizes (column generation; Farley's bound if it stopped at its budget). Absent on older plans.
+   */
+  readonly lpBound?: number;
+  /** True when `nodes` equals `lpBound`: no packing of these tasks needs fewer nodes. Absent on older plans. */
+  readonly provenOptimal?: boolean;
   readonly taskSlotsPerNode: number;
   readonly vmSize: string;
   /** Nodes the pool is sized to (nodes capped by maxNodes). */
@@ -126,6 +133,8 @@ export interface SubmissionProgress {
   lease?: Lease;
   attempts: number;
   lastError?: string;
+  /** Since when every try met a Batch authentication error (cleared by any other outcome). */
+  authFailingSince?: string;
 }
 
 /** The plan stage's claim and attempt count: planning gives up (the job fails) after a bounded number. */

@@ -11,6 +11,8 @@
  * Failures Batch calls permanent (client errors, quota, invalid pool) fail the job with Batch's code
  * and message; after a transient one the message is sent again with a growing delay.
  */
+
+import { BatchError } from '../batch/batch-error.js';
 import type { Clock, Ids } from '../clock.js';
 import type { Settings } from '../config/config.js';
 import { describeError, SlotwiseError } from '../errors.js';
@@ -38,7 +40,9 @@ export interface SubmitStageDeps {
   readonly tenants: TenantStore;
   readonly clock: Clock;
   readonly ids: Ids;
-  readonly settings: Pick<Settings, 'SLOTWISE_PUBLIC_URL'>;
+  readonly settings: Pick<Settings, 'SLOTWISE_PUBLIC_URL'> &
+    Partial<Pick<Settings, 'SLOTWISE_BATCH_AUTH_GRACE_SECONDS' | 'SLOTWISE_SUBMIT_RETRY_BASE_SECONDS'>>;
+  readonly log?: (message: string) => void;
   /** How long a claim on a job lasts without renewal. Default 5 minutes. */
   readonly leaseMs?: number;
   /** Chunks fetched and sent per round. Default 20 (2,000 tasks). */
@@ -59,8 +63,8 @@ export type SubmitStageResult =
  * of 10 minutes. The Batch client has already retried the call itself; this spaces out whole
  * submissions during a longer outage, without ever giving up (the job stays `submitting`).
  */
-export function submitRetryDelaySeconds(attempt: number): number {
-  return Math.min(600, 10 * 2 ** Math.max(0, attempt - 1));
+export function submitRetryDelaySeconds(attempt: number, baseSeconds = 10): number {
+  return Math.min(600, baseSeconds * 2 ** Math.max(0, attempt - 1));
 }
 
 /** Raised inside the stage to end the job as failed with Batch's code and message. */
@@ -141,7 +145,11 @@ export async function runSubmitStage(
     await deps.batch.terminateJobWhenTasksComplete(refs.jobId);
     const done = await deps.jobs.update(job.tenant, job.jobId, (current) => {
       if (current.state !== 'submitting') return undefined;
-      const { lease: _released, ...submission } = current.submission ?? {
+      const {
+        lease: _released,
+        authFailingSince: _ok,
+        ...submission
+      } = current.submission ?? {
         chunksTotal: 0,
         chunksAdded: 0,
         tasksAdded: 0,
@@ -159,16 +167,70 @@ export async function runSubmitStage(
     }
     return 'skipped';
   } catch (e) {
+    if (isAuthenticationError(e)) return waitOutAuthentication(job, message, owner, e, deps);
     if (e instanceof SlotwiseError && !e.retryable) {
       return failJob(job, e.code, e.message, deps, refs.jobId);
     }
     await releaseLease(job, owner, e, deps);
     // Re-queued with a delay rather than thrown: the host would retry at once and then poison it.
     await deps.queues.send(queueNames.submit, message, {
-      delaySeconds: submitRetryDelaySeconds(job.submission?.attempts ?? 1),
+      delaySeconds: submitRetryDelaySeconds(
+        job.submission?.attempts ?? 1,
+        deps.settings.SLOTWISE_SUBMIT_RETRY_BASE_SECONDS,
+      ),
     });
     return 'retrying';
   }
+}
+
+/**
+ * Batch said 401/403: a key being rotated, clock skew, a role assignment still propagating. None of
+ * that is the job's fault, so nothing is failed or terminated at once: the submission waits with the
+ * usual backoff, and only after `SLOTWISE_BATCH_AUTH_GRACE_SECONDS` of nothing but authentication
+ * errors does the job fail — still without touching Batch, where we cannot act anyway.
+ */
+function isAuthenticationError(e: unknown): e is BatchError {
+  return e instanceof BatchError && (e.status === 401 || e.status === 403);
+}
+
+async function waitOutAuthentication(
+  job: JobDoc,
+  message: PipelineMessage,
+  owner: string,
+  error: BatchError,
+  deps: SubmitStageDeps,
+): Promise<SubmitStageResult> {
+  const now = deps.clock.now();
+  const since = job.submission?.authFailingSince ?? now.toISOString();
+  const graceMs = (deps.settings.SLOTWISE_BATCH_AUTH_GRACE_SECONDS ?? 1800) * 1000;
+  if (now.getTime() - Date.parse(since) >= graceMs) {
+    return failJob(
+      job,
+      'BatchAuthenticationFailed',
+      `Batch refused Slotwise's credentials (${error.code}) for ${Math.round(graceMs / 60_000)} minutes`,
+      deps,
+    );
+  }
+  deps.log?.(
+    `Batch authentication problem (${error.status} ${error.code}); submission of ${job.jobId} waits`,
+  );
+  await deps.jobs
+    .update(job.tenant, job.jobId, (current) => {
+      if (current.submission?.lease?.owner !== owner) return undefined;
+      const { lease: _released, ...submission } = current.submission;
+      return {
+        ...current,
+        submission: { ...submission, authFailingSince: since, lastError: `${error.status} ${error.code}` },
+      };
+    })
+    .catch(() => undefined);
+  await deps.queues.send(queueNames.submit, message, {
+    delaySeconds: submitRetryDelaySeconds(
+      job.submission?.attempts ?? 1,
+      deps.settings.SLOTWISE_SUBMIT_RETRY_BASE_SECONDS,
+    ),
+  });
+  return 'retrying';
 }
 
 async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
@@ -284,7 +346,7 @@ async function releaseLease(
   await deps.jobs
     .update(job.tenant, job.jobId, (current) => {
       if (current.submission?.lease?.owner !== owner) return undefined;
-      const { lease: _released, ...submission } = current.submission;
+      const { lease: _released, authFailingSince: _cleared, ...submission } = current.submission;
       return { ...current, submission: { ...submission, lastError: reason.slice(0, 500) } };
     })
     .catch(() => undefined);

@@ -176,6 +176,12 @@ describe('pool controller', () => {
     expect((await stack.deps.pools.get(waiting!.batch!.poolId))?.allocationProblem?.code).toBe(
       'AccountCoreQuotaReached',
     );
+    const health = (await (await stack.request('/health')).json()) as {
+      pools: { cannotAllocate: { poolId: string; code: string }[] };
+    };
+    expect(health.pools.cannotAllocate).toContainEqual(
+      expect.objectContaining({ poolId: waiting!.batch!.poolId, code: 'AccountCoreQuotaReached' }),
+    );
     const failed = await waitFor(
       () => getJob(stack, 'no-cores'),
       (j) => j?.state === 'failed',
