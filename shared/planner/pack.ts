@@ -8,10 +8,17 @@
  *   possible (bounded subset-sum over the remaining counts, O(distinct × C)), then repeat that same
  *   pattern as many times as the counts allow (a minimum-bin-slack rule applied in bulk);
  * - first-fit-decreasing over the same counts, with a segment tree over open nodes' free slots.
- * The better of the two is returned, so the result is never worse than FFD, and it is stored with a
- * lower bound (the larger of ⌈Σ/C⌉ and Martello–Toth L2) that shows how close it is.
+ * The better of the two is today's packing: never worse than FFD, stored with a lower bound (the
+ * larger of ⌈Σ/C⌉ and Martello–Toth L2) that shows how close it is.
+ *
+ * Where that bound does not already prove it optimal, an improvement phase follows (unless the caller
+ * asks for the fast packing): the Gilmore–Gomory LP over the distinct sizes, solved by column
+ * generation (`pattern-lp.ts`), gives a stronger bound, and a dive on that LP (`lp-dive.ts`) looks for
+ * a packing with fewer nodes. It runs on a deterministic work budget and keeps today's packing unless
+ * it finds a strictly better one.
  */
 import { SlotwiseError } from '../errors.js';
+import { improveByDiving, type PatternRun } from './lp-dive.js';
 
 export interface PackResult {
   readonly nodes: number;
@@ -20,7 +27,40 @@ export interface PackResult {
   readonly assignment: Uint32Array;
   /** Slots used on each node. */
   readonly nodeLoads: Uint32Array;
-  readonly algorithm: 'pattern' | 'ffd';
+  readonly algorithm: 'pattern' | 'ffd' | 'lp-dive';
+  /**
+   * The strongest lower bound proven: max(`lowerBound`, ⌈Gilmore–Gomory LP bound⌉). Equals
+   * `lowerBound` when the LP was not needed (the packing already met `lowerBound`) or not run (fast
+   * packing). When the column generation stops at its budget, Farley's bound stands in for the LP's.
+   */
+  readonly lpBound: number;
+  /** True when `nodes` equals a proven lower bound, so no packing uses fewer nodes. */
+  readonly provenOptimal: boolean;
+  /** Work units the improvement phase spent (0 when it did not run). */
+  readonly improveWork: number;
+}
+
+export interface PackOptions {
+  /**
+   * Run the improvement phase (LP bound and dive) after the fast packer. Default true. The pool
+   * controller, which repacks on every pass, turns it off.
+   */
+  readonly improve?: boolean;
+  /** Work units the improvement phase may spend. Default `improveBudgetFor(tasks)`. */
+  readonly workBudget?: number;
+}
+
+/**
+ * Default improvement budget, in work units (basis-inverse cells and knapsack cells; about 200,000
+ * per millisecond on the 2-core machine the benchmarks run on): ~500 ms for jobs up to 10,000
+ * tasks, ~250 ms up to 100,000 and ~100 ms beyond, where the fast packer's share of the plan
+ * time is larger and one node is a smaller share of the pool. Counted, not timed, so a plan is
+ * the same on every machine.
+ */
+export function improveBudgetFor(tasks: number): number {
+  if (tasks <= 10_000) return 400_000_000;
+  if (tasks <= 100_000) return 200_000_000;
+  return 80_000_000;
 }
 
 export class TaskTooLargeError extends SlotwiseError {
@@ -73,12 +113,6 @@ function boundFromCounts(counts: Float64Array, capacity: number): number {
     if (bound > best) best = bound;
   }
   return best;
-}
-
-/** A bin pattern: how many tasks of each size one node takes, and how many nodes use it. */
-interface PatternRun {
-  readonly uses: ReadonlyMap<number, number>;
-  readonly repeat: number;
 }
 
 function patternPack(counts: Float64Array, capacity: number): PatternRun[] {
@@ -166,6 +200,8 @@ function materialise(
   runs: readonly PatternRun[],
   bound: number,
   algorithm: PackResult['algorithm'],
+  lpBound = bound,
+  improveWork = 0,
 ): PackResult {
   const nodes = nodeCount(runs);
   // Task indices by size, handed out to nodes in order.
@@ -185,7 +221,17 @@ function materialise(
       nodeLoads[node] = load;
     }
   }
-  return { nodes, lowerBound: bound, assignment, nodeLoads, algorithm };
+  const strongest = Math.max(bound, lpBound);
+  return {
+    nodes,
+    lowerBound: bound,
+    assignment,
+    nodeLoads,
+    algorithm,
+    lpBound: strongest,
+    provenOptimal: nodes <= strongest,
+    improveWork,
+  };
 }
 
 export function firstFitDecreasing(sizes: ArrayLike<number>, capacity: number): PackResult {
@@ -193,16 +239,42 @@ export function firstFitDecreasing(sizes: ArrayLike<number>, capacity: number): 
   return materialise(sizes, capacity, ffdPack(counts, capacity), boundFromCounts(counts, capacity), 'ffd');
 }
 
-/** Packs tasks (requiredSlots in task order) into nodes of `capacity` slots, near-optimally. */
-export function packSlots(sizes: ArrayLike<number>, capacity: number): PackResult {
-  const counts = countSizes(sizes, capacity);
-  const bound = boundFromCounts(counts, capacity);
+/** Today's fast packing over the counts: the better of pattern packing and FFD. */
+function fastPack(
+  counts: Float64Array,
+  capacity: number,
+  bound: number,
+): { runs: PatternRun[]; algorithm: 'pattern' | 'ffd' } {
   const pattern = patternPack(counts, capacity);
-  if (nodeCount(pattern) <= bound) return materialise(sizes, capacity, pattern, bound, 'pattern');
+  if (nodeCount(pattern) <= bound) return { runs: pattern, algorithm: 'pattern' };
   const ffd = ffdPack(counts, capacity);
   return nodeCount(ffd) < nodeCount(pattern)
-    ? materialise(sizes, capacity, ffd, bound, 'ffd')
-    : materialise(sizes, capacity, pattern, bound, 'pattern');
+    ? { runs: ffd, algorithm: 'ffd' }
+    : { runs: pattern, algorithm: 'pattern' };
+}
+
+/**
+ * Packs tasks (requiredSlots in task order) into nodes of `capacity` slots: the fast packer, then
+ * (by default) the improvement phase within its work budget. Deterministic for the same input.
+ */
+export function packSlots(sizes: ArrayLike<number>, capacity: number, options: PackOptions = {}): PackResult {
+  const counts = countSizes(sizes, capacity);
+  const bound = boundFromCounts(counts, capacity);
+  const fast = fastPack(counts, capacity, bound);
+  const nodes = nodeCount(fast.runs);
+  if (options.improve === false || nodes <= bound)
+    return materialise(sizes, capacity, fast.runs, bound, fast.algorithm);
+  const improved = improveByDiving(
+    counts,
+    capacity,
+    fast.runs,
+    bound,
+    options.workBudget ?? improveBudgetFor(sizes.length),
+    (rest) => fastPack(rest, capacity, boundFromCounts(rest, capacity)).runs,
+  );
+  return improved.runs
+    ? materialise(sizes, capacity, improved.runs, bound, 'lp-dive', improved.lpBound, improved.workUsed)
+    : materialise(sizes, capacity, fast.runs, bound, fast.algorithm, improved.lpBound, improved.workUsed);
 }
 
 /**

@@ -212,6 +212,8 @@ export function planJob(input: PlanInput): PlanOutcome {
   const summary: PlanSummary = {
     nodes: packed.nodes,
     lowerBound: packed.lowerBound,
+    lpBound: packed.lpBound,
+    provenOptimal: packed.provenOptimal,
     taskSlotsPerNode: slotsPerNode,
     vmSize: target.kind === 'existing' ? target.pool.vmSize : target.size.name,
     poolNodes,
