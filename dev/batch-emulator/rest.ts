@@ -3,11 +3,13 @@
  * status codes and headers of the spec (201 + DataServiceId/ETag/Last-Modified on create, 202 on
  * actions, 200 with per-task results on addtaskcollection, 204 on task terminate/reactivate).
  */
+
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Account, newEtag } from './account.js';
 import { EmulatedBatchError, errors } from './errors.js';
 import type { JobRec, PoolRec, TaskRec } from './model.js';
 import { applySelect, type Item, parseFilter } from './odata.js';
+import { type SupportedImage, supportedImages } from './supported-images.js';
 import {
   checkId,
   checkJobCreate,
@@ -586,6 +588,10 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
     }
     if (root === 'jobs') return jobs(req, parts);
     if (root === 'applications' && !sub) return applications(req, id);
+    if (root === 'supportedimages' && !id) {
+      if (req.method !== 'GET') throw errors.verb();
+      return list(supportedImages, (i: SupportedImage) => ({ ...i }), req, 'supportedimages');
+    }
     throw errors.resource(req);
   };
 }

@@ -22,7 +22,7 @@ import { isExistingPool } from '../jobs/request-schema.js';
 import { type FieldError, fieldError } from '../jobs/validate-request.js';
 import type { TaskBody } from '../planner/batch-bodies.js';
 import { isManagedPool } from '../planner/batch-names.js';
-import { type ExistingPoolInfo, planJob } from '../planner/plan-job.js';
+import { batchAccountResourceId, type ExistingPoolInfo, planJob } from '../planner/plan-job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { ChunkStore } from '../store/chunk-store.js';
@@ -41,7 +41,14 @@ export interface PlanStageDeps {
   readonly tenants: Pick<TenantStore, 'get'>;
   readonly clock: Clock;
   readonly ids: Ids;
-  readonly settings: Pick<Settings, 'SLOTWISE_POOL_IMAGE' | 'SLOTWISE_POOL_NODE_AGENT_SKU'>;
+  readonly settings: Pick<
+    Settings,
+    | 'SLOTWISE_POOL_IMAGE'
+    | 'SLOTWISE_POOL_NODE_AGENT_SKU'
+    | 'BATCH_SUBSCRIPTION_ID'
+    | 'BATCH_RESOURCE_GROUP'
+    | 'BATCH_ACCOUNT_NAME'
+  >;
   /** How long a claim on a job lasts without renewal. Default 5 minutes. */
   readonly leaseMs?: number;
   /** Attempts before the job fails with `PlanFailed`. Default 5. */
@@ -197,6 +204,11 @@ async function planClaimed(
     defaults: {
       image: { publisher, offer, sku, version },
       nodeAgentSkuId: deps.settings.SLOTWISE_POOL_NODE_AGENT_SKU,
+      batchAccountResourceId: batchAccountResourceId(
+        deps.settings.BATCH_SUBSCRIPTION_ID,
+        deps.settings.BATCH_RESOURCE_GROUP,
+        deps.settings.BATCH_ACCOUNT_NAME,
+      ),
     },
   });
 

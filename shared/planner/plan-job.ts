@@ -13,6 +13,7 @@
  *
  * Pure: the existing pool (if any) is read from Batch by the caller and passed in.
  */
+import { usesDependencyActions, usesJobActions } from '../jobs/exit-conditions.js';
 import type { PlanSummary } from '../jobs/job.js';
 import {
   isExistingPool,
@@ -49,6 +50,26 @@ export interface ExistingPoolInfo {
 export interface PlanDefaults {
   readonly image: { publisher: string; offer: string; sku: string; version: string };
   readonly nodeAgentSkuId: string;
+  /**
+   * `/subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.Batch/batchAccounts/{account}`:
+   * pool-level package references must be the application's full ARM id (task level takes the name).
+   * Absent only where no account exists (pure planning, dry runs in tests): the name is kept.
+   */
+  readonly batchAccountResourceId?: string;
+}
+
+/** Container pools need an image whose supported-images entry lists DockerCompatible; a pool's own image wins. */
+export const DEFAULT_CONTAINER_IMAGE = {
+  image: { publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest' },
+  nodeAgentSkuId: 'batch.node.ubuntu 22.04',
+} as const;
+
+export function batchAccountResourceId(
+  subscriptionId: string,
+  resourceGroup: string,
+  account: string,
+): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Batch/batchAccounts/${account}`;
 }
 
 export interface PlanInput {
@@ -126,7 +147,10 @@ export function planJob(input: PlanInput): PlanOutcome {
     poolNodes,
     existing !== undefined,
   );
-  const poolPackages = placement.placement === 'pool' ? jobPackages.map(toPackageRef) : [];
+  const poolPackages =
+    placement.placement === 'pool'
+      ? jobPackages.map((p) => toPoolPackageRef(p, input.defaults.batchAccountResourceId))
+      : [];
   const taskLevelJobPackages = placement.placement === 'task' ? jobPackages.map(toPackageRef) : [];
 
   if (existing && images.size > 0 && existing.containerImages === undefined) {
@@ -182,7 +206,10 @@ export function planJob(input: PlanInput): PlanOutcome {
   }
 
   const batchJobId = batchJobIdFor(input.tenant, input.jobId);
-  const usesTaskDependencies = explicit.some((t) => t.dependsOn !== undefined);
+  // Batch refuses a dependencyAction on a job without task dependencies, and job actions without
+  // performexitoptionsjobaction: both follow from the tasks' exit conditions.
+  const usesTaskDependencies =
+    explicit.some((t) => t.dependsOn !== undefined) || usesDependencyActions(request);
   const batchJob: JobBody = {
     id: batchJobId,
     ...(request.displayName ? { displayName: request.displayName } : {}),
@@ -191,7 +218,7 @@ export function planJob(input: PlanInput): PlanOutcome {
     poolInfo: { poolId },
     // Switched to terminatejob once every task is added: a job with no tasks yet counts as complete.
     onAllTasksComplete: 'noaction',
-    onTaskFailure: 'noaction',
+    onTaskFailure: usesJobActions(request) ? 'performexitoptionsjobaction' : 'noaction',
     ...(request.maxWallClockTime || request.maxRetries !== undefined
       ? {
           constraints: {
@@ -346,6 +373,14 @@ function toPackageRef(p: {
     : { applicationId: p.applicationId };
 }
 
+function toPoolPackageRef(
+  p: { applicationId: string; version?: string | undefined },
+  accountResourceId: string | undefined,
+): ApplicationPackageReference {
+  if (!accountResourceId) return toPackageRef(p);
+  return toPackageRef({ ...p, applicationId: `${accountResourceId}/applications/${p.applicationId}` });
+}
+
 function managedPoolSpec(
   pool: ManagedPoolRequest,
   size: VmSize,
@@ -365,8 +400,11 @@ function managedPoolSpec(
   return {
     vmSize: size.name,
     virtualMachineConfiguration: {
-      imageReference: pool.image ?? defaults.image,
-      nodeAgentSKUId: pool.nodeAgentSkuId ?? defaults.nodeAgentSkuId,
+      imageReference:
+        pool.image ?? (images.length > 0 ? { ...DEFAULT_CONTAINER_IMAGE.image } : defaults.image),
+      nodeAgentSKUId:
+        pool.nodeAgentSkuId ??
+        (images.length > 0 && !pool.image ? DEFAULT_CONTAINER_IMAGE.nodeAgentSkuId : defaults.nodeAgentSkuId),
       ...(images.length > 0
         ? {
             containerConfiguration: {
@@ -434,6 +472,7 @@ function toTaskBody(
           },
         }
       : {}),
+    ...(task.exitConditions ? { exitConditions: task.exitConditions } : {}),
     // Always explicit, never Batch's default (pool scope): a task-scoped user cannot read or change
     // files of other tasks on the node. Admin only when asked for; validation has checked the grant.
     userIdentity: { autoUser: { scope: 'task', elevationLevel: task.elevationLevel ?? 'nonadmin' } },

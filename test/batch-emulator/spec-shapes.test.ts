@@ -134,6 +134,8 @@ describe('responses match the REST spec definitions', () => {
       taskSchedulingPolicy: { nodeFillType: 'pack' },
       virtualMachineConfiguration: {
         ...vmConfig,
+        // Containers need a DockerCompatible image.
+        imageReference: { publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest' },
         containerConfiguration: { type: 'dockerCompatible', containerImageNames: ['busybox:1.36'] },
       },
       applicationPackageReferences: [

@@ -6,6 +6,7 @@ import { queueNames } from '../../shared/queues/names.js';
 import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
 import { signedIntakeText } from '../support/intake.js';
 import {
+  BATCH_ACCOUNT,
   emulatorClient,
   type SlotwiseStack,
   startSlotwise,
@@ -190,8 +191,11 @@ describe('domain rules in the Batch bodies', () => {
     });
     const onPool = await waitForState('pkg-pool', ['completed']);
     expect(onPool.plan?.applicationPackages.placement).toBe('pool');
+    // Pool level: the application's full ARM id, built from the settings (local defaults here).
     expect((await batch.pools.get(onPool.batch!.poolId)).applicationPackageReferences).toEqual([
-      { applicationId: 'ffmpeg' },
+      {
+        applicationId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/slotwise-local/providers/Microsoft.Batch/batchAccounts/${BATCH_ACCOUNT}/applications/ffmpeg`,
+      },
     ]);
     expect((await batch.tasks.get(onPool.batch!.jobId, 'a')).applicationPackageReferences).toBeUndefined();
 
