@@ -20,6 +20,7 @@ import { reconcileTimer } from './reconcile-timer.js';
 import { retrier } from './retrier.js';
 import { submitter } from './submitter.js';
 import { sweepTimer } from './sweep-timer.js';
+import { ui } from './ui.js';
 
 export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   health,
@@ -41,4 +42,5 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   sweepTimer,
   poolController,
   poolControllerTimer,
+  ui,
 ];

@@ -1,0 +1,251 @@
+/**
+ * The dashboard (`GET /api/ui`) against the real local stack, in headless Chromium (Debian's
+ * `chromium`, driven by playwright-core): it lists submitted jobs, draws a job's packing from its
+ * plan, shows counts and deliveries, keeps the key out of every URL, and asks again for a refused
+ * key. A screenshot is kept at `test-artifacts/dashboard.png` (`SLOTWISE_UPDATE_DOCS_SCREENSHOT=1`
+ * also writes `docs/dashboard.png` for the README).
+ */
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uiAssetDirectory } from '../../shared/ui/serve.js';
+import {
+  getJob,
+  type SlotwiseStack,
+  startSlotwise,
+  TEST_API_KEY,
+  waitFor,
+  waitForJobState,
+} from '../support/stack.js';
+
+const repo = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+
+/** Debian's package first, as `.ci/run` installs it; `CHROMIUM_PATH` for other machines. */
+const browserPath = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+]
+  .filter((p): p is string => Boolean(p))
+  .find((p) => existsSync(p));
+
+const browserFlags = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+let stack: SlotwiseStack;
+let receiver: Server;
+let receiverUrl: string;
+
+beforeAll(async () => {
+  uiAssetDirectory(); // throws "run npm run build" when the bundle is missing
+  receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  receiver.listen(0, '127.0.0.1');
+  [stack] = await Promise.all([startSlotwise(), once(receiver, 'listening')]);
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+});
+
+afterAll(async () => {
+  await stack?.close();
+  receiver?.close();
+});
+
+async function submit(request: Record<string, unknown>): Promise<void> {
+  const res = await stack.request('/jobs', { method: 'POST', body: JSON.stringify(request) });
+  expect(res.status, await res.clone().text()).toBe(202);
+}
+
+describe('GET /api/ui', () => {
+  it('serves the page and its assets with a strict content security policy', async () => {
+    for (const path of ['/ui', '/ui/', '/ui/index.html']) {
+      const res = await stack.request(path, { key: null });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const html = await res.text();
+      expect(html).toContain('<body data-api="/api">');
+      expect(html).toContain('<script type="module" src="/api/ui/app.js">');
+    }
+    const js = await stack.request('/ui/app.js', { key: null });
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const etag = js.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]{22}"$/);
+    const again = await stack.request('/ui/app.js', { key: null, headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect((await stack.request('/ui/app.css', { key: null })).headers.get('content-type')).toBe(
+      'text/css; charset=utf-8',
+    );
+  });
+
+  it('serves nothing else under /ui', async () => {
+    for (const path of ['/ui/app.ts', '/ui/..%2F..%2Fpackage.json', '/ui/static/app.js', '/ui/serve.js']) {
+      expect((await stack.request(path, { key: null })).status, path).toBe(404);
+    }
+  });
+});
+
+describe.skipIf(!browserPath)('the dashboard in headless Chromium', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: browserPath!, args: browserFlags });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('lists submitted jobs, draws the packing, and keeps the key out of URLs', async () => {
+    const slots = [6, 2, 4, 4, 3, 3, 2, 1, 1, 1, 5, 5, 2, 2];
+    await submit({
+      id: 'ui-render',
+      displayName: 'nightly render',
+      pool: { vmSize: 'standard_d4s_v3', taskSlotsPerNode: 8, maxNodes: 4 },
+      tasks: slots.map((s, i) => ({
+        id: `frame-${i}`,
+        commandLine: `/bin/sh -c 'sleep ${5 + i}'`,
+        requiredSlots: s,
+      })),
+      callback: { url: receiverUrl },
+    });
+    await submit({
+      id: 'ui-broken',
+      pool: { vmSize: 'standard_d2s_v3' },
+      tasks: [
+        { id: 'ok', commandLine: 'echo ok' },
+        { id: 'bad', commandLine: "/bin/sh -c 'exit 3'" },
+      ],
+    });
+    await submit({
+      id: 'ui-long',
+      pool: { vmSize: 'standard_d4s_v3', taskSlotsPerNode: 4 },
+      tasks: Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, commandLine: "/bin/sh -c 'sleep 100000'" })),
+    });
+    const done = await waitForJobState(stack, 'ui-render', ['completed']);
+    await waitForJobState(stack, 'ui-broken', ['failed']);
+    await waitForJobState(stack, 'ui-long', ['running']);
+    // Every event of the completed job delivered, so the page shows finished deliveries.
+    await waitFor(
+      async () =>
+        (await (await stack.request('/jobs/ui-render')).json()) as { deliveries: { status: string }[] },
+      (j) => j.deliveries.length > 0 && j.deliveries.every((d) => d.status === 'delivered'),
+      { what: 'deliveries of ui-render' },
+    );
+
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const page = await context.newPage();
+    const requests: { url: string; authorization?: string }[] = [];
+    page.on('request', (r) => {
+      const authorization = r.headers().authorization;
+      requests.push({ url: r.url(), ...(authorization ? { authorization } : {}) });
+    });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+
+    await page.goto(`${stack.host.url}/api/ui#key=${TEST_API_KEY}&job=ui-render`);
+    await page.locator('tr[data-job="ui-render"]').waitFor();
+    await page.locator('tr[data-job="ui-long"]').waitFor();
+    await page.locator('figure.packing').waitFor();
+
+    // The list: every job with its state.
+    expect(await page.locator('tr[data-job="ui-broken"] .state').textContent()).toBe('failed');
+    expect(await page.locator('tr[data-job="ui-render"] .state').textContent()).toBe('completed');
+    expect(await page.locator('tr[data-job="ui-long"] .state').textContent()).toBe('running');
+
+    // The packing: as many nodes as the plan, every task a block of its slots.
+    const figure = page.locator('figure.packing');
+    expect(Number(await figure.getAttribute('data-nodes'))).toBe(done.plan!.nodes);
+    const rows = await page.locator('.node-row').evaluateAll((els) =>
+      els.map((row) => ({
+        count: Number(row.getAttribute('data-nodes')),
+        slots: [...row.querySelectorAll('.task')].map((t) => Number(t.getAttribute('data-slots'))),
+      })),
+    );
+    expect(rows.reduce((n, r) => n + r.count, 0)).toBe(done.plan!.nodes);
+    const drawn = rows.flatMap((r) => Array.from({ length: r.count }, () => r.slots)).flat();
+    expect(drawn.sort((a, b) => a - b)).toEqual([...slots].sort((a, b) => a - b));
+    for (const r of rows) expect(r.slots.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(8);
+
+    // Live counts and deliveries as the API has them.
+    expect(await page.locator('[data-count="succeeded"] b').textContent()).toBe(String(slots.length));
+    const latest = await getJob(stack, 'ui-render');
+    expect(latest!.deliveries.length).toBeGreaterThan(0);
+    expect(await page.locator('table.deliveries tbody tr').count()).toBe(latest!.deliveries.length);
+    expect(await page.locator('table.deliveries .delivery').allTextContents()).toEqual(
+      latest!.deliveries.map((d) => d.status),
+    );
+
+    // The key: gone from the address bar, kept in session storage, never in a URL, sent as a header.
+    expect(page.url()).toBe(`${stack.host.url}/api/ui#job=ui-render`);
+    expect(await page.evaluate(() => sessionStorage.getItem('slotwise.apiKey'))).toBe(TEST_API_KEY);
+    expect(requests.filter((r) => r.url.includes(TEST_API_KEY))).toEqual([]);
+    const apiCalls = requests.filter((r) => r.url.includes('/api/jobs'));
+    expect(apiCalls.length).toBeGreaterThan(0);
+    for (const call of apiCalls) expect(call.authorization).toBe(`Bearer ${TEST_API_KEY}`);
+
+    // Another job, chosen from the list: its failure is shown.
+    await page.locator('tr[data-job="ui-broken"] a').click();
+    await page.locator('.notice.failure').waitFor();
+    expect(await page.locator('.notice.failure strong').textContent()).toBe('Failed: TaskFailed');
+
+    // Back to the render for the picture kept as an artifact (and in docs/ for the README).
+    await page.locator('tr[data-job="ui-render"] a').click();
+    await page.locator('table.deliveries').waitFor();
+    await mkdir(repo('test-artifacts'), { recursive: true });
+    await page.screenshot({ path: repo('test-artifacts/dashboard.png'), fullPage: true });
+    if (process.env.SLOTWISE_UPDATE_DOCS_SCREENSHOT) {
+      await mkdir(repo('docs'), { recursive: true });
+      await copyFile(repo('test-artifacts/dashboard.png'), repo('docs/dashboard.png'));
+    }
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('asks for the key, refuses a wrong one, and opens with the right one', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${stack.host.url}/api/ui`);
+    await page.locator('#key-form').waitFor();
+    expect(await page.locator('#main').isHidden()).toBe(true);
+
+    await page.fill('#key', 'not-a-key');
+    await page.click('#key-form button[type=submit]');
+    await page.locator('#key-error').waitFor();
+    expect(await page.locator('#key-error').textContent()).toBe('That key was refused.');
+    expect(await page.evaluate(() => sessionStorage.getItem('slotwise.apiKey'))).toBeNull();
+
+    await page.fill('#key', TEST_API_KEY);
+    await page.click('#key-form button[type=submit]');
+    await page.locator('tr[data-job="ui-render"]').waitFor();
+    expect(await page.locator('#key-form').isHidden()).toBe(true);
+
+    await page.click('#forget');
+    await page.locator('#key-form').waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('slotwise.apiKey'))).toBeNull();
+    await context.close();
+  });
+});
+
+if (!browserPath) {
+  console.warn(
+    'Skipping the dashboard browser tests: no Chromium found (tried CHROMIUM_PATH, /usr/bin/chromium, ' +
+      '/usr/bin/chromium-browser, /usr/bin/google-chrome). Install it with `apt-get install -y chromium`.',
+  );
+}
