@@ -1,0 +1,105 @@
+// The Function App: Flex Consumption, Node 22, the user-assigned identity for the host and the app.
+// Its app settings set every setting the code reads in production, in identity form (no keys);
+// test/deploy/template-contract.test.ts checks the block between the settings markers against
+// shared/config/config.ts and the function table's %Setting% references.
+param name string
+param planName string
+param location string
+param tags object
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerName string
+param applicationInsightsConnectionString string
+param cosmosEndpoint string
+param cosmosDatabase string
+param batchEndpoint string
+param batchAccountName string
+param keyVaultUri string
+param allowedOrigins array = []
+param maximumInstanceCount int = 40
+param instanceMemoryMB int = 2048
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      cors: { allowedOrigins: union(['https://portal.azure.com'], allowedOrigins) }
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: 'https://${storageAccountName}.blob.${environment().suffixes.storage}/${deploymentContainerName}'
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identityId }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: { name: 'node', version: '22' }
+    }
+  }
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: app
+  name: 'appsettings'
+  properties: {
+    // settings:begin
+    AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+    AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${environment().suffixes.storage}'
+    AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${environment().suffixes.storage}'
+    AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${environment().suffixes.storage}'
+    AZURE_CLIENT_ID: identityClientId
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    KEY_VAULT_URI: keyVaultUri
+    COSMOS_ENDPOINT: cosmosEndpoint
+    COSMOS_DATABASE: cosmosDatabase
+    BATCH_ENDPOINT: batchEndpoint
+    BATCH_ACCOUNT_NAME: batchAccountName
+    BATCH_SUBSCRIPTION_ID: subscription().subscriptionId
+    BATCH_RESOURCE_GROUP: resourceGroup().name
+    SLOTWISE_PUBLIC_URL: 'https://${app.properties.defaultHostName}'
+    SLOTWISE_RECONCILE_SCHEDULE: '0 */1 * * * *'
+    SLOTWISE_SWEEP_SCHEDULE: '0 */5 * * * *'
+    SLOTWISE_POOL_CONTROL_SCHEDULE: '30 */1 * * * *'
+    SLOTWISE_STUCK_AFTER_SECONDS: '120'
+    SLOTWISE_POOL_IDLE_TTL_SECONDS: '900'
+    SLOTWISE_POOL_MAX_NODES: '500'
+    SLOTWISE_POOL_SHRINK_AFTER_SECONDS: '300'
+    SLOTWISE_QUOTA_RETRY_SECONDS: '30'
+    SLOTWISE_SUBMIT_RETRY_BASE_SECONDS: '10'
+    SLOTWISE_BATCH_AUTH_GRACE_SECONDS: '1800'
+    SLOTWISE_ALLOCATION_DEADLINE_SECONDS: '1800'
+    SLOTWISE_POOL_IMAGE: 'canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'
+    SLOTWISE_POOL_NODE_AGENT_SKU: 'batch.node.ubuntu 22.04'
+    // settings:end
+  }
+}
+
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName

@@ -1,0 +1,110 @@
+// Cosmos DB with local (key) auth off. The database and every container are declared here with the
+// same partition key and indexing policy as shared/store/cosmos-setup.ts: with Microsoft Entra the app
+// never creates them (data-plane roles cannot), it only checks they exist at start.
+param name string
+param location string
+param tags object
+param serverless bool = true
+param appPrincipalId string
+param userPrincipalId string = ''
+
+var databaseName = 'slotwise'
+var containers = [
+  {
+    id: 'jobs'
+    partitionKeyPath: '/tenant'
+    excludedPaths: [
+      '/request/*'
+      '/tasks/*'
+      '/events/*'
+      '/history/*'
+      '/batchBodies/*'
+      '/plan/*'
+      '/errors/*'
+    ]
+  }
+  {
+    id: 'tenants'
+    partitionKeyPath: '/id'
+    excludedPaths: []
+  }
+  {
+    id: 'apikeys'
+    partitionKeyPath: '/id'
+    excludedPaths: []
+  }
+  {
+    id: 'pools'
+    partitionKeyPath: '/id'
+    excludedPaths: []
+  }
+]
+
+// Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role).
+var cosmosDataContributor = '00000000-0000-0000-0000-000000000002'
+
+resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    disableLocalAuth: true
+    consistencyPolicy: { defaultConsistencyLevel: 'Session' }
+    locations: [{ locationName: location, failoverPriority: 0, isZoneRedundant: false }]
+    capabilities: serverless ? [{ name: 'EnableServerless' }] : []
+  }
+}
+
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15' = {
+  parent: account
+  name: databaseName
+  properties: { resource: { id: databaseName } }
+}
+
+resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [
+  for c in containers: {
+    parent: database
+    name: c.id
+    properties: {
+      resource: {
+        id: c.id
+        partitionKey: { paths: [c.partitionKeyPath], kind: 'Hash' }
+        indexingPolicy: empty(c.excludedPaths)
+          ? { indexingMode: 'consistent', automatic: true }
+          : {
+              indexingMode: 'consistent'
+              automatic: true
+              includedPaths: [{ path: '/*' }]
+              excludedPaths: concat(map(c.excludedPaths, p => { path: p }), [{ path: '/"_etag"/?' }])
+            }
+      }
+      options: serverless ? {} : { autoscaleSettings: { maxThroughput: 1000 } }
+    }
+  }
+]
+
+resource appDataRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
+  parent: account
+  name: guid(account.id, appPrincipalId, cosmosDataContributor)
+  properties: {
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosDataContributor}'
+    principalId: appPrincipalId
+    scope: account.id
+  }
+}
+
+// The operator's admin CLI (tenants, keys, limits) talks to Cosmos with the operator's own sign-in.
+resource userDataRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = if (!empty(userPrincipalId)) {
+  parent: account
+  name: guid(account.id, userPrincipalId, cosmosDataContributor)
+  properties: {
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosDataContributor}'
+    principalId: userPrincipalId
+    scope: account.id
+  }
+}
+
+output endpoint string = account.properties.documentEndpoint
+output databaseName string = databaseName
