@@ -17,6 +17,7 @@ import { commandBehaviour, parseDuration } from './command.js';
 import { admitNodes, type CoreQuotaSettings, defaultCoreQuotas, type ResizeErrorRec } from './core-quotas.js';
 import { Deque } from './deque.js';
 import { errors } from './errors.js';
+import { resolveExitOptions, type TaskEnding } from './exit-conditions.js';
 import { MinHeap } from './heap.js';
 import type {
   ApplicationRec,
@@ -31,6 +32,7 @@ import type {
 } from './model.js';
 import { type PreemptionConfig, PreemptionPolicy } from './preemption.js';
 import { TaskCountHistory } from './task-count-history.js';
+import { fileUploadFailure, preProcessingFailure } from './task-files.js';
 
 export interface SimulationTimings {
   /** Simulated seconds from a resize until its nodes are allocated. */
@@ -74,28 +76,6 @@ function hash(text: string): string {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return (h >>> 0).toString(16).padStart(8, '0');
-}
-
-export interface ExitOptions {
-  jobAction?: string;
-  dependencyAction?: string;
-}
-
-/** Exit options for an exit code (undefined = failure without one), per the task's exitConditions. */
-export function exitOptionsFor(body: Record<string, unknown>, exitCode: number | undefined): ExitOptions {
-  const ec = (body.exitConditions ?? {}) as {
-    exitCodes?: { code: number; exitOptions?: ExitOptions }[];
-    exitCodeRanges?: { start: number; end: number; exitOptions?: ExitOptions }[];
-    default?: ExitOptions;
-  };
-  if (exitCode !== undefined) {
-    const exact = ec.exitCodes?.find((m) => m.code === exitCode);
-    if (exact) return exact.exitOptions ?? {};
-    const range = ec.exitCodeRanges?.find((r) => exitCode >= r.start && exitCode <= r.end);
-    if (range) return range.exitOptions ?? {};
-    if (exitCode === 0) return {};
-  }
-  return ec.default ?? {};
 }
 
 export class Account {
@@ -735,7 +715,13 @@ export class Account {
   }
 
   /** Ends a task: the final result, failure info, dependents, job actions. */
-  private completeTask(task: TaskRec, at: number, exitCode: number | undefined, failure?: FailureInfo): void {
+  private completeTask(
+    task: TaskRec,
+    at: number,
+    exitCode: number | undefined,
+    failure?: FailureInfo,
+    ending: TaskEnding = exitCode === undefined ? { kind: 'ended' } : { kind: 'exitCode', code: exitCode },
+  ): void {
     const job = task.job;
     const from = task.state === 'running' || task.state === 'preparing' ? 'running' : 'active';
     this.dequeue(task);
@@ -747,14 +733,12 @@ export class Account {
     task.result = failure ? 'failure' : 'success';
     task.failureInfo = failure;
     this.moveCounts(task, from, failure ? 'failed' : 'succeeded', at);
-    const options = exitOptionsFor(task.body, exitCode);
-    const dependencyAction = (options.dependencyAction ?? (failure ? 'block' : 'satisfy')).toLowerCase();
-    task.satisfiesDependents = dependencyAction === 'satisfy';
+    const options = resolveExitOptions(task.body, ending, failure !== undefined);
+    task.satisfiesDependents = options.dependencyAction === 'satisfy';
     if (task.satisfiesDependents) this.satisfyDependents(task);
     if (job.onTaskFailure === 'performexitoptionsjobaction' && job.state === 'active') {
-      const jobAction = (options.jobAction ?? (failure ? 'terminate' : 'none')).toLowerCase();
-      if (jobAction === 'terminate') this.terminateJob(job, 'TaskFailed', at);
-      else if (jobAction === 'disable') this.disableJob(job, 'requeue');
+      if (options.jobAction === 'terminate') this.terminateJob(job, 'TaskFailed', at);
+      else if (options.jobAction === 'disable') this.disableJob(job, 'requeue');
     }
     this.checkAllComplete(job, at);
   }
@@ -823,12 +807,22 @@ export class Account {
     if (task.retryCount > 0) task.lastRetryTime = at;
     this.setTaskState(task, 'running', at);
     this.moveCounts(task, 'active', 'running', at);
-    const runFor =
-      task.wallClockMs !== undefined ? Math.min(task.durationMs, task.wallClockMs) : task.durationMs;
+    // A resource file that cannot be downloaded ends the task before its command runs.
+    const runFor = preProcessingFailure(task.body)
+      ? 0
+      : task.wallClockMs !== undefined
+        ? Math.min(task.durationMs, task.wallClockMs)
+        : task.durationMs;
     this.events.push({ at: at + runFor, kind: 'taskDone', task, attempt: task.attempt });
   }
 
   private finishRun(task: TaskRec, at: number): void {
+    const setupFailure = preProcessingFailure(task.body);
+    if (setupFailure) {
+      // Not retried: the command never ran, and the same files would fail again.
+      this.completeTask(task, at, undefined, setupFailure, { kind: 'preProcessingError' });
+      return;
+    }
     const timedOut = task.wallClockMs !== undefined && task.durationMs > task.wallClockMs;
     if (timedOut) {
       this.completeTask(task, at, undefined, {
@@ -848,6 +842,11 @@ export class Account {
       this.setTaskState(task, 'active', at);
       this.moveCounts(task, 'running', 'active', at);
       this.enqueue(task, true);
+      return;
+    }
+    const uploadFailure = fileUploadFailure(task.body);
+    if (uploadFailure) {
+      this.completeTask(task, at, code, uploadFailure, { kind: 'fileUploadError', code });
       return;
     }
     if (code === 0 && task.node) task.node.totalTasksSucceeded++;

@@ -3,10 +3,13 @@
  * (taskSlotsPerNode ≤ min(4 × vCPUs, 256), resizeTimeout ≥ 5 min, …), application packages.
  * Each check throws the EmulatedBatchError Batch would answer with.
  */
+
 import { maxTaskSlotsPerNode, tryGetVmSize } from '../../shared/vm-sizes.js';
 import { parseDuration } from './command.js';
 import { EmulatedBatchError, errors } from './errors.js';
+import { checkExitConditions } from './exit-conditions.js';
 import type { ApplicationRec, DeallocationOption, JobRec, PoolRec } from './model.js';
+import { findSupportedImage } from './supported-images.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const FIVE_MINUTES = 5 * 60_000;
@@ -86,6 +89,10 @@ export function applicationName(applicationId: string): string {
   return (m ? m[1]! : applicationId).toLowerCase();
 }
 
+/** Pool-level references name the application by its full ARM id; task-level ones by its name. */
+export const applicationResourceIdPattern =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Batch\/batchAccounts\/[^/]+\/applications\/[^/]+$/i;
+
 export function checkPoolPackages(
   refs: unknown[] | undefined,
   apps: ReadonlyMap<string, ApplicationRec>,
@@ -99,7 +106,13 @@ export function checkPoolPackages(
       throw errors.missingProperty(`applicationPackageReferences[${i}].applicationId`);
     const app = apps.get(applicationName(r.applicationId));
     const version = typeof r.version === 'string' ? r.version : undefined;
-    if (!app) bad.push({ key: r.applicationId, value: 'The application does not exist.' });
+    if (!applicationResourceIdPattern.test(r.applicationId))
+      bad.push({
+        key: r.applicationId,
+        value:
+          'A pool-level reference must be the full resource id /subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Batch/batchAccounts/{account}/applications/{application}.',
+      });
+    else if (!app) bad.push({ key: r.applicationId, value: 'The application does not exist.' });
     else if (version ? !app.versions.includes(version) : !app.defaultVersion)
       bad.push({
         key: r.applicationId,
@@ -144,6 +157,14 @@ export function checkPoolCreate(body: Body, apps: ReadonlyMap<string, Applicatio
     throw errors.missingProperty('virtualMachineConfiguration.nodeAgentSKUId');
   const cc = checkObject(vm, 'containerConfiguration', 'virtualMachineConfiguration.containerConfiguration');
   if (cc) {
+    // Batch allows a container configuration only on an image listing DockerCompatible (or a custom image).
+    const image = vm.imageReference as Record<string, unknown>;
+    const custom = typeof image.virtualMachineImageId === 'string' || typeof image.id === 'string';
+    if (!custom && !findSupportedImage(image)?.capabilities?.includes('DockerCompatible'))
+      throw errors.invalidProperty(
+        'virtualMachineConfiguration.imageReference',
+        `The image ${[image.publisher, image.offer, image.sku].map(String).join(':')} does not support containers; use an image whose supported-images entry lists DockerCompatible (e.g. microsoft-dsvm:ubuntu-hpc:2204).`,
+      );
     if (cc.type === undefined)
       throw errors.missingProperty('virtualMachineConfiguration.containerConfiguration.type');
     checkEnum(
@@ -303,22 +324,7 @@ export function checkTaskCreate(body: Body, job: JobRec, pool: PoolRec | undefin
         );
     }
   }
-  const exit = checkObject(body, 'exitConditions');
-  if (exit && job.onTaskFailure === 'noaction') {
-    const options: unknown[] = [
-      exit.default,
-      exit.preProcessingError,
-      exit.fileUploadError,
-      ...((exit.exitCodes as { exitOptions?: unknown }[] | undefined) ?? []).map((m) => m.exitOptions),
-      ...((exit.exitCodeRanges as { exitOptions?: unknown }[] | undefined) ?? []).map((m) => m.exitOptions),
-    ];
-    for (const o of options)
-      if (isObject(o) && typeof o.jobAction === 'string' && o.jobAction.toLowerCase() !== 'none')
-        throw errors.invalidProperty(
-          'exitConditions',
-          "A jobAction other than 'none' needs the job's onTaskFailure set to performexitoptionsjobaction.",
-        );
-  }
+  checkExitConditions(body.exitConditions, job);
   const container = checkObject(body, 'containerSettings');
   if (container && typeof container.imageName !== 'string')
     throw errors.missingProperty('containerSettings.imageName');

@@ -25,6 +25,13 @@ export interface JobView {
   /** While the job's pool cannot allocate nodes: Batch's code and message, and when the job fails. */
   readonly waiting?: JobDoc['waiting'];
   readonly history: JobDoc['history'];
+  /**
+   * Once Batch ended the job: node-seconds it occupied, slot-seconds its tasks used, and their ratio
+   * (slot-seconds over node-seconds × slots per node). See shared/jobs/efficiency.ts.
+   */
+  readonly efficiency?: JobDoc['efficiency'];
+  /** Failed tasks whose exit conditions say `jobAction: none`: they did not fail the job. */
+  readonly toleratedFailures?: JobDoc['toleratedFailures'];
   readonly callback?: { readonly url: string };
   readonly deliveries: readonly {
     readonly eventId: string;
@@ -71,6 +78,8 @@ export function toJobView(job: JobDoc, basePath = '/api'): JobView {
     ...(job.failure ? { failure: job.failure } : {}),
     ...(job.waiting ? { waiting: job.waiting } : {}),
     history: job.history,
+    ...(job.efficiency ? { efficiency: job.efficiency } : {}),
+    ...(job.toleratedFailures ? { toleratedFailures: job.toleratedFailures } : {}),
     ...(request?.callback ? { callback: { url: request.callback.url } } : {}),
     deliveries: job.events
       .filter((e) => e.delivery.status !== 'none')

@@ -7,6 +7,7 @@
  */
 
 import type { JobBody, PoolBody } from '../planner/batch-bodies.js';
+import type { JobEfficiency } from './efficiency.js';
 import type { JobRequest } from './request-schema.js';
 import type { FieldError } from './validate-request.js';
 
@@ -176,6 +177,12 @@ export interface RetryRequest {
   finishedAt?: string;
 }
 
+export interface ToleratedFailures {
+  readonly count: number;
+  /** The first few. */
+  readonly tasks: readonly { readonly taskId: string; readonly exitCode?: number }[];
+}
+
 export interface JobDoc {
   /** Document id: `job:<lowercased job id>` (job ids are unique ignoring case, as in Batch). */
   id: string;
@@ -211,6 +218,10 @@ export interface JobDoc {
   callbackGoneAt?: string;
   /** SHA-256 of the per-job token tasks use to report back. */
   callbackTokenHash?: string;
+  /** Measured once when Batch ended the job (see efficiency.ts). */
+  efficiency?: JobEfficiency;
+  /** Failed tasks that did not fail the job: their exit options say `jobAction: none` (see exit-conditions.ts). */
+  toleratedFailures?: ToleratedFailures;
   /** Set when the job reached an end state: the reconcile timer stops looking at it. */
   endedAt?: string;
   _etag?: string;

@@ -108,6 +108,41 @@ const dependsOn = z.strictObject({
     .optional(),
 });
 
+const int32 = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1);
+
+/**
+ * Batch's ExitOptions. `jobAction` defaults to `none` for exit code 0 and `terminate` otherwise and
+ * acts only on a job with `onTaskFailure: performexitoptionsjobaction`, which the planner sets when any
+ * task names a jobAction. `dependencyAction` defaults to `satisfy` for 0 and `block` otherwise.
+ */
+const exitOptions = z.strictObject({
+  jobAction: z.enum(['none', 'disable', 'terminate']).optional(),
+  dependencyAction: z.enum(['satisfy', 'block']).optional(),
+});
+
+/** Batch's ExitConditions, passed to Batch unchanged (see shared/jobs/exit-conditions.ts for the job's state). */
+export const exitConditionsSchema = z.strictObject({
+  exitCodes: z
+    .array(z.strictObject({ code: int32, exitOptions }))
+    .max(100)
+    .optional(),
+  exitCodeRanges: z
+    .array(
+      z
+        .strictObject({ start: int32, end: int32, exitOptions })
+        .refine((r) => r.start <= r.end, { message: 'start must not exceed end', path: ['end'] }),
+    )
+    .max(100)
+    .optional(),
+  preProcessingError: exitOptions.optional(),
+  fileUploadError: exitOptions.optional(),
+  default: exitOptions.optional(),
+});
+
 /** Fields shared by explicit tasks and the sweep template. */
 const taskFields = {
   commandLine: z.string().min(1).max(MAX_COMMAND_LINE_LENGTH),
@@ -128,6 +163,10 @@ const taskFields = {
    * user scoped to the task; `admin` needs the operator's grant for the tenant (`allowAdminTasks`).
    */
   elevationLevel: z.enum(['nonadmin', 'admin']).optional(),
+  /** How Batch responds to the task's exit code or errors (Batch `exitConditions`, sent unchanged). */
+  exitConditions: exitConditionsSchema.optional(),
+  /** Expected run time (ISO 8601), for the dry run's estimate only: never sent to Batch. */
+  expectedDuration: isoDuration.optional(),
 };
 
 export const taskSpecSchema = z
@@ -225,6 +264,8 @@ export const jobRequestSchema = z
     maxRetries: z.number().int().min(-1).max(100).optional(),
     /** Whole-job limit; Batch terminates the job when it expires. */
     maxWallClockTime: isoDuration.optional(),
+    /** Expected run time of tasks that give none (ISO 8601), for the dry run's estimate only. */
+    expectedDuration: isoDuration.optional(),
     callback: z.strictObject({ url: z.url() }).optional(),
   })
   .refine((j) => (j.tasks?.length ?? 0) > 0 || j.sweep !== undefined, {
@@ -238,6 +279,7 @@ export type SweepSpec = z.infer<typeof sweepSchema>;
 export type ManagedPoolRequest = z.infer<typeof managedPoolSchema>;
 export type ExistingPoolRequest = z.infer<typeof existingPoolSchema>;
 export type ApplicationPackage = z.infer<typeof applicationPackage>;
+export type ExitConditions = z.infer<typeof exitConditionsSchema>;
 
 export function isExistingPool(pool: JobRequest['pool']): pool is ExistingPoolRequest {
   return 'id' in pool;

@@ -195,6 +195,37 @@ export function createRestBatchGateway(
       for await (const _ of client.tasks.list(jobId, { filter, select: 'id', maxResults: 1000 })) n++;
       return n;
     },
+    async forEachEndedTask(jobId, each) {
+      for await (const t of client.tasks.list(jobId, {
+        filter: "state eq 'completed'",
+        select: 'id,requiredSlots,executionInfo,nodeInfo',
+        maxResults: 1000,
+      })) {
+        const task = t as {
+          id: string;
+          requiredSlots?: number;
+          executionInfo?: {
+            startTime?: string;
+            endTime?: string;
+            result?: 'success' | 'failure';
+            exitCode?: number;
+            failureInfo?: { code?: string };
+          };
+          nodeInfo?: { nodeId?: string };
+        };
+        const info = task.executionInfo;
+        each({
+          id: task.id,
+          requiredSlots: task.requiredSlots ?? 1,
+          ...(info?.startTime ? { startTime: info.startTime } : {}),
+          ...(info?.endTime ? { endTime: info.endTime } : {}),
+          ...(task.nodeInfo?.nodeId ? { nodeId: task.nodeInfo.nodeId } : {}),
+          ...(info?.result ? { result: info.result } : {}),
+          ...(info?.exitCode !== undefined ? { exitCode: info.exitCode } : {}),
+          ...(info?.failureInfo?.code ? { failureCode: info.failureInfo.code } : {}),
+        });
+      }
+    },
     async listUnsucceededTasks(jobId, { failedOnly }) {
       const ids: string[] = [];
       const filter = failedOnly

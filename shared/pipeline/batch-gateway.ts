@@ -48,6 +48,20 @@ export interface AddTasksOutcome {
   readonly failed: readonly { readonly taskId: string; readonly code: string; readonly message: string }[];
 }
 
+/** A completed task as read once when its job ends: what efficiency and exit conditions need. */
+export interface EndedTask {
+  readonly id: string;
+  readonly requiredSlots: number;
+  /** The last attempt's start and end (Batch keeps only the most recent). */
+  readonly startTime?: string;
+  readonly endTime?: string;
+  readonly nodeId?: string;
+  readonly result?: 'success' | 'failure';
+  readonly exitCode?: number;
+  /** Batch's failure code, e.g. `FailureExitCode`, `BlobDownloadMiscError`, `FileUploadMiscError`, `TaskEnded`. */
+  readonly failureCode?: string;
+}
+
 export interface BatchGateway {
   getPool(poolId: string): Promise<PoolInfo | undefined>;
   /** 'exists' when a pool with that id is already there; 'deleting' while one with that id is being deleted. */
@@ -78,6 +92,8 @@ export interface BatchGateway {
   listFailedTasks(jobId: string, limit: number): Promise<FailedTask[]>;
   /** Tasks matching an OData filter, counted from the task list (ids only, every page). */
   countTasks(jobId: string, filter: string): Promise<number>;
+  /** Every completed task of the job, page by page, with only the fields `EndedTask` names. */
+  forEachEndedTask(jobId: string, each: (task: EndedTask) => void): Promise<void>;
   /** Ids of tasks that failed, or (failedOnly false) that did not succeed (failed or never run). */
   listUnsucceededTasks(jobId: string, options: { failedOnly: boolean }): Promise<string[]>;
   reactivateTask(jobId: string, taskId: string): Promise<void>;

@@ -11,6 +11,7 @@
 
 import type { Clock, Ids } from '../clock.js';
 import { describeError } from '../errors.js';
+import { usesJobActions } from '../jobs/exit-conditions.js';
 import type { JobDoc, JobFailure, JobState, TaskCounts } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import { batchJobIdFor } from '../planner/batch-names.js';
@@ -20,6 +21,7 @@ import { announce } from './announce.js';
 import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from './batch-gateway.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { type FairShare, takeFairly } from './fair-order.js';
+import { type JobEndReading, readJobEnd } from './read-job-end.js';
 
 export interface ReconcileDeps {
   readonly jobs: JobStore;
@@ -43,7 +45,15 @@ export type Observation =
        * Counted from the task list once Batch says the job has ended: task counts may lag, so they
        * never decide the final state.
        */
-      readonly exact?: { readonly failed: number; readonly unfinished: number; readonly total?: number };
+      readonly exact?: {
+        readonly failed: number;
+        readonly unfinished: number;
+        readonly total?: number;
+        /** Failed tasks whose exit conditions say `jobAction: none`: they do not fail the job. */
+        readonly tolerated?: number;
+      };
+      /** Read with `exact`: efficiency and the tolerated failures, stored when the job ends. */
+      readonly end?: JobEndReading;
     };
 
 /** What the job should become given what Batch shows: a pure decision, tested on its own. */
@@ -82,15 +92,20 @@ export function decide(job: JobDoc, seen: Observation): Decision {
       taskCounts.running = 0;
       taskCounts.succeeded = Math.max(0, total - seen.exact.failed - seen.exact.unfinished);
     }
-    if (taskCounts.failed > 0) {
+    // Failures the tasks' exit conditions tolerate (jobAction none) do not fail the job.
+    const untolerated = taskCounts.failed - (seen.exact?.tolerated ?? 0);
+    if (untolerated > 0) {
       return {
         kind: 'move',
         to: 'failed',
         taskCounts,
-        failure: { code: 'TaskFailed', message: `${taskCounts.failed} task(s) failed` },
+        failure: { code: 'TaskFailed', message: `${untolerated} task(s) failed` },
       };
     }
-    if (taskCounts.active > 0 || (reason && reason !== 'AllTasksComplete')) {
+    // An exit option's `terminate` ended the Batch job with no untolerated failure: on purpose.
+    const stoppedByExitOption =
+      reason === 'TaskFailed' && job.request !== null && usesJobActions(job.request);
+    if (!stoppedByExitOption && (taskCounts.active > 0 || (reason && reason !== 'AllTasksComplete'))) {
       return {
         kind: 'move',
         to: 'failed',
@@ -146,10 +161,19 @@ export async function reconcileJob(job: JobDoc, deps: ReconcileDeps, pass = 0): 
     }
     // Prefer the failure read with task detail when the fresh decision is the same failure.
     const chosen = decision.failure && failure?.code === decision.failure.code ? failure : decision.failure;
-    return transition(next, decision.to, deps.clock.now(), deps.ids.uuid(), {
+    const moved = transition(next, decision.to, deps.clock.now(), deps.ids.uuid(), {
       taskCounts: decision.taskCounts,
       ...(chosen ? { failure: chosen } : {}),
     });
+    const end = observation.kind === 'seen' ? observation.end : undefined;
+    if (!end || !moved.endedAt) return moved;
+    return {
+      ...moved,
+      efficiency: end.efficiency,
+      ...(end.tolerated > 0
+        ? { toleratedFailures: { count: end.tolerated, tasks: end.toleratedTasks } }
+        : {}),
+    };
   });
   if (result?.changed) await announce(result.job, deps.queues);
   return result?.changed ? first.kind : 'none';
@@ -170,10 +194,12 @@ async function observe(
   const batchJob = await deps.batch.getJob(batchJobId);
   if (!batchJob) return { kind: 'missing' };
   if (batchJob.state !== 'completed') return { kind: 'seen', counts, job: batchJob };
-  // The job has ended: count from the task list (paged, ids only), not from the lagging counts.
-  const [failed, unfinished] = await Promise.all([
+  // The job has ended: count from the task list (paged, ids only), not from the lagging counts, and
+  // read the completed tasks once for efficiency and tolerated failures.
+  const [failed, unfinished, end] = await Promise.all([
     deps.batch.countTasks(batchJobId, "executionInfo/result eq 'failure'"),
     deps.batch.countTasks(batchJobId, "state ne 'completed'"),
+    readJobEnd(job, batchJobId, deps),
   ]);
   // The first attempt holds every planned task; a retry attempt only its own, known from the counts.
   const total = batchJobId === batchJobIdFor(job.tenant, job.jobId) ? job.plan?.tasks : undefined;
@@ -181,7 +207,8 @@ async function observe(
     kind: 'seen',
     counts,
     job: batchJob,
-    exact: { failed, unfinished, ...(total !== undefined ? { total } : {}) },
+    exact: { failed, unfinished, tolerated: end.tolerated, ...(total !== undefined ? { total } : {}) },
+    end,
   };
 }
 

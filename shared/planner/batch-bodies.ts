@@ -2,6 +2,8 @@
  * The Batch request bodies the planner produces: exactly the wire shapes of Pools_CreatePool,
  * Jobs_CreateJob and Tasks_CreateTaskCollection items (field names as on the wire).
  */
+import type { ExitConditions } from '../jobs/request-schema.js';
+
 export interface NameValue {
   readonly name: string;
   readonly value: string;
@@ -50,7 +52,8 @@ export interface JobBody {
   readonly usesTaskDependencies: boolean;
   readonly poolInfo: { readonly poolId: string };
   readonly onAllTasksComplete: 'noaction' | 'terminatejob';
-  readonly onTaskFailure: 'noaction';
+  /** `performexitoptionsjobaction` when a task's exit conditions name a jobAction (Batch ignores them otherwise). */
+  readonly onTaskFailure: 'noaction' | 'performexitoptionsjobaction';
   readonly constraints?: { readonly maxWallClockTime?: string; readonly maxTaskRetryCount?: number };
   readonly metadata: readonly NameValue[];
   readonly commonEnvironmentSettings?: readonly NameValue[];
@@ -76,6 +79,8 @@ export interface TaskBody {
     readonly taskIds?: readonly string[];
     readonly taskIdRanges?: readonly { readonly start: number; readonly end: number }[];
   };
+  /** Batch's ExitConditions, exactly as the request gave them. */
+  readonly exitConditions?: ExitConditions;
   /** The planner always sets it: a task-scoped auto-user, non-admin unless granted (see toTaskBody). */
   readonly userIdentity?: {
     readonly autoUser: { readonly scope: 'task' | 'pool'; readonly elevationLevel: 'nonadmin' | 'admin' };

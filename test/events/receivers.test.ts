@@ -155,7 +155,7 @@ describe('deliveries read by the receivers’ libraries', () => {
     const waiting = delivery?.event?.data?.waiting as Record<string, string>;
     expect(waiting).toMatchObject({ code: 'AccountCoreQuotaReached' });
     expect(waiting).toEqual(job?.waiting);
-    expect(Date.parse(waiting.failAt)).toBeGreaterThan(Date.parse(waiting.since));
+    expect(Date.parse(String(waiting.failAt))).toBeGreaterThan(Date.parse(String(waiting.since)));
     // Other events carry no waiting field.
     expect(
       at('waiting')
