@@ -11,7 +11,11 @@
  *    dive's order) one after which the residual LP still allows the target node count, and repeat
  *    on the residual until nothing is left, or the LP shows the dive cannot beat the best packing.
  * Up to three dives run, each ordering the fractional patterns its own way (largest fraction, fullest
- * node, largest value), until one reaches max(⌈LP bound⌉, L2), which proves it optimal.
+ * node, largest value), until one reaches max(⌈LP bound⌉, L2), which proves it optimal. If none does,
+ * a depth-first search follows: the same steps, but fixing one node fewer of each pattern (so the
+ * LP can still move it), branching on the first four fractional patterns, and backtracking from
+ * every branch whose residual LP bound exceeds the target — branch-and-price with the LP bound as
+ * its only cut, stopped by the budget.
  * Everything works on counts per distinct size, so a million tasks cost what a thousand do. The
  * whole phase runs on a budget of work units and falls back to the packing it was given.
  */
@@ -53,6 +57,8 @@ const rules: readonly Rule[] = [
 ];
 /** Patterns tried at each rounding before settling for one that loses a node. */
 const CANDIDATES_PER_STEP = 3;
+/** Patterns tried at each level of the backtracking search. */
+const BRANCHES = 4;
 
 export function improveByDiving(
   counts: Float64Array,
@@ -157,14 +163,7 @@ export function improveByDiving(
     if (abandoned) continue;
 
     // Finish whatever the dive left with the fast packer.
-    const runs: PatternRun[] = [];
-    for (const { pattern, repeat } of fixed.values()) {
-      if (repeat === 0) continue;
-      const uses = new Map<number, number>();
-      for (let k = 0; k < pattern.index.length; k++)
-        if (pattern.count[k]! > 0) uses.set(sizes[pattern.index[k]!]!, pattern.count[k]!);
-      if (uses.size > 0) runs.push({ uses, repeat });
-    }
+    const runs = toRuns([...fixed.values()], sizes);
     if (left()) {
       const rest = new Float64Array(capacity + 1);
       distinct.forEach((s, g) => {
@@ -176,6 +175,70 @@ export function improveByDiving(
     if (nodes < bestNodes) {
       bestNodes = nodes;
       bestRuns = runs;
+    }
+  }
+
+  // Still above the target: a depth-first search that backtracks where the dives got stuck (near
+  // the end, as a rule), rounding up one of the first few fractional patterns at each level and
+  // pruning every branch whose residual LP bound exceeds the target. Whatever it completes meets the
+  // target, hence is optimal; it stops at the budget. It fixes one node fewer of each pattern than
+  // the dives: residual rounding alone often locks in patterns no optimal packing completes.
+  if (bestNodes > target && !budget.exhausted) {
+    const demand = Float64Array.from(demand0);
+    const stack: { pattern: Pattern; repeat: number }[] = [];
+    let used = 0;
+    const fix = (p: Pattern, times: number) => {
+      stack.push({ pattern: p, repeat: times });
+      for (let k = 0; k < p.index.length; k++) demand[p.index[k]!]! -= p.count[k]! * times;
+      used += times;
+    };
+    const unwind = (mark: number) => {
+      while (stack.length > mark) {
+        const { pattern: p, repeat: times } = stack.pop()!;
+        for (let k = 0; k < p.index.length; k++) demand[p.index[k]!]! += p.count[k]! * times;
+        used -= times;
+      }
+    };
+    const left = () => demand.some((d) => d > 0);
+    let found: PatternRun[] | undefined;
+    /** True when the search is over (a packing meeting the target was found, or the budget is spent). */
+    const search = (lp: LpSolution): boolean => {
+      if (used + Math.ceil(lp.lowerBound - 1e-6) > target) return false;
+      const mark = stack.length;
+      const candidates: Candidate[] = [];
+      lp.patterns.forEach((p, i) => {
+        const xi = lp.x[i]!;
+        const whole = Math.min(Math.max(0, Math.floor(xi + 1e-9) - 1), timesAvailable(p, demand));
+        if (whole > 0) fix(p, whole);
+        const frac = xi - whole;
+        if (frac > 1e-9) candidates.push({ pattern: p, x: xi, frac, load: loadOf(p), order: i });
+      });
+      if (!left()) {
+        found = toRuns(stack, sizes);
+        return true;
+      }
+      candidates.sort(rules[1]);
+      for (const c of candidates.slice(0, BRANCHES)) {
+        if (budget.exhausted) return true;
+        const up = trim(c.pattern, demand);
+        if (!up.count.some((n) => n > 0)) continue;
+        const inner = stack.length;
+        fix(up, 1);
+        if (!left()) {
+          found = toRuns(stack, sizes);
+          return true;
+        }
+        const next = solvePatternLp(problem, demand, pool, budget);
+        if (next && search(next)) return true;
+        unwind(inner);
+      }
+      unwind(mark);
+      return budget.exhausted;
+    };
+    search(lp0);
+    if (found && found.reduce((n, r) => n + r.repeat, 0) < bestNodes) {
+      bestNodes = found.reduce((n, r) => n + r.repeat, 0);
+      bestRuns = found;
     }
   }
   return { ...(bestRuns ? { runs: bestRuns } : {}), lpBound, workUsed: budget.used };
@@ -201,4 +264,24 @@ function trim(p: Pattern, demand: Float64Array): Pattern {
     index: p.index,
     count: Int32Array.from(p.count, (c, k) => Math.min(c, demand[p.index[k]!]!)),
   };
+}
+
+/** Fixed patterns, merged by content, as runs of slot size → tasks. */
+function toRuns(fixed: readonly { pattern: Pattern; repeat: number }[], sizes: Int32Array): PatternRun[] {
+  const merged = new Map<string, { uses: Map<number, number>; repeat: number }>();
+  for (const { pattern, repeat } of fixed) {
+    if (repeat <= 0) continue;
+    const key = patternKey(pattern);
+    if (key === '') continue;
+    const entry = merged.get(key);
+    if (entry) {
+      entry.repeat += repeat;
+      continue;
+    }
+    const uses = new Map<number, number>();
+    for (let k = 0; k < pattern.index.length; k++)
+      if (pattern.count[k]! > 0) uses.set(sizes[pattern.index[k]!]!, pattern.count[k]!);
+    merged.set(key, { uses, repeat });
+  }
+  return [...merged.values()];
 }
