@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ensureContainers } from '../shared/store/cosmos-setup.js';
+import { createKeyVaultSecretStore, withSecretStore } from '../shared/tenants/secret-store.js';
 import {
   createTenantStore,
   generateApiKey,
@@ -38,7 +39,11 @@ async function main(): Promise<void> {
     connectionPolicy: { enableEndpointDiscovery: false },
   });
   const containers = await ensureContainers(client, env.COSMOS_DATABASE || 'slotwise');
-  const store = createTenantStore(containers.tenants, containers.apiKeys);
+  // With KEY_VAULT_URI (a deployed environment) the secrets go to Key Vault and Cosmos keeps references.
+  const inner = createTenantStore(containers.tenants, containers.apiKeys);
+  const store = env.KEY_VAULT_URI
+    ? withSecretStore(inner, createKeyVaultSecretStore(env.KEY_VAULT_URI, new DefaultAzureCredential()))
+    : inner;
   const existing = await store.get(tenant);
   const apiKey = values['api-key'] ?? generateApiKey();
   const webhookSecret = existing?.webhookSecret ?? generateWebhookSecretValue();

@@ -1,0 +1,86 @@
+/**
+ * `npm run package`: the zip holds host.json, a production package.json, the built app (functions and
+ * shared, never dev) and production dependencies only; unpacked and loaded the way the worker loads
+ * it, it registers the whole function table.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Services } from '../../dev/services/services.js';
+import { functionTable } from '../../functions/table.js';
+import { buildPackage } from '../../scripts/package.js';
+import { BATCH_ACCOUNT, BATCH_KEY, startTestServices } from '../support/stack.js';
+import { loadEntryLikeTheWorker } from '../support/worker-entry.js';
+
+let work: string;
+let services: Services;
+let entries: Record<string, Uint8Array>;
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'slotwise-package-'));
+  const zip = join(work, 'slotwise.zip');
+  const [svc] = await Promise.all([startTestServices(), Promise.resolve(buildPackage(zip))]);
+  services = svc;
+  entries = unzipSync(readFileSync(zip));
+}, 180_000);
+afterAll(async () => {
+  await services?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm run package', () => {
+  it('holds the app and production dependencies only', () => {
+    const names = Object.keys(entries);
+    expect(names).toEqual(
+      expect.arrayContaining(['host.json', 'package.json', 'dist/functions/index.js', 'dist/shared/app.js']),
+    );
+    expect(names.filter((n) => n.startsWith('dist/') && !/^dist\/(functions|shared)\//.test(n))).toEqual([]);
+    expect(names.filter((n) => /^(test|dev|bench|infra|scripts)\//.test(n))).toEqual([]);
+    const pkg = JSON.parse(Buffer.from(entries['package.json']!).toString('utf8')) as Record<string, unknown>;
+    expect(pkg.devDependencies).toBeUndefined();
+    expect(pkg.main).toBe('dist/functions/index.js');
+    for (const dep of Object.keys(pkg.dependencies as Record<string, string>))
+      expect(
+        names.some((n) => n.startsWith(`node_modules/${dep}/`)),
+        dep,
+      ).toBe(true);
+    for (const devOnly of [
+      'azurite',
+      'vitest',
+      '@vercel/cosmosdb-server',
+      'typescript',
+      '@biomejs/biome',
+      'fflate',
+    ])
+      expect(
+        names.some((n) => n.startsWith(`node_modules/${devOnly}/`)),
+        devOnly,
+      ).toBe(false);
+  });
+
+  it('unpacked, its entry point registers the whole function table the way the worker loads it', async () => {
+    const app = join(work, 'app');
+    for (const [name, data] of Object.entries(entries)) {
+      if (name.endsWith('/')) continue;
+      mkdirSync(dirname(join(app, name)), { recursive: true });
+      writeFileSync(join(app, name), data);
+    }
+    const main = (JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { main: string }).main;
+    const registered = await loadEntryLikeTheWorker(
+      join(app, main),
+      {
+        AzureWebJobsStorage: services.storageConnectionString,
+        COSMOS_ENDPOINT: services.cosmosEndpoint,
+        COSMOS_KEY: services.cosmosKey,
+        COSMOS_DATABASE: `p${randomUUID().slice(0, 8)}`,
+        BATCH_ENDPOINT: 'http://127.0.0.1:9',
+        BATCH_ACCOUNT_NAME: BATCH_ACCOUNT,
+        BATCH_ACCOUNT_KEY: BATCH_KEY,
+      },
+      app,
+    );
+    expect(registered.map((r) => r.name)).toEqual(functionTable.map((f) => f.name));
+  });
+});
