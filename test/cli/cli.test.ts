@@ -200,6 +200,22 @@ describe('slotwise get, list, watch, cancel, retry', () => {
   });
 });
 
+describe('npx slotwise', () => {
+  it('runs the package bin from the repository', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile(
+        'npx',
+        ['--no-install', 'slotwise', 'list', '--json'],
+        { cwd: new URL('../..', import.meta.url), env: { ...process.env, ...env } },
+        (error, stdout) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+      );
+    });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).value.length).toBeGreaterThan(0);
+  });
+});
+
 describe('bad input', () => {
   it('a missing file exits 2 with a clear message', async () => {
     const run = await runCli(['submit', join(dir, 'missing.json')], { env });
