@@ -97,6 +97,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLOTWISE_ALLOCATION_DEADLINE_SECONDS: '1800'
     SLOTWISE_POOL_IMAGE: 'canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'
     SLOTWISE_POOL_NODE_AGENT_SKU: 'batch.node.ubuntu 22.04'
+    // Empty: the built-in price table (shared/planner/cost.ts); JSON overrides per VM size.
+    SLOTWISE_PRICES: ''
     // settings:end
   }
 }
