@@ -138,6 +138,16 @@ describe.skipIf(!browserPath)('the dashboard in headless Chromium', () => {
       pool: { vmSize: 'standard_d4s_v3', taskSlotsPerNode: 4 },
       tasks: Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, commandLine: "/bin/sh -c 'sleep 100000'" })),
     });
+    // No cores for this VM family: the job waits for nodes, and says why.
+    await stack.emulatorControl('quotas', {
+      method: 'PUT',
+      body: JSON.stringify({ dedicatedCoreQuotaPerVMFamily: [{ name: 'standardESv3Family', coreQuota: 0 }] }),
+    });
+    await submit({
+      id: 'ui-waiting',
+      pool: { vmSize: 'standard_e4s_v3', maxNodes: 2 },
+      tasks: [{ id: 't', commandLine: 'sleep 10' }],
+    });
     const done = await waitForJobState(stack, 'ui-render', ['completed']);
     await waitForJobState(stack, 'ui-broken', ['failed']);
     await waitForJobState(stack, 'ui-long', ['running']);
@@ -204,6 +214,18 @@ describe.skipIf(!browserPath)('the dashboard in headless Chromium', () => {
     await page.locator('tr[data-job="ui-broken"] a').click();
     await page.locator('.notice.failure').waitFor();
     expect(await page.locator('.notice.failure strong').textContent()).toBe('Failed: TaskFailed');
+
+    // A job waiting for nodes shows Batch's reason.
+    const waiting = await waitFor(
+      () => getJob(stack, 'ui-waiting'),
+      (j) => j?.waiting !== undefined,
+      { what: 'waiting reason of ui-waiting' },
+    );
+    await page.locator('tr[data-job="ui-waiting"] .state-waiting').waitFor();
+    await page.locator('tr[data-job="ui-waiting"] a').click();
+    const notice = page.locator(`.notice.waiting[data-waiting="${waiting!.waiting!.code}"]`);
+    await notice.waitFor();
+    expect(await notice.locator('p').first().textContent()).toBe(waiting!.waiting!.message);
 
     // Back to the render for the picture kept as an artifact (and in docs/ for the README).
     await page.locator('tr[data-job="ui-render"] a').click();

@@ -116,7 +116,14 @@ function renderList(jobs: readonly JobView[]): void {
         'tr',
         { 'data-job': job.id, class: job.id === chosen ? 'chosen' : '' },
         el('td', {}, el('a', { href: `#job=${encodeURIComponent(job.id)}` }, job.displayName ?? job.id)),
-        el('td', {}, stateBadge(job.state)),
+        el(
+          'td',
+          {},
+          stateBadge(job.state),
+          job.waiting
+            ? el('span', { class: 'state state-waiting', title: job.waiting.message }, 'waiting for nodes')
+            : undefined,
+        ),
         el(
           'td',
           { class: 'progress-cell' },
