@@ -6,20 +6,15 @@
  * (`$targetVMs = $tasks > 0 ? $tasks : max(0, $TargetDedicatedNodes / 2)`, capped), so it is shown
  * both as written (one node per pending task) and divided by $TaskSlotsPerNode (the usual adaptation,
  * which under-provisions tasks needing more than one slot).
+ *
+ * A second table runs the hard families with a known optimum (Falkenauer-style triplets and uniform
+ * instances, `pack-instances.ts`) at several capacities and sizes: optimum vs nodes vs the LP bound vs
+ * FFD vs today's fast packing, with the time of each.
  */
 import { validateJobRequest } from '../shared/jobs/validate-request.js';
 import { firstFitDecreasing, packSlots } from '../shared/planner/pack.js';
 import { planJob } from '../shared/planner/plan-job.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+import { rng, tripletInstance, uniformInstance, uniformRandom } from './pack-instances.js';
 
 type Family = {
   name: string;
@@ -117,7 +112,7 @@ for (const family of families) {
       const autoscale = sizes.length;
       const autoscaleBySlots = Math.ceil(sizes.length / c);
       if (family.optimumIsBound)
-        worstGapWhereOptimal = Math.max(worstGapWhereOptimal, plan.nodes - plan.lowerBound);
+        worstGapWhereOptimal = Math.max(worstGapWhereOptimal, plan.nodes - plan.lpBound);
       if (n === 1_000_000) worst1M = Math.max(worst1M, ms);
       sumOurs += plan.nodes;
       sumAutoscale += autoscale;
@@ -129,7 +124,8 @@ for (const family of families) {
         ms.toFixed(1),
         String(plan.nodes),
         String(plan.lowerBound),
-        String(plan.nodes - plan.lowerBound),
+        String(plan.lpBound),
+        String(plan.nodes - plan.lpBound),
         String(ffd),
         String(autoscale),
         String(autoscaleBySlots),
@@ -145,19 +141,23 @@ const header = [
   'tasks',
   'plan ms',
   'nodes',
-  'bound',
+  'L2',
+  'LP bound',
   'gap',
   'FFD',
   'autoscale',
   'autoscale/slots',
   'algo',
 ];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) =>
-  cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-console.log(line(header));
-for (const r of rows) console.log(line(r));
-console.log('');
+function printTable(head: string[], body: string[][]) {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  console.log(line(head));
+  for (const r of body) console.log(line(r));
+  console.log('');
+}
+printTable(header, rows);
 console.log(
   `summary: max(nodes - bound) where the optimum equals the bound = ${worstGapWhereOptimal} (target ≤ 1)`,
 );
@@ -165,6 +165,93 @@ console.log(`summary: worst plan time for 1,000,000 tasks = ${worst1M.toFixed(0)
 console.log(
   `summary: nodes over all workloads: planner ${sumOurs}, autoscale formula (one node per task) ${sumAutoscale} (${(sumAutoscale / sumOurs).toFixed(1)}×), ` +
     `autoscale ÷ slots ${sumAutoscaleBySlots} (${(sumAutoscaleBySlots / sumOurs).toFixed(2)}×, too few whenever tasks need more than one slot)`,
+);
+// Hard families with a known optimum (or, for uniform as drawn, the LP bound in its place).
+type HardFamily = {
+  name: string;
+  make: (tasks: number, c: number, seed: number) => { sizes: number[]; optimum?: number };
+};
+const hardFamilies: HardFamily[] = [
+  { name: 'triplet', make: (t, c, seed) => tripletInstance(Math.round(t / 3), c, seed) },
+  { name: 'uniform (full nodes)', make: (t, c, seed) => uniformInstance(Math.round(t / 2.7), c, seed) },
+  { name: 'uniform (as drawn)', make: (t, c, seed) => ({ sizes: uniformRandom(t, c, seed) }) },
+];
+const hardRows: string[][] = [];
+let worstOverOptimum = 0;
+let worstSmallMs = 0;
+let worstLargeMs = 0;
+let hardProven = 0;
+let hardCases = 0;
+let fastOver = 0;
+let ffdOver = 0;
+let oursOver = 0;
+for (const family of hardFamilies) {
+  for (const c of [60, 100, 150, 256]) {
+    for (const tasks of [1_000, 3_000, 30_000, 1_000_000]) {
+      const { sizes, optimum } = family.make(tasks, c, tasks * 1000 + c);
+      const t0 = performance.now();
+      const fast = packSlots(sizes, c, { improve: false });
+      const t1 = performance.now();
+      const plan = packSlots(sizes, c);
+      const t2 = performance.now();
+      const ffd = firstFitDecreasing(sizes, c).nodes;
+      const ms = t2 - t1;
+      if (sizes.length <= 10_000) worstSmallMs = Math.max(worstSmallMs, ms);
+      else worstLargeMs = Math.max(worstLargeMs, ms);
+      const best = optimum ?? plan.lpBound;
+      if (optimum !== undefined) {
+        worstOverOptimum = Math.max(worstOverOptimum, plan.nodes - optimum);
+        fastOver += fast.nodes - optimum;
+        ffdOver += ffd - optimum;
+        oursOver += plan.nodes - optimum;
+      }
+      hardCases++;
+      if (plan.provenOptimal) hardProven++;
+      hardRows.push([
+        family.name,
+        String(c),
+        String(sizes.length),
+        optimum === undefined ? '?' : String(optimum),
+        String(plan.nodes),
+        String(plan.lpBound),
+        String(plan.lowerBound),
+        String(ffd),
+        String(fast.nodes),
+        String(plan.nodes - best),
+        (t1 - t0).toFixed(1),
+        ms.toFixed(1),
+        (plan.improveWork / 1e6).toFixed(1),
+        plan.provenOptimal ? 'yes' : 'no',
+      ]);
+    }
+  }
+}
+printTable(
+  [
+    'hard family',
+    'slots/node',
+    'tasks',
+    'optimum',
+    'nodes',
+    'LP bound',
+    'L2',
+    'FFD',
+    'fast',
+    'over',
+    'fast ms',
+    'plan ms',
+    'work M',
+    'proven',
+  ],
+  hardRows,
+);
+console.log(
+  `summary: hard families: max(nodes - optimum) = ${worstOverOptimum} (target ≤ 1); proven optimal ${hardProven} of ${hardCases}; ` +
+    `nodes over the optimum in total: planner ${oursOver}, fast packing alone ${fastOver}, FFD ${ffdOver}`,
+);
+console.log(
+  `summary: hard families: worst plan time ${worstSmallMs.toFixed(0)} ms up to 10,000 tasks (budget ~500 ms), ` +
+    `${worstLargeMs.toFixed(0)} ms above (1,000,000 tasks: target < 2000 ms)`,
 );
 // The whole planner on a 1,000,000-task sweep: expansion, slots, packing, pool spec, then the chunks.
 const sweep = validateJobRequest(

@@ -51,11 +51,12 @@ export interface PackOptions {
 }
 
 /**
- * Default improvement budget, in work units (basis-inverse cells and knapsack cells; about 200,000
- * per millisecond on the 2-core machine the benchmarks run on): ~500 ms for jobs up to 10,000
- * tasks, ~250 ms up to 100,000 and ~100 ms beyond, where the fast packer's share of the plan
- * time is larger and one node is a smaller share of the pool. Counted, not timed, so a plan is
- * the same on every machine.
+ * Default improvement budget, in work units (basis-inverse cells, knapsack cells and pooled pattern
+ * entries touched; roughly 1–2 million per millisecond on the 2-core machine the benchmarks run on):
+ * about 200–400 ms at most for jobs up to 10,000 tasks, half that up to 100,000, and under 100 ms beyond,
+ * where the fast packer's share of the plan time is larger and one node is a smaller share of the
+ * pool. Counted, not timed, so a plan is the same on every machine. Most plans need far less: the
+ * phase stops as soon as a packing meets the bound.
  */
 export function improveBudgetFor(tasks: number): number {
   if (tasks <= 10_000) return 400_000_000;

@@ -58,6 +58,8 @@ export class WorkBudget {
 /** Patterns found by pricing, kept for later solves over smaller demands. */
 export class PatternPool {
   readonly patterns: Pattern[] = [];
+  /** Entries over all patterns: the cost of pricing the pool once. */
+  entries = 0;
   private readonly seen = new Set<string>();
   add(p: Pattern): void {
     if (this.patterns.length >= POOL_LIMIT) return;
@@ -66,6 +68,7 @@ export class PatternPool {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.patterns.push(p);
+    this.entries += p.index.length;
   }
 }
 
@@ -115,6 +118,7 @@ export function solvePatternLp(
   let bestBound = 0;
   let optimal = false;
   let pivots = 0;
+  let scratch: Float64Array | undefined;
 
   for (;;) {
     // Duals: y = c_B B⁻¹ with every cost 1, i.e. the column sums of B⁻¹.
@@ -142,7 +146,7 @@ export function solvePatternLp(
         bestPattern = p;
       }
     }
-    budget.used += pool.patterns.length * 3;
+    budget.used += pool.entries + pool.patterns.length;
     if (bestPattern) {
       entering.fill(0);
       for (let k = 0; k < bestPattern.index.length; k++) {
@@ -225,7 +229,10 @@ export function solvePatternLp(
     }
     budget.used += m * m;
     basis[leave] = Float64Array.from(entering);
-    if (++pivots % REFACTOR_EVERY === 0) refactor(basis, binv, x, rhs, m, budget);
+    if (++pivots % REFACTOR_EVERY === 0) {
+      if (!scratch) scratch = new Float64Array(2 * m * m);
+      refactor(basis, binv, x, rhs, m, budget, scratch);
+    }
   }
 }
 
@@ -248,9 +255,10 @@ function refactor(
   rhs: Float64Array,
   m: number,
   budget: WorkBudget,
+  t: Float64Array,
 ): void {
   const w = 2 * m;
-  const t = new Float64Array(m * w);
+  t.fill(0);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < m; j++) t[i * w + j] = basis[j]![i]!;
     t[i * w + m + i] = 1;
@@ -274,7 +282,7 @@ function refactor(
       for (let j = 0; j < w; j++) t[i * w + j]! -= f * t[c * w + j]!;
     }
   }
-  budget.used += m * m * m;
+  budget.used += 2 * m * m * m;
   for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) binv[i * m + j] = t[i * w + m + j]!;
   for (let i = 0; i < m; i++) {
     let v = 0;
