@@ -146,7 +146,7 @@ export async function createAppDeps(
     pools: createPoolStore(containers.pools),
     demand: createPoolDemandReader(containers.jobs),
     tenants,
-    usage: createUsageStore(containers.jobs),
+    usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
     batch,
     policy: { checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy) },
     clock,

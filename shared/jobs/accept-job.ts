@@ -109,7 +109,7 @@ export async function acceptJob(
   const rate = await deps.usage.takeSubmission(
     input.tenant,
     { perSecond: limits.submissionsPerSecond, burst: limits.submissionBurst },
-    now,
+    deps.clock,
   );
   if (!rate.ok) {
     return {

@@ -53,7 +53,11 @@ export type ReserveOutcome =
 
 export interface UsageStore {
   /** Takes one submission from the tenant's rate budget. */
-  takeSubmission(tenant: string, rate: { perSecond: number; burst: number }, now: Date): Promise<RateOutcome>;
+  takeSubmission(
+    tenant: string,
+    rate: { perSecond: number; burst: number },
+    clock: { now(): Date },
+  ): Promise<RateOutcome>;
   /** Reserves room for a job (idempotent per job), pruning ended jobs when the ledger looks full. */
   reserve(
     tenant: string,
@@ -65,7 +69,13 @@ export interface UsageStore {
   usage(tenant: string, now: Date): Promise<Usage>;
 }
 
-const MAX_CONFLICTS = 12;
+/**
+ * One tenant's burst contends for one document: losers re-read after a short jittered pause, so 16
+ * submissions in flight settle in a few rounds instead of giving up.
+ */
+const MAX_CONFLICTS = 40;
+const pauseAfterConflict = (attempt: number, random: () => number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.floor(random() * Math.min(50, 2 + attempt * 4))));
 /** A reservation whose job document does not exist yet is kept this long (the write in between). */
 const UNWRITTEN_GRACE_MS = 5 * 60_000;
 
@@ -75,7 +85,8 @@ export class AdmissionContentionError extends SlotwiseError {
   }
 }
 
-export function createUsageStore(jobs: Container): UsageStore {
+export function createUsageStore(jobs: Container, options: { random?: () => number } = {}): UsageStore {
+  const random = options.random ?? Math.random;
   async function read<T extends RateDoc | UsageDoc>(
     tenant: string,
     id: 'rate' | 'usage',
@@ -151,16 +162,18 @@ export function createUsageStore(jobs: Container): UsageStore {
   };
 
   return {
-    async takeSubmission(tenant, { perSecond, burst }, now) {
+    async takeSubmission(tenant, { perSecond, burst }, clock) {
       const interval = 1000 / perSecond;
-      const t = now.getTime();
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const current = await read<RateDoc>(tenant, 'rate');
+        // Read the clock with the document: a submission that lost a few races is not "early".
+        const t = clock.now().getTime();
         const tat = Math.max(current?.tat ?? t, t);
         const next = tat + interval;
         const excess = next - t - burst * interval;
         if (excess > 0) return { ok: false, retryAfterMs: Math.ceil(excess) };
         if (await write({ id: 'rate', tenant, type: 'rate', tat: next }, current?._etag)) return { ok: true };
+        await pauseAfterConflict(attempt, random);
       }
       // Constant contention on one tenant's cell is itself a burst: ask the caller to slow down.
       return { ok: false, retryAfterMs: Math.ceil(interval) };
@@ -190,6 +203,7 @@ export function createUsageStore(jobs: Container): UsageStore {
           reservations: { ...doc.reservations, [job.key]: { tasks: job.tasks, at: now.toISOString() } },
         };
         if (await write(next, current?._etag)) return { ok: true };
+        await pauseAfterConflict(attempt, random);
       }
       throw new AdmissionContentionError(tenant);
     },
