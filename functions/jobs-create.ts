@@ -2,11 +2,16 @@ import type { AppDeps } from '../shared/app.js';
 import { jsonResponse, problems } from '../shared/http/problem.js';
 import { MAX_JOB_BODY_BYTES, readJsonBody } from '../shared/http/read-json.js';
 import { acceptJob } from '../shared/jobs/accept-job.js';
+import { dryRunJob } from '../shared/jobs/dry-run.js';
 import { toJobView } from '../shared/jobs/job-view.js';
+import { fieldError } from '../shared/jobs/validate-request.js';
 import type { HttpFunction } from './definition.js';
 import { forTenant } from './http-auth.js';
 
-/** POST /api/jobs — 202 with Location and the job; a replay of the same id and body returns it again. */
+/**
+ * POST /api/jobs — 202 with Location and the job; a replay of the same id and body returns it again.
+ * `?dryRun=true` answers 200 with the plan and an estimate instead (shared/jobs/dry-run.ts).
+ */
 export const jobsCreate: HttpFunction<AppDeps> = {
   kind: 'http',
   name: 'jobsCreate',
@@ -23,6 +28,20 @@ export const jobsCreate: HttpFunction<AppDeps> = {
         return problems.unsupportedMediaType();
       case 'ok':
         break;
+    }
+    const dryRun = parseDryRun(request.query.get('dryRun'));
+    if (dryRun === 'invalid') return problems.badQuery([fieldError(['dryRun'], 'must be true or false')]);
+    if (dryRun) {
+      // Validates and plans only: nothing is stored, queued or sent, and no rate token is taken.
+      const planned = await dryRunJob({ tenant, body: body.value }, deps);
+      switch (planned.kind) {
+        case 'invalid':
+          return problems.invalidRequest(planned.errors);
+        case 'overLimit':
+          return problems.overLimit(planned.limit, planned.errors);
+        case 'planned':
+          return jsonResponse(200, planned.answer);
+      }
     }
     const result = await acceptJob(
       { tenant, body: body.value, source: 'http' },
@@ -49,3 +68,9 @@ export const jobsCreate: HttpFunction<AppDeps> = {
     }
   }),
 };
+
+function parseDryRun(value: string | null): boolean | 'invalid' {
+  if (value === null || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  return 'invalid';
+}

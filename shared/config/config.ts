@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SlotwiseError } from '../errors.js';
+import { priceOverridesSetting } from '../planner/cost.js';
 
 const booleanSetting = z
   .enum(['true', 'false', '1', '0', ''])
@@ -65,6 +66,8 @@ const settingsSchema = z.object({
   /** Default node image for managed pools. */
   SLOTWISE_POOL_IMAGE: z.string().default('canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'),
   SLOTWISE_POOL_NODE_AGENT_SKU: z.string().default('batch.node.ubuntu 22.04'),
+  /** Prices per node-hour by VM size for dry-run estimates (JSON), over the table in shared/planner/cost.ts. */
+  SLOTWISE_PRICES: priceOverridesSetting,
   /** Public base URL of this app, for task callbacks (e.g. https://slotwise.example.com). */
   SLOTWISE_PUBLIC_URL: z.string().default(''),
   /** Set by App Service / Azure Functions on every instance: the app runs in Azure. */

@@ -94,14 +94,57 @@ function build(): object {
     paths: {
       '/jobs': {
         post: {
-          summary: 'Submit a job (the id is the idempotency key)',
+          summary: 'Submit a job (the id is the idempotency key), or plan it with dryRun=true',
+          parameters: [
+            {
+              name: 'dryRun',
+              in: 'query',
+              description:
+                'true: validate and plan only (nothing stored or sent); 200 with { dryRun, plan, pool, batchJob, estimate }',
+              schema: { type: 'boolean', default: false },
+            },
+          ],
           requestBody: {
             required: true,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/JobRequest' } } },
           },
           responses: {
             202: jobResponse('Accepted; Location names the job'),
-            200: jobResponse('Replay of an existing job with the same id and body'),
+            200: {
+              description:
+                'Replay of an existing job with the same id and body; with dryRun=true, the plan and estimate',
+              content: {
+                'application/json': {
+                  schema: {
+                    oneOf: [
+                      { $ref: '#/components/schemas/Job' },
+                      {
+                        type: 'object',
+                        required: ['dryRun', 'plan', 'pool', 'batchJob', 'estimate'],
+                        properties: {
+                          dryRun: { const: true },
+                          plan: {
+                            type: 'object',
+                            description: 'The plan summary (nodes, lowerBound, waves, ...)',
+                          },
+                          pool: {
+                            type: 'object',
+                            description: 'The pool body to create, or the existing pool',
+                          },
+                          batchJob: { type: 'object' },
+                          estimate: {
+                            type: 'object',
+                            description:
+                              'nodeHours and cost when every task has an expectedDuration; price per node-hour',
+                          },
+                        },
+                      },
+                    ],
+                  },
+                },
+              },
+            },
+            422: problemResponse('The job can never fit the tenant limits'),
             400: problemResponse('Invalid request'),
             401: problemResponse('Missing or wrong API key'),
             409: problemResponse('The id is taken by a different request'),
