@@ -111,14 +111,20 @@ export function renderDryRun(answer: CliDryRun): string[] {
   const lines = [`plan       ${planLine(plan)}`];
   if (plan.tasks !== undefined) lines.push(`tasks      ${plan.tasks}`);
   if (plan.applicationPackages) {
-    lines.push(`packages   on the ${plan.applicationPackages.placement}: ${plan.applicationPackages.reason}`);
+    const { placement, reason } = plan.applicationPackages;
+    lines.push(`packages   ${placement === 'none' ? 'none' : `on the ${placement}`}: ${reason}`);
   }
   if (plan.containerImages && plan.containerImages.length > 0) {
     lines.push(`images     ${plan.containerImages.join(', ')}`);
   }
   if (answer.estimate) {
     lines.push('estimate');
-    for (const [key, value] of flatten(answer.estimate)) lines.push(`  ${key.padEnd(24)} ${value}`);
+    // Fields the plan line already shows (vmSize, nodes, …) are left out when they agree.
+    const planFields = plan as Record<string, unknown>;
+    const fresh = Object.fromEntries(
+      Object.entries(answer.estimate).filter(([key, value]) => planFields[key] !== value),
+    );
+    for (const [key, value] of flatten(fresh)) lines.push(`  ${key.padEnd(24)} ${value}`);
   }
   lines.push(...renderPicture(plan));
   return lines;
