@@ -21,6 +21,7 @@ import { retrier } from './retrier.js';
 import { submitter } from './submitter.js';
 import { sweepTimer } from './sweep-timer.js';
 import { ui } from './ui.js';
+import { uiAsset } from './ui-asset.js';
 
 export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   health,
@@ -43,4 +44,5 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   poolController,
   poolControllerTimer,
   ui,
+  uiAsset,
 ];

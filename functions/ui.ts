@@ -3,15 +3,14 @@ import { serveUi } from '../shared/ui/serve.js';
 import type { HttpFunction } from './definition.js';
 
 /**
- * GET /api/ui — the dashboard page; GET /api/ui/app.js and app.css — its assets. No key here: the
- * page calls the JSON API with the tenant's key from the browser.
+ * GET /api/ui — the dashboard page. No key here: the page calls the JSON API with the tenant's key
+ * from the browser. Its assets come from `uiAsset`.
  */
 export const ui: HttpFunction<AppDeps> = {
   kind: 'http',
   name: 'ui',
   methods: ['GET'],
-  // A catch-all parameter is optional, so this also matches `ui` itself.
-  route: 'ui/{*path}',
+  route: 'ui',
   handler: async (request) =>
-    serveUi(new URL(request.url).pathname, request.params.path ?? '', request.headers.get('if-none-match')),
+    serveUi(new URL(request.url).pathname, '', request.headers.get('if-none-match')),
 };

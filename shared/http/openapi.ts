@@ -226,6 +226,26 @@ function build(): object {
       '/openapi.json': {
         get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1' } } },
       },
+      '/ui': {
+        get: {
+          summary:
+            'The dashboard (HTML); it calls this API with the key given in the page or its URL fragment',
+          security: [],
+          responses: { 200: { description: 'The page', content: { 'text/html': {} } } },
+        },
+      },
+      '/ui/{asset}': {
+        parameters: [{ name: 'asset', in: 'path', required: true, schema: { enum: ['app.js', 'app.css'] } }],
+        get: {
+          summary: "The dashboard's script and style",
+          security: [],
+          responses: {
+            200: { description: 'The asset' },
+            304: { description: 'Unchanged' },
+            404: { description: 'No such asset' },
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {

@@ -40,7 +40,7 @@ export function uiAssetDirectory(): URL {
 }
 
 /**
- * The answer for `ui/{*path}`. `requestPath` is the URL path as received (e.g. `/api/ui/`), so the
+ * The answer for `ui` (asset empty) and `ui/{asset}`. `requestPath` is the URL path as received (e.g. `/api/ui/`), so the
  * page links its assets and the API below the same prefix whatever host.json's routePrefix is.
  */
 export async function serveUi(
