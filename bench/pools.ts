@@ -47,7 +47,6 @@ const { values: args } = parseArgs({
     'allocation-seconds': { type: 'string', default: '120' },
     'node-start-seconds': { type: 'string', default: '60' },
     'autoscale-cap': { type: 'string', default: '100' },
-    variants: { type: 'boolean', default: false },
   },
 });
 const positive = (name: keyof typeof args): number => {
@@ -114,17 +113,6 @@ const strategies: Strategy[] = [
   controllerStrategy(ctx, limits, { tenantMaxNodes, warnings }),
   perJobStrategy(ctx, { idleTtlSeconds: limits.idleTtlMs / 1000, sweepSeconds: SWEEP_SECONDS }),
   autoscaleStrategy(ctx, { cap: autoscaleCap, intervalSeconds: AUTOSCALE_INTERVAL_SECONDS }),
-  ...(args.variants
-    ? [
-        controllerStrategy(ctx, limits, {
-          tenantMaxNodes,
-          warnings,
-          shrinkToBusyNodes: true,
-          label: "(a') controller, shrink ≥ busy nodes",
-          tenant: 'ctlbusy',
-        }),
-      ]
-    : []),
 ];
 
 function plan(job: BenchJob, tenant: string): JobPlan {

@@ -109,7 +109,6 @@ export function controllerStrategy(
      * Variant, not the shipped controller: a shrink never asks for fewer nodes than have tasks
      * running, so the pool stays steady (able to grow) instead of `resizing` until those tasks end.
      */
-    shrinkToBusyNodes?: boolean;
     label?: string;
     tenant?: string;
   },
@@ -167,7 +166,7 @@ export function controllerStrategy(
         policy: { limits: { maxNodes: options.tenantMaxNodes } },
       }),
     },
-    batch: countingResizes(strategy, options.shrinkToBusyNodes ? shrinkingToBusyNodes(ctx) : ctx.gateway),
+    batch: countingResizes(strategy, ctx.gateway),
     queues: unusedQueues,
     clock: { now: () => new Date(ctx.now()), monotonicMs: () => ctx.now() },
     ids: { uuid: randomUUID },
@@ -176,24 +175,6 @@ export function controllerStrategy(
     log: (message) => options.warnings.push(message),
   };
   return strategy;
-}
-
-function shrinkingToBusyNodes(ctx: StrategyContext): BatchGateway {
-  return {
-    ...ctx.gateway,
-    resizePool: async (poolId, target, owner) => {
-      const pool = await ctx.gateway.getPool(poolId);
-      if (!pool || target.dedicated >= pool.targetDedicatedNodes)
-        return ctx.gateway.resizePool(poolId, target, owner);
-      let busy = 0;
-      for await (const n of ctx.client.nodes.list(poolId, { select: 'state' })) {
-        if ((n as { state?: string }).state === 'running') busy++;
-      }
-      const to = Math.max(target.dedicated, busy);
-      if (to >= pool.targetDedicatedNodes) return 'done';
-      return ctx.gateway.resizePool(poolId, { dedicated: to, lowPriority: 0 }, owner);
-    },
-  };
 }
 
 function toTaskCounts(counts: BatchTaskCounts | undefined): TaskCounts {

@@ -84,6 +84,11 @@ export function createRestBatchGateway(
       });
       return 'done';
     },
+    async countBusyNodes(poolId) {
+      let n = 0;
+      for await (const _ of client.nodes.list(poolId, { filter: "state eq 'running'", select: 'id' })) n++;
+      return n;
+    },
     async deletePool(poolId, owner) {
       const pool = await gateway.getPool(poolId);
       if (!pool) return 'missing';

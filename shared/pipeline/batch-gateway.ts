@@ -75,6 +75,8 @@ export interface BatchGateway {
     target: { dedicated: number; lowPriority: number },
     owner: PoolOwner,
   ): Promise<GuardedOutcome>;
+  /** Nodes of the pool with tasks running on them (state `running`). */
+  countBusyNodes(poolId: string): Promise<number>;
   /** Deletes only a pool whose metadata names this owner; a pool already being deleted is 'done'. */
   deletePool(poolId: string, owner: PoolOwner): Promise<GuardedOutcome>;
   createJob(job: JobBody): Promise<'created' | 'exists'>;

@@ -255,6 +255,15 @@ async function controlPool(
       action = { kind: 'grow', to: wanted };
   }
 
+  if (action.kind === 'shrink') {
+    // Never ask for fewer nodes than are running tasks: Batch would keep the pool resizing until
+    // those tasks end, and a resizing pool cannot grow for the next job. Shrink to the busy nodes
+    // now (only idle ones go) and again as more become idle.
+    const busy = await deps.batch.countBusyNodes(pool.id);
+    const to = Math.max(action.to, busy);
+    action =
+      to < target ? { kind: 'shrink', to } : { kind: 'none', reason: 'every node above the target is busy' };
+  }
   if (action.kind === 'grow' || action.kind === 'shrink') {
     const to = action.to;
     await deps.batch.resizePool(

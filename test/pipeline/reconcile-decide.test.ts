@@ -87,9 +87,11 @@ describe('reconcile decision', () => {
 describe('submission retry schedule', () => {
   it('doubles from 10 s to a 10-minute cap', async () => {
     const { submitRetryDelaySeconds } = await import('../../shared/pipeline/submit-stage.js');
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(submitRetryDelaySeconds)).toEqual([
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => submitRetryDelaySeconds(n))).toEqual([
       10, 20, 40, 80, 160, 320, 600, 600, 600,
     ]);
+    // The base is a setting (SLOTWISE_SUBMIT_RETRY_BASE_SECONDS); the cap stays.
+    expect([1, 2, 3, 12].map((n) => submitRetryDelaySeconds(n, 1))).toEqual([1, 2, 4, 600]);
   });
 });
 
