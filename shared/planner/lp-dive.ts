@@ -19,7 +19,14 @@
  * Everything works on counts per distinct size, so a million tasks cost what a thousand do. The
  * whole phase runs on a budget of work units and falls back to the packing it was given.
  */
-import { type LpSolution, type Pattern, PatternPool, solvePatternLp, WorkBudget } from './pattern-lp.js';
+import {
+  integerBound,
+  type LpSolution,
+  type Pattern,
+  PatternPool,
+  solvePatternLp,
+  WorkBudget,
+} from './pattern-lp.js';
 
 /** A node pattern as slot size → tasks, used `repeat` times. */
 export interface PatternRun {
@@ -88,7 +95,7 @@ export function improveByDiving(
 
   const lp0 = solvePatternLp(problem, demand0, pool, budget);
   if (!lp0) return { lpBound: 0, workUsed: budget.used };
-  const lpBound = Math.ceil(lp0.lowerBound - 1e-6);
+  const lpBound = integerBound(lp0.lowerBound);
   const target = Math.max(lpBound, knownBound);
   let bestNodes = incumbent.reduce((n, r) => n + r.repeat, 0);
   let bestRuns: PatternRun[] | undefined;
@@ -119,7 +126,7 @@ export function improveByDiving(
 
     for (;;) {
       // The LP of what is left bounds every completion of this dive.
-      if (used + Math.ceil(lp.lowerBound - 1e-6) >= bestNodes) {
+      if (used + integerBound(lp.lowerBound) >= bestNodes) {
         abandoned = true;
         break;
       }
@@ -143,7 +150,7 @@ export function improveByDiving(
         if (!up.count.some((n) => n > 0)) continue;
         fix(up, 1);
         next = solvePatternLp(problem, demand, pool, budget);
-        const total = used + (next ? Math.ceil(next.lowerBound - 1e-6) : 0);
+        const total = used + (next ? integerBound(next.lowerBound) : 0);
         if (total <= target) {
           chosen = true;
           break;
@@ -203,7 +210,7 @@ export function improveByDiving(
     let found: PatternRun[] | undefined;
     /** True when the search is over (a packing meeting the target was found, or the budget is spent). */
     const search = (lp: LpSolution): boolean => {
-      if (used + Math.ceil(lp.lowerBound - 1e-6) > target) return false;
+      if (used + integerBound(lp.lowerBound) > target) return false;
       const mark = stack.length;
       const candidates: Candidate[] = [];
       lp.patterns.forEach((p, i) => {

@@ -222,7 +222,8 @@ function materialise(
       nodeLoads[node] = load;
     }
   }
-  const strongest = Math.max(bound, lpBound);
+  // No lower bound can exceed a packing that exists; the cap only guards against rounding.
+  const strongest = Math.min(Math.max(bound, lpBound), nodes);
   return {
     nodes,
     lowerBound: bound,

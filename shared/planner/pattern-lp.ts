@@ -17,6 +17,14 @@
  */
 
 const EPS = 1e-9;
+
+/**
+ * ⌈x⌉ for a bound computed in floating point: a bound of exactly k must not round up to k + 1 from
+ * rounding error (the sums reach a million tasks, so the slack is relative as well as absolute).
+ */
+export function integerBound(x: number): number {
+  return Math.ceil(x - 1e-6 - Math.abs(x) * 1e-9);
+}
 /** Rebuild the basis inverse from its columns after this many pivots, to shed rounding error. */
 const REFACTOR_EVERY = 64;
 /** Patterns remembered across solves (later dive steps find most of their columns here). */
@@ -176,8 +184,8 @@ export function solvePatternLp(
       }
     }
     // Stop when the LP optimum cannot change the integer bound any more, or the budget is spent.
-    if (!found || Math.ceil(bestBound - 1e-6) >= Math.ceil(value - 1e-6) || budget.exhausted) {
-      optimal = optimal || Math.ceil(bestBound - 1e-6) >= Math.ceil(value - 1e-6);
+    if (!found || integerBound(bestBound) >= integerBound(value) || budget.exhausted) {
+      optimal = optimal || integerBound(bestBound) >= integerBound(value);
       return {
         optimal,
         value,
@@ -327,7 +335,7 @@ function makeKnapsack(problem: LpProblem, rows: readonly number[], demand: Float
         const base = k * (capacity + 1);
         for (let w = capacity; w >= weight; w--) {
           const v = dp[w - weight]! + value;
-          if (v > dp[w]! + 1e-12) {
+          if (v > dp[w]!) {
             dp[w] = v;
             took[base + w] = 1;
           }
