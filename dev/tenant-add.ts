@@ -1,8 +1,16 @@
 /**
- * `npm run tenant:add -- <tenant> [--api-key <key>] [--settings local.settings.json]`
- * Creates a tenant (or adds a key to it) and prints the API key, the webhook secret and the intake
- * secret (for signing `job-requests` messages): only the key's hash is stored, so it cannot be shown
- * again. The tenant's callback key (for task callback tokens) is generated too and never shown.
+ * Tenant administration, locally and against a deployed environment (Entra identity for Cosmos DB and
+ * Key Vault when no keys are set):
+ *
+ *   npm run tenant:add -- <tenant> [--api-key <key>] [--revoke-key <key>]
+ *       [--rotate-webhook-secret] [--rotate-intake-secret]
+ *       [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]
+ *       [--settings local.settings.json]
+ *
+ * Creates the tenant (or updates it) and prints the API key and the secrets once: only the key's
+ * hash is stored. Adding a key and revoking the old one rotates a key without downtime; rotating a
+ * secret prints the new one (task callback tokens use a key of their own and keep working). Policy
+ * changes are validated before anything is written; `--allow-pool` given again replaces the list.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,6 +18,7 @@ import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ensureContainers } from '../shared/store/cosmos-setup.js';
 import { createKeyVaultSecretStore, withSecretStore } from '../shared/tenants/secret-store.js';
+import { policyChangeFromArgs, tenantPolicy } from '../shared/tenants/tenant-policy.js';
 import {
   createTenantStore,
   generateApiKey,
@@ -20,8 +29,26 @@ import {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { 'api-key': { type: 'string' }, settings: { type: 'string', default: 'local.settings.json' } },
+    options: {
+      'api-key': { type: 'string' },
+      'revoke-key': { type: 'string', multiple: true },
+      'rotate-webhook-secret': { type: 'boolean', default: false },
+      'rotate-intake-secret': { type: 'boolean', default: false },
+      limit: { type: 'string', multiple: true },
+      'allow-pool': { type: 'string', multiple: true },
+      'allow-admin-tasks': { type: 'string' },
+      settings: { type: 'string', default: 'local.settings.json' },
+    },
   });
+  const policy = policyChangeFromArgs({
+    ...(values.limit ? { limits: values.limit } : {}),
+    ...(values['allow-pool'] ? { allowPools: values['allow-pool'] } : {}),
+    ...(values['allow-admin-tasks'] !== undefined ? { allowAdminTasks: values['allow-admin-tasks'] } : {}),
+  });
+  if (!policy.ok) {
+    console.error(`tenant:add: ${policy.message}`);
+    process.exit(2);
+  }
   const tenant = positionals[0];
   if (!tenant || !tenantIdPattern.test(tenant)) {
     console.error('usage: npm run tenant:add -- <tenant id: 1-16 lowercase letters, digits, hyphens>');
@@ -46,10 +73,24 @@ async function main(): Promise<void> {
     : inner;
   const existing = await store.get(tenant);
   const apiKey = values['api-key'] ?? generateApiKey();
-  const webhookSecret = existing?.webhookSecret ?? generateWebhookSecretValue();
+  const webhookSecret =
+    values['rotate-webhook-secret'] || !existing?.webhookSecret
+      ? generateWebhookSecretValue()
+      : existing.webhookSecret;
   // Keeps an existing tenant's intake secret and callback key; a tenant created before they existed
   // gets them now (callback tokens need the key, signed queue messages need the secret).
-  const stored = await store.upsert(tenant, { apiKey, webhookSecret, now: new Date() });
+  const stored = await store.upsert(tenant, {
+    apiKey,
+    webhookSecret,
+    ...(values['rotate-intake-secret'] ? { intakeSecret: generateWebhookSecretValue() } : {}),
+    ...(Object.keys(policy.change).length > 0 ? { policy: policy.change } : {}),
+    now: new Date(),
+  });
+  const revoked: string[] = [];
+  for (const key of values['revoke-key'] ?? []) {
+    if (key === apiKey) continue;
+    if (await store.revokeApiKey(tenant, key)) revoked.push(`${key.slice(0, 6)}…`);
+  }
   client.dispose();
   console.log(
     JSON.stringify(
@@ -58,6 +99,8 @@ async function main(): Promise<void> {
         apiKey,
         webhookSecret,
         intakeSecret: stored.intakeSecret,
+        policy: tenantPolicy(stored.policy),
+        ...(revoked.length > 0 ? { revokedKeys: revoked } : {}),
         note: 'Store these now: the key is not shown again. intakeSecret signs job-requests messages.',
       },
       null,

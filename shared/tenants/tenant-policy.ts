@@ -97,3 +97,49 @@ export function mergePolicyOverrides(
   if (current?.limits || change.limits) merged.limits = { ...current?.limits, ...change.limits };
   return tenantPolicyOverridesSchema.parse(merged);
 }
+
+/**
+ * An operator's policy change from command-line words: `--limit name=value` (numbers, or a comma list
+ * for `allowedVmSizes`, `all` for every size), `--allow-pool id`, `--allow-admin-tasks true|false`.
+ * Validated with the stored schema, so a typo is refused before anything is written.
+ */
+export function policyChangeFromArgs(args: {
+  readonly limits?: readonly string[];
+  readonly allowPools?: readonly string[];
+  readonly allowAdminTasks?: string;
+}): { ok: true; change: TenantPolicyOverrides } | { ok: false; message: string } {
+  const limits: Record<string, unknown> = {};
+  for (const word of args.limits ?? []) {
+    const eq = word.indexOf('=');
+    const name = eq > 0 ? word.slice(0, eq) : '';
+    const value = word.slice(eq + 1);
+    if (!(name in defaultTenantLimits)) {
+      return {
+        ok: false,
+        message: `--limit ${word}: unknown limit (one of ${Object.keys(defaultTenantLimits).join(', ')})`,
+      };
+    }
+    limits[name] =
+      name === 'allowedVmSizes'
+        ? value === 'all'
+          ? null
+          : value.split(',').filter((s) => s.length > 0)
+        : Number(value);
+  }
+  const change: Record<string, unknown> = {};
+  if (Object.keys(limits).length > 0) change.limits = limits;
+  if (args.allowPools && args.allowPools.length > 0) change.allowedPools = [...args.allowPools];
+  if (args.allowAdminTasks !== undefined) {
+    if (args.allowAdminTasks !== 'true' && args.allowAdminTasks !== 'false')
+      return { ok: false, message: '--allow-admin-tasks takes true or false' };
+    change.allowAdminTasks = args.allowAdminTasks === 'true';
+  }
+  const parsed = tenantPolicyOverridesSchema.safeParse(change);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    };
+  }
+  return { ok: true, change: parsed.data };
+}

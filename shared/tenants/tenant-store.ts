@@ -58,6 +58,8 @@ export interface TenantStore {
   ): Promise<TenantDoc>;
   /** Merges an operator's policy change into the tenant's overrides; undefined when no such tenant. */
   updatePolicy(tenant: string, change: TenantPolicyOverrides): Promise<TenantDoc | undefined>;
+  /** Revokes one of the tenant's API keys; false when the key is not the tenant's. */
+  revokeApiKey(tenant: string, apiKey: string): Promise<boolean>;
 }
 
 export function hashApiKey(apiKey: string): string {
@@ -119,6 +121,18 @@ export function createTenantStore(tenants: Container, apiKeys: Container): Tenan
       const hash = hashApiKey(apiKey);
       await apiKeys.items.upsert<ApiKeyDoc>({ id: hash, tenant, createdAt });
       return doc;
+    },
+    async revokeApiKey(tenant, apiKey) {
+      const hash = hashApiKey(apiKey);
+      try {
+        const { resource } = await apiKeys.item(hash, hash).read<ApiKeyDoc>();
+        if (resource?.tenant !== tenant) return false;
+        await apiKeys.item(hash, hash).delete();
+        return true;
+      } catch (e) {
+        if (cosmosStatus(e) === 404) return false;
+        throw e;
+      }
     },
     async updatePolicy(tenant, change) {
       const existing = await get(tenant);
