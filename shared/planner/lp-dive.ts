@@ -70,7 +70,8 @@ const BRANCHES = 4;
 export function improveByDiving(
   counts: Float64Array,
   capacity: number,
-  incumbent: readonly PatternRun[],
+  incumbentNodes: number,
+  seedRuns: readonly PatternRun[],
   knownBound: number,
   workLimit: number,
   fastPack: FastPacker,
@@ -88,7 +89,7 @@ export function improveByDiving(
   const budget = new WorkBudget(workLimit);
   const pool = new PatternPool();
   // The fast packing's patterns are good columns to start from.
-  for (const run of incumbent) {
+  for (const run of seedRuns) {
     const entries = [...run.uses].map(([s, n]) => [indexOf[s]!, n] as const).sort((a, b) => a[0] - b[0]);
     pool.add({ index: Int32Array.from(entries, (e) => e[0]), count: Int32Array.from(entries, (e) => e[1]) });
   }
@@ -97,7 +98,7 @@ export function improveByDiving(
   if (!lp0) return { lpBound: 0, workUsed: budget.used };
   const lpBound = integerBound(lp0.lowerBound);
   const target = Math.max(lpBound, knownBound);
-  let bestNodes = incumbent.reduce((n, r) => n + r.repeat, 0);
+  let bestNodes = incumbentNodes;
   let bestRuns: PatternRun[] | undefined;
   if (bestNodes <= target || !lp0.optimal) return { lpBound, workUsed: budget.used };
 

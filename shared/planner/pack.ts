@@ -246,13 +246,13 @@ function fastPack(
   counts: Float64Array,
   capacity: number,
   bound: number,
-): { runs: PatternRun[]; algorithm: 'pattern' | 'ffd' } {
+): { runs: PatternRun[]; algorithm: 'pattern' | 'ffd'; pattern: PatternRun[] } {
   const pattern = patternPack(counts, capacity);
-  if (nodeCount(pattern) <= bound) return { runs: pattern, algorithm: 'pattern' };
+  if (nodeCount(pattern) <= bound) return { runs: pattern, algorithm: 'pattern', pattern };
   const ffd = ffdPack(counts, capacity);
   return nodeCount(ffd) < nodeCount(pattern)
-    ? { runs: ffd, algorithm: 'ffd' }
-    : { runs: pattern, algorithm: 'pattern' };
+    ? { runs: ffd, algorithm: 'ffd', pattern }
+    : { runs: pattern, algorithm: 'pattern', pattern };
 }
 
 /**
@@ -269,7 +269,9 @@ export function packSlots(sizes: ArrayLike<number>, capacity: number, options: P
   const improved = improveByDiving(
     counts,
     capacity,
-    fast.runs,
+    nodes,
+    // The pattern packer's runs are few and distinct (FFD's are one per node): good first columns.
+    fast.pattern,
     bound,
     options.workBudget ?? improveBudgetFor(sizes.length),
     (rest) => fastPack(rest, capacity, boundFromCounts(rest, capacity)).runs,
