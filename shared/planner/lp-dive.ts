@@ -67,6 +67,10 @@ const CANDIDATES_PER_STEP = 3;
 /** Patterns tried at each level of the backtracking search. */
 const BRANCHES = 4;
 
+/**
+ * Looks for a packing of `counts` (tasks per slot size) with fewer than `incumbentNodes` nodes, and
+ * computes the LP bound on the way. `knownBound` (L2) joins ⌈LP⌉ in the target that ends the search.
+ */
 export function improveByDiving(
   counts: Float64Array,
   capacity: number,
@@ -88,7 +92,7 @@ export function improveByDiving(
   const demand0 = Float64Array.from(distinct, (s) => counts[s]!);
   const budget = new WorkBudget(workLimit);
   const pool = new PatternPool();
-  // The fast packing's patterns are good columns to start from.
+  // The pattern packer's runs are good columns to start from.
   for (const run of seedRuns) {
     const entries = [...run.uses].map(([s, n]) => [indexOf[s]!, n] as const).sort((a, b) => a[0] - b[0]);
     pool.add({ index: Int32Array.from(entries, (e) => e[0]), count: Int32Array.from(entries, (e) => e[1]) });
