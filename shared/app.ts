@@ -26,6 +26,7 @@ import { createJobStore, type JobStore } from './store/job-store.js';
 import { createPoolDemandReader, type PoolDemandReader } from './store/pool-demand.js';
 import { createPoolStore, type PoolStore } from './store/pool-store.js';
 import { createUsageStore, type UsageStore } from './store/usage-store.js';
+import { instrumentJobStore } from './telemetry/instrument-job-store.js';
 import { createKeyVaultSecretStore, withSecretStore } from './tenants/secret-store.js';
 import { createTenantStore, type TenantStore } from './tenants/tenant-store.js';
 import { validateCallbackUrl } from './webhooks/address-guard.js';
@@ -141,8 +142,8 @@ export async function createAppDeps(
   return {
     settings,
     queues,
-    jobs: createJobStore(containers.jobs),
-    chunks: createChunkStore(containers.jobs),
+    jobs: instrumentJobStore(createJobStore(containers.jobs)),
+    chunks: createChunkStore(containers.chunks, { getJob: createJobStore(containers.jobs).get }),
     pools: createPoolStore(containers.pools),
     demand: createPoolDemandReader(containers.jobs),
     tenants,

@@ -22,6 +22,7 @@ import {
   type StorageConnectionSetting,
 } from './config.js';
 import { createHttpHost } from './http-server.js';
+import { createWorker } from './invoke.js';
 import { consoleLogger, type HostLogger } from './logger.js';
 import { createQueueListener, type QueueListener } from './queue-listener.js';
 import { compileRoute } from './route-template.js';
@@ -49,6 +50,8 @@ export interface StartHostOptions<D> {
 export interface DevHost {
   readonly url: string;
   readonly port: number;
+  /** Worker restarts so far (each `functionTimeout` exceeded restarts it). */
+  readonly workerRestarts: () => number;
   /** Stops taking work, finishes in-flight invocations (within the grace), then closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -144,12 +147,22 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
     },
   };
   let accepting = true;
+  // One worker for every function: a timeout restarts it and ends every invocation on it, as in Azure.
+  const worker = createWorker({
+    deps: options.deps,
+    functionTimeoutMs: options.host.functionTimeoutMs,
+    onRestart: (reason, ended) =>
+      logger.log(
+        'warning',
+        'Host.Worker',
+        `Worker restarted (${reason}); ${ended} other invocation(s) ended`,
+      ),
+  });
 
   const http = createHttpHost({
     functions: selected.filter((f): f is HttpFunction<D> => f.kind === 'http'),
-    deps: options.deps,
+    worker,
     routePrefix: options.host.routePrefix,
-    functionTimeoutMs: options.host.functionTimeoutMs,
     throttle: options.host.http,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
     ...(options.cors ? { cors: options.cors } : {}),
@@ -178,9 +191,8 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
       queueName,
       service,
       settings: options.host.queues,
-      functionTimeoutMs: options.host.functionTimeoutMs,
+      worker,
       leaseSeconds: options.queueLeaseSeconds ?? 600,
-      deps: options.deps,
       logger,
       inFlight: tracker,
     });
@@ -207,8 +219,7 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
       schedule: resolveSetting(fn.schedule, options.env, `functions.${fn.name}.schedule`),
       hostId: options.hostId ?? 'slotwise-dev',
       monitor,
-      functionTimeoutMs: options.host.functionTimeoutMs,
-      deps: options.deps,
+      worker,
       logger,
       inFlight: tracker,
     }),
@@ -226,6 +237,7 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
   return {
     url: `http://${options.hostname ?? '127.0.0.1'}:${port}`,
     port,
+    workerRestarts: () => worker.restarts,
     close() {
       closing ??= (async () => {
         accepting = false;

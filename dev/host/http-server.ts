@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import type { HttpFunction } from '../../functions/definition.js';
-import { withTimeout } from './invoke.js';
+import type { Worker } from './invoke.js';
 import { type HostLogger, invocationLogHandler } from './logger.js';
 import { type CompiledRoute, compileRoute } from './route-template.js';
 
@@ -24,9 +24,8 @@ interface Route<D> {
 
 export interface HttpHostOptions<D> {
   readonly functions: readonly HttpFunction<D>[];
-  readonly deps: () => Promise<D>;
   readonly routePrefix: string;
-  readonly functionTimeoutMs: number | undefined;
+  readonly worker: Worker<D>;
   /** -1 = unbounded. Over `maxOutstandingRequests` the host answers 429; `maxConcurrentRequests` queue. */
   readonly throttle?: { readonly maxConcurrentRequests: number; readonly maxOutstandingRequests: number };
   readonly maxBodyBytes?: number;
@@ -164,10 +163,7 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
     );
     let result: HttpResponseInit | undefined;
     try {
-      const deps = await options.deps();
-      result = await withTimeout(fn.name, options.functionTimeoutMs, () =>
-        fn.handler(request, context, deps),
-      );
+      result = await options.worker.invoke(fn.name, (deps) => fn.handler(request, context, deps));
     } catch (e) {
       done = true;
       options.logger.log(

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { functionTable } from '../../functions/table.js';
 import { createAppDeps } from '../../shared/app.js';
+import { startTelemetry } from '../../shared/telemetry/start.js';
 import { HostConfigError, loadHostJson, loadLocalSettings } from './config.js';
 import { startHost } from './host.js';
 import { consoleLogger } from './logger.js';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   const settings = loadLocalSettings(settingsPath);
   for (const [k, v] of Object.entries(settings.values)) process.env[k] ??= v;
   const logger = consoleLogger();
+  const telemetry = await startTelemetry(process.env);
   const deps = await createAppDeps(process.env);
   const port = Number(args.port ?? process.env.SLOTWISE_DEVHOST_PORT ?? settings.port);
   const lease = Number(process.env.SLOTWISE_DEVHOST_LEASE_SECONDS ?? 600);
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
     running
       .close()
       .then(() => deps.close())
+      .then(() => telemetry.shutdown())
       .then(
         () => process.exit(0),
         () => process.exit(1),

@@ -14,7 +14,7 @@ import azureFunctions from '@azure/functions';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import type { StorageQueueFunction } from '../../functions/definition.js';
 import type { HostOptions } from './config.js';
-import { withTimeout } from './invoke.js';
+import type { Worker } from './invoke.js';
 import { type HostLogger, invocationLogHandler } from './logger.js';
 
 export interface QueueListenerOptions<D> {
@@ -22,10 +22,9 @@ export interface QueueListenerOptions<D> {
   readonly queueName: string;
   readonly service: QueueServiceClient;
   readonly settings: HostOptions['queues'];
-  readonly functionTimeoutMs: number | undefined;
+  readonly worker: Worker<D>;
   /** Lease while a handler runs. Default 10 minutes, as in the host. */
   readonly leaseSeconds: number;
-  readonly deps: () => Promise<D>;
   readonly logger: HostLogger;
   readonly random?: () => number;
   readonly inFlight: { add(p: Promise<unknown>): void };
@@ -155,8 +154,7 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
     );
     let failure: unknown;
     try {
-      const deps = await options.deps();
-      await withTimeout(fn.name, options.functionTimeoutMs, () => fn.handler(payload, context, deps));
+      await options.worker.invoke(fn.name, (deps) => fn.handler(payload, context, deps));
     } catch (e) {
       failure = e;
     } finally {

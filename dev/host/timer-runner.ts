@@ -11,7 +11,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { Cron } from 'croner';
 import type { TimerFunction } from '../../functions/definition.js';
 import { HostConfigError } from './config.js';
-import { withTimeout } from './invoke.js';
+import type { Worker } from './invoke.js';
 import { type HostLogger, invocationLogHandler } from './logger.js';
 
 export interface TimerRunner {
@@ -57,8 +57,7 @@ export function createTimerRunner<D>(options: {
   schedule: string;
   hostId: string;
   monitor: ContainerClient | undefined;
-  functionTimeoutMs: number | undefined;
-  deps: () => Promise<D>;
+  worker: Worker<D>;
   logger: HostLogger;
   inFlight: { add(p: Promise<unknown>): void };
   now?: () => Date;
@@ -125,8 +124,7 @@ export function createTimerRunner<D>(options: {
     );
     running = (async () => {
       try {
-        const deps = await options.deps();
-        await withTimeout(fn.name, options.functionTimeoutMs, () => fn.handler(timerInput, context, deps));
+        await options.worker.invoke(fn.name, (deps) => fn.handler(timerInput, context, deps));
         logger.log('information', `Function.${fn.name}`, `Executed (Succeeded, Id=${invocationId})`);
       } catch (e) {
         logger.log(

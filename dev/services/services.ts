@@ -1,12 +1,15 @@
 /**
  * Local stand-ins for the Azure services: Azurite (queues, blobs, tables) as a child process, and the
  * Cosmos DB API server (`@vercel/cosmosdb-server`, in-memory) over plain HTTP, because its bundled
- * TLS certificate has expired. Ports 0 pick free ports; the real ones are read back.
+ * TLS certificate has expired. Ports 0 pick free ports; the real ones are read back. Cosmos is reached
+ * through a proxy (`cosmos-proxy.ts`) that enforces the 2 MB item limit, can throttle a share of
+ * requests with 429, and counts requests and estimated request units.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { createHttpServer } from '@vercel/cosmosdb-server';
+import { type CosmosProxy, type ProxyFaults, startCosmosProxy } from './cosmos-proxy.js';
 
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
 export const AZURITE_KEY =
@@ -28,6 +31,8 @@ export interface Services {
   readonly blobEndpoint: string;
   readonly cosmosEndpoint: string;
   readonly cosmosKey: string;
+  /** The proxy in front of the Cosmos server: throttling, request counts, estimated RU. */
+  readonly cosmosProxy: CosmosProxy;
   /** Stops Azurite and the Cosmos server (idempotent). */
   close(): Promise<void>;
   /** Stops only the Cosmos server (tests use it to see health turn 503). */
@@ -134,13 +139,20 @@ export async function startCosmos(port = 0, host = '127.0.0.1') {
   };
 }
 
-export async function startServices(ports: ServicePorts = {}): Promise<Services> {
-  const [azurite, cosmos] = await Promise.all([startAzurite(ports), startCosmos(ports.cosmos ?? 0)]);
+export async function startServices(
+  ports: ServicePorts = {},
+  options: { cosmosFaults?: Partial<ProxyFaults> } = {},
+): Promise<Services> {
+  // The server itself on a free port; the proxy takes the public one.
+  const [azurite, cosmos] = await Promise.all([startAzurite(ports), startCosmos(0)]);
+  const proxy = await startCosmosProxy(cosmos.endpoint, ports.cosmos ?? 0);
+  if (options.cosmosFaults) proxy.setFaults(options.cosmosFaults);
   let cosmosOpen = true;
   let closed = false;
   const stopCosmos = async () => {
     if (cosmosOpen) {
       cosmosOpen = false;
+      await proxy.close();
       await cosmos.close();
     }
   };
@@ -148,8 +160,9 @@ export async function startServices(ports: ServicePorts = {}): Promise<Services>
     storageConnectionString: storageConnectionString(azurite),
     queueEndpoint: azurite.queueEndpoint,
     blobEndpoint: azurite.blobEndpoint,
-    cosmosEndpoint: cosmos.endpoint,
+    cosmosEndpoint: proxy.endpoint,
     cosmosKey: COSMOS_DEV_KEY,
+    cosmosProxy: proxy,
     stopCosmos,
     async close() {
       if (closed) return;

@@ -24,6 +24,14 @@ var containers = [
     ]
   }
   {
+    id: 'chunks'
+    partitionKeyPath: '/job'
+    excludedPaths: [
+      '/tasks/*'
+    ]
+    defaultTtl: -1
+  }
+  {
     id: 'tenants'
     partitionKeyPath: '/id'
     excludedPaths: []
@@ -71,6 +79,8 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
       resource: {
         id: c.id
         partitionKey: { paths: [c.partitionKeyPath], kind: 'Hash' }
+        // Stored chunks expire by their own `ttl` (-1: on, no default expiry).
+        defaultTtl: contains(c, 'defaultTtl') ? c.defaultTtl : null
         indexingPolicy: empty(c.excludedPaths)
           ? { indexingMode: 'consistent', automatic: true }
           : {

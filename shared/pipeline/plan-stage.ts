@@ -1,8 +1,9 @@
 /**
  * Plan stage (queue `slotwise-plan`): accepted → planned (or rejected).
  *
- * Idempotent under redelivery: chunks are upserted with deterministic ids and contents, and the state
- * change is an ETag-guarded transition from `accepted` only. A message for a job already past
+ * Idempotent under redelivery: the plan is a pure function of the stored request (nothing per chunk is
+ * written; the submitter rebuilds the task bodies), and the state change is an ETag-guarded transition
+ * from `accepted` only. A message for a job already past
  * `accepted` re-sends the submit message when the job is still `planned` (healing a crash between the
  * write and the send) and otherwise does nothing.
  *
@@ -20,22 +21,18 @@ import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import { isExistingPool } from '../jobs/request-schema.js';
 import { type FieldError, fieldError } from '../jobs/validate-request.js';
-import type { TaskBody } from '../planner/batch-bodies.js';
 import { isManagedPool } from '../planner/batch-names.js';
 import { batchAccountResourceId, type ExistingPoolInfo, planJob } from '../planner/plan-job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { ChunkStore } from '../store/chunk-store.js';
 import type { JobStore } from '../store/job-store.js';
 import { isPoolGranted, tenantPolicy } from '../tenants/tenant-policy.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { announce } from './announce.js';
 import type { BatchGateway } from './batch-gateway.js';
-import { mapWithConcurrency } from './concurrency.js';
 
 export interface PlanStageDeps {
   readonly jobs: JobStore;
-  readonly chunks: ChunkStore;
   readonly batch: BatchGateway;
   readonly queues: QueueGateway;
   readonly tenants: Pick<TenantStore, 'get'>;
@@ -115,7 +112,7 @@ export async function runPlanStage(
   }
   const job = claim.job;
   try {
-    return await planClaimed(job, message, owner, leaseMs, deps);
+    return await planClaimed(job, message, owner, deps);
   } catch (e) {
     const attempts = job.planning?.attempts ?? 1;
     const reason = (e instanceof SlotwiseError ? `${e.code}: ${e.message}` : describeError(e)).slice(0, 500);
@@ -142,15 +139,6 @@ export async function runPlanStage(
   }
 }
 
-/** Renews the lease at most this often while chunks are written. */
-const RENEW_EVERY_MS = 30_000;
-
-class LeaseLostError extends SlotwiseError {
-  constructor(jobId: string) {
-    super('LeaseLost', `Another planner took over job ${jobId}`);
-  }
-}
-
 async function rejectPlan(job: JobDoc, errors: FieldError[], deps: PlanStageDeps): Promise<PlanStageResult> {
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
     current.state === 'accepted'
@@ -165,7 +153,6 @@ async function planClaimed(
   job: JobDoc,
   message: PipelineMessage,
   owner: string,
-  leaseMs: number,
   deps: PlanStageDeps,
 ): Promise<PlanStageResult> {
   const request = job.request!;
@@ -215,41 +202,11 @@ async function planClaimed(
   if (!outcome.ok) return rejectPlan(job, outcome.errors, deps);
 
   const { plan } = outcome;
-  // Chunks are written before the state changes: a crash here leaves the job `accepted`, and the
-  // redelivered message rewrites the same chunks.
-  // Written in groups so a million-task sweep never holds all its chunks in memory.
+  // Nothing per chunk is stored: the submitter rebuilds chunk N from the request and this summary
+  // (`rebuildChunks`), so a million-task plan writes one document, not ten thousand. Counting the
+  // chunks is one pass over the task bodies, with no I/O, so no throttling can stretch it.
   let count = 0;
-  let group: { index: number; tasks: TaskBody[] }[] = [];
-  let renewedAt = deps.clock.now().getTime();
-  const renew = async () => {
-    const at = deps.clock.now().getTime();
-    if (at - renewedAt < RENEW_EVERY_MS) return;
-    renewedAt = at;
-    const renewed = await deps.jobs.update(job.tenant, job.jobId, (current) =>
-      current.state === 'accepted' && current.planning?.lease?.owner === owner
-        ? {
-            ...current,
-            planning: { ...current.planning, lease: { owner, until: new Date(at + leaseMs).toISOString() } },
-          }
-        : undefined,
-    );
-    if (!renewed?.changed) throw new LeaseLostError(job.jobId);
-  };
-  try {
-    for (const tasks of plan.chunks()) {
-      group.push({ index: count++, tasks });
-      if (group.length >= 64) {
-        await writeChunks(group, job, deps.chunks);
-        group = [];
-        await renew();
-      }
-    }
-    await writeChunks(group, job, deps.chunks);
-  } catch (e) {
-    // Someone else holds the job now (our lease ran out): leave it to them, count nothing.
-    if (e instanceof LeaseLostError) return 'busy';
-    throw e;
-  }
+  for (const _ of plan.chunks()) count++;
 
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
     current.state === 'accepted' && current.planning?.lease?.owner === owner
@@ -272,8 +229,4 @@ function withoutPlanLease(job: JobDoc): JobDoc {
   if (!job.planning) return job;
   const { lease: _released, retryAt: _due, ...planning } = job.planning;
   return { ...job, planning };
-}
-
-async function writeChunks(chunks: { index: number; tasks: TaskBody[] }[], job: JobDoc, store: ChunkStore) {
-  await mapWithConcurrency(chunks, 8, (c) => store.put(job.tenant, job.jobId, c.index, c.tasks));
 }

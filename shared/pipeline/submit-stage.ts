@@ -6,8 +6,12 @@
  *   others that see a live lease return at once (the sweep re-drives a job whose holder died);
  * - the pool and the Batch job are created by id, and `PoolExists` / `JobExists` for our own
  *   resource count as success;
- * - chunks are marked added one by one, so a resumed submission starts at the first chunk not added;
- *   a task found already present (`TaskExists` after a crash mid-chunk) counts as added.
+ * - progress (chunks and tasks added) is recorded on the document after every round, so a resumed
+ *   submission starts at the first chunk not added; a task found already present (`TaskExists` after
+ *   a crash mid-round) counts as added. The plan's chunks are rebuilt from the stored request, never
+ *   stored (`ChunkStore.read`);
+ * - the work is sliced: after `sliceMs` the invocation records progress and continues in a new
+ *   message, so a million-task job never runs one invocation near `functionTimeout`.
  * Failures Batch calls permanent (client errors, quota, invalid pool) fail the job with Batch's code
  * and message; after a transient one the message is sent again with a growing delay.
  */
@@ -24,12 +28,12 @@ import type { JobBody, NameValue, PoolBody } from '../planner/batch-bodies.js';
 import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../planner/batch-names.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { ChunkStore } from '../store/chunk-store.js';
+import type { Chunk, ChunkStore } from '../store/chunk-store.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PoolStore } from '../store/pool-store.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { announce } from './announce.js';
-import type { BatchGateway } from './batch-gateway.js';
+import type { AddTasksOutcome, BatchGateway } from './batch-gateway.js';
 
 export interface SubmitStageDeps {
   readonly jobs: JobStore;
@@ -47,7 +51,15 @@ export interface SubmitStageDeps {
   readonly leaseMs?: number;
   /** Chunks fetched and sent per round. Default 20 (2,000 tasks). */
   readonly chunksPerRound?: number;
+  /**
+   * After this long an invocation stops taking new rounds, records where it is and continues in a new
+   * message, so no invocation nears `functionTimeout` whatever the job's size or Batch's throttling.
+   * Default 120 s (the shortest `functionTimeout`, Consumption's default, is 5 minutes).
+   */
+  readonly sliceMs?: number;
 }
+
+export const DEFAULT_SUBMIT_SLICE_MS = 120_000;
 
 export type SubmitStageResult =
   | 'submitted'
@@ -56,7 +68,8 @@ export type SubmitStageResult =
   | 'busy'
   | 'skipped'
   | 'missing'
-  | 'retrying';
+  | 'retrying'
+  | 'continued';
 
 /**
  * Delay before the next try after a transient failure, by attempt (1-based): 10 s doubling to a cap
@@ -102,46 +115,92 @@ export async function runSubmitStage(
 
   try {
     await ensurePool(job, deps);
+    const submission = job.submission ?? { chunksTotal: 0, chunksAdded: 0, tasksAdded: 0, attempts: 0 };
+    const planned = job.plan?.chunks ?? 0;
+    // A resubmission's chunks start after the plan's (and after earlier attempts'): never re-add those.
+    const retryFrom =
+      job.retry?.status === 'done' && job.retry.mode === 'resubmitted' ? (job.retry.output?.from ?? 0) : 0;
+    let next = Math.max(submission.chunksAdded, retryFrom);
+    let tasksAdded = submission.tasksAdded;
     // Every chunk already in means an earlier attempt got as far as the last step; its Batch job may
     // legitimately have run to the end since.
-    const allAdded = (await deps.chunks.listPending(job.tenant, job.jobId, 1)).length === 0;
-    await ensureBatchJob(job, bodies.job, deps, allAdded);
+    await ensureBatchJob(job, bodies.job, deps, next >= submission.chunksTotal);
     const round = deps.chunksPerRound ?? 20;
-    for (;;) {
-      const pending = await deps.chunks.listPending(job.tenant, job.jobId, round);
-      if (pending.length === 0) break;
-      const tasks = pending.flatMap((c) => c.tasks);
-      const outcome = await deps.batch.addTasks(refs.jobId, tasks);
-      if (outcome.failed.length > 0) {
-        const first = outcome.failed[0]!;
-        throw new PermanentFailure(
-          first.code,
-          `Batch refused ${outcome.failed.length} task(s), first '${first.taskId}': ${first.message}`,
-        );
+    const sliceMs = deps.sliceMs ?? DEFAULT_SUBMIT_SLICE_MS;
+    const startedAt = deps.clock.now().getTime();
+    // Plan chunks are rebuilt from the request starting at the first task not added (`tasksAdded` is
+    // exactly the tasks of chunks before `next` while `next` is inside the plan); stored ones are read
+    // by id. No query per round, whatever the job's size.
+    const source = deps.chunks.read(job, next, next < planned ? { fromTask: tasksAdded } : {});
+    let exhausted = false;
+    const take = async () => {
+      const chunks: Chunk[] = [];
+      while (chunks.length < round) {
+        const r = await source.next();
+        if (r.done) {
+          exhausted = true;
+          break;
+        }
+        chunks.push(r.value);
       }
-      const at = deps.clock.now();
-      for (const chunk of pending) await deps.chunks.markAdded(chunk, at);
-      const progress = await deps.jobs.update(job.tenant, job.jobId, (current) => {
-        if (current.state !== 'submitting' || !current.submission) return undefined;
-        return {
-          ...current,
-          updatedAt: at.toISOString(),
-          submission: {
-            ...current.submission,
-            chunksAdded: current.submission.chunksAdded + pending.length,
-            tasksAdded: current.submission.tasksAdded + tasks.length,
-            lease: { owner, until: new Date(at.getTime() + leaseMs).toISOString() },
-          },
-        };
-      });
-      if (!progress) return 'missing';
-      job = progress.job;
-      if (job.state === 'cancelled') {
-        await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise', ownerOf(job));
-        return 'cancelled';
+      return chunks;
+    };
+    // Two rounds in flight: the next round's bodies are built while Batch takes the current one, and
+    // progress is recorded in order as rounds complete.
+    const inFlight: { chunks: number; tasks: number; outcome: Promise<AddTasksOutcome> }[] = [];
+    let overBudget = false;
+    try {
+      for (;;) {
+        while (!exhausted && !overBudget && inFlight.length < 2) {
+          const chunks = await take();
+          if (chunks.length === 0) break;
+          const tasks = chunks.flatMap((c) => c.tasks);
+          const outcome = deps.batch.addTasks(refs.jobId, tasks);
+          outcome.catch(() => undefined); // awaited in order below; never left unhandled
+          inFlight.push({ chunks: chunks.length, tasks: tasks.length, outcome });
+        }
+        const head = inFlight.shift();
+        if (!head) break;
+        const outcome = await head.outcome;
+        if (outcome.failed.length > 0) {
+          const first = outcome.failed[0]!;
+          throw new PermanentFailure(
+            first.code,
+            `Batch refused ${outcome.failed.length} task(s), first '${first.taskId}': ${first.message}`,
+          );
+        }
+        next += head.chunks;
+        tasksAdded += head.tasks;
+        const at = deps.clock.now();
+        const reached = { chunks: next, tasks: tasksAdded };
+        const progress = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+          if (current.state !== 'submitting' || !current.submission) return undefined;
+          if (current.submission.lease?.owner !== owner) return undefined;
+          return {
+            ...current,
+            updatedAt: at.toISOString(),
+            submission: {
+              ...current.submission,
+              // Absolute, not added: a repeated round (a redelivered message) cannot count twice.
+              chunksAdded: Math.max(current.submission.chunksAdded, reached.chunks),
+              tasksAdded: Math.max(current.submission.tasksAdded, reached.tasks),
+              lease: { owner, until: new Date(at.getTime() + leaseMs).toISOString() },
+            },
+          };
+        });
+        if (!progress) return 'missing';
+        job = progress.job;
+        if (job.state === 'cancelled') {
+          await deps.batch.terminateJob(refs.jobId, 'Cancelled in Slotwise', ownerOf(job));
+          return 'cancelled';
+        }
+        if (!progress.changed) return 'skipped';
+        if (at.getTime() - startedAt >= sliceMs) overBudget = true;
       }
-      if (!progress.changed) return 'skipped';
+    } finally {
+      await source.return(undefined);
     }
+    if (!exhausted) return await continueLater(job, message, owner, deps);
     await deps.batch.terminateJobWhenTasksComplete(refs.jobId);
     const done = await deps.jobs.update(job.tenant, job.jobId, (current) => {
       if (current.state !== 'submitting') return undefined;
@@ -159,6 +218,7 @@ export async function runSubmitStage(
     });
     if (done?.changed) {
       await announce(done.job, deps.queues);
+      await removeSupersededChunks(done.job, deps);
       return 'submitted';
     }
     if (done?.job.state === 'cancelled') {
@@ -350,4 +410,38 @@ async function releaseLease(
       return { ...current, submission: { ...submission, lastError: reason.slice(0, 500) } };
     })
     .catch(() => undefined);
+}
+
+/** Out of time for this invocation: the lease goes, progress stays, and a new message carries on. */
+async function continueLater(
+  job: JobDoc,
+  message: PipelineMessage,
+  owner: string,
+  deps: SubmitStageDeps,
+): Promise<SubmitStageResult> {
+  const released = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+    if (current.state !== 'submitting' || current.submission?.lease?.owner !== owner) return undefined;
+    const { lease: _released, ...submission } = current.submission;
+    return { ...current, submission: { ...submission, attempts: Math.max(0, submission.attempts - 1) } };
+  });
+  if (!released?.changed) return released?.job.state === 'cancelled' ? 'cancelled' : 'skipped';
+  await deps.queues.send(queueNames.submit, message);
+  return 'continued';
+}
+
+/**
+ * A resubmission in Batch replaces the attempt it retried: that attempt's stored chunks (a previous
+ * retry's output; the plan's own are never stored) are not needed again. Best effort: they expire by
+ * their `ttl` anyway.
+ */
+async function removeSupersededChunks(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
+  const retry = job.retry;
+  if (retry?.mode !== 'resubmitted' || retry.status !== 'done') return;
+  const from = Math.max(retry.source.from, job.plan?.chunks ?? 0);
+  if (from >= retry.source.to) return;
+  await deps.chunks
+    .remove(job.tenant, job.jobId, { from, to: retry.source.to })
+    .catch((e: unknown) =>
+      deps.log?.(`Chunks of an earlier attempt stay until they expire: ${describeError(e)}`),
+    );
 }

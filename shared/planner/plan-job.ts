@@ -255,25 +255,67 @@ export function planJob(input: PlanInput): PlanOutcome {
     ...(target.kind === 'managed' ? { maxNodes } : {}),
   };
 
-  const chunks = function* (): Generator<TaskBody[]> {
-    let chunk: TaskBody[] = [];
-    let bytes = 2;
-    let i = 0;
-    for (const task of allTasks(request)) {
-      const body = toTaskBody(task, sizes[i++]!, taskLevelJobPackages);
-      const length = Buffer.byteLength(JSON.stringify(body)) + 1;
-      if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_CHUNK || bytes + length > MAX_CHUNK_BYTES)) {
-        yield chunk;
-        chunk = [];
-        bytes = 2;
-      }
-      chunk.push(body);
-      bytes += length;
-    }
-    if (chunk.length > 0) yield chunk;
-  };
+  const chunks = () => chunkTasks(allTasks(request), (i) => sizes[i]!, taskLevelJobPackages);
 
   return { ok: true, plan: { summary, poolId, ...(pool ? { pool } : {}), batchJob, chunks } };
+}
+
+/** Cuts task bodies into chunks: ≤ 100 tasks, under the body limit. `first` is the index of the first task. */
+function* chunkTasks(
+  tasks: Iterable<TaskSpec>,
+  slotsAt: (index: number, task: TaskSpec) => number,
+  taskLevelJobPackages: readonly ApplicationPackageReference[],
+  first = 0,
+): Generator<TaskBody[]> {
+  let chunk: TaskBody[] = [];
+  let bytes = 2;
+  let i = first;
+  for (const task of tasks) {
+    const body = toTaskBody(task, slotsAt(i++, task), taskLevelJobPackages);
+    const length = Buffer.byteLength(JSON.stringify(body)) + 1;
+    if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_CHUNK || bytes + length > MAX_CHUNK_BYTES)) {
+      yield chunk;
+      chunk = [];
+      bytes = 2;
+    }
+    chunk.push(body);
+    bytes += length;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * The plan's chunks again, from the request and the plan's summary alone, without packing: the same
+ * bodies `planJob(...).plan.chunks()` yields (slots come from the same `slotsFor`, packages from the
+ * placement the plan chose). `fromTask` must be the first task of a chunk (chunks restart their byte
+ * count at every boundary, so cutting from there gives the same chunks as cutting from the start).
+ */
+export function* rebuildChunks(
+  request: JobRequest,
+  summary: Pick<PlanSummary, 'vmSize' | 'taskSlotsPerNode' | 'applicationPackages'>,
+  fromTask = 0,
+): Generator<TaskBody[]> {
+  const size = tryGetVmSize(summary.vmSize);
+  const packages =
+    summary.applicationPackages.placement === 'task'
+      ? (request.applicationPackages ?? []).map(toPackageRef)
+      : [];
+  let skipped = 0;
+  const tasks = function* () {
+    for (const task of allTasks(request)) {
+      if (skipped < fromTask) {
+        skipped++;
+        continue;
+      }
+      yield task;
+    }
+  };
+  yield* chunkTasks(
+    tasks(),
+    (_i, task) => slotsFor(task, size, summary.taskSlotsPerNode),
+    packages,
+    fromTask,
+  );
 }
 
 type Target =

@@ -1,14 +1,18 @@
 /**
  * Database and containers. Every tenant-owned document is partitioned by tenant so one tenant's
- * reads never touch another's partition; lookups by key hash and by pool id are point reads.
+ * reads never touch another's partition; lookups by key hash and by pool id are point reads. Per-job
+ * data that grows with the job's size (stored task chunks) gets a partition per job instead, so no
+ * logical partition (20 GB, 10,000 RU/s in Cosmos) grows with a tenant's history.
  */
 import type { Container, CosmosClient, Database } from '@azure/cosmos';
 import { SlotwiseError } from '../errors.js';
 
 export interface Containers {
   readonly database: Database;
-  /** Job documents and their task chunks. Partition `/tenant`. */
+  /** Job documents, admission and cursor documents. Partition `/tenant`. */
   readonly jobs: Container;
+  /** Stored task chunks (retry resubmissions), one partition per job: `/job` = `tenant/jobid`. */
+  readonly chunks: Container;
   /** Tenants (`/id`). */
   readonly tenants: Container;
   /** API key hash → tenant (`/id` = the hash). */
@@ -23,6 +27,8 @@ export interface ContainerDefinition {
   readonly partitionKeyPath: string;
   /** Paths left out of the index (besides `/"_etag"/?`); empty → Cosmos's default policy. */
   readonly excludedPaths: readonly string[];
+  /** `-1`: items expire by their own `ttl` (none by default). Absent: no expiry. */
+  readonly defaultTtl?: number;
 }
 
 export const containerDefinitions = {
@@ -41,6 +47,8 @@ export const containerDefinitions = {
       '/errors/*',
     ],
   },
+  // Read by id only (point reads in index order): nothing to index. Items carry their own `ttl`.
+  chunks: { id: 'chunks', partitionKeyPath: '/job', excludedPaths: ['/tasks/*'], defaultTtl: -1 },
   tenants: { id: 'tenants', partitionKeyPath: '/id', excludedPaths: [] },
   apiKeys: { id: 'apikeys', partitionKeyPath: '/id', excludedPaths: [] },
   pools: { id: 'pools', partitionKeyPath: '/id', excludedPaths: [] },
@@ -84,6 +92,7 @@ export async function openContainers(
             id: def.id,
             partitionKey: { paths: [def.partitionKeyPath] },
             ...(indexingPolicy ? { indexingPolicy } : {}),
+            ...(def.defaultTtl !== undefined ? { defaultTtl: def.defaultTtl } : {}),
           })
         ).container;
       }),

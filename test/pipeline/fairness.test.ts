@@ -242,21 +242,26 @@ describe('plan stage', () => {
     const inside = new Promise<void>((r) => {
       entered = r;
     });
-    const chunks = {
-      ...stack.deps.chunks,
-      put: async (...args: Parameters<typeof stack.deps.chunks.put>) => {
-        entered();
-        await gate;
-        return stack.deps.chunks.put(...args);
-      },
+    // Nothing per chunk is written any more: the first planner is held just before its final write.
+    const jobs: typeof stack.deps.jobs = {
+      ...stack.deps.jobs,
+      update: (tenant, jobId, mutate) =>
+        stack.deps.jobs.update(tenant, jobId, async (current) => {
+          const next = await mutate(current);
+          if (next?.state === 'planned') {
+            entered();
+            await gate;
+          }
+          return next;
+        }),
     };
     const queues = recordingQueues();
     const first = runPlanStage(
       { tenant: 'dev', jobId: 'plan-race-1' },
-      { ...stack.deps, chunks, queues },
+      { ...stack.deps, jobs, queues },
       'one',
     );
-    await inside; // the first holds the lease and is writing chunks
+    await inside; // the first holds the lease and is about to write the plan
     const second = await runPlanStage(
       { tenant: 'dev', jobId: 'plan-race-1' },
       { ...stack.deps, queues },
@@ -273,14 +278,19 @@ describe('plan stage', () => {
 
   it('fails a job whose planning keeps failing after the attempt limit, with the reason', async () => {
     await stack.deps.jobs.create(accepted('plan-broken-1'));
-    const chunks = {
-      ...stack.deps.chunks,
-      put: async () => {
-        throw new SlotwiseError('StoreUnavailable', 'chunk writes are failing', { retryable: true });
-      },
+    // The plan's write fails (the claim and the release go through).
+    const jobs: typeof stack.deps.jobs = {
+      ...stack.deps.jobs,
+      update: (tenant, jobId, mutate) =>
+        stack.deps.jobs.update(tenant, jobId, async (current) => {
+          const next = await mutate(current);
+          if (next?.state === 'planned')
+            throw new SlotwiseError('StoreUnavailable', 'plan writes are failing', { retryable: true });
+          return next;
+        }),
     };
     const queues = recordingQueues();
-    const deps = { ...stack.deps, chunks, queues, maxAttempts: 3 };
+    const deps = { ...stack.deps, jobs, queues, maxAttempts: 3 };
     const results: string[] = [];
     for (let i = 0; i < 4; i++)
       results.push(await runPlanStage({ tenant: 'dev', jobId: 'plan-broken-1' }, deps, `p${i}`));
@@ -288,7 +298,7 @@ describe('plan stage', () => {
     const job = await stack.deps.jobs.get('dev', 'plan-broken-1');
     expect(job?.state).toBe('failed');
     expect(job?.failure?.code).toBe('PlanFailed');
-    expect(job?.failure?.message).toContain('StoreUnavailable: chunk writes are failing');
+    expect(job?.failure?.message).toContain('StoreUnavailable: plan writes are failing');
     expect(job?.events.at(-1)?.type).toBe('slotwise.job.failed');
     // Each failed attempt re-queued the job with a delay; the sweep leaves it alone meanwhile.
     expect(queues.sent.filter((s) => s.queue === queueNames.plan).map((s) => s.delay)).toEqual([5, 10, 0]);
