@@ -33,7 +33,8 @@ export function nodesFor(remaining: JobDemand['remaining'], slotsPerNode: number
     sizes.fill(Math.min(slots, slotsPerNode), i, i + tasks);
     i += tasks;
   }
-  return packSlots(sizes, slotsPerNode).nodes;
+  // The fast packing: this runs for every pool on every pass; the plan's improvement phase is for plans.
+  return packSlots(sizes, slotsPerNode, { improve: false }).nodes;
 }
 
 /**

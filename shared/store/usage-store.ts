@@ -75,7 +75,9 @@ export interface UsageStore {
  */
 const MAX_CONFLICTS = 40;
 const pauseAfterConflict = (attempt: number, random: () => number) =>
-  new Promise<void>((resolve) => setTimeout(resolve, Math.floor(random() * Math.min(50, 2 + attempt * 4))));
+  new Promise<void>((resolve) =>
+    setTimeout(resolve, Math.floor(random() * Math.min(200, 4 * 1.5 ** attempt))),
+  );
 /** A reservation whose job document does not exist yet is kept this long (the write in between). */
 const UNWRITTEN_GRACE_MS = 5 * 60_000;
 
