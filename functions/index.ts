@@ -5,12 +5,18 @@ import azureFunctions from '@azure/functions';
 const { app } = azureFunctions;
 
 import { createAppDeps } from '../shared/app.js';
+import { startTelemetry } from '../shared/telemetry/start.js';
 import type { FunctionDefinition } from './definition.js';
 import { registerFunctions } from './register.js';
 import { startFunctions } from './startup.js';
 import { functionTable } from './table.js';
 
 app.setup({ enableHttpStream: false });
+// Before the dependencies: the Batch client and the job store take their meters when built. A
+// telemetry problem is reported and never stops the app.
+await startTelemetry(process.env).catch((e: unknown) =>
+  console.error(`Telemetry did not start: ${e instanceof Error ? e.message : String(e)}`),
+);
 const started = await startFunctions(functionTable, () => createAppDeps(process.env));
 if (started.ok) {
   registerFunctions(app, started.table, async () => started.deps);

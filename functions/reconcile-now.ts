@@ -2,6 +2,7 @@ import type { AppDeps } from '../shared/app.js';
 import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
 import { reconcileJob } from '../shared/pipeline/reconcile.js';
 import { queueNames } from '../shared/queues/names.js';
+import { inJobSpan } from '../shared/telemetry/spans.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /** Reconciles one job at once (after a task callback); the timer remains the source of truth. */
@@ -13,7 +14,7 @@ export const reconcileNow: StorageQueueFunction<AppDeps> = {
     const { tenant, jobId } = parsePipelineMessage(message);
     const job = await deps.jobs.get(tenant, jobId);
     if (!job) return;
-    const result = await reconcileJob(job, { ...deps, jobStateEvery: 1 });
+    const result = await inJobSpan(job, 'reconcile', () => reconcileJob(job, { ...deps, jobStateEvery: 1 }));
     context.info(`reconcile ${jobId}: ${result}`);
   },
 };

@@ -2,6 +2,7 @@
 import type { AppDeps } from '../shared/app.js';
 import type { FunctionDefinition } from './definition.js';
 import { health } from './health.js';
+import { instrumentFunction } from './instrument.js';
 import { intake } from './intake.js';
 import { intakeDeferred } from './intake-deferred.js';
 import { jobsCallbacks } from './jobs-callbacks.js';
@@ -23,6 +24,7 @@ import { sweepTimer } from './sweep-timer.js';
 import { ui } from './ui.js';
 import { uiAsset } from './ui-asset.js';
 
+/** Each entry traced (functions/instrument.ts): one span per invocation, logs correlated. */
 export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   health,
   openapi,
@@ -45,4 +47,4 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   poolControllerTimer,
   ui,
   uiAsset,
-];
+].map((fn) => instrumentFunction(fn));

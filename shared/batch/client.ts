@@ -9,11 +9,16 @@
  * safe (see `retryPolicy`): reads, deletes, creates (the caller treats `...Exists` as done), task
  * collections (resent with the same ids) and terminate. Updates are retried only on answers that
  * prove the request was not processed (429, 503).
+ *
+ * Telemetry: each call (its retries included) is one client span and one latency measurement, and
+ * each failed attempt counts as an error by Batch's code (`call` below, the one place all requests pass).
  */
 import { randomUUID } from 'node:crypto';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { Pool } from 'undici';
+import { type BatchCallMetrics, createBatchCallMetrics } from '../telemetry/metrics.js';
+import { inSpan, SpanKind } from '../telemetry/spans.js';
 import { BatchError, retryableStatuses } from './batch-error.js';
 import { sharedKeyAuthorization } from './shared-key.js';
 
@@ -73,6 +78,8 @@ export interface BatchClientOptions {
   readonly requestTimeoutMs?: number;
   /** Sockets to the endpoint. Default 16. */
   readonly connections?: number;
+  /** Where call latency and errors are recorded. Default: instruments on the global meter at creation. */
+  readonly metrics?: BatchCallMetrics;
 }
 
 export interface ListOptions {
@@ -169,6 +176,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? Date.now;
   const timeout = options.requestTimeoutMs ?? 30_000;
+  const metrics = options.metrics ?? createBatchCallMetrics();
   const pool = new Pool(base.origin, {
     connections: options.connections ?? 16,
     keepAliveTimeout: 30_000,
@@ -243,15 +251,50 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
 
   async function call(init: CallInit): Promise<CallResult> {
     const clientRequestId = randomUUID();
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt(init, clientRequestId);
-      } catch (e) {
-        const error = e as BatchError;
-        if (n >= retry.maxAttempts || !mayRetry(init.kind, error) || init.signal?.aborted) throw error;
-        await sleep(backoffDelay(n, retry, random, error.retryAfterMs));
-      }
-    }
+    // A nextLink page keeps its list's path, so pages count as that list.
+    const operation = `${init.method} ${operationPath(init.path)}`;
+    const started = performance.now();
+    return inSpan(
+      `Batch ${operation}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'batch.operation': operation,
+          'http.request.method': init.method,
+          'server.address': base.hostname,
+          'batch.client_request_id': clientRequestId,
+        },
+      },
+      async (span) => {
+        for (let n = 1; ; n++) {
+          try {
+            const result = await attempt(init, clientRequestId);
+            span.setAttributes({ 'http.response.status_code': result.status, 'batch.attempts': n });
+            metrics.call(operation, (performance.now() - started) / 1000);
+            return result;
+          } catch (e) {
+            const error = e as BatchError;
+            const final =
+              n >= retry.maxAttempts || !mayRetry(init.kind, error) || init.signal?.aborted === true;
+            metrics.attemptFailed(
+              operation,
+              { code: error.code, ...(error.status !== undefined ? { status: error.status } : {}) },
+              !final,
+            );
+            if (final) {
+              span.setAttributes({
+                'batch.attempts': n,
+                ...(error.status !== undefined ? { 'http.response.status_code': error.status } : {}),
+              });
+              metrics.call(operation, (performance.now() - started) / 1000, { code: error.code });
+              throw error;
+            }
+            span.addEvent('retry', { 'batch.attempt': n, 'error.type': error.code });
+            await sleep(backoffDelay(n, retry, random, error.retryAfterMs));
+          }
+        }
+      },
+    );
   }
 
   async function* list(path: string, opts: ListOptions = {}): AsyncIterable<Record<string, unknown>> {
@@ -376,6 +419,15 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
     nodes: { list: (poolId, o) => list(`/pools/${enc(poolId)}/nodes`, o) },
     close: () => pool.close(),
   };
+}
+
+/**
+ * The path with ids replaced, for a span name and metric attribute of few values: Batch paths
+ * alternate collection and id (`/jobs/{id}/tasks/{id}/terminate`), so every second segment is an id.
+ */
+export function operationPath(path: string): string {
+  const segments = path.split('/').filter((s) => s !== '');
+  return `/${segments.map((s, i) => (i % 2 === 1 ? '{id}' : s)).join('/')}`;
 }
 
 function mayRetry(kind: CallInit['kind'], error: BatchError): boolean {

@@ -211,6 +211,8 @@ export interface JobDoc {
   waiting?: WaitingReason;
   retry?: RetryRequest;
   taskCounts: TaskCounts;
+  /** W3C trace context of the trace the job began in (shared/telemetry); absent without telemetry. */
+  traceparent?: string;
   history: { state: JobState; at: string }[];
   events: JobEvent[];
   notifyLease?: Lease;

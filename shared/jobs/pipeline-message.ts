@@ -1,9 +1,18 @@
-/** Internal pipeline messages (plan, submit, notify, reconcile): `{ tenant, jobId }`. */
+/**
+ * Internal pipeline messages (plan, submit, notify, reconcile): `{ tenant, jobId }`, and the W3C
+ * `traceparent` of the job's trace when telemetry runs (the queue gateway adds it; the function
+ * wrapper reads it and takes it off, so it reaches this parser only from other readers).
+ */
 import { z } from 'zod';
 import { SlotwiseError } from '../errors.js';
+import { TRACEPARENT_PATTERN } from '../telemetry/trace-context.js';
 import type { PipelineMessage } from './accept-job.js';
 
-const schema = z.strictObject({ tenant: z.string().min(1).max(64), jobId: z.string().min(1).max(64) });
+const schema = z.strictObject({
+  tenant: z.string().min(1).max(64),
+  jobId: z.string().min(1).max(64),
+  traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
+});
 
 /** Throws a non-retryable error: a malformed internal message ends in the poison queue. */
 export function parsePipelineMessage(message: unknown): PipelineMessage {

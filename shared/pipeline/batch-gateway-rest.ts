@@ -8,6 +8,7 @@ import { addTasks } from '../batch/add-tasks.js';
 import { type BatchClient, BatchError } from '../batch/client.js';
 import type { FailedTask } from '../jobs/job.js';
 import { isOwnJob, isOwnPool } from '../planner/batch-names.js';
+import { traceparentOf, withTraceMetadata } from '../telemetry/trace-context.js';
 import type { BatchGateway, PoolInfo } from './batch-gateway.js';
 
 interface WirePool {
@@ -103,7 +104,8 @@ export function createRestBatchGateway(
     },
     async createJob(job) {
       try {
-        await client.jobs.add(job);
+        // `slotwise.traceparent`: the submit's trace context, so the Batch job leads back to the job's trace.
+        await client.jobs.add(withTraceMetadata(job, traceparentOf()));
         return 'created';
       } catch (e) {
         if (exists(e, 'JobExists')) return 'exists';

@@ -17,6 +17,7 @@ import { transition } from '../jobs/lifecycle.js';
 import { batchJobIdFor } from '../planner/batch-names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
+import { inJobSpan } from '../telemetry/spans.js';
 import { announce } from './announce.js';
 import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from './batch-gateway.js';
 import { mapWithConcurrency } from './concurrency.js';
@@ -251,7 +252,7 @@ export async function reconcileActiveJobs(
   // Started in the interleaved order, so with a slow Batch every tenant's first job goes out first.
   await mapWithConcurrency(active, deps.concurrency ?? 8, async (job, i) => {
     try {
-      const decision = await reconcileJob(job, deps, pass);
+      const decision = await inJobSpan(job, 'reconcile', () => reconcileJob(job, deps, pass));
       reconciled[i]!.decision = decision;
       if (decision !== 'none') changed++;
     } catch (e) {

@@ -14,6 +14,7 @@ import type { JobDoc } from '../jobs/job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
+import { jobTraceField } from '../telemetry/spans.js';
 import type { BatchGateway } from './batch-gateway.js';
 import { type FairShare, takeFairly } from './fair-order.js';
 
@@ -68,7 +69,7 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
       continue;
     }
     const queue = job.state === 'accepted' ? queueNames.plan : queueNames.submit;
-    await deps.queues.send(queue, { tenant: job.tenant, jobId: job.jobId });
+    await deps.queues.send(queue, { tenant: job.tenant, jobId: job.jobId, ...jobTraceField(job) });
     report.redriven++;
     report.redrivenJobs.push({ tenant: job.tenant, jobId: job.jobId });
   }
@@ -80,7 +81,11 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
     share,
   );
   for (const job of overdue) {
-    await deps.queues.send(queueNames.notify, { tenant: job.tenant, jobId: job.jobId });
+    await deps.queues.send(queueNames.notify, {
+      tenant: job.tenant,
+      jobId: job.jobId,
+      ...jobTraceField(job),
+    });
     report.reannounced++;
     report.reannouncedJobs.push({ tenant: job.tenant, jobId: job.jobId });
   }

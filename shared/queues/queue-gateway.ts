@@ -1,9 +1,12 @@
 /**
  * Sends pipeline messages. Bodies are JSON, base64-encoded: the encoding the Functions host expects by
  * default (`messageEncoding: base64`), so the same messages work in Azure and on the dev host.
+ * `send` adds the current W3C trace context (`traceparent`) to object messages that carry none: queues
+ * have no headers, and this is how one job's trace continues in the function the message wakes.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { QueueServiceClient } from '@azure/storage-queue';
+import { withTraceparent } from '../telemetry/trace-context.js';
 import { type QueueName, queueNames } from './names.js';
 
 export interface QueueGateway {
@@ -48,7 +51,10 @@ export function createQueueGateway(connection: QueueConnection): QueueGateway {
       const delay = Math.min(Math.max(0, Math.ceil(options.delaySeconds ?? 0)), MAX_VISIBILITY_DELAY_SECONDS);
       await service
         .getQueueClient(queue)
-        .sendMessage(encodeQueueMessage(message), delay > 0 ? { visibilityTimeout: delay } : {});
+        .sendMessage(
+          encodeQueueMessage(withTraceparent(message)),
+          delay > 0 ? { visibilityTimeout: delay } : {},
+        );
     },
     async sendRaw(queue, text) {
       await ensure(queue);

@@ -5,9 +5,15 @@
  * are not followed (a 3xx is a failed attempt). The outcome is a value, never an exception.
  * Every send is bounded by `DELIVERY_TIMEOUT_MS` end to end (connect, headers, body): a receiver that
  * accepts and never answers costs one attempt of that length, never a stuck worker.
+ * Each attempt is a client span (host name only: callback URLs may hold tokens) and one latency
+ * measurement, counted as a failure unless delivered; the request carries the W3C `traceparent`.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { Agent, type Dispatcher, request } from 'undici';
+import { createWebhookMetrics, type WebhookMetrics } from '../telemetry/metrics.js';
+import { inSpan, SpanKind } from '../telemetry/spans.js';
+import { traceparentOf } from '../telemetry/trace-context.js';
 import { type CallbackPolicy, forbiddenAddressReason, validateCallbackUrl } from './address-guard.js';
 
 export type DeliveryOutcome =
@@ -73,6 +79,40 @@ export function createWebhookDispatcher(
 
 export async function deliverWebhook(
   message: { url: string; body: string; headers: Readonly<Record<string, string>> },
+  options: {
+    policy: CallbackPolicy;
+    dispatcher: Dispatcher;
+    timeoutMs?: number;
+    /** Default: instruments on the global meter. */
+    metrics?: WebhookMetrics;
+  },
+): Promise<DeliveryOutcome> {
+  const metrics = options.metrics ?? createWebhookMetrics();
+  const host = URL.canParse(message.url) ? new URL(message.url).hostname : 'invalid';
+  const started = performance.now();
+  return inSpan(
+    'webhook deliver',
+    { kind: SpanKind.CLIENT, attributes: { 'server.address': host, 'http.request.method': 'POST' } },
+    async (span) => {
+      const outcome = await send(message, options);
+      const status = 'status' in outcome ? outcome.status : undefined;
+      span.setAttributes({
+        'slotwise.delivery.outcome': outcome.kind,
+        ...(status !== undefined ? { 'http.response.status_code': status } : {}),
+      });
+      if (outcome.kind !== 'delivered')
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: 'reason' in outcome ? outcome.reason : outcome.kind,
+        });
+      metrics.attempt((performance.now() - started) / 1000, outcome.kind, status);
+      return outcome;
+    },
+  );
+}
+
+async function send(
+  message: { url: string; body: string; headers: Readonly<Record<string, string>> },
   options: { policy: CallbackPolicy; dispatcher: Dispatcher; timeoutMs?: number },
 ): Promise<DeliveryOutcome> {
   const invalid = validateCallbackUrl(message.url, options.policy);
@@ -87,6 +127,7 @@ export async function deliverWebhook(
         // is how receivers' SDKs (`HTTP.toEvent`) know to read it as one.
         'content-type': CLOUDEVENTS_CONTENT_TYPE,
         'user-agent': 'Slotwise-Webhooks/1.0',
+        ...traceHeader(),
         ...message.headers,
       },
       dispatcher: options.dispatcher,
@@ -115,6 +156,12 @@ export async function deliverWebhook(
         : ((e as { code?: string }).code ?? (e as Error).name);
     return { kind: 'retry', reason: `delivery failed: ${name}` };
   }
+}
+
+/** W3C trace context for the receiver, who may continue the trace (the signature covers the body only). */
+function traceHeader(): Record<string, string> {
+  const traceparent = traceparentOf();
+  return traceparent ? { traceparent } : {};
 }
 
 function findCause(e: unknown, test: (c: unknown) => boolean): unknown {
