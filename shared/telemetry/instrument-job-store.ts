@@ -4,6 +4,7 @@
  * the store and counted only when it lands), and stamps each new job with the trace it began in:
  * the `traceparent` that timers and sweeps use to add their work on the job to the job's trace.
  */
+import { trace } from '@opentelemetry/api';
 import type { JobDoc, JobState } from '../jobs/job.js';
 import type { JobStore } from '../store/job-store.js';
 import { createJobMetrics, type JobMetrics } from './metrics.js';
@@ -24,15 +25,20 @@ export function instrumentJobStore(store: JobStore, metrics: JobMetrics = create
       }
     }
   };
+  // The span at work on a job names it, so a job's trace can be found from its id.
+  const name = (tenant: string, jobId: string) =>
+    trace.getActiveSpan()?.setAttributes({ 'slotwise.tenant': tenant, 'slotwise.job.id': jobId });
   return {
     ...store,
     async create(job) {
+      name(job.tenant, job.jobId);
       const traceparent = job.traceparent ?? traceparentOf();
       const result = await store.create(traceparent ? { ...job, traceparent } : job);
       if (result.created) entered(result.job, undefined, 0);
       return result;
     },
     async update(tenant, jobId, mutate) {
+      name(tenant, jobId);
       let seen: { state: JobState; history: number } | undefined;
       const result = await store.update(tenant, jobId, (current) => {
         // Read before `mutate`, which may change the document it is given in place.
