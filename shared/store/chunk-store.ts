@@ -108,7 +108,11 @@ export function createChunkStore(container: Container, options: ChunkStoreOption
     const pending: Promise<ChunkDoc | undefined>[] = [];
     let next = Math.max(index, planned);
     while (next < to || pending.length > 0) {
-      while (pending.length < readAhead && next < to) pending.push(readStored(partition, next++));
+      while (pending.length < readAhead && next < to) {
+        const ahead = readStored(partition, next++);
+        ahead.catch(() => undefined); // read ahead and maybe never awaited (a range ended early)
+        pending.push(ahead);
+      }
       const doc = await pending.shift()!;
       // A missing chunk ends the range: it was never written (an interrupted retry) or has expired.
       if (!doc) break;

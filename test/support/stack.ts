@@ -92,6 +92,8 @@ export async function startSlotwise(
     hostJson?: Record<string, unknown>;
     clockFactor?: number;
     overrides?: Parameters<typeof createAppDeps>[1];
+    /** Replaces the function table (tests that add or wrap a function). */
+    functions?: typeof functionTable;
   } = {},
 ): Promise<SlotwiseStack> {
   const [services, emulator] = await Promise.all([
@@ -135,7 +137,7 @@ export async function startSlotwise(
   };
   const logger = memoryLogger();
   const host = await startHost({
-    functions: functionTable,
+    functions: options.functions ?? functionTable,
     deps: async () => deps,
     host: parseHostJson(JSON.stringify(hostJson)),
     env,
