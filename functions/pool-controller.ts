@@ -22,6 +22,9 @@ export const poolController: StorageQueueFunction<AppDeps> = {
       context.invocationId,
       { tenant, poolId },
     );
+    // Another pass holds the tenant's pools and may have read the demand before this job's: look
+    // again shortly rather than wait for the timer.
+    if (report.busy > 0) await deps.queues.send(queueNames.pools, { tenant, poolId }, { delaySeconds: 2 });
     context.info(`pool ${poolId}: ${JSON.stringify(report)}`);
   },
 };

@@ -13,7 +13,17 @@ import type { ManagedPoolDoc, PoolStore } from '../../shared/store/pool-store.js
 
 export function createMemoryPoolStore(): PoolStore {
   const docs = new Map<string, ManagedPoolDoc>();
+  const tenantLeases = new Map<string, { owner: string; until: number }>();
   return {
+    async claimTenant(tenant, owner, now, leaseMs) {
+      const held = tenantLeases.get(tenant);
+      if (held && held.owner !== owner && held.until > now.getTime()) return false;
+      tenantLeases.set(tenant, { owner, until: now.getTime() + leaseMs });
+      return true;
+    },
+    async releaseTenant(tenant, owner) {
+      if (tenantLeases.get(tenant)?.owner === owner) tenantLeases.delete(tenant);
+    },
     async register(body, owner, at) {
       const current = docs.get(body.id);
       if (current) current.lastUsedAt = at.toISOString();

@@ -7,7 +7,8 @@
  * 2. want = the packing of the slots still waiting or running over all those jobs, each job bounded
  *    by its own `maxNodes`, the pool bounded by the pool maximum (`size-pool.ts`);
  * 3. share the tenant's node limit among its pools (growth never passes it);
- * 4. per pool, under a lease on the pool's document (one controller at a time, idempotent): grow at
+ * 4. per pool (the whole pass holds a lease on the tenant's pools: the node limit spans them, so two
+ *    controllers must never size two of them from the same stale picture; idempotent): grow at
  *    once, shrink after demand stayed low (`taskcompletion`: only nodes with nothing running go),
  *    delete after the pool stayed empty past the idle TTL, and never while Batch is resizing;
  * 5. read `resizeErrors`: while Batch cannot allocate (quota, capacity, timeout), the jobs waiting on
@@ -139,6 +140,26 @@ async function controlTenant(
   only: string | undefined,
   report: PoolControllerReport,
 ): Promise<void> {
+  // Observe after claiming: the picture the shares are computed from is then the one acted on.
+  const leaseMs = deps.limits.leaseMs ?? 120_000;
+  if (!(await deps.pools.claimTenant(tenant, owner, deps.clock.now(), leaseMs))) {
+    report.busy++;
+    return;
+  }
+  try {
+    await controlClaimedTenant(tenant, pools, deps, only, report);
+  } finally {
+    await deps.pools.releaseTenant(tenant, owner).catch(() => undefined);
+  }
+}
+
+async function controlClaimedTenant(
+  tenant: string,
+  pools: readonly ManagedPoolDoc[],
+  deps: PoolControllerDeps,
+  only: string | undefined,
+  report: PoolControllerReport,
+): Promise<void> {
   const policy = tenantPolicy((await deps.tenants.get(tenant))?.policy);
   const observed: Observed[] = await mapWithConcurrency([...pools], 4, async (doc) => {
     const [pool, jobs] = await Promise.all([
@@ -168,11 +189,10 @@ async function controlTenant(
     if (only && o.doc.id.toLowerCase() !== only.toLowerCase()) continue;
     report.pools++;
     try {
-      await controlPool(o, shares.get(o.doc.id) ?? 0, deps, owner, report);
+      await controlPool(o, shares.get(o.doc.id) ?? 0, deps, report);
     } catch (e) {
       report.errors++;
       deps.log?.(`Pool ${o.doc.id} left as is this pass: ${describeError(e)}`);
-      await release(o.doc.id, owner, deps);
     }
   }
 }
@@ -185,22 +205,10 @@ async function controlPool(
   o: Observed,
   wanted: number,
   deps: PoolControllerDeps,
-  owner: string,
   report: PoolControllerReport,
 ): Promise<void> {
   const now = deps.clock.now();
-  const leaseMs = deps.limits.leaseMs ?? 120_000;
-  const claimed = await deps.pools.update(o.doc.id, (doc) => {
-    const lease = doc.lease;
-    if (lease && lease.owner !== owner && Date.parse(lease.until) > now.getTime()) return undefined;
-    return { ...doc, lease: { owner, until: new Date(now.getTime() + leaseMs).toISOString() } };
-  });
-  if (!claimed) return;
-  if (!claimed.changed) {
-    report.busy++;
-    return;
-  }
-  const doc = claimed.pool;
+  const doc = o.doc;
   const poolOwner: PoolOwner = { tenant: doc.tenant, spec: doc.spec };
   const pool = o.pool;
 
@@ -209,15 +217,13 @@ async function controlPool(
       // Gone while jobs still need it: create it again (empty; the next pass sizes it).
       await deps.batch.createPool(doc.body);
       report.recreated++;
-      await release(doc.id, owner, deps);
-    } else if (!(await deps.pools.removeIfUnused(doc.id, doc.lastUsedAt))) {
-      await release(doc.id, owner, deps);
+    } else {
+      await deps.pools.removeIfUnused(doc.id, doc.lastUsedAt);
     }
     return;
   }
   if (!isOwnPool(pool.metadata, poolOwner)) {
     deps.log?.(`Pool ${pool.id} does not carry this owner's metadata; it is left alone`);
-    await release(doc.id, owner, deps);
     return;
   }
 
@@ -276,7 +282,7 @@ async function controlPool(
   } else if (action.kind === 'delete') {
     await deps.batch.deletePool(pool.id, poolOwner);
     // A job that registered on the pool meanwhile keeps the record: the next pass recreates the pool.
-    if (!(await deps.pools.removeIfUnused(doc.id, doc.lastUsedAt))) await release(doc.id, owner, deps);
+    await deps.pools.removeIfUnused(doc.id, doc.lastUsedAt);
     report.deleted++;
     return;
   }
@@ -284,7 +290,6 @@ async function controlPool(
   const applied = action.kind === 'grow' || action.kind === 'shrink' ? action.to : target;
   await deps.pools.update(doc.id, (current) => {
     const next: ManagedPoolDoc = { ...current, target: applied };
-    delete next.lease;
     if (wanted < applied) next.belowSince = current.belowSince ?? now.toISOString();
     else delete next.belowSince;
     if (empty) next.emptySince = current.emptySince ?? now.toISOString();
@@ -300,16 +305,6 @@ async function controlPool(
 function isLowPriority(doc: ManagedPoolDoc): boolean {
   // The plan stamps the kind of node in the pool's metadata (the body's targets are zero).
   return doc.body.metadata?.some((m) => m.name === 'slotwise.lowPriority' && m.value === 'true') ?? false;
-}
-
-async function release(poolId: string, owner: string, deps: PoolControllerDeps): Promise<void> {
-  await deps.pools
-    .update(poolId, (doc) => {
-      if (doc.lease?.owner !== owner) return undefined;
-      const { lease: _released, ...rest } = doc;
-      return rest;
-    })
-    .catch(() => undefined);
 }
 
 /**

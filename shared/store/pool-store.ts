@@ -34,10 +34,19 @@ export interface ManagedPoolDoc {
   emptySince?: string;
   /** Set while Batch reports it cannot allocate the nodes asked for. */
   allocationProblem?: AllocationProblem;
-  /** One controller at a time acts on a pool. */
+  _etag?: string;
+}
+
+/** The controller's claim on one tenant's pools: the tenant's node limit spans them all. */
+interface TenantLeaseDoc {
+  id: string;
+  /** Never a tenant id, so tenant queries never see it. */
+  tenant: '~';
   lease?: Lease;
   _etag?: string;
 }
+
+const tenantLeaseId = (tenant: string) => `~lease:${tenant}`;
 
 export interface PoolStore {
   /** Records the pool (once) and that a job uses it now. */
@@ -51,6 +60,9 @@ export interface PoolStore {
     mutate: (pool: ManagedPoolDoc) => ManagedPoolDoc | undefined,
   ): Promise<{ pool: ManagedPoolDoc; changed: boolean } | undefined>;
   remove(poolId: string): Promise<void>;
+  /** Claims the tenant's pools for one controller pass; false while another live claim holds them. */
+  claimTenant(tenant: string, owner: string, now: Date, leaseMs: number): Promise<boolean>;
+  releaseTenant(tenant: string, owner: string): Promise<void>;
   /** Removes the record unless a job registered on the pool since `lastUsedAt` (then it is kept). */
   removeIfUnused(poolId: string, lastUsedAt: string): Promise<boolean>;
 }
@@ -108,6 +120,7 @@ export function createPoolStore(container: Container): PoolStore {
         .fetchAll();
       return resources
         .map(stripSystem)
+        .filter((d) => !d.id.startsWith('~'))
         .sort((a, b) => (a.tenant === b.tenant ? (a.id < b.id ? -1 : 1) : a.tenant < b.tenant ? -1 : 1));
     },
     async update(poolId, mutate) {
@@ -133,6 +146,49 @@ export function createPoolStore(container: Container): PoolStore {
         await container.item(poolId, poolId).delete();
       } catch (e) {
         if (cosmosStatus(e) !== 404) throw e;
+      }
+    },
+    async claimTenant(tenant, owner, now, leaseMs) {
+      const id = tenantLeaseId(tenant);
+      const lease = { owner, until: new Date(now.getTime() + leaseMs).toISOString() };
+      let current: TenantLeaseDoc | undefined;
+      try {
+        current = (await container.item(id, id).read<TenantLeaseDoc>()).resource ?? undefined;
+      } catch (e) {
+        if (cosmosStatus(e) !== 404) throw e;
+      }
+      const held = current?.lease;
+      if (held && held.owner !== owner && Date.parse(held.until) > now.getTime()) return false;
+      try {
+        if (!current) await container.items.create<TenantLeaseDoc>({ id, tenant: '~', lease });
+        else
+          await container
+            .item(id, id)
+            .replace<TenantLeaseDoc>(
+              { id, tenant: '~', lease },
+              { accessCondition: { type: 'IfMatch', condition: current._etag ?? '' } },
+            );
+        return true;
+      } catch (e) {
+        const status = cosmosStatus(e);
+        if (status === 409 || status === 412) return false;
+        throw e;
+      }
+    },
+    async releaseTenant(tenant, owner) {
+      const id = tenantLeaseId(tenant);
+      try {
+        const { resource } = await container.item(id, id).read<TenantLeaseDoc>();
+        if (resource?.lease?.owner !== owner) return;
+        await container
+          .item(id, id)
+          .replace<TenantLeaseDoc>(
+            { id, tenant: '~' },
+            { accessCondition: { type: 'IfMatch', condition: resource._etag ?? '' } },
+          );
+      } catch (e) {
+        const status = cosmosStatus(e);
+        if (status !== 404 && status !== 412) throw e;
       }
     },
     async removeIfUnused(poolId, lastUsedAt) {

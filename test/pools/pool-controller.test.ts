@@ -191,6 +191,60 @@ describe('pool controller', () => {
   });
 });
 
+describe("the tenant's node limit", () => {
+  it('shares it between the tenant pools and never lets them hold more', async () => {
+    const key = 'capped-key-0123456789';
+    await stack.deps.tenants.upsert('capped', {
+      apiKey: key,
+      now: new Date(),
+      policy: { limits: { maxNodes: 4, submissionsPerSecond: 100, submissionBurst: 100 } },
+    });
+    const submit = (id: string, vmSize: string) =>
+      stack.request('/jobs', {
+        method: 'POST',
+        key,
+        body: JSON.stringify({
+          id,
+          pool: { vmSize, maxNodes: 4 },
+          tasks: Array.from({ length: 4 }, (_, t) => ({
+            id: `t${t}`,
+            commandLine: 'sleep 36000',
+            requiredSlots: 2,
+          })),
+        }),
+      });
+    expect((await submit('left', 'standard_d2s_v3')).status).toBe(202);
+    expect((await submit('right', 'standard_e2s_v3')).status).toBe(202);
+    const jobs = await Promise.all(
+      ['left', 'right'].map((id) =>
+        waitFor(
+          () => getJob(stack, id, key),
+          (j) => j?.batch !== undefined,
+          { what: `${id} planned` },
+        ),
+      ),
+    );
+    const poolIds = jobs.map((j) => j!.batch!.poolId);
+    expect(new Set(poolIds).size).toBe(2);
+    // Each job alone wants 4 nodes (4 tasks of 2 slots on 2-slot nodes); together they get the limit.
+    const targets = await waitFor(
+      () =>
+        Promise.all(
+          poolIds.map((id) =>
+            poolOf(id).then(
+              (p) => p.targetDedicatedNodes,
+              () => -1,
+            ),
+          ),
+        ),
+      (t) => t[0]! >= 1 && t[1]! >= 1 && t[0]! + t[1]! === 4,
+      { what: 'both pools sized within the limit', timeoutMs: 30_000 },
+    );
+    expect(targets).toEqual([2, 2]);
+    for (const id of ['left', 'right']) await stack.request(`/jobs/${id}`, { method: 'DELETE', key });
+  });
+});
+
 describe('two controllers racing', () => {
   // No host here: nothing but the two controllers acts on the pool, so the race is exactly theirs.
   it('lets one act: the pool is resized once, to the wanted size', async () => {
