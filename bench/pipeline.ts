@@ -102,7 +102,11 @@ const env: Record<string, string> = {
   BATCH_ACCOUNT_NAME: account,
   BATCH_ACCOUNT_KEY: key,
   SLOTWISE_DEV_API_KEY: apiKey,
+  SLOTWISE_RECONCILE_SCHEDULE: '*/2 * * * * *',
+  SLOTWISE_SWEEP_SCHEDULE: '*/10 * * * * *',
+  SLOTWISE_POOL_CONTROL_SCHEDULE: '*/5 * * * * *',
 };
+process.once('exit', stop);
 const deps = await createAppDeps(env);
 const hostJson = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as Record<
   string,
