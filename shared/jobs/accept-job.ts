@@ -16,17 +16,12 @@ import type { JobStore } from '../store/job-store.js';
 import type { UsageStore } from '../store/usage-store.js';
 import { type TenantLimits, tenantPolicy } from '../tenants/tenant-policy.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import { checkTenantPolicy } from './check-tenant-policy.js';
+import { checkTaskLimit, checkTenantPolicy } from './check-tenant-policy.js';
 import { type JobDoc, jobDocId, zeroTaskCounts } from './job.js';
 import { makeEvent } from './lifecycle.js';
 import type { JobRequest } from './request-schema.js';
 import { sweepSize } from './sweep.js';
-import {
-  type FieldError,
-  fieldError,
-  type ValidationPolicy,
-  validateJobRequest,
-} from './validate-request.js';
+import { type FieldError, type ValidationPolicy, validateJobRequest } from './validate-request.js';
 
 export interface AcceptDeps {
   readonly jobs: JobStore;
@@ -95,13 +90,8 @@ export async function acceptJob(
 
   const limits = policy.limits;
   const tasks = taskCount(request);
-  if (tasks > limits.maxTasksInFlight) {
-    const tooMany = [
-      fieldError(
-        request.sweep ? ['sweep', 'parameters'] : ['tasks'],
-        `the job has ${tasks} tasks, more than this tenant's limit maxTasksInFlight (${limits.maxTasksInFlight})`,
-      ),
-    ];
+  const tooMany = checkTaskLimit(request, tasks, policy);
+  if (tooMany.length > 0) {
     if (input.source === 'http') return { kind: 'overLimit', limit: 'maxTasksInFlight', errors: tooMany };
     return storeRejected(input.tenant, input.body, tooMany, deps);
   }

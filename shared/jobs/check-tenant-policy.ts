@@ -34,3 +34,18 @@ export function checkTenantPolicy(request: JobRequest, policy: TenantPolicy): Fi
   }
   return errors;
 }
+
+/**
+ * A job with more tasks than the tenant may have in flight at all can never be admitted, whatever it
+ * waits for: 422 over HTTP, a rejected job over the queue.
+ */
+export function checkTaskLimit(request: JobRequest, tasks: number, policy: TenantPolicy): FieldError[] {
+  const limit = policy.limits.maxTasksInFlight;
+  if (tasks <= limit) return [];
+  return [
+    fieldError(
+      request.sweep ? ['sweep', 'parameters'] : ['tasks'],
+      `the job has ${tasks} tasks, more than this tenant's limit maxTasksInFlight (${limit})`,
+    ),
+  ];
+}

@@ -8,26 +8,22 @@
  * already taken (a dry run is no submission, so it is no replay or conflict either). An existing pool
  * is read from Batch as the plan stage reads it, with the same refusals.
  */
+
 import type { Settings } from '../config/config.js';
 import type { BatchGateway } from '../pipeline/batch-gateway.js';
+import { planDefaults, readExistingPool } from '../pipeline/plan-inputs.js';
 import type { JobBody, PoolBody } from '../planner/batch-bodies.js';
-import { isManagedPool } from '../planner/batch-names.js';
 import { type CostEstimate, durationSeconds, estimateCost, type TaskDemand } from '../planner/cost.js';
-import { batchAccountResourceId, type ExistingPoolInfo, planJob, slotsFor } from '../planner/plan-job.js';
-import { isPoolGranted, tenantPolicy } from '../tenants/tenant-policy.js';
+import { planJob, slotsFor } from '../planner/plan-job.js';
+import { tenantPolicy } from '../tenants/tenant-policy.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { tryGetVmSize } from '../vm-sizes.js';
 import { taskCount } from './accept-job.js';
-import { checkTenantPolicy } from './check-tenant-policy.js';
+import { checkTaskLimit, checkTenantPolicy } from './check-tenant-policy.js';
 import type { PlanSummary } from './job.js';
-import { isExistingPool, type JobRequest } from './request-schema.js';
+import type { JobRequest } from './request-schema.js';
 import { sweepSize } from './sweep.js';
-import {
-  type FieldError,
-  fieldError,
-  type ValidationPolicy,
-  validateJobRequest,
-} from './validate-request.js';
+import { type FieldError, type ValidationPolicy, validateJobRequest } from './validate-request.js';
 
 export interface DryRunDeps {
   readonly tenants: Pick<TenantStore, 'get'>;
@@ -85,39 +81,17 @@ export async function dryRunJob(
   if (!validation.ok || errors.length > 0) return { kind: 'invalid', errors };
   const request = validation.request;
 
-  const tasks = taskCount(request);
-  const limit = policy.limits.maxTasksInFlight;
-  if (tasks > limit) {
-    return {
-      kind: 'overLimit',
-      limit: 'maxTasksInFlight',
-      errors: [
-        fieldError(
-          request.sweep ? ['sweep', 'parameters'] : ['tasks'],
-          `the job has ${tasks} tasks, more than this tenant's limit maxTasksInFlight (${limit})`,
-        ),
-      ],
-    };
-  }
+  const tooMany = checkTaskLimit(request, taskCount(request), policy);
+  if (tooMany.length > 0) return { kind: 'overLimit', limit: 'maxTasksInFlight', errors: tooMany };
 
-  const existing = await readExistingPool(request, policy, deps);
+  const existing = await readExistingPool(request, policy, deps.batch);
   if (!existing.ok) return { kind: 'invalid', errors: existing.errors };
-  const [publisher = '', offer = '', sku = '', version = 'latest'] =
-    deps.settings.SLOTWISE_POOL_IMAGE.split(':');
   const outcome = planJob({
     tenant: input.tenant,
     jobId: request.id ?? DRY_RUN_JOB_ID,
     request,
     ...(existing.pool ? { existingPool: existing.pool } : {}),
-    defaults: {
-      image: { publisher, offer, sku, version },
-      nodeAgentSkuId: deps.settings.SLOTWISE_POOL_NODE_AGENT_SKU,
-      batchAccountResourceId: batchAccountResourceId(
-        deps.settings.BATCH_SUBSCRIPTION_ID,
-        deps.settings.BATCH_RESOURCE_GROUP,
-        deps.settings.BATCH_ACCOUNT_NAME,
-      ),
-    },
+    defaults: planDefaults(deps.settings),
   });
   if (!outcome.ok) return { kind: 'invalid', errors: outcome.errors };
   const { plan } = outcome;
@@ -146,50 +120,6 @@ export async function dryRunJob(
       },
       batchJob: plan.batchJob,
       estimate,
-    },
-  };
-}
-
-/** As the plan stage reads it: granted, not a Slotwise-managed pool, and its real slots and images. */
-async function readExistingPool(
-  request: JobRequest,
-  policy: ReturnType<typeof tenantPolicy>,
-  deps: DryRunDeps,
-): Promise<{ ok: true; pool?: ExistingPoolInfo } | { ok: false; errors: FieldError[] }> {
-  if (!isExistingPool(request.pool)) return { ok: true };
-  const id = request.pool.id;
-  if (!isPoolGranted(policy, id)) {
-    return {
-      ok: false,
-      errors: [
-        fieldError(
-          ['pool', 'id'],
-          `pool '${id}' is not available to this tenant (the operator grants existing pools)`,
-        ),
-      ],
-    };
-  }
-  const pool = await deps.batch.getPool(id);
-  if (!pool) return { ok: true };
-  if (isManagedPool(pool.metadata)) {
-    return {
-      ok: false,
-      errors: [
-        fieldError(
-          ['pool', 'id'],
-          `pool '${id}' is managed by Slotwise and cannot be named as an existing pool`,
-        ),
-      ],
-    };
-  }
-  return {
-    ok: true,
-    pool: {
-      id: pool.id,
-      vmSize: pool.vmSize,
-      taskSlotsPerNode: pool.taskSlotsPerNode,
-      containerImages: pool.containerImages,
-      currentNodes: pool.currentNodes,
     },
   };
 }

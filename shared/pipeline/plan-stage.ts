@@ -13,23 +13,23 @@
  * `maxAttempts` (crashed holders included, since the claim counts) the job fails with `PlanFailed`
  * and the last error, instead of being re-driven by the sweep for ever.
  */
+
 import type { Clock, Ids } from '../clock.js';
 import type { Settings } from '../config/config.js';
 import { describeError, SlotwiseError } from '../errors.js';
 import type { PipelineMessage } from '../jobs/accept-job.js';
 import type { JobDoc } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
-import { isExistingPool } from '../jobs/request-schema.js';
-import { type FieldError, fieldError } from '../jobs/validate-request.js';
-import { isManagedPool } from '../planner/batch-names.js';
-import { batchAccountResourceId, type ExistingPoolInfo, planJob } from '../planner/plan-job.js';
+import type { FieldError } from '../jobs/validate-request.js';
+import { planJob } from '../planner/plan-job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
 import type { JobStore } from '../store/job-store.js';
-import { isPoolGranted, tenantPolicy } from '../tenants/tenant-policy.js';
+import { tenantPolicy } from '../tenants/tenant-policy.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { announce } from './announce.js';
 import type { BatchGateway } from './batch-gateway.js';
+import { planDefaults, readExistingPool } from './plan-inputs.js';
 
 export interface PlanStageDeps {
   readonly jobs: JobStore;
@@ -157,46 +157,15 @@ async function planClaimed(
 ): Promise<PlanStageResult> {
   const request = job.request!;
 
-  let existingPool: ExistingPoolInfo | undefined;
-  if (isExistingPool(request.pool)) {
-    // Checked again here: a grant may have been withdrawn since the door, and a pool Slotwise manages
-    // (any tenant's) is never usable by name, whatever the grant says.
-    const policy = tenantPolicy((await deps.tenants.get(job.tenant))?.policy);
-    const pool = isPoolGranted(policy, request.pool.id)
-      ? await deps.batch.getPool(request.pool.id)
-      : undefined;
-    const refusal = !isPoolGranted(policy, request.pool.id)
-      ? `pool '${request.pool.id}' is not available to this tenant (the operator grants existing pools)`
-      : pool && isManagedPool(pool.metadata)
-        ? `pool '${request.pool.id}' is managed by Slotwise and cannot be named as an existing pool`
-        : undefined;
-    if (refusal) return rejectPlan(job, [fieldError(['pool', 'id'], refusal)], deps);
-    if (pool) {
-      existingPool = {
-        id: pool.id,
-        vmSize: pool.vmSize,
-        taskSlotsPerNode: pool.taskSlotsPerNode,
-        containerImages: pool.containerImages,
-        currentNodes: pool.currentNodes,
-      };
-    }
-  }
-  const [publisher = '', offer = '', sku = '', version = 'latest'] =
-    deps.settings.SLOTWISE_POOL_IMAGE.split(':');
+  const policy = tenantPolicy((await deps.tenants.get(job.tenant))?.policy);
+  const existing = await readExistingPool(request, policy, deps.batch);
+  if (!existing.ok) return rejectPlan(job, existing.errors, deps);
   const outcome = planJob({
     tenant: job.tenant,
     jobId: job.jobId,
     request,
-    ...(existingPool ? { existingPool } : {}),
-    defaults: {
-      image: { publisher, offer, sku, version },
-      nodeAgentSkuId: deps.settings.SLOTWISE_POOL_NODE_AGENT_SKU,
-      batchAccountResourceId: batchAccountResourceId(
-        deps.settings.BATCH_SUBSCRIPTION_ID,
-        deps.settings.BATCH_RESOURCE_GROUP,
-        deps.settings.BATCH_ACCOUNT_NAME,
-      ),
-    },
+    ...(existing.pool ? { existingPool: existing.pool } : {}),
+    defaults: planDefaults(deps.settings),
   });
 
   if (!outcome.ok) return rejectPlan(job, outcome.errors, deps);

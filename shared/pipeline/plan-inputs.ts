@@ -1,0 +1,74 @@
+/**
+ * What planning reads besides the request, shared by the plan stage and the dry run so both refuse
+ * and plan exactly alike: the existing pool a request names (granted, never a Slotwise-managed pool,
+ * its real slots and images from Batch), and the plan defaults from the settings.
+ */
+import type { Settings } from '../config/config.js';
+import { isExistingPool, type JobRequest } from '../jobs/request-schema.js';
+import { type FieldError, fieldError } from '../jobs/validate-request.js';
+import { isManagedPool } from '../planner/batch-names.js';
+import { batchAccountResourceId, type ExistingPoolInfo, type PlanDefaults } from '../planner/plan-job.js';
+import { isPoolGranted, type TenantPolicy } from '../tenants/tenant-policy.js';
+import type { BatchGateway } from './batch-gateway.js';
+
+export type ExistingPoolRead =
+  | { readonly ok: true; readonly pool?: ExistingPoolInfo }
+  | { readonly ok: false; readonly errors: FieldError[] };
+
+/**
+ * The grant is checked here again after the door (it may have been withdrawn), and a managed pool
+ * (any tenant's) is refused whatever the grant says. A granted pool that does not exist is left to
+ * the planner, which names it.
+ */
+export async function readExistingPool(
+  request: JobRequest,
+  policy: TenantPolicy,
+  batch: Pick<BatchGateway, 'getPool'>,
+): Promise<ExistingPoolRead> {
+  if (!isExistingPool(request.pool)) return { ok: true };
+  const id = request.pool.id;
+  const refuse = (message: string): ExistingPoolRead => ({
+    ok: false,
+    errors: [fieldError(['pool', 'id'], message)],
+  });
+  if (!isPoolGranted(policy, id)) {
+    return refuse(`pool '${id}' is not available to this tenant (the operator grants existing pools)`);
+  }
+  const pool = await batch.getPool(id);
+  if (!pool) return { ok: true };
+  if (isManagedPool(pool.metadata)) {
+    return refuse(`pool '${id}' is managed by Slotwise and cannot be named as an existing pool`);
+  }
+  return {
+    ok: true,
+    pool: {
+      id: pool.id,
+      vmSize: pool.vmSize,
+      taskSlotsPerNode: pool.taskSlotsPerNode,
+      containerImages: pool.containerImages,
+      currentNodes: pool.currentNodes,
+    },
+  };
+}
+
+export type PlanDefaultSettings = Pick<
+  Settings,
+  | 'SLOTWISE_POOL_IMAGE'
+  | 'SLOTWISE_POOL_NODE_AGENT_SKU'
+  | 'BATCH_SUBSCRIPTION_ID'
+  | 'BATCH_RESOURCE_GROUP'
+  | 'BATCH_ACCOUNT_NAME'
+>;
+
+export function planDefaults(settings: PlanDefaultSettings): PlanDefaults {
+  const [publisher = '', offer = '', sku = '', version = 'latest'] = settings.SLOTWISE_POOL_IMAGE.split(':');
+  return {
+    image: { publisher, offer, sku, version },
+    nodeAgentSkuId: settings.SLOTWISE_POOL_NODE_AGENT_SKU,
+    batchAccountResourceId: batchAccountResourceId(
+      settings.BATCH_SUBSCRIPTION_ID,
+      settings.BATCH_RESOURCE_GROUP,
+      settings.BATCH_ACCOUNT_NAME,
+    ),
+  };
+}
