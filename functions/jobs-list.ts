@@ -1,13 +1,16 @@
 import type { AppDeps } from '../shared/app.js';
 import { jsonResponse, problems } from '../shared/http/problem.js';
 import { type JobState, jobStates } from '../shared/jobs/job.js';
-import { toJobView } from '../shared/jobs/job-view.js';
+import { toJobListItem } from '../shared/jobs/job-view.js';
 import { fieldError } from '../shared/jobs/validate-request.js';
 import { InvalidContinuationError } from '../shared/store/job-store.js';
 import type { HttpFunction } from './definition.js';
 import { forTenant } from './http-auth.js';
 
-/** GET /api/jobs?state=&limit=&continuation= — the tenant's jobs, newest first, paged. */
+/**
+ * GET /api/jobs?state=&limit=&continuation= — the tenant's jobs, newest first, paged. Items are list
+ * items (`JobListItem`), read by projection; `GET /api/jobs/{id}` has the full view.
+ */
 export const jobsList: HttpFunction<AppDeps> = {
   kind: 'http',
   name: 'jobsList',
@@ -40,7 +43,7 @@ export const jobsList: HttpFunction<AppDeps> = {
           })}`
         : undefined;
       return jsonResponse(200, {
-        value: page.jobs.map((j) => toJobView(j)),
+        value: page.jobs.map((j) => toJobListItem(j)),
         ...(next ? { nextLink: next } : {}),
       });
     } catch (e) {

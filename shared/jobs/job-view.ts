@@ -1,4 +1,7 @@
-/** The API representation of a job (GET /api/jobs/{id}, list items, POST answers). */
+/**
+ * The API representation of a job: the full view (GET /api/jobs/{id}, POST answers) and the list
+ * item (GET /api/jobs), which the store reads by projection, without the stored request.
+ */
 
 import type { DeliveryStatus, JobDoc } from './job.js';
 import { isExistingPool } from './request-schema.js';
@@ -98,4 +101,70 @@ export function toJobView(job: JobDoc, basePath = '/api'): JobView {
     links: { self: `${basePath}/jobs/${encodeURIComponent(job.jobId)}` },
   };
   return view;
+}
+
+/**
+ * What a list item is built from: the fields the job store projects for `GET /api/jobs` (see
+ * `SUMMARY_FIELDS` in shared/store/job-store.ts), so a page of 200 jobs never reads 200 requests.
+ */
+export interface JobSummary {
+  readonly jobId: string;
+  readonly state: JobDoc['state'];
+  readonly displayName?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly endedAt?: string;
+  readonly pool?: { readonly id: string } | { readonly vmSize: string };
+  readonly tasks?: number;
+  readonly batch?: JobDoc['batch'];
+  readonly taskCounts: JobDoc['taskCounts'];
+  readonly submission?: JobView['submission'];
+  readonly failure?: { readonly code: string; readonly message: string };
+  readonly waiting?: JobDoc['waiting'];
+}
+
+/**
+ * A job in `GET /api/jobs`: what the CLI's `list` and the dashboard's job table show (state,
+ * progress, pool, when) and a link to the full view. The plan, history, deliveries and failed-task
+ * detail are in the full view only.
+ */
+export interface JobListItem extends Omit<JobSummary, 'jobId'> {
+  readonly id: string;
+  readonly links: { readonly self: string };
+}
+
+/** The list item's source fields from a full document: what the store's projection returns. */
+export function summarizeJob(job: JobDoc): JobSummary {
+  const request = job.request;
+  const tasks = job.plan ? job.plan.tasks : request?.tasks?.length;
+  return {
+    jobId: job.jobId,
+    state: job.state,
+    ...(request?.displayName ? { displayName: request.displayName } : {}),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    ...(job.endedAt ? { endedAt: job.endedAt } : {}),
+    ...(request
+      ? { pool: isExistingPool(request.pool) ? { id: request.pool.id } : { vmSize: request.pool.vmSize } }
+      : {}),
+    ...(tasks !== undefined ? { tasks } : {}),
+    ...(job.batch ? { batch: job.batch } : {}),
+    taskCounts: job.taskCounts,
+    ...(job.submission
+      ? {
+          submission: {
+            chunksTotal: job.submission.chunksTotal,
+            chunksAdded: job.submission.chunksAdded,
+            tasksAdded: job.submission.tasksAdded,
+          },
+        }
+      : {}),
+    ...(job.failure ? { failure: { code: job.failure.code, message: job.failure.message } } : {}),
+    ...(job.waiting ? { waiting: job.waiting } : {}),
+  };
+}
+
+export function toJobListItem(summary: JobSummary, basePath = '/api'): JobListItem {
+  const { jobId, ...rest } = summary;
+  return { id: jobId, ...rest, links: { self: `${basePath}/jobs/${encodeURIComponent(jobId)}` } };
 }

@@ -9,9 +9,16 @@
  *   than its share progresses through all of them across passes.
  * - The per-tenant lists are interleaved round-robin and cut at `total`, so even the cut keeps every
  *   tenant's first jobs.
+ * - Jobs come back projected (`WorkItem`: state, counts, refs, leases), never as whole documents: a
+ *   pass over 10,000 jobs reads a few hundred bytes each, not their requests.
  */
-import type { JobDoc } from '../jobs/job.js';
-import { type JobStore, type WorkCursor, type WorkFilter, workKeyOf } from '../store/job-store.js';
+import {
+  type JobStore,
+  type WorkCursor,
+  type WorkFilter,
+  type WorkItem,
+  workKeyOf,
+} from '../store/job-store.js';
 import { mapWithConcurrency } from './concurrency.js';
 
 export interface FairShare {
@@ -39,7 +46,7 @@ export async function takeFairly(
   loop: string,
   filter: WorkFilter,
   share: FairShare,
-): Promise<JobDoc[]> {
+): Promise<WorkItem[]> {
   const cursor: WorkCursor = (await store.getCursor(loop)) ?? { after: {} };
   const maxTenants = Math.max(1, share.maxTenants ?? share.total);
   const tenants: string[] = [];

@@ -172,10 +172,10 @@ async function planClaimed(
 
   const { plan } = outcome;
   // Nothing per chunk is stored: the submitter rebuilds chunk N from the request and this summary
-  // (`rebuildChunks`), so a million-task plan writes one document, not ten thousand. Counting the
-  // chunks is one pass over the task bodies, with no I/O, so no throttling can stretch it.
-  let count = 0;
-  for (const _ of plan.chunks()) count++;
+  // (`rebuildChunks`), so a million-task plan writes one document, not ten thousand. The count is in
+  // closed form when no body comes near the byte limit (a sweep's widest task, computed); otherwise
+  // one pass over the task bodies, with no I/O, so no throttling can stretch it.
+  const count = plan.chunkCount();
 
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
     current.state === 'accepted' && current.planning?.lease?.owner === owner

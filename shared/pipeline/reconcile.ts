@@ -7,6 +7,11 @@
  * which leave tasks active). The task list is read once, when a job ends with failures, for detail.
  * Writes happen only when something changed, through the store's ETag-guarded update, so two
  * reconcilers racing never lose an update: the loser re-reads and re-applies the same decision.
+ *
+ * Reads are cheap: a pass lists jobs projected (`WorkItem`: state, counts, Batch refs, plan size;
+ * never the stored request, which can approach 1 MB) and decides on that. The full document is read
+ * only where it is needed: by the ETag-guarded update when something changed, and once when Batch
+ * says the job has ended (the request's exit conditions decide which failures are tolerated).
  */
 
 import type { Clock, Ids } from '../clock.js';
@@ -16,7 +21,7 @@ import type { JobDoc, JobFailure, JobState, TaskCounts } from '../jobs/job.js';
 import { transition } from '../jobs/lifecycle.js';
 import { batchJobIdFor } from '../planner/batch-names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore, WorkItem } from '../store/job-store.js';
 import { inJobSpan } from '../telemetry/spans.js';
 import { announce } from './announce.js';
 import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from './batch-gateway.js';
@@ -68,7 +73,13 @@ export type Decision =
       readonly failure?: JobFailure;
     };
 
-export function decide(job: JobDoc, seen: Observation): Decision {
+/**
+ * What `decide` reads of a job. `request` matters only once Batch says the job ended (exit options
+ * that terminate it on purpose); reconcile reads the full document for that case.
+ */
+export type DecisionSubject = Pick<JobDoc, 'state' | 'taskCounts'> & { readonly request?: JobDoc['request'] };
+
+export function decide(job: DecisionSubject, seen: Observation): Decision {
   if (seen.kind === 'missing') {
     return {
       kind: 'move',
@@ -104,8 +115,7 @@ export function decide(job: JobDoc, seen: Observation): Decision {
       };
     }
     // An exit option's `terminate` ended the Batch job with no untolerated failure: on purpose.
-    const stoppedByExitOption =
-      reason === 'TaskFailed' && job.request !== null && usesJobActions(job.request);
+    const stoppedByExitOption = reason === 'TaskFailed' && !!job.request && usesJobActions(job.request);
     if (!stoppedByExitOption && (taskCounts.active > 0 || (reason && reason !== 'AllTasksComplete'))) {
       return {
         kind: 'move',
@@ -131,12 +141,21 @@ function sameCounts(a: TaskCounts, b: TaskCounts): boolean {
   );
 }
 
-/** One job: observe Batch, decide, write if anything changed. Returns the decision taken. */
-export async function reconcileJob(job: JobDoc, deps: ReconcileDeps, pass = 0): Promise<Decision['kind']> {
+/**
+ * One job: observe Batch, decide, write if anything changed. Returns the decision taken. `job` may be
+ * the pass's projection; the full document is read only when needed (see the module comment).
+ */
+export async function reconcileJob(
+  job: JobDoc | WorkItem,
+  deps: ReconcileDeps,
+  pass = 0,
+): Promise<Decision['kind']> {
   const batchJobId = job.batch?.jobId;
   if (!batchJobId || (job.state !== 'submitted' && job.state !== 'running')) return 'none';
-  const observation = await observe(job, batchJobId, deps, pass);
-  const first = decide(job, observation);
+  const seen = await observe(job, batchJobId, deps, pass);
+  if (!seen) return 'none';
+  const { observation, subject } = seen;
+  const first = decide(subject, observation);
   if (first.kind === 'none') return 'none';
   let failure = first.kind === 'move' ? first.failure : undefined;
   if (first.kind === 'move' && failure?.code === 'TaskFailed') {
@@ -180,36 +199,44 @@ export async function reconcileJob(job: JobDoc, deps: ReconcileDeps, pass = 0): 
   return result?.changed ? first.kind : 'none';
 }
 
+/** What Batch shows, and the job to decide on (the full document once the Batch job has ended). */
 async function observe(
-  job: JobDoc,
+  job: JobDoc | WorkItem,
   batchJobId: string,
   deps: ReconcileDeps,
   pass: number,
-): Promise<Observation> {
+): Promise<{ observation: Observation; subject: DecisionSubject } | undefined> {
+  const seen = (observation: Observation) => ({ observation, subject: job });
   const counts = await deps.batch.getTaskCounts(batchJobId);
-  if (!counts) return { kind: 'missing' };
+  if (!counts) return seen({ kind: 'missing' });
   // Every task is in Batch once the job is `submitted`, so nothing active or running means drained.
   const drained = counts.active === 0 && counts.running === 0;
   const every = deps.jobStateEvery ?? 5;
-  if (!drained && (pass + hashOf(job.id)) % every !== 0) return { kind: 'seen', counts };
+  if (!drained && (pass + hashOf(job.id)) % every !== 0) return seen({ kind: 'seen', counts });
   const batchJob = await deps.batch.getJob(batchJobId);
-  if (!batchJob) return { kind: 'missing' };
-  if (batchJob.state !== 'completed') return { kind: 'seen', counts, job: batchJob };
-  // The job has ended: count from the task list (paged, ids only), not from the lagging counts, and
-  // read the completed tasks once for efficiency and tolerated failures.
+  if (!batchJob) return seen({ kind: 'missing' });
+  if (batchJob.state !== 'completed') return seen({ kind: 'seen', counts, job: batchJob });
+  // The job has ended (once per job): its exit conditions are in the request, so read it in full.
+  const full = 'request' in job ? job : await deps.jobs.get(job.tenant, job.jobId);
+  if (!full) return undefined;
+  // Count from the task list (paged, ids only), not from the lagging counts, and read the completed
+  // tasks once for efficiency and tolerated failures.
   const [failed, unfinished, end] = await Promise.all([
     deps.batch.countTasks(batchJobId, "executionInfo/result eq 'failure'"),
     deps.batch.countTasks(batchJobId, "state ne 'completed'"),
-    readJobEnd(job, batchJobId, deps),
+    readJobEnd(full, batchJobId, deps),
   ]);
   // The first attempt holds every planned task; a retry attempt only its own, known from the counts.
-  const total = batchJobId === batchJobIdFor(job.tenant, job.jobId) ? job.plan?.tasks : undefined;
+  const total = batchJobId === batchJobIdFor(full.tenant, full.jobId) ? full.plan?.tasks : undefined;
   return {
-    kind: 'seen',
-    counts,
-    job: batchJob,
-    exact: { failed, unfinished, tolerated: end.tolerated, ...(total !== undefined ? { total } : {}) },
-    end,
+    observation: {
+      kind: 'seen',
+      counts,
+      job: batchJob,
+      exact: { failed, unfinished, tolerated: end.tolerated, ...(total !== undefined ? { total } : {}) },
+      end,
+    },
+    subject: full,
   };
 }
 

@@ -10,10 +10,9 @@
  */
 
 import type { Clock } from '../clock.js';
-import type { JobDoc } from '../jobs/job.js';
 import { queueNames } from '../queues/names.js';
 import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore, WorkItem } from '../store/job-store.js';
 import { jobTraceField } from '../telemetry/spans.js';
 import type { BatchGateway } from './batch-gateway.js';
 import { type FairShare, takeFairly } from './fair-order.js';
@@ -94,7 +93,7 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
 }
 
 /** A stage is working on the job (live lease) or its own delayed retry is on the way. */
-function isHeld(job: JobDoc, now: number): boolean {
+function isHeld(job: WorkItem, now: number): boolean {
   const live = (until: string | undefined) => until !== undefined && Date.parse(until) > now;
   if (job.state === 'submitting') return live(job.submission?.lease?.until);
   if (job.state === 'accepted') return live(job.planning?.lease?.until) || live(job.planning?.retryAt);

@@ -21,7 +21,7 @@ import {
   type ManagedPoolRequest,
   type TaskSpec,
 } from '../jobs/request-schema.js';
-import { expandSweep } from '../jobs/sweep.js';
+import { expandSweep, sweepParameterStats } from '../jobs/sweep.js';
 import { type FieldError, fieldError } from '../jobs/validate-request.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
 import type { ApplicationPackageReference, JobBody, NameValue, PoolBody, TaskBody } from './batch-bodies.js';
@@ -89,6 +89,11 @@ export interface JobPlan {
   readonly batchJob: JobBody;
   /** Yields the task chunks (≤ 100 tasks, under the body limit) lazily, in task order. */
   chunks(): Generator<TaskBody[]>;
+  /**
+   * How many chunks `chunks()` yields. In closed form when no task body can come near the byte
+   * limit's share (⌈tasks / 100⌉; see `widestTaskBody`), else by building every chunk once.
+   */
+  chunkCount(): number;
 }
 
 export type PlanOutcome =
@@ -255,24 +260,41 @@ export function planJob(input: PlanInput): PlanOutcome {
     ...(target.kind === 'managed' ? { maxNodes } : {}),
   };
 
-  const chunks = () => chunkTasks(allTasks(request), (i) => sizes[i]!, taskLevelJobPackages);
+  const slotsAt = (i: number) => sizes[i]!;
+  let uncut: boolean | undefined;
+  const neverCut = () => {
+    uncut ??= byteLimitNeverCuts(widestTaskBody(request, slotsAt, taskLevelJobPackages));
+    return uncut;
+  };
+  const chunks = () => chunkTasks(allTasks(request), slotsAt, taskLevelJobPackages, 0, neverCut());
+  const chunkCount = () => {
+    if (neverCut()) return Math.ceil(sizes.length / MAX_TASKS_PER_CHUNK);
+    let count = 0;
+    for (const _ of chunks()) count++;
+    return count;
+  };
 
-  return { ok: true, plan: { summary, poolId, ...(pool ? { pool } : {}), batchJob, chunks } };
+  return { ok: true, plan: { summary, poolId, ...(pool ? { pool } : {}), batchJob, chunks, chunkCount } };
 }
 
-/** Cuts task bodies into chunks: ≤ 100 tasks, under the body limit. `first` is the index of the first task. */
+/**
+ * Cuts task bodies into chunks: ≤ 100 tasks, under the body limit. `first` is the index of the first
+ * task. With `neverCut` (every body is known to be small enough that 100 of them stay under the
+ * limit) the bodies are not serialised to measure them: the cuts fall every 100 tasks either way.
+ */
 function* chunkTasks(
   tasks: Iterable<TaskSpec>,
   slotsAt: (index: number, task: TaskSpec) => number,
   taskLevelJobPackages: readonly ApplicationPackageReference[],
   first = 0,
+  neverCut = false,
 ): Generator<TaskBody[]> {
   let chunk: TaskBody[] = [];
   let bytes = 2;
   let i = first;
   for (const task of tasks) {
     const body = toTaskBody(task, slotsAt(i++, task), taskLevelJobPackages);
-    const length = Buffer.byteLength(JSON.stringify(body)) + 1;
+    const length = neverCut ? 0 : Buffer.byteLength(JSON.stringify(body)) + 1;
     if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_CHUNK || bytes + length > MAX_CHUNK_BYTES)) {
       yield chunk;
       chunk = [];
@@ -310,12 +332,59 @@ export function* rebuildChunks(
       yield task;
     }
   };
+  const slotsAt = (_i: number, task: TaskSpec) => slotsFor(task, size, summary.taskSlotsPerNode);
   yield* chunkTasks(
     tasks(),
-    (_i, task) => slotsFor(task, size, summary.taskSlotsPerNode),
+    slotsAt,
     packages,
     fromTask,
+    byteLimitNeverCuts(widestTaskBody(request, slotsAt, packages)),
   );
+}
+
+/** The byte limit cannot cut a chunk when 100 bodies of `widest` bytes (plus commas, brackets) fit. */
+function byteLimitNeverCuts(widest: number): boolean {
+  return 2 + MAX_TASKS_PER_CHUNK * (widest + 1) <= MAX_CHUNK_BYTES;
+}
+
+/**
+ * The most JSON bytes any task's body takes, without building the sweep's bodies. Explicit tasks are
+ * in the request (bounded by its size), so they are built and measured. A sweep's tasks differ only
+ * in the values substituted into their templated fields, which the body copies verbatim: the body
+ * of the task with every value empty, plus, per parameter, (its uses in the body, found by probing
+ * with a plain value) × (its widest value's JSON bytes, in closed form from `sweepParameterStats`).
+ * Parameters vary independently, so the task with every widest value exists and this is exact.
+ */
+export function widestTaskBody(
+  request: JobRequest,
+  slotsAt: (index: number, task: TaskSpec) => number,
+  taskLevelJobPackages: readonly ApplicationPackageReference[],
+): number {
+  const bodyBytes = (task: TaskSpec, index: number) =>
+    Buffer.byteLength(JSON.stringify(toTaskBody(task, slotsAt(index, task), taskLevelJobPackages)));
+  let widest = 0;
+  const explicit = request.tasks ?? [];
+  explicit.forEach((task, i) => {
+    widest = Math.max(widest, bodyBytes(task, i));
+  });
+  const sweep = request.sweep;
+  if (!sweep) return widest;
+  const names = Object.keys(sweep.parameters);
+  // One task of the sweep with chosen values: the same template, each parameter a one-value list.
+  const rendered = (values: Readonly<Record<string, string>>) => {
+    const parameters = Object.fromEntries(names.map((n) => [n, [values[n] ?? '']]));
+    const [task] = expandSweep({ ...sweep, parameters });
+    return bodyBytes(task!, explicit.length);
+  };
+  const PROBE = 'probe';
+  const base = rendered({});
+  let bytes = base;
+  const stats = sweepParameterStats(sweep);
+  for (const name of names) {
+    const uses = (rendered({ [name]: PROBE }) - base) / PROBE.length;
+    bytes += uses * stats.get(name)!.maxJsonBytes;
+  }
+  return Math.max(widest, bytes);
 }
 
 type Target =

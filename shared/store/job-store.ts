@@ -5,7 +5,8 @@
  */
 import type { Container } from '@azure/cosmos';
 import { SlotwiseError } from '../errors.js';
-import { type JobDoc, type JobState, jobDocId } from '../jobs/job.js';
+import { type JobDoc, type JobState, jobDocId, type Lease } from '../jobs/job.js';
+import type { JobSummary } from '../jobs/job-view.js';
 import { cosmosStatus, stripSystem } from './cosmos-setup.js';
 
 export class ConcurrencyError extends SlotwiseError {
@@ -15,7 +16,8 @@ export class ConcurrencyError extends SlotwiseError {
 }
 
 export interface JobPage {
-  readonly jobs: readonly JobDoc[];
+  /** List items only: what `GET /api/jobs` shows, never the stored request (up to ~1 MB). */
+  readonly jobs: readonly JobSummary[];
   /** Opaque token for the next page; absent on the last page. */
   readonly continuation?: string;
 }
@@ -49,12 +51,13 @@ export interface JobStore {
   /**
    * Up to `limit` of one tenant's jobs matching `filter`, oldest `updatedAt` first (ties by id),
    * strictly after the `after` work key, or (with `upTo`) at or before that key. Partition-scoped.
+   * Projected (`WorkItem`): a pass reads the full document only for a job it acts on.
    */
   listTenantWork(
     tenant: string,
     filter: WorkFilter,
     options: { limit: number; after?: string; upTo?: string },
-  ): Promise<JobDoc[]>;
+  ): Promise<WorkItem[]>;
   /** Where a periodic pass stopped, per tenant (a hint: last writer wins). */
   getCursor(loop: string): Promise<WorkCursor | undefined>;
   saveCursor(loop: string, cursor: WorkCursor): Promise<void>;
@@ -65,6 +68,25 @@ export interface WorkFilter {
   readonly states?: readonly JobState[];
   readonly updatedBefore?: string;
   readonly deliveryDueBefore?: string;
+}
+
+/**
+ * What the periodic passes (reconcile, sweep) read of a job: state, counts, Batch refs, leases and
+ * the fields the fair-order cursor needs — never the request, history or events. A job document can
+ * approach 1 MB (the stored request); this is a few hundred bytes. `JobDoc` satisfies it.
+ */
+export interface WorkItem {
+  readonly id: string;
+  readonly tenant: string;
+  readonly jobId: string;
+  readonly state: JobState;
+  readonly updatedAt: string;
+  readonly taskCounts: JobDoc['taskCounts'];
+  readonly batch?: JobDoc['batch'];
+  readonly plan?: { readonly tasks: number };
+  readonly submission?: { readonly lease?: Lease };
+  readonly planning?: { readonly lease?: Lease; readonly retryAt?: string };
+  readonly traceparent?: string;
 }
 
 export interface WorkCursor {
@@ -143,15 +165,16 @@ export function createJobStore(container: Container): JobStore {
         parameters.push({ name: '@after', value: decodeContinuation(continuation) });
       }
       // TOP rather than OFFSET/LIMIT: the local Cosmos server understands only TOP.
-      const query = `SELECT TOP ${limit + 1} * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.sortKey DESC`;
+      const query = `SELECT TOP ${limit + 1} ${SUMMARY_FIELDS} FROM c WHERE ${filters.join(' AND ')} ORDER BY c.sortKey DESC`;
       const { resources } = await container.items
-        .query<JobDoc>({ query, parameters }, { partitionKey: tenant })
+        .query<SummaryRow>({ query, parameters }, { partitionKey: tenant })
         .fetchAll();
-      const page = resources.slice(0, limit).map(stripSystem);
+      const page = resources.slice(0, limit);
       const last = page[page.length - 1];
+      const jobs = page.map(fromSummaryRow);
       return resources.length > limit && last
-        ? { jobs: page, continuation: encodeContinuation(last.sortKey) }
-        : { jobs: page };
+        ? { jobs, continuation: encodeContinuation(last.sortKey) }
+        : { jobs };
     },
 
     async listInStates(states, options = {}) {
@@ -209,15 +232,15 @@ export function createJobStore(container: Container): JobStore {
         parameters.push({ name: '@upTo', value: upTo });
       }
       const { resources } = await container.items
-        .query<JobDoc>(
+        .query<WorkRow>(
           {
-            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.workKey`,
+            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} ${WORK_FIELDS} FROM c WHERE ${filters.join(' AND ')} ORDER BY c.workKey`,
             parameters,
           },
           { partitionKey: tenant },
         )
         .fetchAll();
-      return resources.map(stripSystem);
+      return resources.map(fromWorkRow);
     },
 
     async getCursor(loop) {
@@ -240,6 +263,142 @@ export function createJobStore(container: Container): JobStore {
         cursor,
       });
     },
+  };
+}
+
+/*
+ * Projections. Nested paths are flattened under aliases (an object literal in SELECT yields `{}` for
+ * a missing parent, which would read as "present") and put back together below. Both the local
+ * Cosmos server and Cosmos DB accept these forms; checked against the local one in
+ * test/scale/projections.test.ts.
+ */
+const WORK_FIELDS = [
+  'c.id',
+  'c.tenant',
+  'c.jobId',
+  'c.state',
+  'c.updatedAt',
+  'c.taskCounts',
+  'c.batch',
+  'c.traceparent',
+  'c.plan.tasks AS planTasks',
+  'c.submission.lease AS submissionLease',
+  'c.planning.lease AS planningLease',
+  'c.planning.retryAt AS planningRetryAt',
+].join(', ');
+
+interface WorkRow {
+  id: string;
+  tenant: string;
+  jobId: string;
+  state: JobState;
+  updatedAt: string;
+  taskCounts: JobDoc['taskCounts'];
+  batch?: JobDoc['batch'];
+  traceparent?: string;
+  planTasks?: number;
+  submissionLease?: Lease;
+  planningLease?: Lease;
+  planningRetryAt?: string;
+}
+
+function fromWorkRow(row: WorkRow): WorkItem {
+  const planning =
+    row.planningLease !== undefined || row.planningRetryAt !== undefined
+      ? {
+          ...(row.planningLease ? { lease: row.planningLease } : {}),
+          ...(row.planningRetryAt !== undefined ? { retryAt: row.planningRetryAt } : {}),
+        }
+      : undefined;
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    jobId: row.jobId,
+    state: row.state,
+    updatedAt: row.updatedAt,
+    taskCounts: row.taskCounts,
+    ...(row.batch ? { batch: row.batch } : {}),
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+    ...(row.planTasks !== undefined ? { plan: { tasks: row.planTasks } } : {}),
+    ...(row.submissionLease ? { submission: { lease: row.submissionLease } } : {}),
+    ...(planning ? { planning } : {}),
+  };
+}
+
+const SUMMARY_FIELDS = [
+  'c.jobId',
+  'c.state',
+  'c.createdAt',
+  'c.updatedAt',
+  'c.endedAt',
+  'c.sortKey',
+  'c.request.displayName AS displayName',
+  'c.request.pool.id AS poolId',
+  'c.request.pool.vmSize AS poolVmSize',
+  'c.plan.tasks AS planTasks',
+  'ARRAY_LENGTH(c.request.tasks) AS requestTasks',
+  'c.batch',
+  'c.taskCounts',
+  'c.submission.chunksTotal AS chunksTotal',
+  'c.submission.chunksAdded AS chunksAdded',
+  'c.submission.tasksAdded AS tasksAdded',
+  'c.failure.code AS failureCode',
+  'c.failure.message AS failureMessage',
+  'c.waiting',
+].join(', ');
+
+interface SummaryRow {
+  jobId: string;
+  state: JobState;
+  createdAt: string;
+  updatedAt: string;
+  endedAt?: string;
+  sortKey: string;
+  displayName?: string;
+  poolId?: string;
+  poolVmSize?: string;
+  planTasks?: number;
+  requestTasks?: number;
+  batch?: JobDoc['batch'];
+  taskCounts: JobDoc['taskCounts'];
+  chunksTotal?: number;
+  chunksAdded?: number;
+  tasksAdded?: number;
+  failureCode?: string;
+  failureMessage?: string;
+  waiting?: JobDoc['waiting'];
+}
+
+function fromSummaryRow(row: SummaryRow): JobSummary {
+  const tasks = row.planTasks ?? row.requestTasks;
+  return {
+    jobId: row.jobId,
+    state: row.state,
+    ...(row.displayName ? { displayName: row.displayName } : {}),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    ...(row.endedAt ? { endedAt: row.endedAt } : {}),
+    ...(row.poolId !== undefined
+      ? { pool: { id: row.poolId } }
+      : row.poolVmSize !== undefined
+        ? { pool: { vmSize: row.poolVmSize } }
+        : {}),
+    ...(tasks !== undefined ? { tasks } : {}),
+    ...(row.batch ? { batch: row.batch } : {}),
+    taskCounts: row.taskCounts,
+    ...(row.chunksTotal !== undefined
+      ? {
+          submission: {
+            chunksTotal: row.chunksTotal,
+            chunksAdded: row.chunksAdded ?? 0,
+            tasksAdded: row.tasksAdded ?? 0,
+          },
+        }
+      : {}),
+    ...(row.failureCode !== undefined
+      ? { failure: { code: row.failureCode, message: row.failureMessage ?? '' } }
+      : {}),
+    ...(row.waiting ? { waiting: row.waiting } : {}),
   };
 }
 
