@@ -1,53 +1,36 @@
 /**
  * `npm run bench:pipeline`: a parametric sweep of 10,000, 100,000 and 1,000,000 tasks through the
- * whole local pipeline (POST → plan → submit → `submitted`), against the same task bodies added by
+ * whole local pipeline (POST → plan → submit → `submitted`), against the same tasks added by
  * Slotwise's Batch client alone and by the official `@azure/batch` SDK (100 per call, 8 in flight).
- * The dev host runs in this process (its peak RSS is the host's memory); Azurite, the Cosmos server
- * and its proxy, and the Batch emulator run in their own processes. Cosmos requests and estimated
- * RU per job come from the proxy. `BENCH_SIZES=10000,100000` runs other sizes.
+ *
+ * Fair by construction: every measurement gets a fresh Batch emulator (no tasks from an earlier run
+ * in it), the pipeline a fresh Cosmos database and host, and the baselines build their bodies lazily
+ * inside the timing, chunk by chunk from the plan's generator, as the submitter does — so no
+ * measurement holds a million prebuilt bodies or runs against a million tasks already stored.
+ * The dev host runs in this process (its peak RSS, sampled while a pipeline run is timed and taken
+ * before any baseline, is the host's memory); Azurite, the Cosmos server and its proxy, and each
+ * emulator run in their own processes. Cosmos requests and estimated RU per job come from the proxy.
+ * `BENCH_SIZES=10000,100000` runs other sizes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
-import { parseHostJson } from '../dev/host/config.js';
-import { startHost } from '../dev/host/host.js';
 import type { CosmosStats } from '../dev/services/cosmos-proxy.js';
-import { functionTable } from '../functions/table.js';
-import { createAppDeps } from '../shared/app.js';
 import { addTasks } from '../shared/batch/add-tasks.js';
 import { createBatchClient } from '../shared/batch/client.js';
 import { validateJobRequest } from '../shared/jobs/validate-request.js';
 import type { TaskBody } from '../shared/planner/batch-bodies.js';
 import { planJob } from '../shared/planner/plan-job.js';
+import {
+  BENCH_ACCOUNT,
+  BENCH_API_KEY,
+  BENCH_KEY,
+  benchEnv,
+  startBenchEmulator,
+  startBenchHost,
+  startBenchServices,
+} from './local-stack.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10000,100000,1000000').split(',').map(Number);
-const account = 'benchacct';
-const key = Buffer.from('bench-account-key-0123456789abcdef').toString('base64');
-const apiKey = 'bench-key-0123456789';
-
-function child(
-  script: string,
-  env: Record<string, string>,
-  ready: RegExp,
-): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
-  const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = ready.exec(out);
-      if (m) resolve({ proc, match: m });
-    });
-    proc.once('exit', (code) => reject(new Error(`${script} exited ${code}: ${out.slice(-400)}`)));
-  });
-}
-
-const port = () => 20_000 + Math.floor(Math.random() * 20_000);
 
 function sweep(id: string, tasks: number) {
   return {
@@ -62,74 +45,9 @@ function sweep(id: string, tasks: number) {
   };
 }
 
-const [blob, queue, table, cosmosPort] = [port(), port(), port(), port()];
-const services = await child(
-  '../dev/services/main.js',
-  {
-    AZURITE_BLOB_PORT: String(blob),
-    AZURITE_QUEUE_PORT: String(queue),
-    AZURITE_TABLE_PORT: String(table),
-    COSMOS_PORT: String(cosmosPort),
-  },
-  /services ready: queues (\S+), blobs (\S+), cosmos (\S+)/,
-);
-const cosmosEndpoint = services.match[3]!.replace(/,$/, '');
-const emulator = await child(
-  '../dev/batch-emulator/main.js',
-  { BATCH_EMULATOR_PORT: '0', BATCH_ACCOUNT_NAME: account, BATCH_ACCOUNT_KEY: key },
-  /ready at (http:\/\/\S+)/,
-);
-const batchUrl = emulator.match[1]!;
-const stop = () => {
-  services.proc.kill('SIGTERM');
-  emulator.proc.kill('SIGTERM');
-};
+const services = await startBenchServices();
 
-const storage = [
-  'DefaultEndpointsProtocol=http',
-  'AccountName=devstoreaccount1',
-  'AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
-  `BlobEndpoint=http://127.0.0.1:${blob}/devstoreaccount1`,
-  `QueueEndpoint=http://127.0.0.1:${queue}/devstoreaccount1`,
-  `TableEndpoint=http://127.0.0.1:${table}/devstoreaccount1`,
-].join(';');
-const env: Record<string, string> = {
-  AzureWebJobsStorage: storage,
-  COSMOS_ENDPOINT: cosmosEndpoint,
-  COSMOS_KEY: 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==',
-  COSMOS_DATABASE: `bench${randomUUID().slice(0, 6)}`,
-  BATCH_ENDPOINT: batchUrl,
-  BATCH_ACCOUNT_NAME: account,
-  BATCH_ACCOUNT_KEY: key,
-  SLOTWISE_DEV_API_KEY: apiKey,
-  SLOTWISE_RECONCILE_SCHEDULE: '*/2 * * * * *',
-  SLOTWISE_SWEEP_SCHEDULE: '*/10 * * * * *',
-  SLOTWISE_POOL_CONTROL_SCHEDULE: '*/5 * * * * *',
-};
-process.once('exit', stop);
-const deps = await createAppDeps(env);
-const hostJson = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as Record<
-  string,
-  unknown
->;
-const host = await startHost({
-  functions: functionTable,
-  deps: async () => deps,
-  host: parseHostJson(
-    JSON.stringify({
-      ...hostJson,
-      extensions: { ...(hostJson.extensions as object), queues: { maxPollingInterval: '00:00:00.100' } },
-    }),
-  ),
-  env,
-  port: 0,
-  logger: { log: () => undefined },
-});
-
-const proxy = async (path: string, method = 'GET'): Promise<CosmosStats> =>
-  (await (await fetch(`${cosmosEndpoint}/_proxy/${path}`, { method })).json()) as CosmosStats;
-
-// Sampled only while a pipeline run is timed: the baselines' prebuilt bodies are not the host's.
+// Sampled only while a pipeline run is timed.
 let peakRss = process.memoryUsage().rss;
 let measuring = false;
 const sampler = setInterval(() => {
@@ -139,91 +57,149 @@ const sampler = setInterval(() => {
 interface Row {
   tasks: number;
   pipeline: number;
+  plan: number;
   client: number;
   sdk: number;
   cosmos: CosmosStats;
   chunks: number;
 }
 const rows: Row[] = [];
-const batch = createBatchClient({ endpoint: batchUrl, accountName: account, accountKey: key });
-const sdk = new BatchServiceClient(new BatchSharedKeyCredentials(account, key), batchUrl);
 
-async function inPool<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
+/** The plan's chunks as a lazy generator: bodies are built as they are taken. */
+function lazyChunks(id: string, n: number): Generator<TaskBody[]> {
+  const checked = validateJobRequest(sweep(id, n), { checkCallbackUrl: () => undefined });
+  if (!checked.ok) throw new Error('invalid');
+  const plan = planJob({
+    tenant: 'dev',
+    jobId: id,
+    request: checked.request,
+    defaults: { image: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' }, nodeAgentSkuId: 'n' },
+  });
+  if (!plan.ok) throw new Error('not planned');
+  return plan.plan.chunks();
+}
+
+/** Eight workers take chunks from one generator (built on demand) and send each as one call. */
+async function fromChunks(chunks: Iterator<TaskBody[]>, send: (chunk: TaskBody[]) => Promise<void>) {
   await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
+    Array.from({ length: 8 }, async () => {
+      for (let r = chunks.next(); !r.done; r = chunks.next()) await send(r.value);
     }),
   );
 }
 
-try {
-  for (const n of SIZES) {
+async function timePipeline(n: number): Promise<Omit<Row, 'client' | 'sdk'>> {
+  const emulator = await startBenchEmulator();
+  const env = benchEnv(services, emulator.url, {
+    SLOTWISE_RECONCILE_SCHEDULE: '*/2 * * * * *',
+    SLOTWISE_SWEEP_SCHEDULE: '*/10 * * * * *',
+    SLOTWISE_POOL_CONTROL_SCHEDULE: '*/5 * * * * *',
+  });
+  const { host, deps, close } = await startBenchHost(env);
+  try {
     const id = `bench-${n}`;
-    await proxy('reset', 'POST');
+    await services.resetStats();
+    global.gc?.();
     measuring = true;
     const started = performance.now();
     const res = await fetch(`${host.url}/api/jobs`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify(sweep(id, n)),
     });
     if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${await res.text()}`);
     let state = '';
     let chunks = 0;
+    let plan = 0;
     while (!['submitted', 'running', 'completed', 'failed'].includes(state)) {
       await new Promise((r) => setTimeout(r, 50));
       const doc = await deps.jobs.get('dev', id);
       state = doc?.state ?? '';
       chunks = doc?.plan?.chunks ?? 0;
+      const planned = doc?.history.find((h) => h.state === 'planned');
+      if (planned && doc) plan = (Date.parse(planned.at) - Date.parse(doc.createdAt)) / 1000;
     }
     const pipeline = (performance.now() - started) / 1000;
     measuring = false;
     if (state === 'failed') throw new Error(`job ${id} failed`);
-    const cosmos = await proxy('stats');
+    return { tasks: n, pipeline, plan, cosmos: await services.stats(), chunks };
+  } finally {
+    measuring = false;
+    await close();
+    await emulator.stop();
+  }
+}
 
-    // Baselines: the same bodies, built beforehand (outside the timing), added to fresh Batch jobs.
-    const checked = validateJobRequest(sweep(id, n), { checkCallbackUrl: () => undefined });
-    if (!checked.ok) throw new Error('invalid');
-    const plan = planJob({
-      tenant: 'dev',
-      jobId: id,
-      request: checked.request,
-      defaults: { image: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' }, nodeAgentSkuId: 'n' },
+async function timeClient(n: number): Promise<number> {
+  const emulator = await startBenchEmulator();
+  const batch = createBatchClient({
+    endpoint: emulator.url,
+    accountName: BENCH_ACCOUNT,
+    accountKey: BENCH_KEY,
+  });
+  try {
+    const jobId = `client-${n}`;
+    await batch.jobs.add({ id: jobId, poolInfo: { poolId: 'bench-pool' } });
+    global.gc?.();
+    const t0 = performance.now();
+    await fromChunks(lazyChunks(jobId, n), async (chunk) => {
+      await addTasks(batch, jobId, chunk, { concurrency: 1 });
     });
-    if (!plan.ok) throw new Error('not planned');
-    const bodies: TaskBody[][] = [...plan.plan.chunks()];
-    const clientJob = `client-${n}`;
-    await batch.jobs.add({ id: clientJob, poolInfo: { poolId: 'bench-pool' } });
-    let t0 = performance.now();
-    await addTasks(batch, clientJob, bodies.flat(), { concurrency: 8 });
-    const client = (performance.now() - t0) / 1000;
-    const sdkJob = `sdk-${n}`;
-    await batch.jobs.add({ id: sdkJob, poolInfo: { poolId: 'bench-pool' } });
-    t0 = performance.now();
-    await inPool(bodies, 8, async (chunk) => {
-      await sdk.task.addCollection(sdkJob, chunk as never);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await batch.close();
+    await emulator.stop();
+  }
+}
+
+async function timeSdk(n: number): Promise<number> {
+  const emulator = await startBenchEmulator();
+  const batch = createBatchClient({
+    endpoint: emulator.url,
+    accountName: BENCH_ACCOUNT,
+    accountKey: BENCH_KEY,
+  });
+  const sdk = new BatchServiceClient(new BatchSharedKeyCredentials(BENCH_ACCOUNT, BENCH_KEY), emulator.url);
+  try {
+    const jobId = `sdk-${n}`;
+    await batch.jobs.add({ id: jobId, poolInfo: { poolId: 'bench-pool' } });
+    global.gc?.();
+    const t0 = performance.now();
+    await fromChunks(lazyChunks(jobId, n), async (chunk) => {
+      await sdk.task.addCollection(jobId, chunk as never);
     });
-    const sdkSeconds = (performance.now() - t0) / 1000;
-    rows.push({ tasks: n, pipeline, client, sdk: sdkSeconds, cosmos, chunks });
-    bodies.length = 0;
-    console.error(`done ${n}`);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await batch.close();
+    await emulator.stop();
+  }
+}
+
+try {
+  // Every pipeline run first, so the host's peak RSS is sampled before any baseline grows the heap.
+  const pipelines = [];
+  for (const n of SIZES) {
+    pipelines.push(await timePipeline(n));
+    console.error(`pipeline ${n} done`);
+  }
+  for (const p of pipelines) {
+    const client = await timeClient(p.tasks);
+    const sdk = await timeSdk(p.tasks);
+    rows.push({ ...p, client, sdk });
+    console.error(`baselines ${p.tasks} done`);
   }
 } finally {
   clearInterval(sampler);
-  await host.close();
-  await deps.close();
-  await batch.close();
-  stop();
+  services.stop();
 }
 
 const pad = (s: string, w: number) => s.padStart(w);
 console.log(
-  `${'tasks'.padEnd(9)}${pad('POST→submitted', 15)}${pad('client alone', 13)}${pad('official SDK', 13)}${pad('ratio', 7)}${pad('µs/task', 9)}${pad('Cosmos req', 11)}${pad('RU (est.)', 11)}${pad('429s', 6)}`,
+  `${'tasks'.padEnd(9)}${pad('POST→submitted', 15)}${pad('of it plan', 11)}${pad('client alone', 13)}${pad('official SDK', 13)}${pad('ratio', 7)}${pad('µs/task', 9)}${pad('Cosmos req', 11)}${pad('RU (est.)', 11)}${pad('429s', 6)}`,
 );
 for (const r of rows) {
   console.log(
-    `${String(r.tasks).padEnd(9)}${pad(`${r.pipeline.toFixed(2)} s`, 15)}${pad(`${r.client.toFixed(2)} s`, 13)}${pad(`${r.sdk.toFixed(2)} s`, 13)}${pad(`${(r.pipeline / r.client).toFixed(2)}×`, 7)}${pad(((r.pipeline / r.tasks) * 1e6).toFixed(1), 9)}${pad(String(r.cosmos.requests), 11)}${pad(String(Math.round(r.cosmos.ru)), 11)}${pad(String(r.cosmos.throttled), 6)}`,
+    `${String(r.tasks).padEnd(9)}${pad(`${r.pipeline.toFixed(2)} s`, 15)}${pad(`${r.plan.toFixed(2)} s`, 11)}${pad(`${r.client.toFixed(2)} s`, 13)}${pad(`${r.sdk.toFixed(2)} s`, 13)}${pad(`${(r.pipeline / r.client).toFixed(2)}×`, 7)}${pad(((r.pipeline / r.tasks) * 1e6).toFixed(1), 9)}${pad(String(r.cosmos.requests), 11)}${pad(String(Math.round(r.cosmos.ru)), 11)}${pad(String(r.cosmos.throttled), 6)}`,
   );
 }
 const at = (n: number) => rows.find((r) => r.tasks === n);

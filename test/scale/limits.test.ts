@@ -171,12 +171,20 @@ describe('a worker restart in the middle of a submission', () => {
   });
 
   it('submits in slices: each invocation stops after its budget and the next goes on', async () => {
+    // Slow adds (10 rounds of ≥ 100 ms) make the submission outlast one 300 ms slice however fast
+    // the bodies are built.
+    await stack.emulatorControl('faults', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: 100, pathPrefix: '/jobs/' }),
+    });
     const res = await stack.request('/jobs', {
       method: 'POST',
       body: JSON.stringify(sweepJob('sliced-1', 2000)),
     });
     expect(res.status).toBe(202);
     await waitForJobState(stack, 'sliced-1', ['submitted', 'running', 'completed'], 60_000);
+    await stack.emulatorControl('faults', { method: 'DELETE' });
     expect(results.filter((r) => r === 'continued').length).toBeGreaterThanOrEqual(1);
     expect(results).toContain('submitted');
     const doc = await stack.deps.jobs.get('dev', 'sliced-1');
