@@ -95,9 +95,8 @@ export async function dryRunJob(
   });
   if (!outcome.ok) return { kind: 'invalid', errors: outcome.errors };
   const { plan } = outcome;
-  // The plan stage counts chunks as it writes them; here they are counted without keeping any.
-  let chunks = 0;
-  for (const _ of plan.chunks()) chunks++;
+  // Counted as the plan stage counts them: in closed form when the widest task allows it.
+  const chunks = plan.chunkCount();
   const summary = plan.summary;
   const estimate = estimateCost({
     vmSize: summary.vmSize,
