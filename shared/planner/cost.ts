@@ -1,9 +1,9 @@
 /**
  * Cost of a plan: node-hours from the tasks' expected durations, and a price per node-hour by VM size.
  *
- * Prices: USD per node-hour, Linux, pay-as-you-go, East US, as listed on the Azure "Linux Virtual
- * Machines Pricing" page (azure.microsoft.com/pricing/details/virtual-machines/linux/), recorded by
- * hand in 2024 (Batch adds no charge of its own: a node costs what its VM costs). Prices differ by
+ * Prices: USD per node-hour, Linux, pay-as-you-go, East US, typed in by hand as approximations of the
+ * Azure "Linux Virtual Machines Pricing" page (azure.microsoft.com/pricing/details/virtual-machines/linux/)
+ * and not checked against it (Batch adds no charge of its own: a node costs what its VM costs). Prices differ by
  * region, change over time and are lower for Spot (low-priority) nodes: set `SLOTWISE_PRICES`, a JSON
  * object `{ "<vmSize>": <price per node-hour> }`, to override or add sizes. The estimate is a guide,
  * never a bill.
@@ -17,7 +17,7 @@
 import { z } from 'zod';
 
 export const PRICE_SOURCE =
-  'Azure Linux VM pay-as-you-go list prices, East US, USD per hour, recorded in 2024 (override with SLOTWISE_PRICES)';
+  'approximate Azure Linux VM pay-as-you-go prices, East US, USD per hour, not checked against the pricing page (override with SLOTWISE_PRICES)';
 
 /** USD per node-hour by VM size (lowercase, as in shared/vm-sizes.ts). */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
