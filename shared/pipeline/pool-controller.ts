@@ -112,11 +112,10 @@ export async function runPoolController(
     errors: 0,
   };
   const docs = await deps.pools.list(scope.tenant ? { tenant: scope.tenant } : {});
-  const byTenant = new Map<string, ManagedPoolDoc[]>();
-  for (const doc of docs) byTenant.set(doc.tenant, [...(byTenant.get(doc.tenant) ?? []), doc]);
-  for (const [tenant, tenantPools] of byTenant) {
+  const tenants = [...new Set(docs.map((d) => d.tenant))];
+  for (const tenant of tenants) {
     try {
-      await controlTenant(tenant, tenantPools, deps, owner, scope.poolId, report);
+      await controlTenant(tenant, deps, owner, scope.poolId, report);
     } catch (e) {
       report.errors++;
       deps.log?.(`Pool control for tenant ${tenant} failed this pass: ${describeError(e)}`);
@@ -134,20 +133,20 @@ interface Observed {
 
 async function controlTenant(
   tenant: string,
-  pools: readonly ManagedPoolDoc[],
   deps: PoolControllerDeps,
   owner: string,
   only: string | undefined,
   report: PoolControllerReport,
 ): Promise<void> {
-  // Observe after claiming: the picture the shares are computed from is then the one acted on.
+  // Observe after claiming (the tenant's pools included): the picture the shares are computed
+  // from is then the one acted on.
   const leaseMs = deps.limits.leaseMs ?? 120_000;
   if (!(await deps.pools.claimTenant(tenant, owner, deps.clock.now(), leaseMs))) {
     report.busy++;
     return;
   }
   try {
-    await controlClaimedTenant(tenant, pools, deps, only, report);
+    await controlClaimedTenant(tenant, await deps.pools.list({ tenant }), deps, only, report);
   } finally {
     await deps.pools.releaseTenant(tenant, owner).catch(() => undefined);
   }
