@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
-import { SecretClient } from '@azure/keyvault-secrets';
+import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { SlotwiseError } from '../errors.js';
 import { generateWebhookSecretValue, type TenantDoc, type TenantStore } from './tenant-store.js';
 
@@ -31,8 +31,16 @@ export function isSecretRef(value: string | undefined): value is string {
   return value?.startsWith(secretRefPrefix) ?? false;
 }
 
-export function createKeyVaultSecretStore(vaultUri: string, credential: TokenCredential): SecretStore {
-  const client = new SecretClient(vaultUri, credential);
+/**
+ * `clientOptions` (default none) go to `SecretClient`: tests pass a TLS agent trusting a local vault
+ * and `disableChallengeResourceVerification`, since a vault on 127.0.0.1 is not under vault.azure.net.
+ */
+export function createKeyVaultSecretStore(
+  vaultUri: string,
+  credential: TokenCredential,
+  clientOptions: SecretClientOptions = {},
+): SecretStore {
+  const client = new SecretClient(vaultUri, credential, clientOptions);
   return {
     async get(name) {
       try {
