@@ -10,6 +10,8 @@
  * Controls (no auth, local only): `GET /_proxy/stats`, `POST /_proxy/reset`, `PUT /_proxy/faults`
  * with `{ "rate429": 0.2, "seed": 7 }`.
  */
+// The same seeded generator as the Batch emulator's faults: the same seed throttles the same requests.
+
 import {
   Agent,
   createServer,
@@ -20,6 +22,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { seededRandom } from '../batch-emulator/faults.js';
 
 export const MAX_ITEM_BYTES = 2 * 1024 * 1024;
 
@@ -65,19 +68,6 @@ export interface CosmosProxy {
   close(): Promise<void>;
 }
 
-/** xorshift32 in [0, 1): the same seed throttles the same requests. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
 type Kind = 'read' | 'write' | 'query' | 'delete' | 'other';
 
 function kindOf(req: IncomingMessage): Kind {
@@ -111,7 +101,7 @@ export async function startCosmosProxy(target: string, port = 0, host = '127.0.0
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let faults: ProxyFaults = proxyFaultsSchema.parse({});
-  let random = seeded(faults.seed);
+  let random = seededRandom(faults.seed);
   let stats = zeroStats();
 
   const answer = (
@@ -135,7 +125,7 @@ export async function startCosmosProxy(target: string, port = 0, host = '127.0.0
       const parsed = proxyFaultsSchema.safeParse(JSON.parse(body.toString('utf8') || '{}'));
       if (!parsed.success) return answer(res, 400, { message: parsed.error.message });
       faults = parsed.data;
-      random = seeded(faults.seed);
+      random = seededRandom(faults.seed);
       return answer(res, 200, faults);
     }
     return answer(res, 404, { message: 'unknown control' });
@@ -229,7 +219,7 @@ export async function startCosmosProxy(target: string, port = 0, host = '127.0.0
     },
     setFaults(next) {
       faults = proxyFaultsSchema.parse({ ...faults, ...next });
-      random = seeded(faults.seed);
+      random = seededRandom(faults.seed);
     },
     close: () =>
       new Promise<void>((resolve) => {

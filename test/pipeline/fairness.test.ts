@@ -4,11 +4,12 @@
  * The timers are off here; each pass is driven by hand and judged by its report and the stored
  * documents.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlotwiseError } from '../../shared/errors.js';
-import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { type JobDoc, zeroTaskCounts } from '../../shared/jobs/job.js';
 import { interleave } from '../../shared/pipeline/fair-order.js';
 import { DELIVERIES_PER_TENANT } from '../../shared/pipeline/notify-stage.js';
 import { runPlanStage } from '../../shared/pipeline/plan-stage.js';
@@ -16,6 +17,7 @@ import { reconcileActiveJobs } from '../../shared/pipeline/reconcile.js';
 import { runSweep } from '../../shared/pipeline/sweep.js';
 import { queueNames } from '../../shared/queues/names.js';
 import type { QueueGateway } from '../../shared/queues/queue-gateway.js';
+import { jobDocFixture } from '../support/job-fixture.js';
 import { type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 
 let stack: SlotwiseStack;
@@ -33,23 +35,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function doc(tenant: string, jobId: string, state: JobDoc['state'], updatedAt: string): JobDoc {
-  return {
-    id: jobDocId(jobId),
-    type: 'job',
-    tenant,
-    jobId,
-    state,
-    createdAt: updatedAt,
-    updatedAt,
-    sortKey: `${updatedAt}|${jobId}`,
-    requestHash: 'h',
-    request: { id: jobId, pool: { vmSize: 'standard_d2s_v3' }, tasks: [{ id: 't', commandLine: 'sleep 1' }] },
-    taskCounts: { ...zeroTaskCounts },
-    history: [{ state, at: updatedAt }],
-    events: [],
-  };
-}
+const doc = jobDocFixture;
 
 /** Queue sends recorded instead of sent, so no live stage touches what a test drives by hand. */
 function recordingQueues(): QueueGateway & { sent: { queue: string; message: unknown; delay?: number }[] } {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { type JobDoc, zeroTaskCounts } from '../../shared/jobs/job.js';
 import { runSweep } from '../../shared/pipeline/sweep.js';
 import { queueNames } from '../../shared/queues/names.js';
+import { jobDocFixture } from '../support/job-fixture.js';
 import { type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 
 let stack: SlotwiseStack;
@@ -17,23 +18,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function stuckJob(jobId: string, state: JobDoc['state'], updatedAt: string): JobDoc {
-  return {
-    id: jobDocId(jobId),
-    type: 'job',
-    tenant: 'dev',
-    jobId,
-    state,
-    createdAt: updatedAt,
-    updatedAt,
-    sortKey: `${updatedAt}|${jobId}`,
-    requestHash: 'h',
-    request: { id: jobId, pool: { vmSize: 'standard_d2s_v3' }, tasks: [{ id: 't', commandLine: 'sleep 1' }] },
-    taskCounts: { ...zeroTaskCounts },
-    history: [{ state, at: updatedAt }],
-    events: [],
-  };
-}
+const stuckJob = (jobId: string, state: JobDoc['state'], updatedAt: string): JobDoc =>
+  jobDocFixture('dev', jobId, state, updatedAt);
 
 describe('sweep', () => {
   it('re-drives a job left in accepted (a lost plan message) until it runs', async () => {
