@@ -11,9 +11,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import { Pool } from 'undici';
-import { addTasks } from '../shared/batch/add-tasks.js';
-import { createBatchClient, DEFAULT_API_VERSION } from '../shared/batch/client.js';
-import { sharedKeyAuthorization } from '../shared/batch/shared-key.js';
+import { addTasks } from '../shared/adapters/batch/add-tasks.js';
+import { createBatchClient, DEFAULT_API_VERSION } from '../shared/adapters/batch/client.js';
+import { sharedKeyAuthorization } from '../shared/adapters/batch/shared-key.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 100_000);
 const CONCURRENCY = 8;

@@ -11,7 +11,7 @@ import { parseHostJson } from '../dev/host/config.js';
 import { type DevHost, startHost } from '../dev/host/host.js';
 import type { CosmosStats } from '../dev/services/cosmos-proxy.js';
 import { functionTable } from '../functions/table.js';
-import { type AppDeps, createAppDeps } from '../shared/app.js';
+import { type AppDeps, createAppDeps } from '../shared/app/app.js';
 
 export const BENCH_ACCOUNT = 'benchacct';
 export const BENCH_KEY = Buffer.from('bench-account-key-0123456789abcdef').toString('base64');

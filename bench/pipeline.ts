@@ -15,10 +15,10 @@
 
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 import type { CosmosStats } from '../dev/services/cosmos-proxy.js';
-import { addTasks } from '../shared/batch/add-tasks.js';
-import { createBatchClient } from '../shared/batch/client.js';
-import { validateJobRequest } from '../shared/jobs/validate-request.js';
-import type { TaskBody } from '../shared/planner/batch-bodies.js';
+import { addTasks } from '../shared/adapters/batch/add-tasks.js';
+import { createBatchClient } from '../shared/adapters/batch/client.js';
+import type { TaskBody } from '../shared/model/batch-bodies.js';
+import { validateJobRequest } from '../shared/model/validate-request.js';
 import { planJob } from '../shared/planner/plan-job.js';
 import {
   BENCH_ACCOUNT,

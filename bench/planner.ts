@@ -11,7 +11,7 @@
  * instances, `pack-instances.ts`) at several capacities and sizes: optimum vs nodes vs the LP bound vs
  * FFD vs today's fast packing, with the time of each.
  */
-import { validateJobRequest } from '../shared/jobs/validate-request.js';
+import { validateJobRequest } from '../shared/model/validate-request.js';
 import { firstFitDecreasing, packSlots } from '../shared/planner/pack.js';
 import { planJob } from '../shared/planner/plan-job.js';
 import { rng, tripletInstance, uniformInstance, uniformRandom } from './pack-instances.js';

@@ -14,11 +14,11 @@
  */
 import { parseArgs } from 'node:util';
 import { startBatchEmulator } from '../dev/batch-emulator/index.js';
-import { createBatchClient } from '../shared/batch/client.js';
-import { SlotwiseError } from '../shared/errors.js';
-import { validateJobRequest } from '../shared/jobs/validate-request.js';
-import { createRestBatchGateway } from '../shared/pipeline/batch-gateway-rest.js';
-import { mapWithConcurrency } from '../shared/pipeline/concurrency.js';
+import { createRestBatchGateway } from '../shared/adapters/batch/batch-gateway-rest.js';
+import { createBatchClient } from '../shared/adapters/batch/client.js';
+import { mapWithConcurrency } from '../shared/core/concurrency.js';
+import { SlotwiseError } from '../shared/core/errors.js';
+import { validateJobRequest } from '../shared/model/validate-request.js';
 import { type JobPlan, planJob } from '../shared/planner/plan-job.js';
 import {
   autoscaleStrategy,

@@ -8,12 +8,12 @@
  * `BENCH_SIZES=1000,5000,10000` runs other sizes.
  */
 import type { CosmosStats } from '../dev/services/cosmos-proxy.js';
-import { createAppDeps } from '../shared/app.js';
-import { createBatchClient } from '../shared/batch/client.js';
-import { type JobDoc, jobDocId, zeroTaskCounts } from '../shared/jobs/job.js';
-import type { JobRequest } from '../shared/jobs/request-schema.js';
-import type { BatchGateway } from '../shared/pipeline/batch-gateway.js';
-import { mapWithConcurrency } from '../shared/pipeline/concurrency.js';
+import type { BatchGateway } from '../shared/adapters/batch/batch-gateway.js';
+import { createBatchClient } from '../shared/adapters/batch/client.js';
+import { createAppDeps } from '../shared/app/app.js';
+import { mapWithConcurrency } from '../shared/core/concurrency.js';
+import { type JobDoc, jobDocId, zeroTaskCounts } from '../shared/model/job.js';
+import type { JobRequest } from '../shared/model/request-schema.js';
 import { reconcileActiveJobs } from '../shared/pipeline/reconcile.js';
 import { BENCH_ACCOUNT, BENCH_KEY, benchEnv, startBenchEmulator, startBenchServices } from './local-stack.js';
 

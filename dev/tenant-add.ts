@@ -16,15 +16,15 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
-import { ensureContainers } from '../shared/store/cosmos-setup.js';
-import { createKeyVaultSecretStore, withSecretStore } from '../shared/tenants/secret-store.js';
-import { policyChangeFromArgs, tenantPolicy } from '../shared/tenants/tenant-policy.js';
+import { ensureContainers } from '../shared/adapters/cosmos/cosmos-setup.js';
 import {
   createTenantStore,
   generateApiKey,
   generateWebhookSecretValue,
   tenantIdPattern,
-} from '../shared/tenants/tenant-store.js';
+} from '../shared/adapters/cosmos/tenant-store.js';
+import { createKeyVaultSecretStore, withSecretStore } from '../shared/adapters/key-vault/secret-store.js';
+import { policyChangeFromArgs, tenantPolicy } from '../shared/model/tenant-policy.js';
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({

@@ -1,6 +1,6 @@
-import type { AppDeps } from '../shared/app.js';
-import { checkHealth, healthAccess } from '../shared/health.js';
-import { problems } from '../shared/http/problem.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { checkHealth, healthAccess } from '../shared/app/health.js';
+import { problems } from '../shared/interfaces/http/problem.js';
 import type { HttpFunction } from './definition.js';
 
 /**

@@ -1,8 +1,8 @@
 /** Wraps an HTTP handler so it runs only for an authenticated tenant (401 problem otherwise). */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { AppDeps } from '../shared/app.js';
-import { authenticateRequest } from '../shared/http/authenticate.js';
-import { problems } from '../shared/http/problem.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { authenticateRequest } from '../shared/interfaces/http/authenticate.js';
+import { problems } from '../shared/interfaces/http/problem.js';
 
 export function forTenant(
   handler: (

@@ -4,8 +4,8 @@ import azureFunctions from '@azure/functions';
 
 const { app } = azureFunctions;
 
-import { createAppDeps } from '../shared/app.js';
-import { startTelemetry } from '../shared/telemetry/start.js';
+import { startTelemetry } from '../shared/adapters/telemetry/start.js';
+import { createAppDeps } from '../shared/app/app.js';
 import type { FunctionDefinition } from './definition.js';
 import { registerFunctions } from './register.js';
 import { startFunctions } from './startup.js';

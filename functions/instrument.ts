@@ -1,12 +1,12 @@
 /**
- * Every function of the table in a span of its own, with logs correlated to it (shared/telemetry/
+ * Every function of the table in a span of its own, with logs correlated to it (shared/adapters/telemetry/
  * invocation.ts). Applied once, to the table, so Azure, the dev host and the tests run the same
  * instrumented handlers. Queue messages lose their `traceparent` field here: it is how the trace
  * crosses the queue, not part of what the handler parses.
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { setHttpStatus, traceInvocation } from '../shared/telemetry/invocation.js';
-import { takeTraceparent } from '../shared/telemetry/trace-context.js';
+import { setHttpStatus, traceInvocation } from '../shared/adapters/telemetry/invocation.js';
+import { takeTraceparent } from '../shared/adapters/telemetry/trace-context.js';
 import type { FunctionDefinition, HttpFunction, StorageQueueFunction, TimerFunction } from './definition.js';
 
 export function instrumentFunction<D>(fn: FunctionDefinition<D>): FunctionDefinition<D> {

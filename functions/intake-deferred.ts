@@ -1,7 +1,7 @@
-import type { AppDeps } from '../shared/app.js';
-import { admitQueuedJob } from '../shared/jobs/admit-queued-job.js';
-import { parseDeferredIntake } from '../shared/jobs/intake-message.js';
-import { queueNames } from '../shared/queues/names.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { admitQueuedJob } from '../shared/usecases/admit-queued-job.js';
+import { parseDeferredIntake } from '../shared/usecases/intake-message.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /**

@@ -1,9 +1,9 @@
 import type { InvocationContext } from '@azure/functions';
-import type { AppDeps } from '../shared/app.js';
-import { admitQueuedJob } from '../shared/jobs/admit-queued-job.js';
-import { type IntakeEnvelope, parseIntakeEnvelope } from '../shared/jobs/intake-message.js';
-import { IntakeProofError, jobIdFromProof, verifyIntakeProof } from '../shared/jobs/intake-proof.js';
-import { queueNames } from '../shared/queues/names.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { admitQueuedJob } from '../shared/usecases/admit-queued-job.js';
+import { type IntakeEnvelope, parseIntakeEnvelope } from '../shared/usecases/intake-message.js';
+import { IntakeProofError, jobIdFromProof, verifyIntakeProof } from '../shared/usecases/intake-proof.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /**

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { AppDeps } from '../shared/app.js';
-import { jsonResponse, problems } from '../shared/http/problem.js';
-import { readJsonBody } from '../shared/http/read-json.js';
-import { parseCallbackToken, verifyTaskCallbackToken } from '../shared/jobs/callback-token.js';
-import { fieldError } from '../shared/jobs/validate-request.js';
-import { queueNames } from '../shared/queues/names.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
+import { readJsonBody } from '../shared/interfaces/http/read-json.js';
+import { parseCallbackToken, verifyTaskCallbackToken } from '../shared/model/callback-token.js';
+import { fieldError } from '../shared/model/validate-request.js';
 import type { HttpFunction } from './definition.js';
 
 const callbackBody = z.strictObject({

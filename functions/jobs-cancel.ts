@@ -1,7 +1,7 @@
-import type { AppDeps } from '../shared/app.js';
-import { jsonResponse, problems } from '../shared/http/problem.js';
-import { cancelJob } from '../shared/jobs/cancel-job.js';
-import { toJobView } from '../shared/jobs/job-view.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
+import { toJobView } from '../shared/model/job-view.js';
+import { cancelJob } from '../shared/usecases/cancel-job.js';
 import type { HttpFunction } from './definition.js';
 import { forTenantJob } from './http-auth.js';
 

@@ -1,16 +1,16 @@
-import type { AppDeps } from '../shared/app.js';
-import { jsonResponse, problems } from '../shared/http/problem.js';
-import { MAX_JOB_BODY_BYTES, readJsonBody } from '../shared/http/read-json.js';
-import { acceptJob } from '../shared/jobs/accept-job.js';
-import { dryRunJob } from '../shared/jobs/dry-run.js';
-import { toJobView } from '../shared/jobs/job-view.js';
-import { fieldError } from '../shared/jobs/validate-request.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
+import { MAX_JOB_BODY_BYTES, readJsonBody } from '../shared/interfaces/http/read-json.js';
+import { toJobView } from '../shared/model/job-view.js';
+import { fieldError } from '../shared/model/validate-request.js';
+import { acceptJob } from '../shared/usecases/accept-job.js';
+import { dryRunJob } from '../shared/usecases/dry-run.js';
 import type { HttpFunction } from './definition.js';
 import { forTenant } from './http-auth.js';
 
 /**
  * POST /api/jobs — 202 with Location and the job; a replay of the same id and body returns it again.
- * `?dryRun=true` answers 200 with the plan and an estimate instead (shared/jobs/dry-run.ts).
+ * `?dryRun=true` answers 200 with the plan and an estimate instead (shared/usecases/dry-run.ts).
  */
 export const jobsCreate: HttpFunction<AppDeps> = {
   kind: 'http',

@@ -1,9 +1,9 @@
-import type { AppDeps } from '../shared/app.js';
-import { jsonResponse, problems } from '../shared/http/problem.js';
-import { type JobState, jobStates } from '../shared/jobs/job.js';
-import { toJobListItem } from '../shared/jobs/job-view.js';
-import { fieldError } from '../shared/jobs/validate-request.js';
-import { InvalidContinuationError } from '../shared/store/job-store.js';
+import { InvalidContinuationError } from '../shared/adapters/cosmos/job-store.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
+import { type JobState, jobStates } from '../shared/model/job.js';
+import { toJobListItem } from '../shared/model/job-view.js';
+import { fieldError } from '../shared/model/validate-request.js';
 import type { HttpFunction } from './definition.js';
 import { forTenant } from './http-auth.js';
 

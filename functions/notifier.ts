@@ -1,8 +1,8 @@
-import type { AppDeps } from '../shared/app.js';
-import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
-import { createKeyedLimiter } from '../shared/pipeline/keyed-limiter.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { createKeyedLimiter } from '../shared/core/keyed-limiter.js';
+import { parsePipelineMessage } from '../shared/model/pipeline-message.js';
 import { DELIVERIES_PER_TENANT, runNotifyStage } from '../shared/pipeline/notify-stage.js';
-import { queueNames } from '../shared/queues/names.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /** Per instance: every invocation of this function in the process shares the per-tenant cap. */

@@ -1,5 +1,5 @@
-import type { AppDeps } from '../shared/app.js';
-import { openApiDocument } from '../shared/http/openapi.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { openApiDocument } from '../shared/interfaces/http/openapi.js';
 import type { HttpFunction } from './definition.js';
 
 /** GET /api/openapi.json — the API description (no key needed). */

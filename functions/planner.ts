@@ -1,7 +1,7 @@
-import type { AppDeps } from '../shared/app.js';
-import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { parsePipelineMessage } from '../shared/model/pipeline-message.js';
 import { runPlanStage } from '../shared/pipeline/plan-stage.js';
-import { queueNames } from '../shared/queues/names.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /** Plans accepted jobs: slots per task, packing, pool spec, task chunks → `planned`. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { AppDeps } from '../shared/app.js';
+import { tenantIdPattern } from '../shared/adapters/cosmos/tenant-store.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
 import { poolControllerDeps, runPoolController } from '../shared/pipeline/pool-controller.js';
-import { queueNames } from '../shared/queues/names.js';
-import { tenantIdPattern } from '../shared/tenants/tenant-store.js';
 import type { StorageQueueFunction } from './definition.js';
 
 const poolMessage = z.strictObject({

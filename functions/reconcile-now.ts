@@ -1,8 +1,8 @@
-import type { AppDeps } from '../shared/app.js';
-import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import { inJobSpan } from '../shared/adapters/telemetry/spans.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { parsePipelineMessage } from '../shared/model/pipeline-message.js';
 import { reconcileJob } from '../shared/pipeline/reconcile.js';
-import { queueNames } from '../shared/queues/names.js';
-import { inJobSpan } from '../shared/telemetry/spans.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /** Reconciles one job at once (after a task callback); the timer remains the source of truth. */

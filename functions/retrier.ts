@@ -1,6 +1,6 @@
-import type { AppDeps } from '../shared/app.js';
-import { parseRetryMessage, runRetryStage } from '../shared/jobs/retry-job.js';
-import { queueNames } from '../shared/queues/names.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { parseRetryMessage, runRetryStage } from '../shared/usecases/retry-job.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /** Does the retries asked for over HTTP: reactivates failed tasks or writes a new attempt, page by page. */

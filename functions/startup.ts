@@ -9,8 +9,8 @@
  *   `-poison` while a setting or a role is wrong; messages wait in their queues. Fix the cause and
  *   restart the app (each new worker starts again).
  */
-import { describeError, type SlotwiseError } from '../shared/errors.js';
-import { problemResponse } from '../shared/http/problem.js';
+import { describeError, type SlotwiseError } from '../shared/core/errors.js';
+import { problemResponse } from '../shared/interfaces/http/problem.js';
 import type { FunctionDefinition, HttpFunction } from './definition.js';
 
 /** What stopped the start, safe to show: a stable code, and a message that names settings or resources, never values. */

@@ -1,7 +1,7 @@
-import type { AppDeps } from '../shared/app.js';
-import { parsePipelineMessage } from '../shared/jobs/pipeline-message.js';
+import { queueNames } from '../shared/adapters/queues/names.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { parsePipelineMessage } from '../shared/model/pipeline-message.js';
 import { runSubmitStage } from '../shared/pipeline/submit-stage.js';
-import { queueNames } from '../shared/queues/names.js';
 import type { StorageQueueFunction } from './definition.js';
 
 /** Puts planned jobs into Azure Batch: pool, job, task collections → `submitted`. */

@@ -1,4 +1,4 @@
-import type { AppDeps } from '../shared/app.js';
+import type { AppDeps } from '../shared/app/app.js';
 import { runSweep } from '../shared/pipeline/sweep.js';
 import type { TimerFunction } from './definition.js';
 

@@ -1,5 +1,5 @@
 /** Every Azure Function of Slotwise, once. Read by `functions/index.ts` (Azure) and by the dev host. */
-import type { AppDeps } from '../shared/app.js';
+import type { AppDeps } from '../shared/app/app.js';
 import type { FunctionDefinition } from './definition.js';
 import { health } from './health.js';
 import { instrumentFunction } from './instrument.js';

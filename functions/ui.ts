@@ -1,5 +1,5 @@
-import type { AppDeps } from '../shared/app.js';
-import { serveUi } from '../shared/ui/serve.js';
+import type { AppDeps } from '../shared/app/app.js';
+import { serveUi } from '../shared/interfaces/ui/serve.js';
 import type { HttpFunction } from './definition.js';
 
 /**

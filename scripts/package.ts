@@ -24,7 +24,7 @@ function addTree(files: Zippable, dir: string, skip: (path: string) => boolean =
 }
 
 export function buildPackage(out = join(root, 'artifacts', 'slotwise.zip')): { path: string; files: number } {
-  for (const needed of ['dist/functions/index.js', 'dist/shared/app.js'])
+  for (const needed of ['dist/functions/index.js', 'dist/shared/app/app.js'])
     if (!existsSync(join(root, needed))) throw new Error(`${needed} is missing: run npm run build first`);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   const files: Zippable = {};

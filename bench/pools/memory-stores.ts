@@ -6,10 +6,11 @@
  * while pools allocate normally (they carry allocation problems to jobs); any call fails the run
  * loudly rather than being silently ignored.
  */
-import { SlotwiseError } from '../../shared/errors.js';
-import type { QueueGateway } from '../../shared/queues/queue-gateway.js';
-import type { JobStore } from '../../shared/store/job-store.js';
-import type { ManagedPoolDoc, PoolStore } from '../../shared/store/pool-store.js';
+
+import type { JobStore } from '../../shared/adapters/cosmos/job-store.js';
+import type { ManagedPoolDoc, PoolStore } from '../../shared/adapters/cosmos/pool-store.js';
+import type { QueueGateway } from '../../shared/adapters/queues/queue-gateway.js';
+import { SlotwiseError } from '../../shared/core/errors.js';
 
 export function createMemoryPoolStore(): PoolStore {
   const docs = new Map<string, ManagedPoolDoc>();

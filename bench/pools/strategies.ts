@@ -13,19 +13,19 @@
  *   automatically scale compute nodes in a Batch pool"), evaluated by the bench the way Batch does.
  */
 import { randomUUID } from 'node:crypto';
-import type { BatchClient } from '../../shared/batch/client.js';
-import { SlotwiseError } from '../../shared/errors.js';
-import type { TaskCounts } from '../../shared/jobs/job.js';
-import type { BatchGateway, BatchTaskCounts } from '../../shared/pipeline/batch-gateway.js';
-import { mapWithConcurrency } from '../../shared/pipeline/concurrency.js';
+import type { BatchGateway, BatchTaskCounts } from '../../shared/adapters/batch/batch-gateway.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import type { JobOnPool } from '../../shared/adapters/cosmos/pool-demand.js';
+import { mapWithConcurrency } from '../../shared/core/concurrency.js';
+import { SlotwiseError } from '../../shared/core/errors.js';
+import { poolOwnerOf } from '../../shared/model/batch-names.js';
+import type { TaskCounts } from '../../shared/model/job.js';
 import {
   type PoolControllerDeps,
   type PoolControllerLimits,
   runPoolController,
 } from '../../shared/pipeline/pool-controller.js';
-import { poolOwnerOf } from '../../shared/planner/batch-names.js';
 import type { JobPlan } from '../../shared/planner/plan-job.js';
-import type { JobOnPool } from '../../shared/store/pool-demand.js';
 import { createMemoryPoolStore, unusedJobStore, unusedQueues } from './memory-stores.js';
 import type { BenchJob } from './workload.js';
 

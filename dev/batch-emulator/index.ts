@@ -2,7 +2,7 @@
  * An Azure Batch emulator: the data-plane REST API over real HTTP (node:http, keep-alive), with
  * Shared Key and bearer auth, Batch's JSON shapes, headers and error codes, and a simulation of
  * pools, nodes, task slots and time. Standalone: it depends on nothing of Slotwise but the VM size
- * table (`shared/vm-sizes.ts`).
+ * table (`shared/model/vm-sizes.ts`).
  *
  * Test controls live under `/_emulator/` (no auth): health, faults, clock, counters, reset,
  * applications, quotas, pool/job events. Faults apply to the REST surface only.

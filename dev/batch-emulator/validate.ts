@@ -4,7 +4,7 @@
  * Each check throws the EmulatedBatchError Batch would answer with.
  */
 
-import { maxTaskSlotsPerNode, tryGetVmSize } from '../../shared/vm-sizes.js';
+import { maxTaskSlotsPerNode, tryGetVmSize } from '../../shared/model/vm-sizes.js';
 import { parseDuration } from './command.js';
 import { EmulatedBatchError, errors } from './errors.js';
 import { checkExitConditions } from './exit-conditions.js';

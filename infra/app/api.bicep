@@ -1,7 +1,7 @@
 // The Function App: Flex Consumption, Node 22, the user-assigned identity for the host and the app.
 // Its app settings set every setting the code reads in production, in identity form (no keys);
 // test/deploy/template-contract.test.ts checks the block between the settings markers against
-// shared/config/config.ts and the function table's %Setting% references.
+// shared/adapters/config/config.ts and the function table's %Setting% references.
 param name string
 param planName string
 param location string

@@ -1,5 +1,5 @@
 // Cosmos DB with local (key) auth off. The database and every container are declared here with the
-// same partition key and indexing policy as shared/store/cosmos-setup.ts: with Microsoft Entra the app
+// same partition key and indexing policy as shared/adapters/cosmos/cosmos-setup.ts: with Microsoft Entra the app
 // never creates them (data-plane roles cannot), it only checks they exist at start.
 param name string
 param location string

@@ -1,6 +1,6 @@
 // Storage with shared-key access off: the host (triggers, timers, deployment package) and the app
 // reach it through the identity only. The queues the app uses, and their poison queues, are created
-// here (test/deploy/template-contract.test.ts checks this list against shared/queues/names.ts).
+// here (test/deploy/template-contract.test.ts checks this list against shared/adapters/queues/names.ts).
 param name string
 param location string
 param tags object

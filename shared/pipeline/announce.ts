@@ -3,11 +3,12 @@
  * which finds jobs whose `nextDeliveryAt` has passed. The message carries the job's trace context,
  * whoever announces (a timer, another trace), so deliveries join the job's one trace.
  */
-import type { JobDoc } from '../jobs/job.js';
-import { hasPendingEvents } from '../jobs/lifecycle.js';
-import { queueNames } from '../queues/names.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import { jobTraceField } from '../telemetry/spans.js';
+
+import { queueNames } from '../adapters/queues/names.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import { jobTraceField } from '../adapters/telemetry/spans.js';
+import type { JobDoc } from '../model/job.js';
+import { hasPendingEvents } from '../model/lifecycle.js';
 
 export async function announce(job: JobDoc, queues: QueueGateway): Promise<void> {
   if (hasPendingEvents(job))

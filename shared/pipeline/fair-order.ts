@@ -18,8 +18,8 @@ import {
   type WorkFilter,
   type WorkItem,
   workKeyOf,
-} from '../store/job-store.js';
-import { mapWithConcurrency } from './concurrency.js';
+} from '../adapters/cosmos/job-store.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
 
 export interface FairShare {
   /** Jobs per tenant per pass. */

@@ -14,15 +14,16 @@
  *   instance. A tenant at its cap gets its message back on the queue after a short delay instead of
  *   a worker waiting, so a receiver that never answers holds up only its own tenant's deliveries.
  */
-import type { Clock, Ids } from '../clock.js';
-import type { PipelineMessage } from '../jobs/accept-job.js';
-import type { EventDelivery, JobDoc, JobEvent } from '../jobs/job.js';
-import { queueNames } from '../queues/names.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore } from '../store/job-store.js';
-import type { TenantStore } from '../tenants/tenant-store.js';
-import type { DeliveryOutcome } from '../webhooks/deliver.js';
-import type { KeyedLimiter } from './keyed-limiter.js';
+
+import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { queueNames } from '../adapters/queues/names.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import type { DeliveryOutcome } from '../adapters/webhooks/deliver.js';
+import type { Clock, Ids } from '../core/clock.js';
+import type { KeyedLimiter } from '../core/keyed-limiter.js';
+import type { EventDelivery, JobDoc, JobEvent } from '../model/job.js';
+import type { PipelineMessage } from '../usecases/accept-job.js';
 
 export interface NotifyDeps {
   readonly jobs: JobStore;

@@ -3,13 +3,14 @@
  * and plan exactly alike: the existing pool a request names (granted, never a Slotwise-managed pool,
  * its real slots and images from Batch), and the plan defaults from the settings.
  */
-import type { Settings } from '../config/config.js';
-import { isExistingPool, type JobRequest } from '../jobs/request-schema.js';
-import { type FieldError, fieldError } from '../jobs/validate-request.js';
-import { isManagedPool } from '../planner/batch-names.js';
+
+import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { Settings } from '../adapters/config/config.js';
+import { isManagedPool } from '../model/batch-names.js';
+import { isExistingPool, type JobRequest } from '../model/request-schema.js';
+import { isPoolGranted, type TenantPolicy } from '../model/tenant-policy.js';
+import { type FieldError, fieldError } from '../model/validate-request.js';
 import { batchAccountResourceId, type ExistingPoolInfo, type PlanDefaults } from '../planner/plan-job.js';
-import { isPoolGranted, type TenantPolicy } from '../tenants/tenant-policy.js';
-import type { BatchGateway } from './batch-gateway.js';
 
 export type ExistingPoolRead =
   | { readonly ok: true; readonly pool?: ExistingPoolInfo }

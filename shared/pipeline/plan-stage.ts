@@ -14,21 +14,21 @@
  * and the last error, instead of being re-driven by the sweep for ever.
  */
 
-import type { Clock, Ids } from '../clock.js';
-import type { Settings } from '../config/config.js';
-import { describeError, SlotwiseError } from '../errors.js';
-import type { PipelineMessage } from '../jobs/accept-job.js';
-import type { JobDoc } from '../jobs/job.js';
-import { transition } from '../jobs/lifecycle.js';
-import type { FieldError } from '../jobs/validate-request.js';
+import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { Settings } from '../adapters/config/config.js';
+import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { queueNames } from '../adapters/queues/names.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import type { Clock, Ids } from '../core/clock.js';
+import { describeError, SlotwiseError } from '../core/errors.js';
+import type { JobDoc } from '../model/job.js';
+import { transition } from '../model/lifecycle.js';
+import { tenantPolicy } from '../model/tenant-policy.js';
+import type { FieldError } from '../model/validate-request.js';
 import { planJob } from '../planner/plan-job.js';
-import { queueNames } from '../queues/names.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore } from '../store/job-store.js';
-import { tenantPolicy } from '../tenants/tenant-policy.js';
-import type { TenantStore } from '../tenants/tenant-store.js';
+import type { PipelineMessage } from '../usecases/accept-job.js';
 import { announce } from './announce.js';
-import type { BatchGateway } from './batch-gateway.js';
 import { planDefaults, readExistingPool } from './plan-inputs.js';
 
 export interface PlanStageDeps {

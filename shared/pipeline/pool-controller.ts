@@ -17,12 +17,21 @@
  * A pool that disappeared while jobs still need it (deleted as idle a moment before a new job came,
  * or deleted outside Slotwise) is created again from its recorded body.
  */
-import type { Clock, Ids } from '../clock.js';
-import type { Settings } from '../config/config.js';
-import { describeError } from '../errors.js';
-import type { JobDoc } from '../jobs/job.js';
-import { makeEvent, transition } from '../jobs/lifecycle.js';
-import { isOwnPool, type PoolOwner } from '../planner/batch-names.js';
+
+import type { BatchGateway, PoolInfo } from '../adapters/batch/batch-gateway.js';
+import type { Settings } from '../adapters/config/config.js';
+import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { JobOnPool, PoolDemandReader } from '../adapters/cosmos/pool-demand.js';
+import type { AllocationProblem, ManagedPoolDoc, PoolStore } from '../adapters/cosmos/pool-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import type { Clock, Ids } from '../core/clock.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
+import { describeError } from '../core/errors.js';
+import { isOwnPool, type PoolOwner } from '../model/batch-names.js';
+import type { JobDoc } from '../model/job.js';
+import { makeEvent, transition } from '../model/lifecycle.js';
+import { tenantPolicy } from '../model/tenant-policy.js';
 import { DEFAULT_MAX_NODES } from '../planner/plan-job.js';
 import {
   decidePoolAction,
@@ -32,15 +41,7 @@ import {
   scaleHistogram,
   shareNodeLimit,
 } from '../planner/size-pool.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore } from '../store/job-store.js';
-import type { JobOnPool, PoolDemandReader } from '../store/pool-demand.js';
-import type { AllocationProblem, ManagedPoolDoc, PoolStore } from '../store/pool-store.js';
-import { tenantPolicy } from '../tenants/tenant-policy.js';
-import type { TenantStore } from '../tenants/tenant-store.js';
 import { announce } from './announce.js';
-import type { BatchGateway, PoolInfo } from './batch-gateway.js';
-import { mapWithConcurrency } from './concurrency.js';
 
 export interface PoolControllerDeps {
   readonly pools: PoolStore;

@@ -1,13 +1,14 @@
 /**
  * What a job's end needs from Batch beyond counts, read once from the completed tasks (one paged
  * list): the efficiency figures, and which failures the tasks' exit conditions tolerate (see
- * shared/jobs/exit-conditions.ts for what that means for the job's state).
+ * shared/model/exit-conditions.ts for what that means for the job's state).
  */
-import type { Clock } from '../clock.js';
-import { createUsageAccumulator, type JobEfficiency } from '../jobs/efficiency.js';
-import { exitConditionsLookup, isToleratedFailure, taskEnding } from '../jobs/exit-conditions.js';
-import type { JobDoc } from '../jobs/job.js';
-import type { BatchGateway } from './batch-gateway.js';
+
+import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { Clock } from '../core/clock.js';
+import { createUsageAccumulator, type JobEfficiency } from '../model/efficiency.js';
+import { exitConditionsLookup, isToleratedFailure, taskEnding } from '../model/exit-conditions.js';
+import type { JobDoc } from '../model/job.js';
 
 export interface JobEndReading {
   readonly efficiency: JobEfficiency;

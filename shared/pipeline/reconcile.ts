@@ -14,18 +14,18 @@
  * says the job has ended (the request's exit conditions decide which failures are tolerated).
  */
 
-import type { Clock, Ids } from '../clock.js';
-import { describeError } from '../errors.js';
-import { usesJobActions } from '../jobs/exit-conditions.js';
-import type { JobDoc, JobFailure, JobState, TaskCounts } from '../jobs/job.js';
-import { transition } from '../jobs/lifecycle.js';
-import { batchJobIdFor } from '../planner/batch-names.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore, WorkItem } from '../store/job-store.js';
-import { inJobSpan } from '../telemetry/spans.js';
+import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from '../adapters/batch/batch-gateway.js';
+import type { JobStore, WorkItem } from '../adapters/cosmos/job-store.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import { inJobSpan } from '../adapters/telemetry/spans.js';
+import type { Clock, Ids } from '../core/clock.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
+import { describeError } from '../core/errors.js';
+import { batchJobIdFor } from '../model/batch-names.js';
+import { usesJobActions } from '../model/exit-conditions.js';
+import type { JobDoc, JobFailure, JobState, TaskCounts } from '../model/job.js';
+import { transition } from '../model/lifecycle.js';
 import { announce } from './announce.js';
-import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from './batch-gateway.js';
-import { mapWithConcurrency } from './concurrency.js';
 import { type FairShare, takeFairly } from './fair-order.js';
 import { type JobEndReading, readJobEnd } from './read-job-end.js';
 

@@ -16,24 +16,24 @@
  * and message; after a transient one the message is sent again with a growing delay.
  */
 
-import { BatchError } from '../batch/batch-error.js';
-import type { Clock, Ids } from '../clock.js';
-import type { Settings } from '../config/config.js';
-import { describeError, SlotwiseError } from '../errors.js';
-import type { PipelineMessage } from '../jobs/accept-job.js';
-import { callbackTokenExpiry, taskCallbackToken } from '../jobs/callback-token.js';
-import type { JobDoc } from '../jobs/job.js';
-import { transition } from '../jobs/lifecycle.js';
-import type { JobBody, NameValue, PoolBody } from '../planner/batch-bodies.js';
-import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../planner/batch-names.js';
-import { queueNames } from '../queues/names.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { Chunk, ChunkStore } from '../store/chunk-store.js';
-import type { JobStore } from '../store/job-store.js';
-import type { PoolStore } from '../store/pool-store.js';
-import type { TenantStore } from '../tenants/tenant-store.js';
+import { BatchError } from '../adapters/batch/batch-error.js';
+import type { AddTasksOutcome, BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { Settings } from '../adapters/config/config.js';
+import type { Chunk, ChunkStore } from '../adapters/cosmos/chunk-store.js';
+import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { PoolStore } from '../adapters/cosmos/pool-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { queueNames } from '../adapters/queues/names.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import type { Clock, Ids } from '../core/clock.js';
+import { describeError, SlotwiseError } from '../core/errors.js';
+import type { JobBody, NameValue, PoolBody } from '../model/batch-bodies.js';
+import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../model/batch-names.js';
+import { callbackTokenExpiry, taskCallbackToken } from '../model/callback-token.js';
+import type { JobDoc } from '../model/job.js';
+import { transition } from '../model/lifecycle.js';
+import type { PipelineMessage } from '../usecases/accept-job.js';
 import { announce } from './announce.js';
-import type { AddTasksOutcome, BatchGateway } from './batch-gateway.js';
 
 export interface SubmitStageDeps {
   readonly jobs: JobStore;

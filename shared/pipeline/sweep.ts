@@ -9,12 +9,12 @@
  * oldest first, round-robin across tenants, so one tenant's thousands of jobs never crowd out another's.
  */
 
-import type { Clock } from '../clock.js';
-import { queueNames } from '../queues/names.js';
-import type { QueueGateway } from '../queues/queue-gateway.js';
-import type { JobStore, WorkItem } from '../store/job-store.js';
-import { jobTraceField } from '../telemetry/spans.js';
-import type { BatchGateway } from './batch-gateway.js';
+import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { JobStore, WorkItem } from '../adapters/cosmos/job-store.js';
+import { queueNames } from '../adapters/queues/names.js';
+import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
+import { jobTraceField } from '../adapters/telemetry/spans.js';
+import type { Clock } from '../core/clock.js';
 import { type FairShare, takeFairly } from './fair-order.js';
 
 export interface SweepDeps {

@@ -19,7 +19,7 @@ import { z } from 'zod';
 export const PRICE_SOURCE =
   'approximate Azure Linux VM pay-as-you-go prices, East US, USD per hour, not checked against the pricing page (override with SLOTWISE_PRICES)';
 
-/** USD per node-hour by VM size (lowercase, as in shared/vm-sizes.ts). */
+/** USD per node-hour by VM size (lowercase, as in shared/model/vm-sizes.ts). */
 export const DEFAULT_PRICES: Readonly<Record<string, number>> = {
   standard_a1_v2: 0.043,
   standard_a2_v2: 0.091,

@@ -17,7 +17,7 @@
  * a packing with fewer nodes. It runs on a deterministic work budget and keeps today's packing unless
  * it finds a strictly better one.
  */
-import { SlotwiseError } from '../errors.js';
+import { SlotwiseError } from '../core/errors.js';
 import { improveByDiving, type PatternRun } from './lp-dive.js';
 
 export interface PackResult {

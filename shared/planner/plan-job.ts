@@ -13,25 +13,32 @@
  *
  * Pure: the existing pool (if any) is read from Batch by the caller and passed in.
  */
-import { usesDependencyActions, usesJobActions } from '../jobs/exit-conditions.js';
-import type { PlanSummary } from '../jobs/job.js';
-import {
-  isExistingPool,
-  type JobRequest,
-  type ManagedPoolRequest,
-  type TaskSpec,
-} from '../jobs/request-schema.js';
-import { expandSweep, sweepParameterStats } from '../jobs/sweep.js';
-import { type FieldError, fieldError } from '../jobs/validate-request.js';
-import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../vm-sizes.js';
-import type { ApplicationPackageReference, JobBody, NameValue, PoolBody, TaskBody } from './batch-bodies.js';
+
+import type {
+  ApplicationPackageReference,
+  JobBody,
+  NameValue,
+  PoolBody,
+  TaskBody,
+} from '../model/batch-bodies.js';
 import {
   batchJobIdFor,
   jobOwnerMetadata,
   managedPoolId,
   poolOwnerMetadata,
   poolSpecHash,
-} from './batch-names.js';
+} from '../model/batch-names.js';
+import { usesDependencyActions, usesJobActions } from '../model/exit-conditions.js';
+import type { PlanSummary } from '../model/job.js';
+import {
+  isExistingPool,
+  type JobRequest,
+  type ManagedPoolRequest,
+  type TaskSpec,
+} from '../model/request-schema.js';
+import { expandSweep, sweepParameterStats } from '../model/sweep.js';
+import { type FieldError, fieldError } from '../model/validate-request.js';
+import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../model/vm-sizes.js';
 import { packSlots, planWaves } from './pack.js';
 
 export const DEFAULT_MAX_NODES = 20;

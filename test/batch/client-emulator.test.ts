@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BatchEmulator, startBatchEmulator } from '../../dev/batch-emulator/index.js';
-import { addTasks } from '../../shared/batch/add-tasks.js';
-import { type BatchClient, BatchError, createBatchClient } from '../../shared/batch/client.js';
+import { addTasks } from '../../shared/adapters/batch/add-tasks.js';
+import { type BatchClient, BatchError, createBatchClient } from '../../shared/adapters/batch/client.js';
 
 const accountName = 'testacct';
 const accountKey = Buffer.from('a-test-key-for-the-emulator-0123456789').toString('base64');

@@ -5,7 +5,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BatchError, backoffDelay, createBatchClient, defaultRetry } from '../../shared/batch/client.js';
+import {
+  BatchError,
+  backoffDelay,
+  createBatchClient,
+  defaultRetry,
+} from '../../shared/adapters/batch/client.js';
 
 type Step = (req: IncomingMessage, res: ServerResponse) => void;
 let script: Step[] = [];

@@ -1,12 +1,12 @@
 /**
- * Runs the built `slotwise` CLI (`dist/shared/cli/main.js`, what package.json `bin` points at) as a
+ * Runs the built `slotwise` CLI (`dist/shared/interfaces/cli/main.js`, what package.json `bin` points at) as a
  * child process, the way a user's shell would: no TTY, so it prints plain text.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CLI_PATH = fileURLToPath(new URL('../../dist/shared/cli/main.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../dist/shared/interfaces/cli/main.js', import.meta.url));
 
 export interface CliRun {
   readonly code: number | null;

@@ -4,8 +4,8 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { CliJob } from '../../shared/cli/api-client.js';
-import { barReporter, lineReporter, summaryLines } from '../../shared/cli/watch.js';
+import type { CliJob } from '../../shared/interfaces/cli/api-client.js';
+import { barReporter, lineReporter, summaryLines } from '../../shared/interfaces/cli/watch.js';
 
 function job(
   state: CliJob['state'],

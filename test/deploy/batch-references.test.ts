@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEmulator } from '../../dev/batch-emulator/index.js';
-import { jobRequestSchema } from '../../shared/jobs/request-schema.js';
+import { jobRequestSchema } from '../../shared/model/request-schema.js';
 
 const parseJobRequest = (raw: unknown) => jobRequestSchema.parse(raw);
 

@@ -17,9 +17,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../dev/services/services.js';
 import { startFunctions } from '../../functions/startup.js';
 import { functionTable } from '../../functions/table.js';
-import { createAppDeps } from '../../shared/app.js';
-import { ConfigError, readSettings } from '../../shared/config/config.js';
-import { ensureContainers } from '../../shared/store/cosmos-setup.js';
+import { ConfigError, readSettings } from '../../shared/adapters/config/config.js';
+import { ensureContainers } from '../../shared/adapters/cosmos/cosmos-setup.js';
+import { createAppDeps } from '../../shared/app/app.js';
 import { BATCH_ACCOUNT, BATCH_KEY, startTestServices } from '../support/stack.js';
 
 const credential: TokenCredential = {

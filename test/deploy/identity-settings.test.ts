@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLocalSettings, resolveStorageConnection } from '../../dev/host/config.js';
 import { validateFunctions } from '../../dev/host/host.js';
 import { functionTable } from '../../functions/table.js';
-import { readSettings, storageConnection } from '../../shared/config/config.js';
+import { readSettings, storageConnection } from '../../shared/adapters/config/config.js';
 
 const base = {
   COSMOS_ENDPOINT: 'https://example.documents.azure.com:443/',

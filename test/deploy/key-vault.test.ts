@@ -13,14 +13,18 @@ import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KeyVault, startKeyVault } from '../../dev/key-vault/key-vault.js';
 import type { Services } from '../../dev/services/services.js';
-import { ensureContainers } from '../../shared/store/cosmos-setup.js';
+import { ensureContainers } from '../../shared/adapters/cosmos/cosmos-setup.js';
+import {
+  createTenantStore,
+  type TenantDoc,
+  type TenantStore,
+} from '../../shared/adapters/cosmos/tenant-store.js';
 import {
   createKeyVaultSecretStore,
   SecretStoreError,
   secretNameFor,
   withSecretStore,
-} from '../../shared/tenants/secret-store.js';
-import { createTenantStore, type TenantDoc, type TenantStore } from '../../shared/tenants/tenant-store.js';
+} from '../../shared/adapters/key-vault/secret-store.js';
 import { startTestServices } from '../support/stack.js';
 
 const TOKEN = 'kv-test-token';

@@ -34,7 +34,12 @@ describe('npm run package', () => {
   it('holds the app and production dependencies only', () => {
     const names = Object.keys(entries);
     expect(names).toEqual(
-      expect.arrayContaining(['host.json', 'package.json', 'dist/functions/index.js', 'dist/shared/app.js']),
+      expect.arrayContaining([
+        'host.json',
+        'package.json',
+        'dist/functions/index.js',
+        'dist/shared/app/app.js',
+      ]),
     );
     expect(names.filter((n) => n.startsWith('dist/') && !/^dist\/(functions|shared)\//.test(n))).toEqual([]);
     expect(names.filter((n) => /^(test|dev|bench|infra|scripts)\//.test(n))).toEqual([]);

@@ -11,9 +11,9 @@ import {
   localOnlySettings,
   platformSettings,
   settingNames,
-} from '../../shared/config/config.js';
-import { queueNames } from '../../shared/queues/names.js';
-import { containerDefinitions } from '../../shared/store/cosmos-setup.js';
+} from '../../shared/adapters/config/config.js';
+import { containerDefinitions } from '../../shared/adapters/cosmos/cosmos-setup.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
 
 const read = (path: string) => readFileSync(new URL(`../../infra/${path}`, import.meta.url), 'utf8');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readSettings } from '../../shared/config/config.js';
+import { ConfigError, readSettings } from '../../shared/adapters/config/config.js';
+import { tryGetVmSize } from '../../shared/model/vm-sizes.js';
 import { DEFAULT_PRICES, durationSeconds, estimateCost, priceFor } from '../../shared/planner/cost.js';
-import { tryGetVmSize } from '../../shared/vm-sizes.js';
 
 const env = {
   COSMOS_ENDPOINT: 'https://127.0.0.1:8081',

@@ -3,9 +3,9 @@
  * nothing is stored, queued, sent to Batch or taken from the tenant's submission rate.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
-import type { DryRunAnswer } from '../../shared/jobs/dry-run.js';
-import { queueNames } from '../../shared/queues/names.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import type { DryRunAnswer } from '../../shared/usecases/dry-run.js';
 import { emulatorClient, type SlotwiseStack, startSlotwise } from '../support/stack.js';
 
 let stack: SlotwiseStack;

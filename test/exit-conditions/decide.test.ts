@@ -1,9 +1,9 @@
 /** The pure parts: which exit options apply, tolerated failures in the reconcile decision, interval union. */
 import { describe, expect, it } from 'vitest';
-import { createUsageAccumulator, unionLength } from '../../shared/jobs/efficiency.js';
-import { exitOptionsFor, isToleratedFailure, taskEnding } from '../../shared/jobs/exit-conditions.js';
-import { type JobDoc, zeroTaskCounts } from '../../shared/jobs/job.js';
-import type { ExitConditions, JobRequest } from '../../shared/jobs/request-schema.js';
+import { createUsageAccumulator, unionLength } from '../../shared/model/efficiency.js';
+import { exitOptionsFor, isToleratedFailure, taskEnding } from '../../shared/model/exit-conditions.js';
+import { type JobDoc, zeroTaskCounts } from '../../shared/model/job.js';
+import type { ExitConditions, JobRequest } from '../../shared/model/request-schema.js';
 import { decide } from '../../shared/pipeline/reconcile.js';
 
 const ec: ExitConditions = {

@@ -1,11 +1,11 @@
 /**
  * Exit conditions end to end: validated at the door, sent to Batch unchanged (with the job set to
  * perform exit-option job actions), honoured by the emulator, and reflected in the job's final state
- * (see shared/jobs/exit-conditions.ts); and the efficiency figures stored when a job ends.
+ * (see shared/model/exit-conditions.ts); and the efficiency figures stored when a job ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
-import { batchJobIdFor } from '../../shared/planner/batch-names.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import { batchJobIdFor } from '../../shared/model/batch-names.js';
 import { emulatorClient, type SlotwiseStack, startSlotwise, waitForJobState } from '../support/stack.js';
 
 let stack: SlotwiseStack;

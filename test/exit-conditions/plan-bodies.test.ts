@@ -1,6 +1,6 @@
 /** What the planner sends Batch for exit conditions, and what it keeps to itself (expectedDuration). */
 import { describe, expect, it } from 'vitest';
-import { type JobRequest, jobRequestSchema } from '../../shared/jobs/request-schema.js';
+import { type JobRequest, jobRequestSchema } from '../../shared/model/request-schema.js';
 import { planJob } from '../../shared/planner/plan-job.js';
 
 const defaults = {

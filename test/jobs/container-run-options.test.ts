@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRunOptions, splitRunOptions } from '../../shared/jobs/container-run-options.js';
+import { checkRunOptions, splitRunOptions } from '../../shared/model/container-run-options.js';
 
 const user = { admin: false };
 const admin = { admin: true };

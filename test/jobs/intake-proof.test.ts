@@ -4,14 +4,14 @@ import {
   deferDelaySeconds,
   MAX_DEFER_SECONDS,
   parseIntakeEnvelope,
-} from '../../shared/jobs/intake-message.js';
+} from '../../shared/usecases/intake-message.js';
 import {
   IntakeProofError,
   intakeSignedContent,
   jobIdFromProof,
   signIntakeMessage,
   verifyIntakeProof,
-} from '../../shared/jobs/intake-proof.js';
+} from '../../shared/usecases/intake-proof.js';
 
 const secret = `whsec_${Buffer.from('an-intake-secret-of-32-bytes-len').toString('base64')}`;
 const otherSecret = `whsec_${Buffer.from('another-tenants-intake-secret-32').toString('base64')}`;

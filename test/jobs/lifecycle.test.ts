@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, requestHash } from '../../shared/jobs/accept-job.js';
 import {
   callbackTokenExpiry,
   isoDurationSeconds,
   parseCallbackToken,
   taskCallbackToken,
   verifyTaskCallbackToken,
-} from '../../shared/jobs/callback-token.js';
-import { type JobDoc, jobStates, zeroTaskCounts } from '../../shared/jobs/job.js';
-import { canTransition, TransitionError, transition } from '../../shared/jobs/lifecycle.js';
+} from '../../shared/model/callback-token.js';
+import { type JobDoc, jobStates, zeroTaskCounts } from '../../shared/model/job.js';
+import { canTransition, TransitionError, transition } from '../../shared/model/lifecycle.js';
+import { canonicalJson, requestHash } from '../../shared/usecases/accept-job.js';
 
 function job(state: JobDoc['state'], callback = true): JobDoc {
   return {

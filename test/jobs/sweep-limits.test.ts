@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type SweepSpec, sweepSchema } from '../../shared/jobs/request-schema.js';
+import { type SweepSpec, sweepSchema } from '../../shared/model/request-schema.js';
 import {
   expandSweep,
   parameterStats,
   rangeTotalWidth,
   sweepParameterStats,
   sweepTaskBytes,
-} from '../../shared/jobs/sweep.js';
-import { MAX_REPORTED_ERRORS, validateJobRequest } from '../../shared/jobs/validate-request.js';
-import { tenantPolicy } from '../../shared/tenants/tenant-policy.js';
+} from '../../shared/model/sweep.js';
+import { tenantPolicy } from '../../shared/model/tenant-policy.js';
+import { MAX_REPORTED_ERRORS, validateJobRequest } from '../../shared/model/validate-request.js';
 
 const policy = { checkCallbackUrl: () => undefined };
 const pool = { vmSize: 'standard_d4s_v3' };

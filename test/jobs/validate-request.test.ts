@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expandSweep, sweepSize } from '../../shared/jobs/sweep.js';
-import { validateJobRequest } from '../../shared/jobs/validate-request.js';
+import { expandSweep, sweepSize } from '../../shared/model/sweep.js';
+import { validateJobRequest } from '../../shared/model/validate-request.js';
 
 const policy = {
   checkCallbackUrl: (url: string) => (url.startsWith('https://') ? undefined : 'must be an https URL'),

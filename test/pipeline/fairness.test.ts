@@ -8,15 +8,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SlotwiseError } from '../../shared/errors.js';
-import { type JobDoc, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import type { QueueGateway } from '../../shared/adapters/queues/queue-gateway.js';
+import { SlotwiseError } from '../../shared/core/errors.js';
+import { type JobDoc, zeroTaskCounts } from '../../shared/model/job.js';
 import { interleave } from '../../shared/pipeline/fair-order.js';
 import { DELIVERIES_PER_TENANT } from '../../shared/pipeline/notify-stage.js';
 import { runPlanStage } from '../../shared/pipeline/plan-stage.js';
 import { reconcileActiveJobs } from '../../shared/pipeline/reconcile.js';
 import { runSweep } from '../../shared/pipeline/sweep.js';
-import { queueNames } from '../../shared/queues/names.js';
-import type { QueueGateway } from '../../shared/queues/queue-gateway.js';
 import { jobDocFixture } from '../support/job-fixture.js';
 import { type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
 import {
   emulatorClient,
   type SlotwiseStack,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
-import { taskCallbackToken } from '../../shared/jobs/callback-token.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import { encodeQueueMessage } from '../../shared/adapters/queues/queue-gateway.js';
+import { taskCallbackToken } from '../../shared/model/callback-token.js';
 import { reconcileJob } from '../../shared/pipeline/reconcile.js';
-import { queueNames } from '../../shared/queues/names.js';
-import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
 import { signedIntakeText } from '../support/intake.js';
 import {
   BATCH_ACCOUNT,

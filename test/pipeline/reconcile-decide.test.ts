@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type JobDoc, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { type JobDoc, zeroTaskCounts } from '../../shared/model/job.js';
 import { decide } from '../../shared/pipeline/reconcile.js';
 
 const base: JobDoc = {

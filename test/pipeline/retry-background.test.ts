@@ -3,11 +3,11 @@
  * paged and resumable, exactly once per request whatever is redelivered.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
-import { requestRetry, runRetryStage } from '../../shared/jobs/retry-job.js';
-import { batchJobIdFor } from '../../shared/planner/batch-names.js';
-import { queueNames } from '../../shared/queues/names.js';
-import type { QueueGateway } from '../../shared/queues/queue-gateway.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import type { QueueGateway } from '../../shared/adapters/queues/queue-gateway.js';
+import { batchJobIdFor } from '../../shared/model/batch-names.js';
+import { requestRetry, runRetryStage } from '../../shared/usecases/retry-job.js';
 import {
   emulatorClient,
   type SlotwiseStack,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type JobDoc, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import { type JobDoc, zeroTaskCounts } from '../../shared/model/job.js';
 import { runSweep } from '../../shared/pipeline/sweep.js';
-import { queueNames } from '../../shared/queues/names.js';
 import { jobDocFixture } from '../support/job-fixture.js';
 import { type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 
@@ -118,7 +118,7 @@ describe('sweep', () => {
       batchBodies: { pool: outcome.plan.pool!, job: outcome.plan.batchJob },
       submission: { chunksTotal: 0, chunksAdded: 0, tasksAdded: 0, attempts: 0 },
     });
-    const { SlotwiseError } = await import('../../shared/errors.js');
+    const { SlotwiseError } = await import('../../shared/core/errors.js');
     const { runSubmitStage } = await import('../../shared/pipeline/submit-stage.js');
     const busy = {
       ...stack.deps.batch,

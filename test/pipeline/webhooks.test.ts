@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { JobView } from '../../shared/jobs/job-view.js';
+import type { JobView } from '../../shared/model/job-view.js';
 import { type SlotwiseStack, startSlotwise, TEST_WEBHOOK_SECRET, waitFor } from '../support/stack.js';
 
 interface Received {

@@ -8,7 +8,7 @@ import {
   managedPoolId,
   poolOwnerMetadata,
   poolSpecHash,
-} from '../../shared/planner/batch-names.js';
+} from '../../shared/model/batch-names.js';
 
 const tenantId = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,15}$/);
 const jobId = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);

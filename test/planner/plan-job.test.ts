@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { JobRequest } from '../../shared/jobs/request-schema.js';
+import type { JobRequest } from '../../shared/model/request-schema.js';
+import { tryGetVmSize } from '../../shared/model/vm-sizes.js';
 import { decidePackagePlacement, planJob, slotsFor } from '../../shared/planner/plan-job.js';
-import { tryGetVmSize } from '../../shared/vm-sizes.js';
 
 const defaults = {
   image: { publisher: 'canonical', offer: 'ubuntu', sku: '22_04-lts', version: 'latest' },

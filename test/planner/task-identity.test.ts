@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobRequest } from '../../shared/jobs/request-schema.js';
+import type { JobRequest } from '../../shared/model/request-schema.js';
 import { planJob } from '../../shared/planner/plan-job.js';
 
 const defaults = {

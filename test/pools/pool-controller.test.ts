@@ -4,12 +4,12 @@
  * controllers racing on one pool.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAppDeps } from '../../shared/app.js';
-import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
-import { acceptJob } from '../../shared/jobs/accept-job.js';
+import { type BatchClient, createBatchClient } from '../../shared/adapters/batch/client.js';
+import { createAppDeps } from '../../shared/app/app.js';
 import { runPlanStage } from '../../shared/pipeline/plan-stage.js';
 import { poolControllerDeps, runPoolController } from '../../shared/pipeline/pool-controller.js';
 import { runSubmitStage } from '../../shared/pipeline/submit-stage.js';
+import { acceptJob } from '../../shared/usecases/accept-job.js';
 import {
   BATCH_ACCOUNT,
   BATCH_KEY,

@@ -5,7 +5,7 @@
  * Also: a job arriving while its managed pool is being deleted waits for it to be created again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
 import { emulatorClient, getJob, type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 
 let stack: SlotwiseStack;

@@ -3,8 +3,9 @@
  * with building the chunks, and the chunks built without measuring bodies are the measured ones.
  */
 import { describe, expect, it } from 'vitest';
-import type { JobRequest, TaskSpec } from '../../shared/jobs/request-schema.js';
-import { validateJobRequest } from '../../shared/jobs/validate-request.js';
+import type { JobRequest, TaskSpec } from '../../shared/model/request-schema.js';
+import { validateJobRequest } from '../../shared/model/validate-request.js';
+import { tryGetVmSize } from '../../shared/model/vm-sizes.js';
 import {
   MAX_CHUNK_BYTES,
   planJob,
@@ -12,7 +13,6 @@ import {
   slotsFor,
   widestTaskBody,
 } from '../../shared/planner/plan-job.js';
-import { tryGetVmSize } from '../../shared/vm-sizes.js';
 
 const defaults = { image: { publisher: 'p', offer: 'o', sku: 's', version: 'latest' }, nodeAgentSkuId: 'n' };
 

@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageQueueFunction } from '../../functions/definition.js';
 import { functionTable } from '../../functions/table.js';
-import type { AppDeps } from '../../shared/app.js';
-import { parsePipelineMessage } from '../../shared/jobs/pipeline-message.js';
-import { validateJobRequest } from '../../shared/jobs/validate-request.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import type { AppDeps } from '../../shared/app/app.js';
+import { parsePipelineMessage } from '../../shared/model/pipeline-message.js';
+import { validateJobRequest } from '../../shared/model/validate-request.js';
 import { runSubmitStage } from '../../shared/pipeline/submit-stage.js';
 import { planJob, rebuildChunks } from '../../shared/planner/plan-job.js';
-import { queueNames } from '../../shared/queues/names.js';
 import { type SlotwiseStack, startSlotwise, waitFor, waitForJobState } from '../support/stack.js';
 
 const sweepJob = (id: string, tasks: number, command = 'exit 0') => ({
@@ -76,7 +76,7 @@ describe('Cosmos limits and throttling', () => {
   afterAll(() => stack?.close());
 
   it('refuses an item over 2 MB and takes one under it', async () => {
-    const { chunks } = (await import('../../shared/store/cosmos-setup.js')).containerDefinitions;
+    const { chunks } = (await import('../../shared/adapters/cosmos/cosmos-setup.js')).containerDefinitions;
     const { CosmosClient } = await import('@azure/cosmos');
     const client = new CosmosClient({
       endpoint: stack.env.COSMOS_ENDPOINT!,

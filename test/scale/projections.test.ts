@@ -4,7 +4,7 @@
  * say. The Cosmos proxy's byte counts show what was read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type JobListItem, summarizeJob, toJobListItem } from '../../shared/jobs/job-view.js';
+import { type JobListItem, summarizeJob, toJobListItem } from '../../shared/model/job-view.js';
 import { reconcileActiveJobs } from '../../shared/pipeline/reconcile.js';
 import { emulatorClient, type SlotwiseStack, startSlotwise, waitForJobState } from '../support/stack.js';
 

@@ -4,8 +4,8 @@
  * keeps working when the tenant's webhook secret is rotated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
-import { parseCallbackToken, taskCallbackToken } from '../../shared/jobs/callback-token.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import { parseCallbackToken, taskCallbackToken } from '../../shared/model/callback-token.js';
 import {
   emulatorClient,
   type SlotwiseStack,

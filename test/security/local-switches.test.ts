@@ -10,7 +10,7 @@ import azureFunctions from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../dev/services/services.js';
 import { health } from '../../functions/health.js';
-import { type AppDeps, createAppDeps } from '../../shared/app.js';
+import { type AppDeps, createAppDeps } from '../../shared/app/app.js';
 import {
   BATCH_ACCOUNT,
   BATCH_KEY,

@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import azureFunctions from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intake } from '../../functions/intake.js';
-import { jobIdFromProof } from '../../shared/jobs/intake-proof.js';
-import { queueNames } from '../../shared/queues/names.js';
-import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
+import { queueNames } from '../../shared/adapters/queues/names.js';
+import { encodeQueueMessage } from '../../shared/adapters/queues/queue-gateway.js';
+import { jobIdFromProof } from '../../shared/usecases/intake-proof.js';
 import { signedIntake, signedIntakeText } from '../support/intake.js';
 import { type SlotwiseStack, startSlotwise, TEST_INTAKE_SECRET, waitFor } from '../support/stack.js';
 

@@ -3,9 +3,9 @@
  * and the API. Each must fail, and the victim's resources must stay as they were.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchClient } from '../../shared/batch/client.js';
-import { jobRequestSchema } from '../../shared/jobs/request-schema.js';
-import { batchJobIdFor } from '../../shared/planner/batch-names.js';
+import type { BatchClient } from '../../shared/adapters/batch/client.js';
+import { batchJobIdFor } from '../../shared/model/batch-names.js';
+import { jobRequestSchema } from '../../shared/model/request-schema.js';
 import { planJob } from '../../shared/planner/plan-job.js';
 import { emulatorClient, getJob, type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 

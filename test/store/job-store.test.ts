@@ -2,9 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { CosmosClient } from '@azure/cosmos';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/jobs/job.js';
-import { ensureContainers } from '../../shared/store/cosmos-setup.js';
-import { createJobStore, type JobStore } from '../../shared/store/job-store.js';
+import { ensureContainers } from '../../shared/adapters/cosmos/cosmos-setup.js';
+import { createJobStore, type JobStore } from '../../shared/adapters/cosmos/job-store.js';
+import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/model/job.js';
 
 let server: ReturnType<typeof createHttpServer> | undefined;
 let client: CosmosClient;

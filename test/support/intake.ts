@@ -3,8 +3,8 @@
  * tenant"). `signedIntake` returns the envelope; `signedIntakeText` the base64 text to put on the queue.
  */
 import { randomUUID } from 'node:crypto';
-import { signIntakeMessage } from '../../shared/jobs/intake-proof.js';
-import { encodeQueueMessage } from '../../shared/queues/queue-gateway.js';
+import { encodeQueueMessage } from '../../shared/adapters/queues/queue-gateway.js';
+import { signIntakeMessage } from '../../shared/usecases/intake-proof.js';
 import { TEST_INTAKE_SECRET } from './stack.js';
 
 export interface SignOptions {

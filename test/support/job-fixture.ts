@@ -1,5 +1,5 @@
 /** A stored job document for tests that write jobs straight to the store. */
-import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/jobs/job.js';
+import { type JobDoc, jobDocId, zeroTaskCounts } from '../../shared/model/job.js';
 
 export function jobDocFixture(
   tenant: string,

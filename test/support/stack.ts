@@ -18,9 +18,9 @@ import { type DevHost, startHost } from '../../dev/host/host.js';
 import type { HostLogger } from '../../dev/host/logger.js';
 import { type Services, startServices } from '../../dev/services/services.js';
 import { functionTable } from '../../functions/table.js';
-import { type AppDeps, createAppDeps } from '../../shared/app.js';
-import { type BatchClient, createBatchClient } from '../../shared/batch/client.js';
-import type { JobView } from '../../shared/jobs/job-view.js';
+import { type BatchClient, createBatchClient } from '../../shared/adapters/batch/client.js';
+import { type AppDeps, createAppDeps } from '../../shared/app/app.js';
+import type { JobView } from '../../shared/model/job-view.js';
 
 export const TEST_API_KEY = 'test-key-0123456789';
 export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.from('slotwise-test-webhook-secret-32b').toString('base64')}`;

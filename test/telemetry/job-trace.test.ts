@@ -16,17 +16,17 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePipelineMessage } from '../../shared/jobs/pipeline-message.js';
-import type { QueueName } from '../../shared/queues/names.js';
-import { createQueueGateway } from '../../shared/queues/queue-gateway.js';
-import { metricNames } from '../../shared/telemetry/metrics.js';
-import { inSpan } from '../../shared/telemetry/spans.js';
-import { startTelemetry, type Telemetry } from '../../shared/telemetry/start.js';
+import type { QueueName } from '../../shared/adapters/queues/names.js';
+import { createQueueGateway } from '../../shared/adapters/queues/queue-gateway.js';
+import { metricNames } from '../../shared/adapters/telemetry/metrics.js';
+import { inSpan } from '../../shared/adapters/telemetry/spans.js';
+import { startTelemetry, type Telemetry } from '../../shared/adapters/telemetry/start.js';
 import {
   TRACEPARENT_METADATA,
   takeTraceparent,
   traceparentOf,
-} from '../../shared/telemetry/trace-context.js';
+} from '../../shared/adapters/telemetry/trace-context.js';
+import { parsePipelineMessage } from '../../shared/model/pipeline-message.js';
 import {
   emulatorClient,
   getJob,

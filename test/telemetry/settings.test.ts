@@ -1,13 +1,17 @@
 /** Which exporter the settings choose, the Entra form of Application Insights, and the converters. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { operationPath } from '../../shared/batch/client.js';
-import { entraClientId, readTelemetrySettings, telemetryMode } from '../../shared/telemetry/start.js';
+import { operationPath } from '../../shared/adapters/batch/client.js';
+import {
+  entraClientId,
+  readTelemetrySettings,
+  telemetryMode,
+} from '../../shared/adapters/telemetry/start.js';
 import {
   TRACEPARENT_METADATA,
   takeTraceparent,
   withTraceMetadata,
-} from '../../shared/telemetry/trace-context.js';
+} from '../../shared/adapters/telemetry/trace-context.js';
 
 const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 

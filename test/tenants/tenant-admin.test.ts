@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../dev/services/services.js';
-import { ensureContainers } from '../../shared/store/cosmos-setup.js';
-import { createTenantStore, type TenantStore } from '../../shared/tenants/tenant-store.js';
+import { ensureContainers } from '../../shared/adapters/cosmos/cosmos-setup.js';
+import { createTenantStore, type TenantStore } from '../../shared/adapters/cosmos/tenant-store.js';
 import { startTestServices } from '../support/stack.js';
 
 const run = promisify(execFile);

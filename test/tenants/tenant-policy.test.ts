@@ -6,7 +6,7 @@ import {
   mergePolicyOverrides,
   policyChangeFromArgs,
   tenantPolicy,
-} from '../../shared/tenants/tenant-policy.js';
+} from '../../shared/model/tenant-policy.js';
 
 describe('tenant policy', () => {
   it('falls back to the documented defaults, and never to "everything allowed" on a broken record', () => {

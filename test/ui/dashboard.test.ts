@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uiAssetDirectory } from '../../shared/ui/serve.js';
+import { uiAssetDirectory } from '../../shared/interfaces/ui/serve.js';
 import {
   getJob,
   type SlotwiseStack,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { renderPackingText, tryPackingPicture } from '../../shared/interfaces/ui/packing-picture.js';
 import { packSlots } from '../../shared/planner/pack.js';
-import { renderPackingText, tryPackingPicture } from '../../shared/ui/packing-picture.js';
 
 const expand = (histogram: readonly (readonly [number, number])[]) =>
   histogram.flatMap(([slots, count]) => Array<number>(count).fill(slots));

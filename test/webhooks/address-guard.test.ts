@@ -3,8 +3,8 @@
  * and at send time; the local stack's loopback receivers (any port) work only under its switch.
  */
 import { describe, expect, it } from 'vitest';
-import { forbiddenAddressReason, validateCallbackUrl } from '../../shared/webhooks/address-guard.js';
-import { createWebhookDispatcher, deliverWebhook } from '../../shared/webhooks/deliver.js';
+import { forbiddenAddressReason, validateCallbackUrl } from '../../shared/adapters/webhooks/address-guard.js';
+import { createWebhookDispatcher, deliverWebhook } from '../../shared/adapters/webhooks/deliver.js';
 
 const strict = { allowHttpLoopback: false };
 const local = { allowHttpLoopback: true };

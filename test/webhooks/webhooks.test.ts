@@ -2,14 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStandardWebhook } from '../../dev/webhook-inbox/inbox.js';
-import { forbiddenAddressReason, validateCallbackUrl } from '../../shared/webhooks/address-guard.js';
-import { nextAttemptDelay, webhookRetryScheduleMs } from '../../shared/webhooks/backoff.js';
+import { forbiddenAddressReason, validateCallbackUrl } from '../../shared/adapters/webhooks/address-guard.js';
+import { nextAttemptDelay, webhookRetryScheduleMs } from '../../shared/adapters/webhooks/backoff.js';
 import {
   createWebhookDispatcher,
   DELIVERY_TIMEOUT_MS,
   deliverWebhook,
-} from '../../shared/webhooks/deliver.js';
-import { parseWebhookSecret, signWebhook, verifyWebhook } from '../../shared/webhooks/signature.js';
+} from '../../shared/adapters/webhooks/deliver.js';
+import { parseWebhookSecret, signWebhook, verifyWebhook } from '../../shared/adapters/webhooks/signature.js';
 
 // The reference vector of the Standard Webhooks specification (standard-webhooks/standard-webhooks,
 // libraries' "sign function works" tests).

@@ -1,0 +1,177 @@
+/**
+ * Settings, read and checked once at the composition root. In Azure they are app settings; locally
+ * the dev host copies `local.settings.json` `Values` into the environment, as Core Tools does.
+ */
+import { z } from 'zod';
+import { SlotwiseError } from '../../core/errors.js';
+import { priceOverridesSetting } from '../../planner/cost.js';
+
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((v) => v === 'true' || v === '1');
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const settingsSchema = z.object({
+  /** Storage connection string (local: Azurite). Empty → the `AzureWebJobsStorage__*` identity settings. */
+  AzureWebJobsStorage: z.string().default(''),
+  /** Identity-based storage, as the Functions host reads it: the queue endpoint (or the account name). */
+  AzureWebJobsStorage__queueServiceUri: z.union([z.url(), z.literal('')]).default(''),
+  AzureWebJobsStorage__accountName: z.string().default(''),
+  /** `managedidentity` in Azure; the host and the app then use the identity named by `__clientId`. */
+  AzureWebJobsStorage__credential: z.string().default(''),
+  AzureWebJobsStorage__clientId: z.string().default(''),
+  /** Client id of the user-assigned managed identity every Entra client uses (empty → DefaultAzureCredential's own choice). */
+  AZURE_CLIENT_ID: z.string().default(''),
+  /** Key Vault holding tenant secrets (`https://<name>.vault.azure.net/`). Empty → secrets stay on the tenant document (local). */
+  KEY_VAULT_URI: z.union([z.url(), z.literal('')]).default(''),
+  COSMOS_ENDPOINT: z.url(),
+  /** Empty → Microsoft Entra via @azure/identity. */
+  COSMOS_KEY: z.string().default(''),
+  COSMOS_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/)
+    .default('slotwise'),
+  BATCH_ENDPOINT: z.url(),
+  BATCH_ACCOUNT_NAME: z.string().min(1, 'is required'),
+  /** Empty → Microsoft Entra via @azure/identity. */
+  BATCH_ACCOUNT_KEY: z.string().default(''),
+  /** Subscription and resource group of the Batch account: pool-level package references are full ARM ids. */
+  BATCH_SUBSCRIPTION_ID: z.string().default('00000000-0000-0000-0000-000000000000'),
+  BATCH_RESOURCE_GROUP: z.string().default('slotwise-local'),
+  /** Local stack only: seeds tenant `dev` with this API key. */
+  SLOTWISE_DEV_API_KEY: z.string().default(''),
+  SLOTWISE_DEV_WEBHOOK_SECRET: z.string().default(''),
+  /** Local stack only: the secret tenant `dev` signs `job-requests` messages with (`whsec_<base64>`). */
+  SLOTWISE_DEV_INTAKE_SECRET: z.string().default(''),
+  /** Local stack only: allows `http://127.0.0.1` / `localhost` callback URLs. */
+  SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS: booleanSetting,
+  /** Jobs in accepted/planned/submitting longer than this are re-driven by the sweep. */
+  SLOTWISE_STUCK_AFTER_SECONDS: positiveInt(120),
+  /** A managed pool with no demand and no nodes is deleted after this long. */
+  SLOTWISE_POOL_IDLE_TTL_SECONDS: positiveInt(900),
+  /** Nodes one managed pool may have at most (on top of each job's maxNodes and the tenant's limit). */
+  SLOTWISE_POOL_MAX_NODES: positiveInt(500),
+  /** Demand must stay below a pool's target this long before the controller shrinks it. */
+  SLOTWISE_POOL_SHRINK_AFTER_SECONDS: positiveInt(300),
+  /** Retry-After for a submission over a tenant's job or task quota; queued ones wait about this long. */
+  SLOTWISE_QUOTA_RETRY_SECONDS: positiveInt(30),
+  /** First delay before a submission is tried again after a transient Batch failure (doubling, ≤ 10 min). */
+  SLOTWISE_SUBMIT_RETRY_BASE_SECONDS: positiveInt(10),
+  /** Submissions meeting only Batch 401/403 (key rotation, role propagation) wait this long before failing. */
+  SLOTWISE_BATCH_AUTH_GRACE_SECONDS: positiveInt(1800),
+  /** Jobs waiting on a pool Batch cannot allocate (quota, capacity) fail after this long. */
+  SLOTWISE_ALLOCATION_DEADLINE_SECONDS: positiveInt(1800),
+  /** Default node image for managed pools. */
+  SLOTWISE_POOL_IMAGE: z.string().default('canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'),
+  SLOTWISE_POOL_NODE_AGENT_SKU: z.string().default('batch.node.ubuntu 22.04'),
+  /** Prices per node-hour by VM size for dry-run estimates (JSON), over the table in shared/planner/cost.ts. */
+  SLOTWISE_PRICES: priceOverridesSetting,
+  /** Public base URL of this app, for task callbacks (e.g. https://slotwise.example.com). */
+  SLOTWISE_PUBLIC_URL: z.string().default(''),
+  /** Set by App Service / Azure Functions on every instance: the app runs in Azure. */
+  WEBSITE_INSTANCE_ID: z.string().default(''),
+  WEBSITE_SITE_NAME: z.string().default(''),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Every setting the app reads (the deployment template's contract). */
+export const settingNames = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+/** Keys and connection strings: local only; in Azure the identity forms replace them. */
+export const keyedSettings = ['AzureWebJobsStorage', 'COSMOS_KEY', 'BATCH_ACCOUNT_KEY'] as const;
+
+/** Set by the platform on every instance, never by the template. */
+export const platformSettings = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME'] as const;
+
+export class ConfigError extends SlotwiseError {
+  constructor(message: string) {
+    super('InvalidConfiguration', message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the settings, naming every missing or invalid one; values are never echoed (they may be secrets). */
+export function readSettings(env: Record<string, string | undefined>): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (
+    !env.AzureWebJobsStorage &&
+    !env.AzureWebJobsStorage__queueServiceUri &&
+    !env.AzureWebJobsStorage__accountName
+  ) {
+    problems.push(
+      'AzureWebJobsStorage: is required (a connection string, or AzureWebJobsStorage__queueServiceUri / __accountName with an identity)',
+    );
+  }
+  if (!parsed.success || problems.length > 0)
+    throw new ConfigError(`Invalid settings: ${problems.join('; ')}`);
+  return parsed.data;
+}
+
+export type StorageConnection =
+  | { readonly kind: 'connectionString'; readonly connectionString: string }
+  | { readonly kind: 'identity'; readonly queueServiceUri: string };
+
+/**
+ * The queue service the app talks to, resolved the way the Functions host resolves a binding's
+ * `connection`: a connection string wins; else `__queueServiceUri`, else `__accountName` (public cloud).
+ */
+export function storageConnection(settings: Settings): StorageConnection | undefined {
+  if (settings.AzureWebJobsStorage)
+    return { kind: 'connectionString', connectionString: settings.AzureWebJobsStorage };
+  if (settings.AzureWebJobsStorage__queueServiceUri)
+    return { kind: 'identity', queueServiceUri: settings.AzureWebJobsStorage__queueServiceUri };
+  if (settings.AzureWebJobsStorage__accountName)
+    return {
+      kind: 'identity',
+      queueServiceUri: `https://${settings.AzureWebJobsStorage__accountName}.queue.core.windows.net`,
+    };
+  return undefined;
+}
+
+/** The managed identity client id for Entra clients: `AZURE_CLIENT_ID`, else the storage connection's. */
+export function managedIdentityClientId(settings: Settings): string | undefined {
+  return settings.AZURE_CLIENT_ID || settings.AzureWebJobsStorage__clientId || undefined;
+}
+
+/** Settings that exist for the local stack only and must never take effect in Azure. */
+export const localOnlySettings = [
+  'SLOTWISE_DEV_API_KEY',
+  'SLOTWISE_DEV_WEBHOOK_SECRET',
+  'SLOTWISE_DEV_INTAKE_SECRET',
+  'SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS',
+] as const;
+
+export type LocalOnlySetting = (typeof localOnlySettings)[number];
+
+export interface LocalSwitches {
+  /** `WEBSITE_INSTANCE_ID` or `WEBSITE_SITE_NAME` is set. */
+  readonly runsInAzure: boolean;
+  /** Seed tenant `dev` from the SLOTWISE_DEV_* settings. */
+  readonly seedDevTenant: boolean;
+  readonly allowHttpLoopbackCallbacks: boolean;
+  /** Local-only settings that are set but refused (names only, never values). */
+  readonly refused: readonly LocalOnlySetting[];
+}
+
+/**
+ * Decides which local-only switches take effect. In Azure they are refused, so a settings file copied
+ * into production can neither create a tenant with a known key nor open callbacks to loopback; the app
+ * still starts (everything else is unaffected) and reports what it refused.
+ */
+export function localSwitches(settings: Settings): LocalSwitches {
+  const runsInAzure = settings.WEBSITE_INSTANCE_ID !== '' || settings.WEBSITE_SITE_NAME !== '';
+  const set = localOnlySettings.filter((name) => {
+    const value = settings[name];
+    return typeof value === 'boolean' ? value : value !== '';
+  });
+  return {
+    runsInAzure,
+    seedDevTenant: !runsInAzure && settings.SLOTWISE_DEV_API_KEY !== '',
+    allowHttpLoopbackCallbacks: !runsInAzure && settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS,
+    refused: runsInAzure ? set : [],
+  };
+}

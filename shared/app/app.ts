@@ -1,0 +1,170 @@
+/**
+ * The composition root: settings read once, clients created once, handed to every function.
+ * Nothing here runs at import time; the Azure entry point and the dev host call `createAppDeps`.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { CosmosClient } from '@azure/cosmos';
+import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import { createRestBatchGateway } from '../adapters/batch/batch-gateway-rest.js';
+import { createBatchClient } from '../adapters/batch/client.js';
+import {
+  type LocalSwitches,
+  localSwitches,
+  readSettings,
+  type Settings,
+  storageConnection,
+} from '../adapters/config/config.js';
+import { createAzureCredential, needsCredential } from '../adapters/config/credential.js';
+import { type ChunkStore, createChunkStore } from '../adapters/cosmos/chunk-store.js';
+import { openContainers } from '../adapters/cosmos/cosmos-setup.js';
+import { instrumentJobStore } from '../adapters/cosmos/instrument-job-store.js';
+import { createJobStore, type JobStore } from '../adapters/cosmos/job-store.js';
+import { createPoolDemandReader, type PoolDemandReader } from '../adapters/cosmos/pool-demand.js';
+import { createPoolStore, type PoolStore } from '../adapters/cosmos/pool-store.js';
+import { createTenantStore, type TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { createUsageStore, type UsageStore } from '../adapters/cosmos/usage-store.js';
+import { createKeyVaultSecretStore, withSecretStore } from '../adapters/key-vault/secret-store.js';
+import { createQueueGateway, type QueueGateway } from '../adapters/queues/queue-gateway.js';
+import { validateCallbackUrl } from '../adapters/webhooks/address-guard.js';
+import { nextAttemptDelay } from '../adapters/webhooks/backoff.js';
+import { createWebhookDispatcher, deliverWebhook } from '../adapters/webhooks/deliver.js';
+import { signWebhook } from '../adapters/webhooks/signature.js';
+import { type Clock, type Ids, randomIds, systemClock } from '../core/clock.js';
+import type { ValidationPolicy } from '../model/validate-request.js';
+import type { NotifyDeps } from '../pipeline/notify-stage.js';
+import type { HealthProbe } from './health.js';
+
+export interface AppDeps {
+  readonly settings: Settings;
+  readonly queues: QueueGateway;
+  readonly jobs: JobStore;
+  readonly chunks: ChunkStore;
+  readonly pools: PoolStore;
+  readonly demand: PoolDemandReader;
+  readonly tenants: TenantStore;
+  readonly usage: UsageStore;
+  readonly batch: BatchGateway;
+  readonly policy: ValidationPolicy;
+  readonly clock: Clock;
+  readonly ids: Ids;
+  readonly random: () => number;
+  readonly deliver: NotifyDeps['deliver'];
+  readonly nextAttemptDelay: NotifyDeps['nextAttemptDelay'];
+  readonly probes: readonly HealthProbe[];
+  /** Which local-only switches took effect, and which were refused because the app runs in Azure. */
+  readonly localSwitches: LocalSwitches;
+  close(): Promise<void>;
+}
+
+export async function createAppDeps(
+  env: Record<string, string | undefined>,
+  overrides: {
+    clock?: Clock;
+    ids?: Ids;
+    random?: () => number;
+    nextAttemptDelay?: AppDeps['nextAttemptDelay'];
+    /** Where start-up warnings go. Default console.warn (the Functions host collects it). */
+    log?: (message: string) => void;
+    /** Entra credential for clients without a key. Default: DefaultAzureCredential with the app's managed identity. */
+    credential?: TokenCredential;
+  } = {},
+): Promise<AppDeps> {
+  const settings = readSettings(env);
+  const clock = overrides.clock ?? systemClock;
+  const ids = overrides.ids ?? randomIds;
+  // One credential for every keyless client; created only when one is keyless.
+  const credential =
+    overrides.credential ?? (needsCredential(settings) ? createAzureCredential(settings) : undefined);
+  const storage = storageConnection(settings)!;
+  const queues = createQueueGateway(
+    storage.kind === 'connectionString'
+      ? storage.connectionString
+      : { queueServiceUri: storage.queueServiceUri, credential: credential! },
+  );
+  const cosmos = new CosmosClient({
+    endpoint: settings.COSMOS_ENDPOINT,
+    ...(settings.COSMOS_KEY ? { key: settings.COSMOS_KEY } : { aadCredentials: credential! }),
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  // Key auth (local) may create the database and containers; Entra data roles cannot, so there they
+  // are only checked, and a missing one stops the start with its name.
+  const containers = await openContainers(cosmos, settings.COSMOS_DATABASE, {
+    create: settings.COSMOS_KEY !== '',
+  }).catch((e: unknown) => {
+    cosmos.dispose();
+    throw e;
+  });
+  const tenantStore = createTenantStore(containers.tenants, containers.apiKeys);
+  const tenants = settings.KEY_VAULT_URI
+    ? withSecretStore(tenantStore, createKeyVaultSecretStore(settings.KEY_VAULT_URI, credential!), {
+        now: () => clock.now().getTime(),
+      })
+    : tenantStore;
+  const switches = localSwitches(settings);
+  if (switches.refused.length > 0) {
+    (overrides.log ?? ((m: string) => console.warn(m)))(
+      `Running in Azure (WEBSITE_INSTANCE_ID or WEBSITE_SITE_NAME is set): refusing the local-only ` +
+        `setting(s) ${switches.refused.join(', ')}; tenant 'dev' is not seeded and loopback callbacks ` +
+        `stay blocked. Remove them from the app settings.`,
+    );
+  }
+  if (switches.seedDevTenant) {
+    // Local stack only: tenant `dev` with the key and webhook secret from local.settings.json.
+    await tenants.upsert('dev', {
+      apiKey: settings.SLOTWISE_DEV_API_KEY,
+      ...(settings.SLOTWISE_DEV_WEBHOOK_SECRET
+        ? { webhookSecret: settings.SLOTWISE_DEV_WEBHOOK_SECRET }
+        : {}),
+      ...(settings.SLOTWISE_DEV_INTAKE_SECRET ? { intakeSecret: settings.SLOTWISE_DEV_INTAKE_SECRET } : {}),
+      now: clock.now(),
+    });
+  }
+  const batchClient = createBatchClient({
+    endpoint: settings.BATCH_ENDPOINT,
+    accountName: settings.BATCH_ACCOUNT_NAME,
+    ...(settings.BATCH_ACCOUNT_KEY
+      ? { accountKey: settings.BATCH_ACCOUNT_KEY }
+      : { credential: credential! }),
+  });
+  const batch = createRestBatchGateway(batchClient);
+  const callbackPolicy = { allowHttpLoopback: switches.allowHttpLoopbackCallbacks };
+  const dispatcher = createWebhookDispatcher(callbackPolicy);
+  const probes: HealthProbe[] = [
+    { name: 'queues', check: (signal) => queues.ping(signal) },
+    {
+      name: 'cosmos',
+      check: async (signal) => {
+        await cosmos.getDatabaseAccount({ abortSignal: signal });
+      },
+    },
+    { name: 'batch', check: (signal) => batch.ping(signal) },
+  ];
+  return {
+    settings,
+    queues,
+    jobs: instrumentJobStore(createJobStore(containers.jobs)),
+    chunks: createChunkStore(containers.chunks, { getJob: createJobStore(containers.jobs).get }),
+    pools: createPoolStore(containers.pools),
+    demand: createPoolDemandReader(containers.jobs),
+    tenants,
+    usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
+    batch,
+    policy: { checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy) },
+    clock,
+    ids,
+    random: overrides.random ?? Math.random,
+    deliver: ({ url, id, body, secret, at }) =>
+      deliverWebhook(
+        { url, body, headers: { ...signWebhook({ secret, id, timestamp: at.getTime() / 1000, body }) } },
+        { policy: callbackPolicy, dispatcher },
+      ),
+    nextAttemptDelay: overrides.nextAttemptDelay ?? nextAttemptDelay,
+    probes,
+    localSwitches: switches,
+    async close() {
+      cosmos.dispose();
+      await batchClient.close();
+      await dispatcher.close();
+    },
+  };
+}

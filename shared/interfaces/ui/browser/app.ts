@@ -1,0 +1,436 @@
+/**
+ * The dashboard in the browser: the tenant's jobs with state and progress, and for one job its
+ * counts, pool, plan, packing picture, waiting reason, failure, deliveries and history.
+ *
+ * The key comes from the URL fragment (`#key=…`, which browsers never send to the server) or the
+ * form, is kept in sessionStorage (gone when the tab closes) and goes to the API only in the
+ * `Authorization` header. It is removed from the address bar at once so it stays out of history.
+ * Everything from the API is written with textContent, never as HTML.
+ */
+import type { JobView } from '../../../model/job-view.js';
+import { type PackingPicture, tryPackingPicture } from '../packing-picture.js';
+
+const KEY_ITEM = 'slotwise.apiKey';
+const LIST_EVERY_MS = 2000;
+const JOB_EVERY_MS = 1000;
+const MAX_KINDS_DRAWN = 24;
+const finalStates = new Set(['completed', 'failed', 'cancelled', 'rejected']);
+
+const apiBase = document.body.dataset.api ?? '/api';
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from the page`);
+  return el as T;
+}
+
+/** `el('td', { class: 'x' }, 'text', child)`: an element with attributes and text or element children. */
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string> = {},
+  ...children: (Node | string | undefined)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children) if (child !== undefined) node.append(child);
+  return node;
+}
+
+class Unauthorized extends Error {}
+
+async function api<T>(path: string, key: string): Promise<T> {
+  const response = await fetch(`${apiBase}${path}`, {
+    headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
+    cache: 'no-store',
+  });
+  if (response.status === 401) throw new Unauthorized('key refused');
+  if (!response.ok) {
+    const problem = (await response.json().catch(() => ({}))) as { title?: string; detail?: string };
+    throw new Error(`${response.status} ${problem.title ?? ''} ${problem.detail ?? ''}`.trim());
+  }
+  return (await response.json()) as T;
+}
+
+/** Reads `#key=…&job=…`; stores the key and leaves only `job` in the address bar. */
+function takeFragment(): { job?: string } {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const key = params.get('key');
+  if (key) {
+    sessionStorage.setItem(KEY_ITEM, key);
+    params.delete('key');
+    history.replaceState(
+      null,
+      '',
+      `${location.pathname}${location.search}${params.size > 0 ? `#${params}` : ''}`,
+    );
+  }
+  const job = params.get('job');
+  return job ? { job } : {};
+}
+
+function selectedJob(): string | undefined {
+  return new URLSearchParams(location.hash.slice(1)).get('job') ?? undefined;
+}
+
+// ---------- rendering ----------
+
+function stateBadge(state: string): HTMLElement {
+  return el('span', { class: `state state-${state}` }, state);
+}
+
+function total(job: JobView): number {
+  const c = job.taskCounts;
+  return Math.max(job.tasks ?? 0, c.active + c.running + c.succeeded + c.failed);
+}
+
+/** A bar of succeeded, failed, running and active tasks over all tasks. */
+function progressBar(job: JobView): HTMLElement {
+  const all = Math.max(1, total(job));
+  const c = job.taskCounts;
+  const bar = el('div', { class: 'progress', role: 'img' });
+  bar.setAttribute(
+    'aria-label',
+    `${c.succeeded} succeeded, ${c.failed} failed, ${c.running} running, ${c.active} active of ${total(job)}`,
+  );
+  for (const [name, n] of [
+    ['succeeded', c.succeeded],
+    ['failed', c.failed],
+    ['running', c.running],
+    ['active', c.active],
+  ] as const) {
+    if (n === 0) continue;
+    const part = el('span', { class: `part part-${name}`, title: `${n} ${name}` });
+    part.style.width = `${(100 * n) / all}%`;
+    bar.append(part);
+  }
+  return bar;
+}
+
+function renderList(jobs: readonly JobView[]): void {
+  const body = byId<HTMLTableElement>('jobs').tBodies[0]!;
+  const chosen = selectedJob();
+  body.replaceChildren(
+    ...jobs.map((job) => {
+      const done = job.taskCounts.succeeded + job.taskCounts.failed;
+      const row = el(
+        'tr',
+        { 'data-job': job.id, class: job.id === chosen ? 'chosen' : '' },
+        el('td', {}, el('a', { href: `#job=${encodeURIComponent(job.id)}` }, job.displayName ?? job.id)),
+        el(
+          'td',
+          {},
+          stateBadge(job.state),
+          job.waiting
+            ? el('span', { class: 'state state-waiting', title: job.waiting.message }, 'waiting for nodes')
+            : undefined,
+        ),
+        el(
+          'td',
+          { class: 'progress-cell' },
+          progressBar(job),
+          el('span', { class: 'muted' }, `${done}/${total(job)}`),
+        ),
+        el('td', { class: 'muted' }, shortTime(job.createdAt)),
+      );
+      return row;
+    }),
+  );
+  byId('jobs-empty').hidden = jobs.length > 0;
+}
+
+function shortTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
+}
+
+function fact(label: string, value: Node | string | undefined): HTMLElement | undefined {
+  return value === undefined
+    ? undefined
+    : el('div', { class: 'fact' }, el('dt', {}, label), el('dd', {}, value));
+}
+
+function renderDetail(job: JobView): void {
+  const c = job.taskCounts;
+  const plan = job.plan;
+  const sections: (HTMLElement | undefined)[] = [
+    el('h2', {}, job.displayName ? `${job.displayName} (${job.id})` : job.id, ' ', stateBadge(job.state)),
+    el(
+      'div',
+      { class: 'counts' },
+      ...(['active', 'running', 'succeeded', 'failed'] as const).map((name) =>
+        el('div', { class: `count count-${name}`, 'data-count': name }, el('b', {}, String(c[name])), name),
+      ),
+    ),
+    progressBar(job),
+  ];
+  if (job.waiting) {
+    sections.push(
+      el(
+        'div',
+        { class: 'notice waiting', 'data-waiting': job.waiting.code },
+        el('strong', {}, `Waiting: ${job.waiting.code}`),
+        el('p', {}, job.waiting.message),
+        el(
+          'p',
+          { class: 'muted' },
+          `since ${shortTime(job.waiting.since)}; fails at ${shortTime(job.waiting.failAt)} unless nodes come`,
+        ),
+      ),
+    );
+  }
+  if (job.failure) {
+    sections.push(
+      el(
+        'div',
+        { class: 'notice failure' },
+        el('strong', {}, `Failed: ${job.failure.code}`),
+        el('p', {}, job.failure.message),
+        job.failure.failedTasks && job.failure.failedTasks.length > 0
+          ? el(
+              'ul',
+              {},
+              ...job.failure.failedTasks
+                .slice(0, 20)
+                .map((t) =>
+                  el('li', {}, `${t.taskId}${t.exitCode !== undefined ? ` exited ${t.exitCode}` : ''}`),
+                ),
+            )
+          : undefined,
+      ),
+    );
+  }
+  if (job.errors && job.errors.length > 0) {
+    sections.push(
+      el(
+        'div',
+        { class: 'notice failure' },
+        el('strong', {}, 'Rejected'),
+        el(
+          'ul',
+          {},
+          ...job.errors.map((e) => el('li', {}, e.field ? `${e.field}: ${e.message}` : e.message)),
+        ),
+      ),
+    );
+  }
+  const pool = job.pool ? ('id' in job.pool ? `existing pool ${job.pool.id}` : job.pool.vmSize) : undefined;
+  sections.push(
+    el('h3', {}, 'Pool'),
+    el(
+      'dl',
+      { class: 'facts' },
+      fact('asked for', pool),
+      fact(
+        'Batch pool',
+        job.batch ? `${job.batch.poolId}${job.batch.managedPool ? ' (managed)' : ''}` : undefined,
+      ),
+      fact('Batch job', job.batch?.jobId),
+      fact('created', shortTime(job.createdAt)),
+      fact('ended', job.endedAt ? shortTime(job.endedAt) : undefined),
+    ),
+  );
+  if (plan) {
+    sections.push(
+      el('h3', {}, 'Plan'),
+      el(
+        'dl',
+        { class: 'facts' },
+        fact('nodes', `${plan.nodes} (lower bound ${plan.lowerBound})`),
+        fact('slots per node', `${plan.taskSlotsPerNode} on ${plan.vmSize}`),
+        fact('slots used', `${plan.totalSlots} of ${plan.nodes * plan.taskSlotsPerNode}`),
+        fact('pool nodes', String(plan.poolNodes)),
+        fact('waves', String(plan.waves)),
+        fact('packages', `${plan.applicationPackages.placement}: ${plan.applicationPackages.reason}`),
+        fact('images', plan.containerImages.length > 0 ? plan.containerImages.join(', ') : undefined),
+      ),
+      el('h3', {}, 'Packing'),
+      packingFigure(plan),
+    );
+  }
+  sections.push(el('h3', {}, 'Deliveries'), deliveriesTable(job));
+  sections.push(
+    el('h3', {}, 'History'),
+    el(
+      'ol',
+      { class: 'history' },
+      ...job.history.map((h) => el('li', {}, stateBadge(h.state), ` ${shortTime(h.at)}`)),
+    ),
+  );
+  byId('detail').replaceChildren(...sections.filter((s): s is HTMLElement => s !== undefined));
+}
+
+/** Nodes × slots: one row per kind of node (with how many look alike), each task a block as wide as its slots. */
+function packingFigure(plan: NonNullable<JobView['plan']>): HTMLElement {
+  const picture: PackingPicture | undefined = tryPackingPicture(plan);
+  if (!picture) return el('p', { class: 'muted' }, 'No packing picture for this plan.');
+  const rows = picture.kinds.slice(0, MAX_KINDS_DRAWN).map((kind) => {
+    const node = el('div', { class: 'node', title: `${kind.used} of ${picture.slotsPerNode} slots used` });
+    kind.tasks.forEach((slots) => {
+      const block = el('span', {
+        class: 'task',
+        'data-slots': String(slots),
+        title: `a task of ${slots} slot${slots === 1 ? '' : 's'}`,
+      });
+      block.style.flexGrow = String(slots);
+      block.style.setProperty('--hue', String((slots * 47) % 360));
+      if (slots > 1 && picture.slotsPerNode <= 64) block.textContent = String(slots);
+      node.append(block);
+    });
+    const free = picture.slotsPerNode - kind.used;
+    if (free > 0) {
+      const gap = el('span', { class: 'free', title: `${free} free slot${free === 1 ? '' : 's'}` });
+      gap.style.flexGrow = String(free);
+      node.append(gap);
+    }
+    // Slot ticks: one cell per slot behind the blocks, when they are wide enough to see.
+    if (picture.slotsPerNode <= 64) node.style.setProperty('--slots', String(picture.slotsPerNode));
+    return el(
+      'div',
+      { class: 'node-row', 'data-nodes': String(kind.count) },
+      el('span', { class: 'node-count' }, `${kind.count} ×`),
+      node,
+    );
+  });
+  const hidden = picture.kinds.slice(MAX_KINDS_DRAWN);
+  const hiddenNodes = hidden.reduce((n, k) => n + k.count, 0);
+  return el(
+    'figure',
+    { class: 'packing', 'data-nodes': String(picture.nodes), 'data-tasks': String(picture.tasks) },
+    ...rows,
+    hidden.length > 0
+      ? el('p', { class: 'muted' }, `… ${hidden.length} more kinds of node (${hiddenNodes} nodes)`)
+      : undefined,
+    el(
+      'figcaption',
+      { class: 'muted' },
+      `${picture.tasks} tasks in ${picture.nodes} node${picture.nodes === 1 ? '' : 's'} of ${picture.slotsPerNode} slots; ` +
+        `${picture.usedSlots} of ${picture.nodes * picture.slotsPerNode} slots used` +
+        (plan.waves > 1 ? `; the pool runs ${plan.poolNodes} at a time (${plan.waves} waves)` : ''),
+    ),
+  );
+}
+
+function deliveriesTable(job: JobView): HTMLElement {
+  if (job.deliveries.length === 0) {
+    return el('p', { class: 'muted' }, job.callback ? 'None yet.' : 'No callback URL: nothing is delivered.');
+  }
+  return el(
+    'table',
+    { class: 'deliveries' },
+    el(
+      'thead',
+      {},
+      el('tr', {}, ...['Event', 'Status', 'Attempts', 'Last answer', 'When'].map((h) => el('th', {}, h))),
+    ),
+    el(
+      'tbody',
+      {},
+      ...job.deliveries.map((d) =>
+        el(
+          'tr',
+          { 'data-event': d.eventId },
+          el('td', {}, d.type),
+          el('td', {}, el('span', { class: `delivery delivery-${d.status}` }, d.status)),
+          el('td', {}, String(d.attempts)),
+          el(
+            'td',
+            {},
+            [d.lastStatus !== undefined ? String(d.lastStatus) : '', d.lastError ?? '']
+              .filter(Boolean)
+              .join(' '),
+          ),
+          el(
+            'td',
+            { class: 'muted' },
+            d.deliveredAt
+              ? shortTime(d.deliveredAt)
+              : d.nextAttemptAt
+                ? `next ${shortTime(d.nextAttemptAt)}`
+                : '',
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---------- the loop ----------
+
+function showKeyForm(message?: string): void {
+  byId('main').hidden = true;
+  byId('forget').hidden = true;
+  byId('key-form').hidden = false;
+  const error = byId('key-error');
+  error.hidden = message === undefined;
+  error.textContent = message ?? '';
+}
+
+function status(text: string): void {
+  byId('status').textContent = text;
+}
+
+let timer: ReturnType<typeof setTimeout> | undefined;
+let lastListAt = 0;
+let lastDetail: { id: string; final: boolean } | undefined;
+
+async function refresh(): Promise<void> {
+  const key = sessionStorage.getItem(KEY_ITEM);
+  if (!key) return showKeyForm();
+  byId('key-form').hidden = true;
+  byId('main').hidden = false;
+  byId('forget').hidden = false;
+  try {
+    const now = Date.now();
+    if (now - lastListAt >= LIST_EVERY_MS) {
+      const page = await api<{ value: JobView[] }>('/jobs?limit=50', key);
+      renderList(page.value);
+      lastListAt = now;
+    }
+    const id = selectedJob();
+    // A job in a final state no longer changes: fetched once, then left alone.
+    if (id && !(lastDetail?.id === id && lastDetail.final)) {
+      const job = await api<JobView>(`/jobs/${encodeURIComponent(id)}`, key);
+      renderDetail(job);
+      lastDetail = { id, final: finalStates.has(job.state) };
+    }
+    status(`updated ${new Date().toLocaleTimeString()}`);
+  } catch (e) {
+    if (e instanceof Unauthorized) {
+      sessionStorage.removeItem(KEY_ITEM);
+      return showKeyForm('That key was refused.');
+    }
+    status(`cannot load: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  timer = setTimeout(() => void refresh(), JOB_EVERY_MS);
+}
+
+function restart(): void {
+  if (timer !== undefined) clearTimeout(timer);
+  void refresh();
+}
+
+byId<HTMLFormElement>('key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = byId<HTMLInputElement>('key');
+  if (!input.value) return;
+  sessionStorage.setItem(KEY_ITEM, input.value);
+  input.value = '';
+  lastListAt = 0;
+  restart();
+});
+
+byId('forget').addEventListener('click', () => {
+  sessionStorage.removeItem(KEY_ITEM);
+  if (timer !== undefined) clearTimeout(timer);
+  showKeyForm();
+});
+
+window.addEventListener('hashchange', () => {
+  const { job } = takeFragment();
+  lastDetail = undefined;
+  lastListAt = 0;
+  if (!job) byId('detail').replaceChildren(el('p', { class: 'muted' }, 'Choose a job.'));
+  restart();
+});
+
+takeFragment();
+restart();

@@ -1,0 +1,234 @@
+/**
+ * The job document, as stored in Cosmos DB (container `jobs`, partition key `/tenant`).
+ *
+ * The document carries its own outbox: every state change appends an event to `events` in the same
+ * write that changes `state`, so no event is ever lost between the update and the send. The notifier
+ * delivers pending events in `seq` order and records the outcome on the event.
+ */
+
+import type { JobBody, PoolBody } from './batch-bodies.js';
+import type { JobEfficiency } from './efficiency.js';
+import type { JobRequest } from './request-schema.js';
+import type { FieldError } from './validate-request.js';
+
+export const jobStates = [
+  'accepted',
+  'planned',
+  'submitting',
+  'submitted',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'rejected',
+] as const;
+
+export type JobState = (typeof jobStates)[number];
+
+export interface TaskCounts {
+  active: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+}
+
+export const zeroTaskCounts: TaskCounts = { active: 0, running: 0, succeeded: 0, failed: 0 };
+
+export interface JobFailure {
+  /** Batch's error code, or a Slotwise code such as `TaskFailed`, `BatchJobDeleted`. */
+  readonly code: string;
+  readonly message: string;
+  readonly failedTasks?: readonly FailedTask[];
+}
+
+export interface FailedTask {
+  readonly taskId: string;
+  readonly exitCode?: number;
+  readonly failureCode?: string;
+  readonly failureMessage?: string;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'gone' | 'none';
+
+export interface EventDelivery {
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt?: string;
+  lastAttemptAt?: string;
+  lastStatus?: number;
+  lastError?: string;
+  deliveredAt?: string;
+}
+
+export interface JobEvent {
+  readonly seq: number;
+  /** Unique event id: the CloudEvents `id` and the `webhook-id`, stable across retries. */
+  readonly id: string;
+  /** e.g. `slotwise.job.completed`. */
+  readonly type: string;
+  readonly state: JobState;
+  readonly at: string;
+  readonly taskCounts: TaskCounts;
+  delivery: EventDelivery;
+}
+
+export interface PlanSummary {
+  /** Nodes needed to run every task at once (after packing). */
+  readonly nodes: number;
+  /** A proven lower bound on that number (the larger of ⌈Σ slots / slots per node⌉ and Martello–Toth L2). */
+  readonly lowerBound: number;
+  /**
+   * The strongest lower bound proven, ≥ `lowerBound`: ⌈Gilmore–Gomory LP bound⌉ over the distinct slot
+   * sizes (column generation; Farley's bound if it stopped at its budget). Absent on older plans.
+   */
+  readonly lpBound?: number;
+  /** True when `nodes` equals `lpBound`: no packing of these tasks needs fewer nodes. Absent on older plans. */
+  readonly provenOptimal?: boolean;
+  readonly taskSlotsPerNode: number;
+  readonly vmSize: string;
+  /** Nodes the pool is sized to (nodes capped by maxNodes). */
+  readonly poolNodes: number;
+  /** How many rounds the tasks need when the pool is capped below `nodes`. */
+  readonly waves: number;
+  readonly tasks: number;
+  readonly totalSlots: number;
+  readonly chunks: number;
+  /** Where application packages were placed, and why. */
+  readonly applicationPackages: { readonly placement: 'pool' | 'task' | 'none'; readonly reason: string };
+  /** Container images prefetched by the pool. */
+  readonly containerImages: readonly string[];
+  readonly nodeFillType: 'pack';
+  /** Tasks by the slots each needs, `[slots, tasks]` ascending: what the pool controller packs. */
+  readonly slotHistogram?: readonly (readonly [number, number])[];
+  /** The job's cap on nodes of a managed pool (its `maxNodes`, default 20). */
+  readonly maxNodes?: number;
+}
+
+/**
+ * Batch cannot allocate the pool's nodes (quota, capacity): the job waits, and fails with this
+ * reason once the deadline passes unless the pool recovers.
+ */
+export interface WaitingReason {
+  readonly code: string;
+  readonly message: string;
+  readonly since: string;
+  readonly failAt: string;
+}
+
+export interface BatchRefs {
+  readonly poolId: string;
+  readonly jobId: string;
+  /** True when Slotwise created (and manages) the pool. */
+  readonly managedPool: boolean;
+}
+
+export interface Lease {
+  readonly owner: string;
+  readonly until: string;
+}
+
+export interface SubmissionProgress {
+  chunksTotal: number;
+  chunksAdded: number;
+  tasksAdded: number;
+  lease?: Lease;
+  attempts: number;
+  lastError?: string;
+  /** Since when every try met a Batch authentication error (cleared by any other outcome). */
+  authFailingSince?: string;
+}
+
+/** The plan stage's claim and attempt count: planning gives up (the job fails) after a bounded number. */
+export interface PlanningProgress {
+  attempts: number;
+  lease?: Lease;
+  lastError?: string;
+  /** A failed attempt's retry is queued for this time; the sweep leaves the job alone until then. */
+  retryAt?: string;
+}
+
+/** A range of chunk indexes, `to` exclusive. */
+export interface ChunkRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * A retry asked for over HTTP and done in the background by the retry stage. The request id makes
+ * the work happen once: a redelivered message for a finished request does nothing.
+ */
+export interface RetryRequest {
+  readonly requestId: string;
+  /** The attempt a resubmission becomes (its Batch job id is derived from it). */
+  readonly attempt: number;
+  readonly requestedAt: string;
+  status: 'queued' | 'working' | 'done' | 'nothing';
+  mode?: 'reactivated' | 'resubmitted';
+  /** Tasks reactivated or written for resubmission so far. */
+  tasks: number;
+  /** Why there was nothing to retry. */
+  reason?: string;
+  lease?: Lease;
+  /** The chunks holding the current attempt's tasks: what a resubmission reads. */
+  readonly source: ChunkRange;
+  /** Resubmission progress: next source chunk to read, and the chunks written so far. */
+  sourceNext?: number;
+  output?: ChunkRange;
+  finishedAt?: string;
+}
+
+export interface ToleratedFailures {
+  readonly count: number;
+  /** The first few. */
+  readonly tasks: readonly { readonly taskId: string; readonly exitCode?: number }[];
+}
+
+export interface JobDoc {
+  /** Document id: `job:<lowercased job id>` (job ids are unique ignoring case, as in Batch). */
+  id: string;
+  type: 'job';
+  tenant: string;
+  /** The job id as the caller wrote it. */
+  jobId: string;
+  state: JobState;
+  createdAt: string;
+  updatedAt: string;
+  /** `createdAt|jobId`: one string to order and page by, newest first. */
+  sortKey: string;
+  /** SHA-256 of the canonical request: same id + same body is a replay, a different body a conflict. */
+  requestHash: string;
+  request: JobRequest | null;
+  /** For rejected requests: every problem found. */
+  errors?: readonly FieldError[];
+  failure?: JobFailure;
+  plan?: PlanSummary;
+  batch?: BatchRefs;
+  /** The Batch bodies the submitter sends (the pool only when Slotwise manages it). */
+  batchBodies?: { readonly pool?: PoolBody; readonly job: JobBody };
+  submission?: SubmissionProgress;
+  planning?: PlanningProgress;
+  /** Present while the job's pool cannot allocate nodes. */
+  waiting?: WaitingReason;
+  retry?: RetryRequest;
+  taskCounts: TaskCounts;
+  /** W3C trace context of the trace the job began in (shared/adapters/telemetry); absent without telemetry. */
+  traceparent?: string;
+  history: { state: JobState; at: string }[];
+  events: JobEvent[];
+  notifyLease?: Lease;
+  /** When the receiver answered 410 Gone: no event of this job is delivered after it. */
+  callbackGoneAt?: string;
+  /** SHA-256 of the per-job token tasks use to report back. */
+  callbackTokenHash?: string;
+  /** Measured once when Batch ended the job (see efficiency.ts). */
+  efficiency?: JobEfficiency;
+  /** Failed tasks that did not fail the job: their exit options say `jobAction: none` (see exit-conditions.ts). */
+  toleratedFailures?: ToleratedFailures;
+  /** Set when the job reached an end state: the reconcile timer stops looking at it. */
+  endedAt?: string;
+  _etag?: string;
+}
+
+export function jobDocId(jobId: string): string {
+  return `job:${jobId.toLowerCase()}`;
+}

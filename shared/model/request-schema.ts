@@ -1,0 +1,286 @@
+/**
+ * The job request: what callers POST to /api/jobs or put in a `job-requests` message. Validated here,
+ * at the boundary, with every problem reported at once; everything past this point works on the typed
+ * `JobRequest`. Unknown properties are rejected so that a typo never silently changes a job.
+ *
+ * Limits (documented in the README): ids ≤ 64 chars of letters, digits, `-`, `_` (Batch's rule, unique
+ * ignoring case); ≤ 10,000 explicit tasks; a sweep expands to ≤ 1,000,000 tasks; command lines ≤ 8,000
+ * chars; ≤ 100 environment variables and ≤ 100 resource files per task; ≤ 10 application packages per
+ * level; ≤ 20 metadata entries. The per-task limits hold for every task a sweep expands to, and the
+ * expanded job as a whole is capped (validate-request.ts checks both without expanding the sweep).
+ */
+import { z } from 'zod';
+
+export const MAX_EXPLICIT_TASKS = 10_000;
+export const MAX_TASKS = 1_000_000;
+export const MAX_ID_LENGTH = 64;
+/** Batch's limits on one task, in characters. */
+export const MAX_COMMAND_LINE_LENGTH = 8000;
+export const MAX_ENVIRONMENT_VALUE_LENGTH = 32_768;
+export const MAX_FILE_PATH_LENGTH = 1024;
+/**
+ * JSON size of one task: every task must fit, with the envelope and the fields the planner adds, in
+ * one add-collection request (Batch refuses bodies of 1 MB or more; chunks are cut at 900,000 bytes).
+ */
+export const MAX_TASK_JSON_BYTES = 800_000;
+/**
+ * JSON size of all tasks of a job together (explicit and expanded): 1 GiB. The planner stores them as
+ * chunks and the submitter sends them to Batch; this keeps one request from taking storage and
+ * bandwidth without bound (a million tasks of about 1 KB each fit).
+ */
+export const MAX_EXPANDED_JOB_BYTES = 1024 ** 3;
+/**
+ * JSON size of the request as stored in the job document, which Cosmos caps at 2 MB. The HTTP body is
+ * at most 1 MiB, but numbers can grow when re-serialised (`1e20` becomes 21 digits) and defaults are
+ * filled in, so it is checked again after parsing: 1.25 MiB leaves 0.75 MiB for the rest of the document.
+ */
+export const MAX_REQUEST_JSON_BYTES = 1.25 * 1024 * 1024;
+
+const batchId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
+  .regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, hyphens and underscores');
+
+const isoDuration = z.iso.duration({ message: 'must be an ISO 8601 duration such as PT2H or P1D' });
+
+const environment = z
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names must be letters, digits and underscores'),
+    z.string().max(MAX_ENVIRONMENT_VALUE_LENGTH),
+  )
+  .refine((env) => Object.keys(env).length <= 100, 'at most 100 environment variables');
+
+const httpsOrBlobUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
+
+const resourceFile = z.union([
+  z.strictObject({
+    httpUrl: httpsOrBlobUrl,
+    filePath: z.string().min(1).max(MAX_FILE_PATH_LENGTH),
+    fileMode: z
+      .string()
+      .regex(/^[0-7]{3,4}$/)
+      .optional(),
+  }),
+  z.strictObject({
+    storageContainerUrl: httpsOrBlobUrl,
+    blobPrefix: z.string().max(1024).optional(),
+    filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
+    fileMode: z
+      .string()
+      .regex(/^[0-7]{3,4}$/)
+      .optional(),
+  }),
+]);
+
+const applicationPackage = z.strictObject({
+  /** Application name, or the full ARM resource id of the application. */
+  applicationId: z.string().min(1).max(1024),
+  /** Omitted → the application's default version. */
+  version: z.string().min(1).max(64).optional(),
+});
+
+const container = z.strictObject({
+  image: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/, 'must be a container image reference such as repo/name:tag'),
+  /** Extra `docker create` options: only the safe subset in container-run-options.ts is accepted. */
+  runOptions: z.string().max(4096).optional(),
+});
+
+const resources = z.strictObject({
+  cpus: z.number().positive().max(512).optional(),
+  memoryGiB: z.number().positive().max(4096).optional(),
+});
+
+const dependsOn = z.strictObject({
+  taskIds: z.array(batchId).max(10_000).optional(),
+  /** Inclusive ranges of numeric task ids, as Batch's `taskIdRanges`. */
+  ranges: z
+    .array(
+      z
+        .strictObject({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })
+        .refine((r) => r.start <= r.end, { message: 'start must not exceed end', path: ['end'] }),
+    )
+    .max(1000)
+    .optional(),
+});
+
+const int32 = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1);
+
+/**
+ * Batch's ExitOptions. `jobAction` defaults to `none` for exit code 0 and `terminate` otherwise and
+ * acts only on a job with `onTaskFailure: performexitoptionsjobaction`, which the planner sets when any
+ * task names a jobAction. `dependencyAction` defaults to `satisfy` for 0 and `block` otherwise.
+ */
+const exitOptions = z.strictObject({
+  jobAction: z.enum(['none', 'disable', 'terminate']).optional(),
+  dependencyAction: z.enum(['satisfy', 'block']).optional(),
+});
+
+/** Batch's ExitConditions, passed to Batch unchanged (see shared/model/exit-conditions.ts for the job's state). */
+export const exitConditionsSchema = z.strictObject({
+  exitCodes: z
+    .array(z.strictObject({ code: int32, exitOptions }))
+    .max(100)
+    .optional(),
+  exitCodeRanges: z
+    .array(
+      z
+        .strictObject({ start: int32, end: int32, exitOptions })
+        .refine((r) => r.start <= r.end, { message: 'start must not exceed end', path: ['end'] }),
+    )
+    .max(100)
+    .optional(),
+  preProcessingError: exitOptions.optional(),
+  fileUploadError: exitOptions.optional(),
+  default: exitOptions.optional(),
+});
+
+/** Fields shared by explicit tasks and the sweep template. */
+const taskFields = {
+  commandLine: z.string().min(1).max(MAX_COMMAND_LINE_LENGTH),
+  displayName: z.string().max(1024).optional(),
+  /** Slots this task occupies on a node (Batch `requiredSlots`). Default 1, or derived from `resources`. */
+  requiredSlots: z.number().int().min(1).max(256).optional(),
+  /** Alternative to requiredSlots: the planner derives slots from the VM size. */
+  resources: resources.optional(),
+  environment: environment.optional(),
+  resourceFiles: z.array(resourceFile).max(100).optional(),
+  container: container.optional(),
+  applicationPackages: z.array(applicationPackage).max(10).optional(),
+  /** Retries after a non-zero exit (Batch `maxTaskRetryCount`): 0..100, or -1 for unlimited. */
+  maxRetries: z.number().int().min(-1).max(100).optional(),
+  maxWallClockTime: isoDuration.optional(),
+  /**
+   * Batch's auto-user elevation (`userIdentity.autoUser.elevationLevel`). Tasks run as a non-admin
+   * user scoped to the task; `admin` needs the operator's grant for the tenant (`allowAdminTasks`).
+   */
+  elevationLevel: z.enum(['nonadmin', 'admin']).optional(),
+  /** How Batch responds to the task's exit code or errors (Batch `exitConditions`, sent unchanged). */
+  exitConditions: exitConditionsSchema.optional(),
+  /** Expected run time (ISO 8601), for the dry run's estimate only: never sent to Batch. */
+  expectedDuration: isoDuration.optional(),
+};
+
+export const taskSpecSchema = z
+  .strictObject({ id: batchId, ...taskFields, dependsOn: dependsOn.optional() })
+  .refine((t) => !(t.requiredSlots !== undefined && t.resources !== undefined), {
+    message: 'give either requiredSlots or resources, not both',
+    path: ['resources'],
+  });
+
+const sweepParameter = z.union([
+  z
+    .strictObject({
+      from: z.number().int(),
+      to: z.number().int(),
+      step: z.number().int().positive().default(1),
+      /** Zero-pad to this width when substituted, e.g. 5 → 00042. */
+      pad: z.number().int().min(1).max(20).optional(),
+    })
+    .refine((p) => p.from <= p.to, { message: 'from must not exceed to', path: ['to'] }),
+  z
+    .array(z.union([z.string().max(256), z.number()]))
+    .min(1)
+    .max(MAX_TASKS),
+]);
+
+/**
+ * A parametric sweep: one task template × parameter ranges, expanded at plan time, so a
+ * 100,000-task job is a small request. `{name}` in `idTemplate`, `commandLine`, environment values
+ * and resource file paths is replaced by each value; the cartesian product of all parameters is taken.
+ */
+export const sweepSchema = z.strictObject({
+  idTemplate: z
+    .string()
+    .min(1)
+    .max(MAX_ID_LENGTH * 2),
+  ...taskFields,
+  parameters: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'parameter names must be identifiers'),
+      sweepParameter,
+    )
+    .refine((p) => Object.keys(p).length >= 1 && Object.keys(p).length <= 8, 'between 1 and 8 parameters'),
+});
+
+export const existingPoolSchema = z.strictObject({ id: batchId });
+
+export const managedPoolSchema = z.strictObject({
+  vmSize: z.string().min(1).max(64),
+  /** Default: one slot per vCPU. At most min(4 × vCPUs, 256). */
+  taskSlotsPerNode: z.number().int().min(1).max(256).optional(),
+  /** Cap on nodes; beyond it the job runs in waves. Default 20. */
+  maxNodes: z.number().int().min(1).max(1000).optional(),
+  /** Use Spot (low-priority) nodes instead of dedicated ones. */
+  lowPriority: z.boolean().optional(),
+  image: z
+    .strictObject({
+      publisher: z.string().min(1),
+      offer: z.string().min(1),
+      sku: z.string().min(1),
+      version: z.string().min(1).default('latest'),
+    })
+    .optional(),
+  nodeAgentSkuId: z.string().min(1).optional(),
+  containerRegistries: z
+    .array(
+      z.strictObject({
+        registryServer: z.string().min(1),
+        /** ARM id of a user-assigned identity with pull rights (preferred over passwords). */
+        identityResourceId: z.string().min(1).optional(),
+      }),
+    )
+    .max(10)
+    .optional(),
+});
+
+export const jobRequestSchema = z
+  .strictObject({
+    /** Optional; also the idempotency key. Generated when absent. */
+    id: batchId.optional(),
+    displayName: z.string().max(1024).optional(),
+    pool: z.union([existingPoolSchema, managedPoolSchema], {
+      message: 'must be { "id": "<existing pool>" } or { "vmSize": "...", ... }',
+    }),
+    tasks: z.array(taskSpecSchema).max(MAX_EXPLICIT_TASKS).optional(),
+    sweep: sweepSchema.optional(),
+    /** Job-level application packages (installed for every task). */
+    applicationPackages: z.array(applicationPackage).max(10).optional(),
+    /** Batch job priority, -1000..1000. */
+    priority: z.number().int().min(-1000).max(1000).optional(),
+    metadata: z
+      .record(z.string().min(1).max(128), z.string().max(1024))
+      .refine((m) => Object.keys(m).length <= 20, 'at most 20 entries')
+      .optional(),
+    /** Default for tasks that do not set their own. */
+    maxRetries: z.number().int().min(-1).max(100).optional(),
+    /** Whole-job limit; Batch terminates the job when it expires. */
+    maxWallClockTime: isoDuration.optional(),
+    /** Expected run time of tasks that give none (ISO 8601), for the dry run's estimate only. */
+    expectedDuration: isoDuration.optional(),
+    callback: z.strictObject({ url: z.url() }).optional(),
+  })
+  .refine((j) => (j.tasks?.length ?? 0) > 0 || j.sweep !== undefined, {
+    message: 'a job needs tasks or a sweep',
+    path: ['tasks'],
+  });
+
+export type JobRequest = z.infer<typeof jobRequestSchema>;
+export type TaskSpec = z.infer<typeof taskSpecSchema>;
+export type SweepSpec = z.infer<typeof sweepSchema>;
+export type ManagedPoolRequest = z.infer<typeof managedPoolSchema>;
+export type ExistingPoolRequest = z.infer<typeof existingPoolSchema>;
+export type ApplicationPackage = z.infer<typeof applicationPackage>;
+export type ExitConditions = z.infer<typeof exitConditionsSchema>;
+
+export function isExistingPool(pool: JobRequest['pool']): pool is ExistingPoolRequest {
+  return 'id' in pool;
+}

@@ -1,0 +1,372 @@
+/**
+ * Full validation of a job request: the schema, then the rules that need more than one field (ids
+ * unique ignoring case, dependencies that exist, slots that fit the VM size, one container mode), the
+ * tenant's grants (container run options, elevation) and the sizes a sweep reaches once substituted.
+ * All problems are collected and returned together; nothing is thrown for bad input.
+ */
+
+import { checkRunOptions } from './container-run-options.js';
+import {
+  isExistingPool,
+  type JobRequest,
+  jobRequestSchema,
+  MAX_COMMAND_LINE_LENGTH,
+  MAX_ENVIRONMENT_VALUE_LENGTH,
+  MAX_EXPANDED_JOB_BYTES,
+  MAX_FILE_PATH_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_REQUEST_JSON_BYTES,
+  MAX_TASK_JSON_BYTES,
+  MAX_TASKS,
+  type ManagedPoolRequest,
+  managedPoolSchema,
+  type SweepSpec,
+  type TaskSpec,
+} from './request-schema.js';
+import {
+  type ParameterStats,
+  renderedLengths,
+  renderTemplate,
+  sweepParameterStats,
+  sweepSize,
+  sweepTaskBytes,
+} from './sweep.js';
+import type { TenantPolicy } from './tenant-policy.js';
+import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from './vm-sizes.js';
+
+/**
+ * At most this many errors are returned (then one more saying how many were left out), each field
+ * clipped: a rejected queue request stores its errors, and a job document must stay under Cosmos's
+ * 2 MB item limit even when every one of 10,000 tasks is wrong.
+ */
+export const MAX_REPORTED_ERRORS = 100;
+const MAX_ERROR_TEXT = 1024;
+
+export interface FieldError {
+  /** Dotted path such as `tasks[3].requiredSlots`; empty for the whole request. */
+  readonly field: string;
+  /** RFC 6901 JSON pointer to the same place, e.g. `/tasks/3/requiredSlots`. */
+  readonly pointer: string;
+  readonly message: string;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly request: JobRequest }
+  | { readonly ok: false; readonly errors: readonly FieldError[] };
+
+export interface ValidationPolicy {
+  /** Checks a callback URL; returns why it is refused, or undefined when acceptable. */
+  readonly checkCallbackUrl: (url: string) => string | undefined;
+  /** The submitting tenant's grants and limits; absent → the defaults (see tenant-policy.ts). */
+  readonly tenant?: TenantPolicy;
+}
+
+export function fieldError(path: readonly PropertyKey[], message: string): FieldError {
+  const field = path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+  const pointer = path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+  return { field, pointer, message };
+}
+
+export function validateJobRequest(input: unknown, policy: ValidationPolicy): ValidationResult {
+  const parsed = jobRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return fieldError(
+          issue.path,
+          `unknown propert${issue.keys.length > 1 ? 'ies' : 'y'} ${issue.keys.join(', ')}`,
+        );
+      }
+      return fieldError(issue.path, issue.message);
+    });
+    // The pool is checked against the VM size even when other fields are broken: all errors at once.
+    const pool = managedPoolSchema.safeParse((input as { pool?: unknown } | null)?.pool);
+    if (pool.success) checkManagedPool(pool.data, [], undefined, errors);
+    return { ok: false, errors: capErrors(errors) };
+  }
+  const request = parsed.data;
+  const errors: FieldError[] = [];
+  const storedBytes = Buffer.byteLength(JSON.stringify(request));
+  if (storedBytes > MAX_REQUEST_JSON_BYTES) {
+    errors.push(
+      fieldError(
+        [],
+        `the request takes ${fmt(storedBytes)} bytes once parsed (numbers written short, such as 1e20, grow); the limit is ${fmt(MAX_REQUEST_JSON_BYTES)}`,
+      ),
+    );
+  }
+  checkTasks(request, errors);
+  checkTaskGrants(request, policy.tenant?.allowAdminTasks ?? false, errors);
+  if (request.sweep) {
+    const stats = sweepParameterStats(request.sweep);
+    checkSweep(request.sweep, stats, errors);
+    checkSweepSizes(request, request.sweep, stats, errors);
+  }
+  checkPool(request, errors);
+  if (request.callback) {
+    const why = policy.checkCallbackUrl(request.callback.url);
+    if (why) errors.push(fieldError(['callback', 'url'], why));
+  }
+  return errors.length > 0 ? { ok: false, errors: capErrors(errors) } : { ok: true, request };
+}
+
+/** The first MAX_REPORTED_ERRORS errors, each clipped, plus one saying how many more there were. */
+export function capErrors(errors: readonly FieldError[]): FieldError[] {
+  const clip = (s: string) => (s.length > MAX_ERROR_TEXT ? `${s.slice(0, MAX_ERROR_TEXT)}…` : s);
+  const kept = errors
+    .slice(0, MAX_REPORTED_ERRORS)
+    .map((e) => ({ field: clip(e.field), pointer: clip(e.pointer), message: clip(e.message) }));
+  const left = errors.length - kept.length;
+  if (left > 0) {
+    kept.push(fieldError([], `${fmt(left)} more invalid field${left === 1 ? '' : 's'} not listed`));
+  }
+  return kept;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * Grants that depend on the tenant: elevation (admin needs the operator's grant) and container run
+ * options (the safe subset; uid 0 only for admin tasks). Equal run option strings are checked once.
+ */
+function checkTaskGrants(request: JobRequest, allowAdmin: boolean, errors: FieldError[]): void {
+  const checked = new Map<string, string[]>();
+  const check = (
+    task: Pick<TaskSpec, 'elevationLevel' | 'container'>,
+    path: readonly PropertyKey[],
+  ): void => {
+    if (task.elevationLevel === 'admin' && !allowAdmin) {
+      errors.push(
+        fieldError([...path, 'elevationLevel'], 'the operator has not allowed admin tasks for this tenant'),
+      );
+    }
+    const options = task.container?.runOptions;
+    if (options === undefined) return;
+    const admin = task.elevationLevel === 'admin' && allowAdmin;
+    const key = `${admin}|${options}`;
+    let problems = checked.get(key);
+    if (!problems) {
+      problems = checkRunOptions(options, { admin });
+      checked.set(key, problems);
+    }
+    for (const problem of problems) errors.push(fieldError([...path, 'container', 'runOptions'], problem));
+  };
+  request.tasks?.forEach((task, i) => {
+    check(task, ['tasks', i]);
+  });
+  if (request.sweep) check(request.sweep, ['sweep']);
+}
+
+function checkTasks(request: JobRequest, errors: FieldError[]): void {
+  const tasks = request.tasks ?? [];
+  const seen = new Map<string, number>();
+  tasks.forEach((task, i) => {
+    const key = task.id.toLowerCase();
+    const first = seen.get(key);
+    if (first !== undefined) {
+      errors.push(
+        fieldError(['tasks', i, 'id'], `duplicates the id of tasks[${first}] (ids are unique ignoring case)`),
+      );
+    } else {
+      seen.set(key, i);
+    }
+  });
+  tasks.forEach((task, i) => {
+    const bytes = Buffer.byteLength(JSON.stringify(task));
+    if (bytes > MAX_TASK_JSON_BYTES) {
+      errors.push(
+        fieldError(
+          ['tasks', i],
+          `takes ${fmt(bytes)} bytes of JSON (the limit is ${fmt(MAX_TASK_JSON_BYTES)}, so that each task fits in one Batch request)`,
+        ),
+      );
+    }
+    task.dependsOn?.taskIds?.forEach((dep, d) => {
+      const target = seen.get(dep.toLowerCase());
+      if (target === undefined) {
+        errors.push(fieldError(['tasks', i, 'dependsOn', 'taskIds', d], `unknown task '${dep}'`));
+      } else if (target === i) {
+        errors.push(fieldError(['tasks', i, 'dependsOn', 'taskIds', d], 'a task cannot depend on itself'));
+      }
+    });
+  });
+  const withContainer = tasks.filter((t) => t.container).length + (request.sweep?.container ? 1 : 0);
+  const total = tasks.length + (request.sweep ? 1 : 0);
+  if (withContainer > 0 && withContainer < total) {
+    // Batch requires containerSettings on every task of a container pool, and on none otherwise.
+    errors.push(fieldError(['tasks'], 'either every task runs in a container or none does'));
+  }
+  if (request.sweep) {
+    const expanded = sweepSize(request.sweep);
+    if (tasks.length + expanded > MAX_TASKS) {
+      errors.push(fieldError(['sweep', 'parameters'], `the job would have more than ${MAX_TASKS} tasks`));
+    }
+  }
+}
+
+function checkSweep(
+  sweep: SweepSpec,
+  stats: ReadonlyMap<string, ParameterStats>,
+  errors: FieldError[],
+): void {
+  for (const [name, values] of Object.entries(sweep.parameters)) {
+    const count = Array.isArray(values)
+      ? values.length
+      : Math.floor((values.to - values.from) / values.step) + 1;
+    if (count > 1 && !sweep.idTemplate.includes(`{${name}}`)) {
+      errors.push(fieldError(['sweep', 'idTemplate'], `must contain {${name}} so that task ids are unique`));
+    }
+  }
+  const unknown = [...sweep.idTemplate.matchAll(/\{([^}]*)\}/g)]
+    .map((m) => m[1] ?? '')
+    .filter((name) => !Object.hasOwn(sweep.parameters, name));
+  for (const name of unknown) errors.push(fieldError(['sweep', 'idTemplate'], `unknown parameter {${name}}`));
+  if (unknown.length > 0) return;
+  const widest = Object.fromEntries([...stats].map(([name, s]) => [name, s.widest]));
+  const idRule = "break Batch's id rule (letters, digits, - and _, 1 to 64 characters)";
+  const used = [...stats].filter(([name]) => sweep.idTemplate.includes(`{${name}}`));
+  // Every value must be id-safe, not only the widest: a short value with a space is as bad as a long one.
+  const unsafe = used.find(([, s]) => s.notIdSafe !== undefined);
+  const lengths = renderedLengths(sweep.idTemplate, stats);
+  const example = unsafe
+    ? renderTemplate(sweep.idTemplate, { ...widest, [unsafe[0]]: unsafe[1].notIdSafe! })
+    : renderTemplate(sweep.idTemplate, widest);
+  if (unsafe || lengths.max > MAX_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(example)) {
+    errors.push(
+      fieldError(['sweep', 'idTemplate'], `renders ids such as '${example.slice(0, 80)}' that ${idRule}`),
+    );
+  } else if (lengths.min < 1) {
+    errors.push(fieldError(['sweep', 'idTemplate'], `renders an empty id for some values; ids ${idRule}`));
+  }
+}
+
+/**
+ * Limits that hold for every expanded task, computed from the widest value of each parameter (see
+ * sweep.ts) rather than by expanding, plus the size of the whole job.
+ */
+function checkSweepSizes(
+  request: JobRequest,
+  sweep: SweepSpec,
+  stats: ReadonlyMap<string, ParameterStats>,
+  errors: FieldError[],
+): void {
+  const field = (template: string, path: readonly PropertyKey[], limit: number, what: string, min = 0) => {
+    const { min: shortest, max: longest } = renderedLengths(template, stats);
+    if (longest > limit) {
+      errors.push(
+        fieldError(
+          path,
+          `renders ${what} of up to ${fmt(longest)} characters after substitution (the limit is ${fmt(limit)})${widestHint(template, stats)}`,
+        ),
+      );
+    } else if (shortest < min) {
+      errors.push(fieldError(path, `renders an empty ${what.replace(/s$/, '')} for some parameter values`));
+    }
+  };
+  field(sweep.commandLine, ['sweep', 'commandLine'], MAX_COMMAND_LINE_LENGTH, 'command lines', 1);
+  for (const [name, value] of Object.entries(sweep.environment ?? {})) {
+    field(value, ['sweep', 'environment', name], MAX_ENVIRONMENT_VALUE_LENGTH, 'values');
+  }
+  sweep.resourceFiles?.forEach((file, i) => {
+    if (file.filePath === undefined) return;
+    // A file downloaded from httpUrl needs a path; a container download may leave it empty.
+    const min = 'httpUrl' in file ? 1 : 0;
+    field(file.filePath, ['sweep', 'resourceFiles', i, 'filePath'], MAX_FILE_PATH_LENGTH, 'file paths', min);
+  });
+
+  const bytes = sweepTaskBytes(sweep, stats);
+  if (bytes.maxTask > MAX_TASK_JSON_BYTES) {
+    errors.push(
+      fieldError(
+        ['sweep'],
+        `an expanded task takes up to ${fmt(bytes.maxTask)} bytes of JSON (the limit is ${fmt(MAX_TASK_JSON_BYTES)}, so that each task fits in one Batch request)`,
+      ),
+    );
+  }
+  const explicitBytes = (request.tasks ?? []).reduce((n, t) => n + Buffer.byteLength(JSON.stringify(t)), 0);
+  const total = bytes.total + explicitBytes;
+  if (total > MAX_EXPANDED_JOB_BYTES) {
+    errors.push(
+      fieldError(
+        ['sweep', 'parameters'],
+        `the expanded job would take ${fmt(total)} bytes of task JSON (the limit is ${fmt(MAX_EXPANDED_JOB_BYTES)}, 1 GiB)`,
+      ),
+    );
+  }
+}
+
+/** Names the parameters that make a rendering long, with their widest values' lengths. */
+function widestHint(template: string, stats: ReadonlyMap<string, ParameterStats>): string {
+  const parts = [...stats]
+    .filter(([name]) => template.includes(`{${name}}`))
+    .sort(([, a], [, b]) => b.maxLength - a.maxLength)
+    .slice(0, 3)
+    .map(([name, s]) => `{${name}} up to ${fmt(s.maxLength)}`);
+  return parts.length > 0 ? `; widest values: ${parts.join(', ')}` : '';
+}
+
+function checkPool(request: JobRequest, errors: FieldError[]): void {
+  const pool = request.pool;
+  if (isExistingPool(pool)) return; // Checked against Batch at plan time: its real slots are read there.
+  checkManagedPool(pool, request.tasks ?? [], request.sweep, errors);
+}
+
+function checkManagedPool(
+  pool: ManagedPoolRequest,
+  tasks: readonly TaskSpec[],
+  sweep: SweepSpec | undefined,
+  errors: FieldError[],
+): void {
+  const size = tryGetVmSize(pool.vmSize);
+  if (!size) {
+    errors.push(fieldError(['pool', 'vmSize'], `unknown VM size '${pool.vmSize}'`));
+    return;
+  }
+  const maxSlots = maxTaskSlotsPerNode(size);
+  const slots = pool.taskSlotsPerNode ?? size.vCpus;
+  if (slots > maxSlots) {
+    errors.push(
+      fieldError(
+        ['pool', 'taskSlotsPerNode'],
+        `${slots} exceeds the maximum for ${size.name}: min(4 × ${size.vCpus} vCPUs, 256) = ${maxSlots}`,
+      ),
+    );
+    return;
+  }
+  tasks.forEach((task, i) => {
+    checkTaskFits(task, ['tasks', i], size, slots, errors);
+  });
+  if (sweep) checkTaskFits(sweep, ['sweep'], size, slots, errors);
+}
+
+function checkTaskFits(
+  task: {
+    requiredSlots?: number | undefined;
+    resources?: { cpus?: number | undefined; memoryGiB?: number | undefined } | undefined;
+  },
+  path: PropertyKey[],
+  size: VmSize,
+  slotsPerNode: number,
+  errors: FieldError[],
+): void {
+  if (task.requiredSlots !== undefined && task.requiredSlots > slotsPerNode) {
+    errors.push(
+      fieldError(
+        [...path, 'requiredSlots'],
+        `needs ${task.requiredSlots} slots but a ${size.name} node has ${slotsPerNode}`,
+      ),
+    );
+  }
+  if (task.resources?.cpus !== undefined && task.resources.cpus > size.vCpus) {
+    errors.push(
+      fieldError([...path, 'resources', 'cpus'], `exceeds the ${size.vCpus} vCPUs of ${size.name}`),
+    );
+  }
+  if (task.resources?.memoryGiB !== undefined && task.resources.memoryGiB > size.memoryGiB) {
+    errors.push(
+      fieldError([...path, 'resources', 'memoryGiB'], `exceeds the ${size.memoryGiB} GiB of ${size.name}`),
+    );
+  }
+}
