@@ -4,9 +4,16 @@
  * wrapper reads it and takes it off, so it reaches this parser only from other readers).
  */
 import { z } from 'zod';
-import { TRACEPARENT_PATTERN } from '../adapters/telemetry/trace-context.js';
 import { SlotwiseError } from '../core/errors.js';
-import type { PipelineMessage } from '../usecases/accept-job.js';
+
+/** A W3C `traceparent`: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` (other versions may append fields). */
+export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
+
+/** What every internal stage queue carries: which job of which tenant to work on. */
+export interface PipelineMessage {
+  readonly tenant: string;
+  readonly jobId: string;
+}
 
 const schema = z.strictObject({
   tenant: z.string().min(1).max(64),

@@ -23,7 +23,7 @@ import type { DeliveryOutcome } from '../adapters/webhooks/deliver.js';
 import type { Clock, Ids } from '../core/clock.js';
 import type { KeyedLimiter } from '../core/keyed-limiter.js';
 import type { EventDelivery, JobDoc, JobEvent } from '../model/job.js';
-import type { PipelineMessage } from '../usecases/accept-job.js';
+import type { PipelineMessage } from '../model/pipeline-message.js';
 
 export interface NotifyDeps {
   readonly jobs: JobStore;

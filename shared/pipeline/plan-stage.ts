@@ -24,10 +24,10 @@ import type { Clock, Ids } from '../core/clock.js';
 import { describeError, SlotwiseError } from '../core/errors.js';
 import type { JobDoc } from '../model/job.js';
 import { transition } from '../model/lifecycle.js';
+import type { PipelineMessage } from '../model/pipeline-message.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
 import { planJob } from '../planner/plan-job.js';
-import type { PipelineMessage } from '../usecases/accept-job.js';
 import { announce } from './announce.js';
 import { planDefaults, readExistingPool } from './plan-inputs.js';
 

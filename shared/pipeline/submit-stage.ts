@@ -32,7 +32,7 @@ import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../model/batch-
 import { callbackTokenExpiry, taskCallbackToken } from '../model/callback-token.js';
 import type { JobDoc } from '../model/job.js';
 import { transition } from '../model/lifecycle.js';
-import type { PipelineMessage } from '../usecases/accept-job.js';
+import type { PipelineMessage } from '../model/pipeline-message.js';
 import { announce } from './announce.js';
 
 export interface SubmitStageDeps {

@@ -18,6 +18,7 @@ import { describeError } from '../core/errors.js';
 import { checkTaskLimit, checkTenantPolicy } from '../model/check-tenant-policy.js';
 import { type JobDoc, jobDocId, zeroTaskCounts } from '../model/job.js';
 import { makeEvent } from '../model/lifecycle.js';
+import type { PipelineMessage } from '../model/pipeline-message.js';
 import type { JobRequest } from '../model/request-schema.js';
 import { sweepSize } from '../model/sweep.js';
 import { type TenantLimits, tenantPolicy } from '../model/tenant-policy.js';
@@ -55,11 +56,6 @@ export type AcceptResult =
   | { readonly kind: 'overLimit'; readonly limit: LimitName; readonly errors: readonly FieldError[] };
 
 export type LimitName = keyof TenantLimits;
-
-export interface PipelineMessage {
-  readonly tenant: string;
-  readonly jobId: string;
-}
 
 /**
  * `source: 'http'` answers invalid input with the errors and stores nothing; `source: 'queue'` stores

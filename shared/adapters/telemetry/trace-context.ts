@@ -6,9 +6,7 @@
  */
 import { type Context, context, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-
-/** `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` (other versions may append fields). */
-export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-.*)?$/;
+import { TRACEPARENT_PATTERN } from '../../model/pipeline-message.js';
 
 /** Name of the Batch job metadata entry; `slotwise.` names are reserved for Slotwise. */
 export const TRACEPARENT_METADATA = 'slotwise.traceparent';
