@@ -8,6 +8,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadLocalSettings } from './host/config.js';
+import { createDeployedQueues } from './services/queues.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const { values: args } = parseArgs({
@@ -132,6 +133,8 @@ try {
     'Azurite',
     answers(`http://127.0.0.1:${storage.queue}/devstoreaccount1?comp=list`, () => true),
   );
+  // As the deployment template does: queues exist before the host listens or anyone sends.
+  await createDeployedQueues(values.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true');
   await until(
     'Batch emulator',
     answers(`${batchUrl.origin}/_emulator/health`, (s) => s === 200),

@@ -1,6 +1,6 @@
 // Batch account in Batch-service allocation mode. The app authenticates with Microsoft Entra; its role
 // covers what Slotwise does (pools it manages, jobs and tasks, reading applications).
-// Application packages are the operator's step (see README, "Deploy to Azure"): upload them with
+// Application packages are the operator's step (see docs/operations.md, "Deploy to Azure"): upload them with
 // `az batch application package create`; pool-level references use their full resource ids.
 param name string
 param location string

@@ -2,7 +2,7 @@
  * Container run options (`container.runOptions`): the extra `docker create` options Batch adds for a
  * task. Tasks of different jobs share nodes, so an option that reaches the node (host mounts, host
  * namespaces, capabilities, devices) would let one task read or change another's work. Only a
- * documented subset is accepted (an allow-list: anything not listed is refused), see the README
+ * documented subset is accepted (an allow-list: anything not listed is refused), see docs/security.md
  * section "Tasks on shared pools".
  *
  * The string is split as a POSIX shell would split it (quotes, `--opt=value` and `--opt value`,
@@ -343,7 +343,7 @@ function checkTmpfs(value: string): string | undefined {
 function refusal(label: string, reason: string | undefined): string {
   return reason
     ? `${label} is not allowed: ${reason}`
-    : `${label} is not in the allowed subset of run options (see the README: Tasks on shared pools)`;
+    : `${label} is not in the allowed subset of run options (see docs/security.md: Tasks on shared pools)`;
 }
 
 function describeChar(ch: string): string {

@@ -3,7 +3,7 @@
  * at the boundary, with every problem reported at once; everything past this point works on the typed
  * `JobRequest`. Unknown properties are rejected so that a typo never silently changes a job.
  *
- * Limits (documented in the README): ids ≤ 64 chars of letters, digits, `-`, `_` (Batch's rule, unique
+ * Limits (documented in docs/api.md): ids ≤ 64 chars of letters, digits, `-`, `_` (Batch's rule, unique
  * ignoring case); ≤ 10,000 explicit tasks; a sweep expands to ≤ 1,000,000 tasks; command lines ≤ 8,000
  * chars; ≤ 100 environment variables and ≤ 100 resource files per task; ≤ 10 application packages per
  * level; ≤ 20 metadata entries. The per-task limits hold for every task a sweep expands to, and the

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { deployedQueues } from '../../dev/services/queues.js';
 import { functionTable } from '../../functions/table.js';
 import {
   keyedSettings,
@@ -58,6 +59,8 @@ describe('deployment template contract', () => {
       .flatMap((q) => [q, `${q}-poison`])
       .sort();
     expect(declared).toEqual(expected);
+    // The local stack creates the very same queues (npm start, the test stack).
+    expect([...deployedQueues].sort()).toEqual(expected);
     // Queue triggers name the same queues.
     for (const fn of functionTable) if (fn.kind === 'storageQueue') expect(declared).toContain(fn.queueName);
   });

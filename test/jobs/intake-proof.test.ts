@@ -34,7 +34,7 @@ describe('intake proof', () => {
   const verify = (overrides: Partial<Parameters<typeof verifyIntakeProof>[0]> = {}) =>
     failure(() => verifyIntakeProof({ proof, tenant: 'acme', job, secret, insertedAt, ...overrides }));
 
-  it('signs id.timestamp.tenant.canonical JSON, as the README shows for other languages', () => {
+  it('signs id.timestamp.tenant.canonical JSON, as docs/security.md shows for other languages', () => {
     const content = `msg-1.${signedAt}.acme.{"pool":{"vmSize":"standard_d2s_v3"},"tasks":[{"commandLine":"echo","id":"t"}]}`;
     expect(intakeSignedContent(proof, 'acme', job)).toBe(content);
     const key = Buffer.from(secret.slice('whsec_'.length), 'base64');

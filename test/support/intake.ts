@@ -1,5 +1,5 @@
 /**
- * Signed `job-requests` messages, as a tenant's sender makes them (README: "Queue intake proves its
+ * Signed `job-requests` messages, as a tenant's sender makes them (docs/security.md: "Queue intake proves its
  * tenant"). `signedIntake` returns the envelope; `signedIntakeText` the base64 text to put on the queue.
  */
 import { randomUUID } from 'node:crypto';

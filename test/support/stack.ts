@@ -16,6 +16,7 @@ import { type BatchEmulator, startBatchEmulator } from '../../dev/batch-emulator
 import { parseHostJson } from '../../dev/host/config.js';
 import { type DevHost, startHost } from '../../dev/host/host.js';
 import type { HostLogger } from '../../dev/host/logger.js';
+import { createDeployedQueues } from '../../dev/services/queues.js';
 import { type Services, startServices } from '../../dev/services/services.js';
 import { functionTable } from '../../functions/table.js';
 import { type BatchClient, createBatchClient } from '../../shared/adapters/batch/client.js';
@@ -117,6 +118,8 @@ export async function startSlotwise(
     SLOTWISE_POOL_CONTROL_SCHEDULE: '*/1 * * * * *',
     ...options.env,
   };
+  // As `npm start` and the deployment template do.
+  await createDeployedQueues(services.storageConnectionString);
   const deps = await createAppDeps(env, options.overrides);
   const base = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as Record<
     string,

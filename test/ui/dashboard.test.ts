@@ -3,7 +3,7 @@
  * `chromium`, driven by playwright-core): it lists submitted jobs, draws a job's packing from its
  * plan, shows counts and deliveries, keeps the key out of every URL, and asks again for a refused
  * key. A screenshot is kept at `test-artifacts/dashboard.png` (`SLOTWISE_UPDATE_DOCS_SCREENSHOT=1`
- * also writes `docs/dashboard.png` for the README).
+ * also writes `docs/dashboard.png` for docs/cli-and-dashboard.md).
  */
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -227,7 +227,7 @@ describe.skipIf(!browserPath)('the dashboard in headless Chromium', () => {
     await notice.waitFor();
     expect(await notice.locator('p').first().textContent()).toBe(waiting!.waiting!.message);
 
-    // Back to the render for the picture kept as an artifact (and in docs/ for the README).
+    // Back to the render for the picture kept as an artifact (and in docs/ for docs/cli-and-dashboard.md).
     await page.locator('tr[data-job="ui-render"] a').click();
     await page.locator('table.deliveries').waitFor();
     await mkdir(repo('test-artifacts'), { recursive: true });

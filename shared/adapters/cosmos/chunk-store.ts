@@ -5,7 +5,7 @@
  * the stored request, so they are rebuilt on demand (`rebuildChunks`), and only progress (how many
  * chunks and tasks are in) lives on the job document. Measured on a 1,000,000-task sweep, storing them
  * cost ~10,000 writes (~100 MB, ~500,000 RU) and as many reads, against one pass over the request
- * (README, "Scale and Azure's limits").
+ * (docs/planning.md, "Scale and Azure's limits").
  *
  * What cannot be recomputed is stored: a retry's resubmission (the tasks that did not succeed), in the
  * `chunks` container under a partition of its own per job (`/job` = `tenant/jobid`), so no logical
