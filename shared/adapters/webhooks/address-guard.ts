@@ -39,12 +39,15 @@ forbidden.addAddress('168.63.129.16', 'ipv4');
 for (const [net, prefix] of [
   ['::', 128], // unspecified
   ['::1', 128], // loopback
+  ['::', 96], // IPv4-compatible (deprecated); those that embed an address are judged as IPv4 first
   ['64:ff9b::', 96], // NAT64 (embeds IPv4)
   ['64:ff9b:1::', 48],
   ['100::', 64], // discard
   ['2001::', 32], // Teredo
   ['2001:db8::', 32], // documentation
   ['2002::', 16], // 6to4 (embeds IPv4)
+  ['3fff::', 20], // documentation (RFC 9637)
+  ['5f00::', 16], // SRv6 segment identifiers (RFC 9602)
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local
   ['fec0::', 10], // site-local (deprecated)
@@ -57,12 +60,24 @@ const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
 loopback.addAddress('::1', 'ipv6');
 
-/** An IPv4 address hidden in an IPv6 one (mapped `::ffff:a.b.c.d` or compatible `::a.b.c.d`). */
+/**
+ * The WHATWG canonical form of an IPv6 address (lower case, zeros compressed, no dotted tail), so
+ * that `0:0:0:0:0:0:7f00:1`, `::7F00:1` and `::127.0.0.1` all read `::7f00:1` before any check.
+ */
+function canonicalIpv6(address: string): string {
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address.toLowerCase();
+  }
+}
+
+/**
+ * An IPv4 address hidden in an IPv6 one: mapped `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d` or
+ * compatible `::a.b.c.d` (all in canonical form, where the IPv4 part is two hex groups).
+ */
 function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^::(?:ffff:(?:0:)?)?(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted?.[1]) return dotted[1];
-  const hex = /^::(?:ffff:(?:0:)?)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  const hex = /^::(?:ffff:(?:0:)?)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonicalIpv6(address));
   if (hex?.[1] && hex[2]) {
     const hi = Number.parseInt(hex[1], 16);
     const lo = Number.parseInt(hex[2], 16);
@@ -86,7 +101,8 @@ export function forbiddenAddressReason(address: string, policy: CallbackPolicy):
   const v4 = family === 6 ? embeddedIpv4(bare) : bare;
   if (v4 && isIP(v4) === 4)
     return forbidden.check(v4, 'ipv4') ? `resolves to a non-public address (${v4})` : undefined;
-  return forbidden.check(bare, 'ipv6') ? `resolves to a non-public address (${bare})` : undefined;
+  const v6 = canonicalIpv6(bare);
+  return forbidden.check(v6, 'ipv6') ? `resolves to a non-public address (${v6})` : undefined;
 }
 
 /** Static check of a callback URL, at submit time. Returns why it is refused, or undefined. */

@@ -1,16 +1,19 @@
 /**
- * Sends one signed webhook with undici. The connection's DNS lookup is the guard: every address a
- * hostname resolves to is checked when connecting, and the socket goes to a checked address, so a
- * rebinding resolver cannot slip a forbidden one in between the check and the connect. Redirects
+ * Sends one signed webhook with undici. The connection's DNS lookup is the guard (`guardedLookup`):
+ * every address a hostname resolves to is checked when connecting, and the socket goes to a checked
+ * address, so a rebinding resolver cannot slip a forbidden one in between the check and the connect.
+ * IP-literal hosts never reach a lookup; they are checked with the URL before every send. Redirects
  * are not followed (a 3xx is a failed attempt). The outcome is a value, never an exception.
  * Every send is bounded by `DELIVERY_TIMEOUT_MS` end to end (connect, headers, body): a receiver that
  * accepts and never answers costs one attempt of that length, never a stuck worker.
  * Each attempt is a client span (host name only: callback URLs may hold tokens) and one latency
  * measurement, counted as a failure unless delivered; the request carries the W3C `traceparent`.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { Agent, type Dispatcher, request } from 'undici';
+import { SlotwiseError } from '../../core/errors.js';
 import { createWebhookMetrics, type WebhookMetrics } from '../telemetry/metrics.js';
 import { inSpan, SpanKind } from '../telemetry/spans.js';
 import { traceparentOf } from '../telemetry/trace-context.js';
@@ -27,11 +30,17 @@ export type DeliveryOutcome =
     }
   | { readonly kind: 'rejected'; readonly reason: string };
 
-export type LookupAll = (hostname: string) => Promise<readonly LookupAddress[]>;
+/**
+ * Resolves a host name to every address it has. `hints` are the getaddrinfo flags Node's connect asks
+ * for (`ADDRCONFIG` by default); a test resolver may ignore them.
+ */
+export type LookupAll = (hostname: string, options?: { hints?: number }) => Promise<readonly LookupAddress[]>;
 
-const systemLookup: LookupAll = (hostname) =>
+const systemLookup: LookupAll = (hostname, options = {}) =>
   new Promise((resolve, reject) =>
-    dnsLookup(hostname, { all: true }, (e, addresses) => (e ? reject(e) : resolve(addresses))),
+    dnsLookup(hostname, { all: true, ...(options.hints ? { hints: options.hints } : {}) }, (e, addresses) =>
+      e ? reject(e) : resolve(addresses),
+    ),
   );
 
 /** Structured-mode CloudEvents (the CloudEvents HTTP protocol binding, JSON event format). */
@@ -40,8 +49,52 @@ export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=u
 /** Upper bound of one delivery attempt, from connect to the end of the answer. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
-class BlockedAddressError extends Error {
-  readonly code = 'SLOTWISE_BLOCKED_ADDRESS';
+/** A connection refused by the address guard: permanent for this URL, so the delivery is rejected. */
+export class BlockedAddressError extends SlotwiseError {
+  constructor(why: string) {
+    super('CallbackAddressBlocked', `the callback host ${why}`);
+  }
+}
+
+/**
+ * The `lookup` Node's connect calls for a host name, with the guard in it. The name is resolved once;
+ * if any of its addresses is forbidden the connection is refused (a name that mixes public and private
+ * answers is a rebinding setup, not a receiver); else Node gets the checked addresses, so the socket
+ * can only go to one of them. Node asks in two ways and both must be answered: `all: true` (what
+ * `autoSelectFamily`, on by default since Node 20, asks for: a list to race over) and `all: false` (one
+ * address and its family). `family` narrows the answer, never the check.
+ */
+export function guardedLookup(policy: CallbackPolicy, resolve: LookupAll = systemLookup): LookupFunction {
+  return (hostname, options, callback) => {
+    const answer = (e: NodeJS.ErrnoException) => (options.all ? callback(e, []) : callback(e, '', undefined));
+    resolve(hostname, options.hints ? { hints: options.hints } : {}).then(
+      (resolved) => {
+        // The family comes from the address itself, never from what a resolver claims.
+        const addresses = resolved.map(({ address }) => ({ address, family: isIP(address) }));
+        const why =
+          addresses.length === 0
+            ? 'resolves to nothing'
+            : addresses.map((a) => forbiddenAddressReason(a.address, policy)).find((r) => r !== undefined);
+        if (why !== undefined) return answer(new BlockedAddressError(why));
+        const family = familyNumber(options.family);
+        const usable = family === 0 ? addresses : addresses.filter((a) => a.family === family);
+        const first = usable[0];
+        if (!first)
+          return answer(
+            Object.assign(new Error(`the callback host has no IPv${family} address`), { code: 'ENOTFOUND' }),
+          );
+        if (options.all) callback(null, usable);
+        else callback(null, first.address, first.family);
+      },
+      (e: unknown) => answer(e as NodeJS.ErrnoException),
+    );
+  };
+}
+
+function familyNumber(family: LookupOptions['family']): 0 | 4 | 6 {
+  if (family === 4 || family === 'IPv4') return 4;
+  if (family === 6 || family === 'IPv6') return 6;
+  return 0;
 }
 
 /** One keep-alive dispatcher whose every connection is vetted by the guard. */
@@ -54,26 +107,7 @@ export function createWebhookDispatcher(
     // Backstops to the per-request signal: no phase of a send may outlast the attempt's bound.
     headersTimeout: DELIVERY_TIMEOUT_MS,
     bodyTimeout: DELIVERY_TIMEOUT_MS,
-    connect: {
-      timeout: DELIVERY_TIMEOUT_MS,
-      lookup: (hostname, _options, callback) => {
-        lookup(hostname).then(
-          (addresses) => {
-            const allowed = addresses.filter((a) => forbiddenAddressReason(a.address, policy) === undefined);
-            if (allowed.length === 0 || allowed.length < addresses.length) {
-              const why =
-                addresses.map((a) => forbiddenAddressReason(a.address, policy)).find(Boolean) ??
-                'resolves to nothing';
-              callback(new BlockedAddressError(`the callback host ${why}`), '', 4);
-              return;
-            }
-            const first = allowed[0]!;
-            callback(null, first.address, first.family);
-          },
-          (e: unknown) => callback(e as Error, '', 4),
-        );
-      },
-    },
+    connect: { timeout: DELIVERY_TIMEOUT_MS, lookup: guardedLookup(policy, lookup) },
   });
 }
 
