@@ -1,7 +1,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { queueNames } from '../shared/adapters/queues/names.js';
 import type { AppDeps } from '../shared/app/app.js';
-import { admitQueuedJob } from '../shared/usecases/admit-queued-job.js';
+import { admitVerifiedRequest } from '../shared/usecases/admit-queued-job.js';
 import { type IntakeEnvelope, parseIntakeEnvelope } from '../shared/usecases/intake-message.js';
 import { IntakeProofError, jobIdFromProof, verifyIntakeProof } from '../shared/usecases/intake-proof.js';
 import type { StorageQueueFunction } from './definition.js';
@@ -12,7 +12,7 @@ import type { StorageQueueFunction } from './definition.js';
  * stale is moved to `job-requests-poison` at once, byte for byte, with the reason logged (retrying
  * cannot fix it), and nothing is stored for the tenant it claims. A proven envelope with an invalid
  * job is stored as a `rejected` job carrying its errors; one that meets a limit that frees up with
- * time waits on `slotwise-intake-deferred`.
+ * time waits (admit-queued-job.ts), once per job however many copies of it arrive.
  */
 export const intake: StorageQueueFunction<AppDeps> = {
   kind: 'storageQueue',
@@ -46,13 +46,13 @@ export const intake: StorageQueueFunction<AppDeps> = {
       if (e instanceof IntakeProofError) return poison(`${e.code}: ${e.message}`);
       throw e;
     }
-    await admitQueuedJob(
+    await admitVerifiedRequest(
       {
         tenant: tenant.id,
         job: withJobId(envelope.tenant, envelope.job, envelope.proof.id),
         proofVerified: { id: envelope.proof.id, at: deps.clock.now().toISOString() },
-        waits: 0,
       },
+      messageIdOf(context, deps),
       { info: (m) => context.info(m), warn: (m) => context.warn(m) },
       deps,
     );
@@ -67,6 +67,15 @@ function insertionTime(context: InvocationContext, deps: AppDeps): Date {
   const raw = context.triggerMetadata?.insertionTime;
   const at = typeof raw === 'string' || raw instanceof Date ? new Date(raw) : undefined;
   return at && !Number.isNaN(at.getTime()) ? at : deps.clock.now();
+}
+
+/**
+ * The queue message's id (the same on every delivery of it), which lets a redelivered message finish
+ * what it started. Both hosts give it; a fresh id only loses that recovery, never a request.
+ */
+export function messageIdOf(context: InvocationContext, deps: Pick<AppDeps, 'ids'>): string {
+  const id = context.triggerMetadata?.id;
+  return typeof id === 'string' && id !== '' ? id : `local-${deps.ids.uuid()}`;
 }
 
 /** The job as signed, with an id derived from the proof when it names none. */

@@ -18,6 +18,7 @@ import { createAzureCredential, needsCredential } from '../adapters/config/crede
 import { type ChunkStore, createChunkStore } from '../adapters/cosmos/chunk-store.js';
 import { openContainers } from '../adapters/cosmos/cosmos-setup.js';
 import { instrumentJobStore } from '../adapters/cosmos/instrument-job-store.js';
+import { createIntakeWaitStore, type IntakeWaitStore } from '../adapters/cosmos/intake-wait-store.js';
 import { createJobStore, type JobStore } from '../adapters/cosmos/job-store.js';
 import { createPoolDemandReader, type PoolDemandReader } from '../adapters/cosmos/pool-demand.js';
 import { createPoolStore, type PoolStore } from '../adapters/cosmos/pool-store.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   readonly demand: PoolDemandReader;
   readonly tenants: TenantStore;
   readonly usage: UsageStore;
+  /** Queued requests waiting for a limit to free up (one per tenant and job id). */
+  readonly intakeWaits: IntakeWaitStore;
   readonly batch: BatchGateway;
   readonly policy: ValidationPolicy;
   readonly clock: Clock;
@@ -148,6 +151,7 @@ export async function createAppDeps(
     demand: createPoolDemandReader(containers.jobs),
     tenants,
     usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
+    intakeWaits: createIntakeWaitStore(containers.jobs),
     batch,
     policy: { checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy) },
     clock,

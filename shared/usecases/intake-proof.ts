@@ -6,7 +6,9 @@
  *
  * with HMAC-SHA256 keyed by the tenant's intake secret (the base64 bytes after `whsec_`) and sends
  * `proof: { id, timestamp, signature: "v1,<base64>" }`. Canonical JSON is the job with object keys
- * sorted by UTF-16 code units and no whitespace, so any language can reproduce the signed text.
+ * sorted by UTF-16 code units and no whitespace, so any language can reproduce the signed text. It is
+ * written from the parsed job (JSON.stringify's forms: `1e2` is signed as `100`), and every own key
+ * counts, `__proto__` included (which validation then refuses, as over HTTP).
  *
  * The timestamp is checked against the message's insertion time, which the Storage service sets: a
  * sender cannot forge it, a backlog does not make an honest message stale, and a copy of an old
@@ -98,18 +100,39 @@ export function verifyIntakeProof(input: {
   const expected = createHmac('sha256', key)
     .update(intakeSignedContent(proof, input.tenant, input.job))
     .digest();
-  const matches = proof.signature.split(' ').some((part) => {
-    const [version, value] = part.split(',', 2);
-    if (version !== 'v1' || !value) return false;
-    const given = Buffer.from(value, 'base64');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
+  const signatures = proof.signature
+    .split(' ')
+    .map(parseSignature)
+    .filter((mac) => mac !== undefined);
+  if (signatures.length === 0) {
+    throw new IntakeProofError(
+      'IntakeProofBadSignature',
+      "proof.signature has no well-formed signature: expected 'v1,' and the HMAC in standard padded base64 (44 characters), nothing after it",
+    );
+  }
+  const matches = signatures.some(
+    (given) => given.length === expected.length && timingSafeEqual(given, expected),
+  );
   if (!matches) {
     throw new IntakeProofError(
       'IntakeProofBadSignature',
       'proof.signature does not match this tenant, job and timestamp',
     );
   }
+}
+
+/**
+ * The MAC of one `v1,<base64>` signature, or undefined. Strict: standard base64 that decodes and
+ * re-encodes to exactly the same text, so nothing can be appended to a valid signature (Node's
+ * decoder alone stops at the padding and skips characters outside the alphabet).
+ */
+function parseSignature(part: string): Buffer | undefined {
+  const comma = part.indexOf(',');
+  if (comma < 0 || part.slice(0, comma) !== 'v1') return undefined;
+  const value = part.slice(comma + 1);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return undefined;
+  const mac = Buffer.from(value, 'base64');
+  return mac.toString('base64') === value ? mac : undefined;
 }
 
 /**

@@ -4,12 +4,19 @@
  * nothing stored for the claimed tenant; a replay inside the window maps to the one job it made.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import azureFunctions from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { intake } from '../../functions/intake.js';
 import { queueNames } from '../../shared/adapters/queues/names.js';
 import { encodeQueueMessage } from '../../shared/adapters/queues/queue-gateway.js';
-import { jobIdFromProof } from '../../shared/usecases/intake-proof.js';
+import { canonicalJson } from '../../shared/usecases/accept-job.js';
+import {
+  IntakeProofError,
+  jobIdFromProof,
+  signIntakeMessage,
+  verifyIntakeProof,
+} from '../../shared/usecases/intake-proof.js';
 import { signedIntake, signedIntakeText } from '../support/intake.js';
 import { type SlotwiseStack, startSlotwise, TEST_INTAKE_SECRET, waitFor } from '../support/stack.js';
 
@@ -161,6 +168,108 @@ describe('queue intake proves its tenant', () => {
 
   it('the test signing secret is the one the stack seeded for dev', async () => {
     expect((await stack.deps.tenants.get('dev'))?.intakeSecret).toBe(TEST_INTAKE_SECRET);
+  });
+});
+
+describe('signatures and signed content are read strictly (review 3, finding 18)', () => {
+  const proofOf = (text: string) =>
+    (JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as { proof: { signature: string } }).proof;
+
+  it('poisons a valid signature with anything appended to it; nothing is stored', async () => {
+    const variants = {
+      'sig-appended': (sig: string) => `${sig}!!!!,extra`,
+      'sig-padded': (sig: string) => `${sig}=`,
+      'sig-trailing': (sig: string) => `${sig}AAAA`,
+    };
+    const texts = Object.entries(variants).map(([id, change]) => {
+      const envelope = signedIntake(job(id));
+      return encodeQueueMessage({
+        ...envelope,
+        proof: { ...envelope.proof, signature: change(envelope.proof.signature) },
+      });
+    });
+    for (const text of texts) await send(text);
+    await waitForPoison(...texts);
+    for (const id of Object.keys(variants)) expect(await stack.deps.jobs.get('dev', id)).toBeUndefined();
+    expect(proofOf(texts[0]!).signature).toMatch(/^v1,[A-Za-z0-9+/]{43}=!!!!,extra$/);
+    expect(
+      stack.logger.lines.some((l) =>
+        l.includes('IntakeProofBadSignature: proof.signature has no well-formed'),
+      ),
+    ).toBe(true);
+  });
+
+  it('poisons a __proto__ member added to a signed job: it is outside the signature', async () => {
+    const envelope = signedIntake(job('proto-added'));
+    const json = JSON.stringify(envelope).replace('"job":{', '"job":{"__proto__":{"admin":true},');
+    const text = Buffer.from(json, 'utf8').toString('base64');
+    await send(text);
+    await waitForPoison(text);
+    expect(await stack.deps.jobs.get('dev', 'proto-added')).toBeUndefined();
+  });
+
+  it("stores an honest signer's job with a __proto__ key as rejected, naming the key", async () => {
+    // A job read from JSON has `__proto__` as an own key, and the README's `canonical` signs it.
+    const withProto = JSON.parse(
+      '{"__proto__":{"note":"x"},"id":"proto-honest","pool":{"vmSize":"standard_d2s_v3"},"tasks":[{"id":"t","commandLine":"x"}]}',
+    ) as Record<string, unknown>;
+    expect(Object.keys(withProto)).toContain('__proto__');
+    const text = signedIntakeText(withProto);
+    await send(text);
+    const stored = await waitFor(
+      () => stack.deps.jobs.get('dev', 'proto-honest'),
+      (j) => j !== undefined,
+      { what: 'the rejected job' },
+    );
+    expect(stored?.state).toBe('rejected');
+    expect(stored?.errors?.map((e) => e.message)).toContain('unknown property __proto__');
+    expect(await poisonTexts()).not.toContain(text);
+  });
+});
+
+describe('the canonical form senders sign', () => {
+  const secret = TEST_INTAKE_SECRET;
+  const sign = (job: unknown) => signIntakeMessage({ secret, id: 'p', timestamp: 1_000, tenant: 'dev', job });
+  const verify = (job: unknown, signature: string) =>
+    verifyIntakeProof({
+      proof: { id: 'p', timestamp: 1_000, signature },
+      tenant: 'dev',
+      job,
+      secret,
+      insertedAt: new Date(1_000_000),
+    });
+
+  it('accepts only canonical base64 after v1, (one valid signature among several is enough)', () => {
+    const job = { a: 1 };
+    const good = sign(job).signature;
+    const mac = good.slice('v1,'.length);
+    expect(() => verify(job, good)).not.toThrow();
+    expect(() => verify(job, `v1,${'A'.repeat(43)}= ${good}`)).not.toThrow();
+    for (const bad of [
+      `${good}!!!!,extra`,
+      `${good}=`,
+      `v1,${mac.replace(/=$/, '')}`,
+      `v1,-${mac.slice(1)}`,
+      `v1, ${mac}`,
+      `v2,${mac}`,
+      'v1,',
+    ]) {
+      expect(() => verify(job, bad), bad).toThrow(IntakeProofError);
+    }
+  });
+
+  it("matches the README's `canonical` function, from parsed values (1e2 is signed as 100)", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const source = /const canonical = [\s\S]*?JSON\.stringify\(v\);/.exec(readme)?.[0];
+    expect(source).toBeDefined();
+    const readmeCanonical = new Function(`${source}\nreturn canonical;`)() as (v: unknown) => string;
+    const parsed = JSON.parse(
+      '{"b":1e2,"a":-0,"s":"\\u0041\\u00e9\\n","__proto__":{"z":[1.50,{"y":null,"x":true}]},"n":1000.00000000000001}',
+    );
+    expect(canonicalJson(parsed)).toBe(
+      '{"__proto__":{"z":[1.5,{"x":true,"y":null}]},"a":0,"b":100,"n":1000,"s":"Aé\\n"}',
+    );
+    expect(readmeCanonical(parsed)).toBe(canonicalJson(parsed));
   });
 });
 
