@@ -2,15 +2,18 @@
  * Tenant administration, locally and against a deployed environment (Entra identity for Cosmos DB and
  * Key Vault when no keys are set):
  *
- *   npm run tenant:add -- <tenant> [--api-key <key>] [--revoke-key <key>]
+ *   npm run tenant:add -- <tenant> [--new-key | --api-key <key>] [--revoke-key <key>]...
  *       [--rotate-webhook-secret] [--rotate-intake-secret]
  *       [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]
  *       [--settings local.settings.json]
  *
- * Creates the tenant (or updates it) and prints the API key and the secrets once: only the key's
- * hash is stored. Adding a key and revoking the old one rotates a key without downtime; rotating a
- * secret prints the new one (task callback tokens use a key of their own and keep working). Policy
- * changes are validated before anything is written; `--allow-pool` given again replaces the list.
+ * Creates the tenant (or updates it). A key is minted only when the tenant is created or with
+ * `--new-key`; `--api-key` adds a key of the operator's own (32 random bytes or more, see
+ * `apiKeyWeakness`). Secrets are printed once: a minted key and the webhook and intake secrets when
+ * they are created or rotated by this run, never again (only the key's hash is stored). Adding a key
+ * and revoking the old one rotates a key without downtime; task callback tokens use a key of their
+ * own and keep working. Everything is checked before anything is written: the policy change, the
+ * given key's strength, and that the key is not another tenant's.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,9 +21,11 @@ import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ensureContainers } from '../shared/adapters/cosmos/cosmos-setup.js';
 import {
+  apiKeyWeakness,
   createTenantStore,
   generateApiKey,
   generateWebhookSecretValue,
+  TenantError,
   tenantIdPattern,
 } from '../shared/adapters/cosmos/tenant-store.js';
 import { createKeyVaultSecretStore, withSecretStore } from '../shared/adapters/key-vault/secret-store.js';
@@ -31,6 +36,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       'api-key': { type: 'string' },
+      'new-key': { type: 'boolean', default: false },
       'revoke-key': { type: 'string', multiple: true },
       'rotate-webhook-secret': { type: 'boolean', default: false },
       'rotate-intake-secret': { type: 'boolean', default: false },
@@ -54,6 +60,17 @@ async function main(): Promise<void> {
     console.error('usage: npm run tenant:add -- <tenant id: 1-16 lowercase letters, digits, hyphens>');
     process.exit(2);
   }
+  const givenKey = values['api-key'];
+  if (givenKey !== undefined && values['new-key']) {
+    console.error('tenant:add: --api-key and --new-key both add a key: give one of them');
+    process.exit(2);
+  }
+  // The key itself is never echoed: it may be a real one pasted by mistake.
+  const weakness = givenKey === undefined ? undefined : apiKeyWeakness(givenKey);
+  if (weakness) {
+    console.error(`tenant:add: --api-key ${weakness}; nothing was changed (omit it to have one generated)`);
+    process.exit(2);
+  }
   const env = { ...readValues(values.settings!), ...process.env };
   const endpoint = env.COSMOS_ENDPOINT;
   if (!endpoint) {
@@ -72,36 +89,72 @@ async function main(): Promise<void> {
     ? withSecretStore(inner, createKeyVaultSecretStore(env.KEY_VAULT_URI, new DefaultAzureCredential()))
     : inner;
   const existing = await store.get(tenant);
-  const apiKey = values['api-key'] ?? generateApiKey();
-  const webhookSecret =
-    values['rotate-webhook-secret'] || !existing?.webhookSecret
-      ? generateWebhookSecretValue()
-      : existing.webhookSecret;
-  // Keeps an existing tenant's intake secret and callback key; a tenant created before they existed
-  // gets them now (callback tokens need the key, signed queue messages need the secret).
-  const stored = await store.upsert(tenant, {
-    apiKey,
-    webhookSecret,
-    ...(values['rotate-intake-secret'] ? { intakeSecret: generateWebhookSecretValue() } : {}),
-    ...(Object.keys(policy.change).length > 0 ? { policy: policy.change } : {}),
-    now: new Date(),
-  });
+  // Checked before anything is written, for a clear refusal; the store's conditional create keeps
+  // the rule when two runs race.
+  if (givenKey !== undefined) {
+    const owner = await store.authenticate(givenKey);
+    if (owner !== undefined && owner !== tenant) {
+      client.dispose();
+      console.error(
+        'tenant:add: the key given with --api-key belongs to another tenant; nothing was changed',
+      );
+      process.exit(2);
+    }
+  }
+  const mintedKey = givenKey === undefined && (values['new-key'] || !existing) ? generateApiKey() : undefined;
+  const apiKey = givenKey ?? mintedKey;
+  const rotateWebhook = values['rotate-webhook-secret'] || !existing?.webhookSecret;
+  // A tenant created before intake secrets existed gets one now (the store generates it): new, so shown.
+  const rotateIntake = values['rotate-intake-secret'] || !existing?.intakeSecret;
+  // Keeps an existing tenant's secrets and callback key unless rotated (callback tokens need the key,
+  // signed queue messages the intake secret).
+  let stored: Awaited<ReturnType<typeof store.upsert>>;
+  try {
+    stored = await store.upsert(tenant, {
+      ...(apiKey !== undefined ? { apiKey } : {}),
+      ...(rotateWebhook ? { webhookSecret: generateWebhookSecretValue() } : {}),
+      ...(values['rotate-intake-secret'] ? { intakeSecret: generateWebhookSecretValue() } : {}),
+      ...(Object.keys(policy.change).length > 0 ? { policy: policy.change } : {}),
+      now: new Date(),
+    });
+  } catch (e) {
+    client.dispose();
+    if (e instanceof TenantError && e.code === 'ApiKeyInUse') {
+      console.error(
+        `tenant:add: the key given with --api-key belongs to another tenant; nothing was changed`,
+      );
+      process.exit(2);
+    }
+    throw e;
+  }
   const revoked: string[] = [];
   for (const key of values['revoke-key'] ?? []) {
     if (key === apiKey) continue;
     if (await store.revokeApiKey(tenant, key)) revoked.push(`${key.slice(0, 6)}…`);
   }
   client.dispose();
+  // Secrets only when this run made them: an update never shows what was shown before.
+  const shown = {
+    ...(mintedKey ? { apiKey: mintedKey } : {}),
+    ...(rotateWebhook ? { webhookSecret: stored.webhookSecret } : {}),
+    ...(rotateIntake && stored.intakeSecret ? { intakeSecret: stored.intakeSecret } : {}),
+  };
   console.log(
     JSON.stringify(
       {
         tenant,
-        apiKey,
-        webhookSecret,
-        intakeSecret: stored.intakeSecret,
+        created: !existing,
+        ...shown,
+        ...(givenKey !== undefined ? { addedKey: `${givenKey.slice(0, 6)}…` } : {}),
         policy: tenantPolicy(stored.policy),
         ...(revoked.length > 0 ? { revokedKeys: revoked } : {}),
-        note: 'Store these now: the key is not shown again. intakeSecret signs job-requests messages.',
+        ...(Object.keys(shown).length > 0
+          ? {
+              note:
+                'Store what is shown now: it is not shown again (only the key hash is kept). ' +
+                'intakeSecret signs job-requests messages.',
+            }
+          : {}),
       },
       null,
       2,

@@ -3,10 +3,38 @@
  * signature with its own implementation (independent of Slotwise's signer), and shows what arrived at
  * GET /hooks, GET /hooks/{name} (JSON) and GET / (HTML). `POST /_inbox/respond { status, count? }`
  * makes the next deliveries answer with a status (a receiver that is down, or gone).
+ *
+ * A bad request (a name that is not valid percent-encoding, a body that is not the JSON asked for)
+ * gets a 400 saying why; nothing a client sends may throw out of the handler, since the inbox's exit
+ * stops the whole local stack (`dev/start.ts`).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+
+/** `POST /_inbox/respond`: an HTTP status to answer with (absent or 0: back to normal), for `count` deliveries. */
+const respondSchema = z.strictObject({
+  status: z
+    .number()
+    .int()
+    .refine(
+      (n) => n === 0 || (n >= 200 && n <= 599),
+      'must be 0 (answer normally) or an HTTP status from 200 to 599',
+    )
+    .optional(),
+  count: z.number().int().positive().optional(),
+});
+
+class BadRequest extends Error {}
+
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequest('the hook name is not valid percent-encoding');
+  }
+}
 
 export interface Delivery {
   readonly receivedAt: string;
@@ -52,11 +80,24 @@ export async function startWebhookInbox(
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
+    // A client that hangs up mid-body is not the inbox's failure.
+    req.on('error', () => undefined);
     req.on('end', () => {
+      try {
+        handle();
+      } catch (e) {
+        const bad = e instanceof BadRequest;
+        if (!bad) console.error(`webhook inbox: ${req.method} ${req.url} failed: ${(e as Error).message}`);
+        if (!res.headersSent) res.writeHead(bad ? 400 : 500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(bad ? `${e.message}\n` : 'The inbox failed on this request.\n');
+      }
+    });
+    const handle = () => {
       const url = new URL(req.url ?? '/', 'http://inbox');
       const text = Buffer.concat(chunks).toString('utf8');
       const hook = /^\/hooks\/([^/]+)$/.exec(url.pathname);
       if (req.method === 'POST' && hook) {
+        const name = decodeName(hook[1]!);
         const header = (n: string) => String(req.headers[n] ?? '');
         const timestamp = header('webhook-timestamp');
         const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= (options.toleranceSeconds ?? 300);
@@ -83,7 +124,7 @@ export async function startWebhookInbox(
         }
         received.push({
           receivedAt: new Date().toISOString(),
-          name: decodeURIComponent(hook[1]!),
+          name,
           id: header('webhook-id'),
           timestamp,
           verified,
@@ -94,7 +135,18 @@ export async function startWebhookInbox(
         return;
       }
       if (req.method === 'POST' && url.pathname === '/_inbox/respond') {
-        const { status, count } = JSON.parse(text || '{}') as { status?: number; count?: number };
+        let json: unknown;
+        try {
+          json = JSON.parse(text || '{}');
+        } catch {
+          throw new BadRequest('the body is not JSON: send { "status": <HTTP status>, "count"?: <n> }');
+        }
+        const parsed = respondSchema.safeParse(json);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new BadRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`);
+        }
+        const { status, count } = parsed.data;
         forced = status ? { status, count } : undefined;
         res.writeHead(204).end();
         return;
@@ -106,7 +158,7 @@ export async function startWebhookInbox(
       }
       const list = /^\/hooks(?:\/([^/]+))?$/.exec(url.pathname);
       if (req.method === 'GET' && list) {
-        const name = list[1] ? decodeURIComponent(list[1]) : undefined;
+        const name = list[1] ? decodeName(list[1]) : undefined;
         res
           .writeHead(200, { 'content-type': 'application/json' })
           .end(JSON.stringify(received.filter((d) => !name || d.name === name)));
@@ -127,7 +179,7 @@ export async function startWebhookInbox(
         return;
       }
       res.writeHead(404).end();
-    });
+    };
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -99,6 +99,18 @@ describe('GET /api/ui', () => {
       expect((await stack.request(path, { key: null })).status, path).toBe(404);
     }
   });
+
+  it('answers 404 for names an object inherits, logging no path on disk (review 3, finding 15)', async () => {
+    const root = repo('');
+    const before = stack.logger.lines.length;
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const res = await stack.request(`/ui/${name}`, { key: null });
+      expect(res.status, name).toBe(404);
+      expect(await res.text(), name).toBe('Not found');
+    }
+    const logged = stack.logger.lines.slice(before);
+    expect(logged.filter((line) => line.includes(root) || line.includes('ENOENT'))).toEqual([]);
+  });
 });
 
 describe.skipIf(!browserPath)('the dashboard in headless Chromium', () => {
@@ -261,6 +273,94 @@ describe.skipIf(!browserPath)('the dashboard in headless Chromium', () => {
     await page.click('#forget');
     await page.locator('#key-form').waitFor();
     expect(await page.evaluate(() => sessionStorage.getItem('slotwise.apiKey'))).toBeNull();
+    await context.close();
+  });
+
+  it("asks before a link's key replaces the tab's own (review 3, finding 15)", async () => {
+    const otherKey = 'ui-other-api-key-0123456789';
+    await stack.deps.tenants.upsert('ui-other', { apiKey: otherKey, now: new Date() });
+    const tiny = { pool: { vmSize: 'standard_d2s_v3' }, tasks: [{ id: 't', commandLine: 'echo hi' }] };
+    await submit({ id: 'switch-mine', ...tiny });
+    const theirs = await stack.request('/jobs', {
+      method: 'POST',
+      key: otherKey,
+      body: JSON.stringify({ id: 'switch-theirs', ...tiny }),
+    });
+    expect(theirs.status).toBe(202);
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const stored = () => page.evaluate(() => sessionStorage.getItem('slotwise.apiKey'));
+    await page.goto(`${stack.host.url}/api/ui#key=${TEST_API_KEY}`);
+    await page.locator('tr[data-job="switch-mine"]').waitFor();
+    expect(await page.locator('#key-switch').isHidden()).toBe(true);
+
+    // A link with another key in the same tab (a fragment change): asked, not switched.
+    await page.goto(`${stack.host.url}/api/ui#key=${otherKey}&job=switch-mine`);
+    await page.locator('#key-switch').waitFor();
+    expect(page.url()).toBe(`${stack.host.url}/api/ui#job=switch-mine`);
+    expect(await stored()).toBe(TEST_API_KEY);
+    await page.locator('table.deliveries, #detail h2').first().waitFor();
+    expect(await page.locator('tr[data-job="switch-theirs"]').count()).toBe(0);
+    await page.click('#key-switch-keep');
+    expect(await page.locator('#key-switch').isHidden()).toBe(true);
+    expect(await stored()).toBe(TEST_API_KEY);
+    await page.locator('tr[data-job="switch-mine"]').waitFor();
+
+    // The same key again asks nothing.
+    await page.goto(`${stack.host.url}/api/ui#key=${TEST_API_KEY}`);
+    await page.waitForURL(`${stack.host.url}/api/ui`);
+    expect(await page.locator('#key-switch').isHidden()).toBe(true);
+
+    // A fresh load of such a link in this tab asks too; switching shows only the other tenant's jobs.
+    await page.goto('about:blank');
+    await page.goto(`${stack.host.url}/api/ui#key=${otherKey}`);
+    await page.locator('#key-switch').waitFor();
+    expect(await stored()).toBe(TEST_API_KEY);
+    await page.locator('tr[data-job="switch-mine"]').waitFor();
+    await page.click('#key-switch-use');
+    await page.locator('tr[data-job="switch-theirs"]').waitFor();
+    expect(await page.locator('tr[data-job="switch-mine"]').count()).toBe(0);
+    expect(await stored()).toBe(otherKey);
+    expect(await page.locator('#key-switch').isHidden()).toBe(true);
+    await context.close();
+  });
+
+  it('shows a failed job that is retried afresh (review 3, finding 15)', async () => {
+    await submit({
+      id: 'ui-retried',
+      pool: { vmSize: 'standard_d2s_v3' },
+      tasks: [{ id: 'bad', commandLine: "/bin/sh -c 'exit 3'" }],
+    });
+    const failed = await waitForJobState(stack, 'ui-retried', ['failed']);
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${stack.host.url}/api/ui#key=${TEST_API_KEY}&job=ui-retried`);
+    const history = page.locator('#detail ol.history li');
+    await page.locator('#detail h2 .state-failed').waitFor();
+    await waitFor(
+      () => history.count(),
+      (n) => n === failed.history.length,
+      { what: 'the history of the failed job in the pane' },
+    );
+
+    const retry = await stack.request('/jobs/ui-retried/retry', { method: 'POST' });
+    expect(retry.status, await retry.clone().text()).toBe(202);
+    // The job leaves `failed` (a new attempt is submitted): the pane must follow, not keep the old one.
+    const resubmitted = await waitFor(
+      () => getJob(stack, 'ui-retried'),
+      (j) => (j?.history.length ?? 0) > failed.history.length,
+      { what: 'the retry in the API' },
+    );
+    await waitFor(
+      () => history.count(),
+      (n) => n >= resubmitted!.history.length,
+      { what: 'the retry in the detail pane' },
+    );
+    const states = await history.locator('.state').allTextContents();
+    expect(states.slice(0, failed.history.length)).toEqual(failed.history.map((h) => h.state));
+    expect(states.length).toBeGreaterThan(failed.history.length);
     await context.close();
   });
 });

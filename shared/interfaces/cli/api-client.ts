@@ -74,7 +74,7 @@ const jobSchema = z.looseObject({
     })
     .optional(),
   waiting: z
-    .looseObject({ code: z.string(), message: z.string(), since: z.string(), failAt: z.string() })
+    .looseObject({ code: z.string(), message: z.string(), since: z.string(), failAt: z.string().optional() })
     .optional(),
   deliveries: z
     .array(
@@ -139,7 +139,6 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     schema: z.ZodType<T>,
     { body, ok = [200] }: { body?: string; ok?: number[] } = {},
   ): Promise<T> {
-    // `nextLink` is an absolute path (`/api/jobs?...`) and resolves against the origin; the rest below the base.
     const url = new URL(path, base);
     const headers: Record<string, string> = {
       authorization: `Bearer ${options.apiKey}`,
@@ -192,7 +191,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     plan: (body) => call('POST', 'jobs?dryRun=true', dryRunSchema, { body }),
     get: (id) => call('GET', jobPath(id), jobSchema),
     list: ({ state, limit, next }) => {
-      if (next) return call('GET', next, pageSchema);
+      if (next) return call('GET', followable(next, base), pageSchema);
       const query = new URLSearchParams();
       if (state) query.set('state', state);
       if (limit !== undefined) query.set('limit', String(limit));
@@ -202,6 +201,38 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     cancel: (id) => call('DELETE', jobPath(id), jobSchema),
     retry: (id) => call('POST', `${jobPath(id)}/retry`, jobSchema, { ok: [200, 202] }),
   };
+}
+
+/**
+ * The page a `nextLink` names, when it is safe to send the key there: the base URL's origin (scheme,
+ * host and port) and a path below the base's. The API sends an absolute path (`/api/jobs?…`); anything
+ * else (another host, a downgrade to http, `/admin`, credentials in the URL) is refused before a
+ * request is made, since the request carries the tenant's key.
+ */
+function followable(nextLink: string, base: URL): string {
+  let url: URL;
+  try {
+    url = new URL(nextLink, base);
+  } catch (e) {
+    throw new CliError('ApiBadNextLink', 'the API answered a nextLink that is not a URL', exitCodes.api, {
+      cause: e,
+    });
+  }
+  if (
+    url.origin !== base.origin ||
+    !url.pathname.startsWith(base.pathname) ||
+    url.username !== '' ||
+    url.password !== ''
+  ) {
+    // The link's own text is left out: it is the answer of a server we no longer trust.
+    throw new CliError(
+      'ApiForeignNextLink',
+      `the API answered a nextLink outside ${base.origin}${base.pathname}; not followed, so the API key ` +
+        'was not sent there (is SLOTWISE_URL the API you meant?)',
+      exitCodes.api,
+    );
+  }
+  return url.href;
 }
 
 /** An API error as a CliError: the problem's title, detail and each named field. */

@@ -12,10 +12,11 @@ import { readFile } from 'node:fs/promises';
 import type { HttpResponseInit } from '@azure/functions';
 import { SlotwiseError } from '../../core/errors.js';
 
-const assets: Readonly<Record<string, string>> = {
-  'app.js': 'text/javascript; charset=utf-8',
-  'app.css': 'text/css; charset=utf-8',
-};
+/** A Map, not an object: `constructor` or `__proto__` must not find something inherited. */
+const assets: ReadonlyMap<string, string> = new Map([
+  ['app.js', 'text/javascript; charset=utf-8'],
+  ['app.css', 'text/css; charset=utf-8'],
+]);
 
 const securityHeaders = {
   'content-security-policy':
@@ -60,24 +61,23 @@ export async function serveUi(
       body: dashboardPage(apiBase),
     };
   }
-  const type = assets[asset];
-  if (!type) {
+  const type = assets.get(asset);
+  if (type === undefined) {
     return {
       status: 404,
       headers: { 'content-type': 'text/plain; charset=utf-8', ...securityHeaders },
       body: 'Not found',
     };
   }
-  let dir: URL;
+  let content: Buffer;
   try {
-    dir = uiAssetDirectory();
+    content = await readFile(new URL(asset, uiAssetDirectory()));
   } catch (e) {
-    if (e instanceof SlotwiseError) {
-      return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: e.message };
-    }
-    throw e;
+    // A half-built bundle: say what to do, never where on disk (fs errors quote the absolute path).
+    const message =
+      e instanceof SlotwiseError ? e.message : 'The dashboard assets are incomplete: run `npm run build`.';
+    return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: message };
   }
-  const content = await readFile(new URL(asset, dir));
   const etag = `"${createHash('sha256').update(content).digest('base64url').slice(0, 22)}"`;
   // Revalidated on every load (a new build must show at once), answered 304 when unchanged.
   const headers = { 'content-type': type, 'cache-control': 'no-cache', etag, ...securityHeaders };
@@ -105,6 +105,11 @@ export function dashboardPage(apiBase: string): string {
   <span class="muted" id="status" role="status"></span>
   <button type="button" id="forget" hidden>Forget key</button>
 </header>
+<div id="key-switch" class="notice key-switch" role="alertdialog" aria-labelledby="key-switch-text" hidden>
+  <p id="key-switch-text">This link carries a different API key from the one this tab uses, so it may show another tenant's jobs. This tab keeps its current key unless you switch.</p>
+  <button type="button" id="key-switch-use">Use the link's key</button>
+  <button type="button" id="key-switch-keep">Keep the current key</button>
+</div>
 <form id="key-form" class="key-form" hidden>
   <label for="key">Tenant API key</label>
   <input id="key" name="key" type="password" autocomplete="off" required>

@@ -5,6 +5,8 @@
  * The key comes from the URL fragment (`#key=…`, which browsers never send to the server) or the
  * form, is kept in sessionStorage (gone when the tab closes) and goes to the API only in the
  * `Authorization` header. It is removed from the address bar at once so it stays out of history.
+ * A link whose key differs from the one the tab already uses does not replace it silently (a link
+ * could otherwise switch the dashboard to another tenant's jobs unnoticed): the page asks first.
  * Everything from the API is written with textContent, never as HTML.
  */
 import type { JobView } from '../../../model/job-view.js';
@@ -13,6 +15,8 @@ import { type PackingPicture, tryPackingPicture } from '../packing-picture.js';
 const KEY_ITEM = 'slotwise.apiKey';
 const LIST_EVERY_MS = 2000;
 const JOB_EVERY_MS = 1000;
+/** A job in a final state is fetched again this often at least (it may be retried, or get deliveries). */
+const FINAL_EVERY_MS = 10_000;
 const MAX_KINDS_DRAWN = 24;
 const finalStates = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 
@@ -51,12 +55,18 @@ async function api<T>(path: string, key: string): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** Reads `#key=…&job=…`; stores the key and leaves only `job` in the address bar. */
+/** A key from a link, waiting for the user to accept it in place of the tab's own (memory only). */
+let offeredKey: string | undefined;
+
+/**
+ * Reads `#key=…&job=…` and leaves only `job` in the address bar. The key is stored when the tab has
+ * none (or the same one); a different one is only offered, and the page keeps the current key until
+ * the user says otherwise.
+ */
 function takeFragment(): { job?: string } {
   const params = new URLSearchParams(location.hash.slice(1));
   const key = params.get('key');
-  if (key) {
-    sessionStorage.setItem(KEY_ITEM, key);
+  if (params.has('key')) {
     params.delete('key');
     history.replaceState(
       null,
@@ -64,8 +74,18 @@ function takeFragment(): { job?: string } {
       `${location.pathname}${location.search}${params.size > 0 ? `#${params}` : ''}`,
     );
   }
+  if (key) {
+    const current = sessionStorage.getItem(KEY_ITEM);
+    if (current && current !== key) offerKey(key);
+    else sessionStorage.setItem(KEY_ITEM, key);
+  }
   const job = params.get('job');
   return job ? { job } : {};
+}
+
+function offerKey(key: string | undefined): void {
+  offeredKey = key;
+  byId('key-switch').hidden = key === undefined;
 }
 
 function selectedJob(): string | undefined {
@@ -121,7 +141,11 @@ function renderList(jobs: readonly JobView[]): void {
           {},
           stateBadge(job.state),
           job.waiting
-            ? el('span', { class: 'state state-waiting', title: job.waiting.message }, 'waiting for nodes')
+            ? el(
+                'span',
+                { class: 'state state-waiting', title: job.waiting.message },
+                job.waiting.failAt ? 'waiting for nodes' : 'waiting for room',
+              )
             : undefined,
         ),
         el(
@@ -172,7 +196,9 @@ function renderDetail(job: JobView): void {
         el(
           'p',
           { class: 'muted' },
-          `since ${shortTime(job.waiting.since)}; fails at ${shortTime(job.waiting.failAt)} unless nodes come`,
+          job.waiting.failAt
+            ? `since ${shortTime(job.waiting.since)}; fails at ${shortTime(job.waiting.failAt)} unless nodes come`
+            : `since ${shortTime(job.waiting.since)}; tried again until there is room`,
         ),
       ),
     );
@@ -370,7 +396,24 @@ function status(text: string): void {
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 let lastListAt = 0;
-let lastDetail: { id: string; final: boolean } | undefined;
+/** Each listed job's `state|updatedAt`, as of the last list. */
+let listed = new Map<string, string>();
+/** The job in the detail pane: its `state|updatedAt`, whether that state is final, when it was fetched. */
+let lastDetail: { id: string; version: string; final: boolean; at: number } | undefined;
+
+const versionOf = (job: { state: string; updatedAt: string }) => `${job.state}|${job.updatedAt}`;
+
+/**
+ * Whether the chosen job's detail is due: always while it can change; in a final state (which a retry
+ * leaves, and deliveries still follow) when the list shows it changed since, or every FINAL_EVERY_MS
+ * (a job beyond the list's first page).
+ */
+function detailDue(id: string, now: number): boolean {
+  if (!lastDetail || lastDetail.id !== id || !lastDetail.final) return true;
+  if (lastListAt > lastDetail.at && (listed.get(id) ?? lastDetail.version) !== lastDetail.version)
+    return true;
+  return now - lastDetail.at >= FINAL_EVERY_MS;
+}
 
 async function refresh(): Promise<void> {
   const key = sessionStorage.getItem(KEY_ITEM);
@@ -379,18 +422,17 @@ async function refresh(): Promise<void> {
   byId('main').hidden = false;
   byId('forget').hidden = false;
   try {
-    const now = Date.now();
-    if (now - lastListAt >= LIST_EVERY_MS) {
+    if (Date.now() - lastListAt >= LIST_EVERY_MS) {
       const page = await api<{ value: JobView[] }>('/jobs?limit=50', key);
       renderList(page.value);
-      lastListAt = now;
+      listed = new Map(page.value.map((job) => [job.id, versionOf(job)]));
+      lastListAt = Date.now();
     }
     const id = selectedJob();
-    // A job in a final state no longer changes: fetched once, then left alone.
-    if (id && !(lastDetail?.id === id && lastDetail.final)) {
+    if (id && detailDue(id, Date.now())) {
       const job = await api<JobView>(`/jobs/${encodeURIComponent(id)}`, key);
       renderDetail(job);
-      lastDetail = { id, final: finalStates.has(job.state) };
+      lastDetail = { id, version: versionOf(job), final: finalStates.has(job.state), at: Date.now() };
     }
     status(`updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {
@@ -412,13 +454,33 @@ byId<HTMLFormElement>('key-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const input = byId<HTMLInputElement>('key');
   if (!input.value) return;
-  sessionStorage.setItem(KEY_ITEM, input.value);
+  const key = input.value;
   input.value = '';
-  lastListAt = 0;
-  restart();
+  offerKey(undefined);
+  useKey(key);
 });
 
+/** Switches to another key: nothing shown for the old one may stay on screen. */
+function useKey(key: string): void {
+  sessionStorage.setItem(KEY_ITEM, key);
+  lastListAt = 0;
+  lastDetail = undefined;
+  listed = new Map();
+  byId<HTMLTableElement>('jobs').tBodies[0]!.replaceChildren();
+  byId('detail').replaceChildren(el('p', { class: 'muted' }, 'Choose a job.'));
+  restart();
+}
+
+byId('key-switch-use').addEventListener('click', () => {
+  const key = offeredKey;
+  offerKey(undefined);
+  if (key) useKey(key);
+});
+
+byId('key-switch-keep').addEventListener('click', () => offerKey(undefined));
+
 byId('forget').addEventListener('click', () => {
+  offerKey(undefined);
   sessionStorage.removeItem(KEY_ITEM);
   if (timer !== undefined) clearTimeout(timer);
   showKeyForm();
