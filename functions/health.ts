@@ -1,13 +1,15 @@
 import type { AppDeps } from '../shared/app/app.js';
-import { checkHealth, healthAccess } from '../shared/app/health.js';
+import { cachedHealth, HEALTH_MAX_AGE_MS, healthAccess } from '../shared/app/health.js';
 import { problems } from '../shared/interfaces/http/problem.js';
 import type { HttpFunction } from './definition.js';
 
 /**
  * GET /api/health — 200 when every dependency is up, else 503. Without a key the body is only
- * `{ "status": "up" | "down" }` (enough for probes, nothing for a scanner); with a tenant API key it
- * names each dependency with its latency, the local-only settings refused in Azure, and the
- * caller's managed pools that Batch cannot allocate.
+ * `{ "status": "up" | "down" }` (enough for probes, nothing for a scanner), from a check at most 10 s
+ * old; with a tenant API key it names each dependency with its latency (a check at most 2 s old,
+ * `checkedAt` says when), the local-only settings refused in Azure, and the caller's managed pools
+ * that Batch cannot allocate. Checks are shared per instance (shared/app/health.ts), so callers
+ * cannot make Batch, Cosmos and Storage work for each request.
  */
 export const health: HttpFunction<AppDeps> = {
   kind: 'http',
@@ -15,14 +17,17 @@ export const health: HttpFunction<AppDeps> = {
   methods: ['GET'],
   route: 'health',
   handler: async (request, _context, deps) => {
-    const [report, access] = await Promise.all([
-      checkHealth(deps.probes, {
-        now: () => deps.clock.now(),
-        monotonicMs: () => deps.clock.monotonicMs(),
-      }),
-      healthAccess(request.headers.get('authorization'), deps.tenants, deps.clock.now().getTime()),
-    ]);
+    const access = await healthAccess(
+      request.headers.get('authorization'),
+      deps.tenants,
+      deps.clock.now().getTime(),
+    );
     if (access === 'badKey') return problems.unauthorized();
+    const report = await cachedHealth(
+      deps.probes,
+      { now: () => deps.clock.now(), monotonicMs: () => deps.clock.monotonicMs() },
+      access === 'anonymous' ? HEALTH_MAX_AGE_MS.anonymous : HEALTH_MAX_AGE_MS.tenant,
+    );
     const headers = { 'cache-control': 'no-store' };
     const status = report.status === 'up' ? 200 : 503;
     if (access === 'anonymous') return { status, jsonBody: { status: report.status }, headers };

@@ -2,9 +2,12 @@
  * Every function of the table in a span of its own, with logs correlated to it (shared/adapters/telemetry/
  * invocation.ts). Applied once, to the table, so Azure, the dev host and the tests run the same
  * instrumented handlers. Queue messages lose their `traceparent` field here: it is how the trace
- * crosses the queue, not part of what the handler parses.
+ * crosses the queue, not part of what the handler parses. A caller's trace context (an HTTP
+ * `traceparent` header, the field on a tenant's `job-requests` message) is only linked: each such
+ * invocation starts a trace of Slotwise's own, so callers cannot choose a job's trace or its sampling.
  */
 import type { HttpResponseInit } from '@azure/functions';
+import { queueNames } from '../shared/adapters/queues/names.js';
 import { setHttpStatus, traceInvocation } from '../shared/adapters/telemetry/invocation.js';
 import { takeTraceparent } from '../shared/adapters/telemetry/trace-context.js';
 import type { FunctionDefinition, HttpFunction, StorageQueueFunction, TimerFunction } from './definition.js';
@@ -44,6 +47,8 @@ export function instrumentFunction<D>(fn: FunctionDefinition<D>): FunctionDefini
               functionName: fn.name,
               hostTraceparent: context.traceContext?.traceParent,
               carriedTraceparent: taken.traceparent,
+              // Tenants write to this queue themselves; every other queue only Slotwise writes to.
+              fromOutside: fn.queueName === queueNames.jobRequests,
               attributes: {
                 'messaging.system': 'azure_storage_queues',
                 'messaging.destination.name': fn.queueName,

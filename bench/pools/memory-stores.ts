@@ -77,6 +77,7 @@ export const unusedJobStore: JobStore = {
   create: () => unused('jobs.create'),
   get: () => unused('jobs.get'),
   update: () => unused('jobs.update'),
+  requestReconcile: () => unused('jobs.requestReconcile'),
   list: () => unused('jobs.list'),
   listInStates: () => unused('jobs.listInStates'),
   listWithDueDeliveries: () => unused('jobs.listWithDueDeliveries'),

@@ -197,6 +197,32 @@ function readText(path: string, name: string): string {
   }
 }
 
+/** The app setting that lowers (or raises) the host's limit on HTTP request bodies, in bytes. */
+export const REQUEST_BODY_SIZE_LIMIT_SETTING = 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT';
+
+/** The host's limit when the setting is absent: 100 MB. */
+export const DEFAULT_REQUEST_BODY_SIZE_LIMIT = 104_857_600;
+
+/**
+ * `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT` as the Functions host reads it (HttpRequestBodySizeMiddleware:
+ * a whole number of bytes becomes Kestrel's MaxRequestBodySize; unset or empty leaves 100 MB). Where
+ * the host silently ignores a value it cannot parse, this refuses to start: a limit that looks set
+ * but is not is exactly what would go unnoticed locally.
+ */
+export function requestBodySizeLimit(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env[REQUEST_BODY_SIZE_LIMIT_SETTING]?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_REQUEST_BODY_SIZE_LIMIT;
+  const bytes = /^\+?\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new HostConfigError(
+      'local.settings.json',
+      `Values.${REQUEST_BODY_SIZE_LIMIT_SETTING}`,
+      `must be a whole number of bytes (unset: ${DEFAULT_REQUEST_BODY_SIZE_LIMIT})`,
+    );
+  }
+  return bytes;
+}
+
 /** Resolves `%Setting%` references (schedules, queue names) from app settings. */
 export function resolveSetting(
   value: string,

@@ -17,11 +17,12 @@ import type {
 import {
   HostConfigError,
   type HostOptions,
+  requestBodySizeLimit,
   resolveSetting,
   resolveStorageConnection,
   type StorageConnectionSetting,
 } from './config.js';
-import { createHttpHost } from './http-server.js';
+import { createHttpHost, type HttpTimeouts } from './http-server.js';
 import { createWorker } from './invoke.js';
 import { consoleLogger, type HostLogger } from './logger.js';
 import { createQueueListener, type QueueListener } from './queue-listener.js';
@@ -41,7 +42,10 @@ export interface StartHostOptions<D> {
   readonly logger?: HostLogger;
   /** Lease on a message while its handler runs. Default 600 s (the host's); tests shorten it. */
   readonly queueLeaseSeconds?: number;
+  /** Overrides `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT` from `env` (default 100 MB, as in the host). */
   readonly maxBodyBytes?: number;
+  /** Default: Azure's front end (http-server.ts `HTTP_TIMEOUTS`); tests shorten them. */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
   readonly cors?: string;
   /** Grace for in-flight invocations on close. Default 30 s. */
   readonly shutdownTimeoutMs?: number;
@@ -139,6 +143,7 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
       )
     : options.functions;
   validateFunctions(selected, options.env);
+  const maxBodyBytes = options.maxBodyBytes ?? requestBodySizeLimit(options.env);
   const inFlight = new Set<Promise<unknown>>();
   const tracker = {
     add(p: Promise<unknown>) {
@@ -164,7 +169,8 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
     worker,
     routePrefix: options.host.routePrefix,
     throttle: options.host.http,
-    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    maxBodyBytes,
+    ...(options.httpTimeouts ? { timeouts: options.httpTimeouts } : {}),
     ...(options.cors ? { cors: options.cors } : {}),
     logger,
     inFlight: tracker,

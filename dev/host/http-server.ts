@@ -4,17 +4,45 @@
  * 200 with an empty body when a handler returns nothing, 500 with an empty body when it throws (the
  * error is logged, never sent), 404 for unknown routes and for methods a route does not accept
  * (the host has no 405), 413 above the body limit and 414 above the URL limit.
+ *
+ * The body limit (`FUNCTIONS_REQUEST_BODY_SIZE_LIMIT`, dev/host/config.ts) holds before any function
+ * runs, so before any key is checked: a declared `Content-Length` over it is answered at once, and a
+ * chunked body is read only up to it. Either way nothing more of the body is read; the connection is
+ * answered and closed.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import type { HttpFunction } from '../../functions/definition.js';
+import { DEFAULT_REQUEST_BODY_SIZE_LIMIT } from './config.js';
 import type { Worker } from './invoke.js';
 import { type HostLogger, invocationLogHandler } from './logger.js';
 import { type CompiledRoute, compileRoute } from './route-template.js';
 
 export const MAX_URL_BYTES = 4096;
-export const DEFAULT_MAX_BODY_BYTES = 104_857_600;
+export const DEFAULT_MAX_BODY_BYTES = DEFAULT_REQUEST_BODY_SIZE_LIMIT;
+
+export interface HttpTimeouts {
+  /** The whole request (head and body) must have arrived within this (Node's `requestTimeout`): else 408. */
+  readonly requestMs: number;
+  /** The head must have arrived within this (Node's `headersTimeout`): else 408. */
+  readonly headersMs: number;
+  /** A connection with nothing sent either way this long is closed (Node's `server.timeout`). */
+  readonly idleMs: number;
+}
+
+/**
+ * Azure's front end, where these hold in production: 230 s is the longest an HTTP call may take, the
+ * idle timeout of the Azure Load Balancer in front of every function app (learn.microsoft.com/azure/
+ * azure-functions/functions-scale, "Function app timeout duration"); 30 s for the head is Kestrel's
+ * `RequestHeadersTimeout` default, the server the Functions host runs on (learn.microsoft.com/dotnet/
+ * api/microsoft.aspnetcore.server.kestrel.core.kestrelserverlimits.requestheaderstimeout). Node's own
+ * defaults (300 s, 60 s, none) are looser: a body sent a byte every 5 s held a connection 320 s.
+ */
+export const HTTP_TIMEOUTS: HttpTimeouts = { requestMs: 230_000, headersMs: 30_000, idleMs: 230_000 };
+
+/** How long a refused connection stays open for its answer to reach the client (nothing is read). */
+const REFUSED_LINGER_MS = 2_000;
 
 interface Route<D> {
   readonly fn: HttpFunction<D>;
@@ -28,7 +56,10 @@ export interface HttpHostOptions<D> {
   readonly worker: Worker<D>;
   /** -1 = unbounded. Over `maxOutstandingRequests` the host answers 429; `maxConcurrentRequests` queue. */
   readonly throttle?: { readonly maxConcurrentRequests: number; readonly maxOutstandingRequests: number };
+  /** Bytes; default 100 MB, the host's. */
   readonly maxBodyBytes?: number;
+  /** Default `HTTP_TIMEOUTS`; tests shorten them. */
+  readonly timeouts?: Partial<HttpTimeouts>;
   readonly cors?: string;
   readonly logger: HostLogger;
   readonly inFlight: { add(p: Promise<unknown>): void };
@@ -57,15 +88,26 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
     waiting.shift()?.();
   };
 
-  const server = createServer((req, res) => {
-    const work = handle(req, res).catch((e: unknown) => {
-      options.logger.log('error', 'Host.Http', `Request failed: ${(e as Error).message}`);
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-    options.inFlight.add(work);
-  });
+  const timeouts = { ...HTTP_TIMEOUTS, ...options.timeouts };
+  const headersTimeout = Math.min(timeouts.headersMs, timeouts.requestMs);
+  const server = createServer(
+    {
+      requestTimeout: timeouts.requestMs,
+      headersTimeout,
+      // Node checks both only this often (30 s by default); a quarter of the head's deadline is close.
+      connectionsCheckingInterval: Math.min(5_000, Math.max(250, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const work = handle(req, res).catch((e: unknown) => {
+        options.logger.log('error', 'Host.Http', `Request failed: ${(e as Error).message}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+      options.inFlight.add(work);
+    },
+  );
   server.keepAliveTimeout = 5000;
+  server.timeout = timeouts.idleMs;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!options.accepting()) {
@@ -103,15 +145,15 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
       res.writeHead(404).end();
       return;
     }
+    // Node's parser has already refused a malformed Content-Length (400).
     const declared = Number(req.headers['content-length'] ?? '0');
     if (declared > maxBody) {
-      res.writeHead(413, { connection: 'close' }).end();
-      req.resume();
+      refuseUnread(req, res, 413);
       return;
     }
     const body = await readBody(req, maxBody);
     if (body === 'tooLarge') {
-      res.writeHead(413, { connection: 'close' }).end();
+      refuseUnread(req, res, 413);
       return;
     }
     if (maxOutstanding > 0 && outstanding >= maxOutstanding) {
@@ -186,15 +228,58 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
   return server;
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'tooLarge'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'tooLarge';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body, read only up to `limit`: past it, reading stops (the request is paused, so the socket stops
+ * too and the client's sending stalls) and 'tooLarge' is the answer; what was read is dropped.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'tooLarge'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done();
+        req.pause();
+        chunks.length = 0;
+        resolve('tooLarge');
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (e: Error) => {
+      done();
+      reject(e);
+    };
+    // The client went away before the body ended.
+    const onClose = () => onError(new Error('The request was aborted before its body ended'));
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
+}
+
+/**
+ * Answers `status` and closes the connection without reading more of the request. Node would, after
+ * an ordinary `end()`, read the rest of the body to keep the connection (and a plain close with
+ * unread bytes would reset it, often before the client has read the answer): instead the answer (head
+ * only, `Content-Length: 0`) and a FIN are sent, nothing more is read, and the socket is dropped once
+ * the answer had time to arrive.
+ */
+function refuseUnread(req: IncomingMessage, res: ServerResponse, status: number): void {
+  req.pause();
+  res.writeHead(status, { connection: 'close', 'content-length': '0' });
+  res.flushHeaders();
+  const socket = req.socket;
+  socket.end();
+  const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
 }
 
 async function writeResponse(res: ServerResponse, result: HttpResponseInit | undefined): Promise<void> {

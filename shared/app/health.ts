@@ -50,6 +50,60 @@ export async function checkHealth(
 }
 
 /**
+ * How old a cached report each caller may get. Anonymous callers (probes, and anyone on the internet)
+ * get one up to 10 s old: a flood of them costs the shared Batch account, Cosmos and Storage one round
+ * of calls per 10 s per instance, while a probe still sees an outage within seconds. A tenant key gets
+ * one at most 2 s old: near enough live for someone looking at an incident, and still a bound on how
+ * often one tenant's loop can make this instance call Batch.
+ */
+export const HEALTH_MAX_AGE_MS = { anonymous: 10_000, tenant: 2_000 } as const;
+
+interface HealthCache {
+  /** The last finished round and when it started (monotonic ms). */
+  last?: { readonly startedAt: number; readonly report: HealthReport };
+  /** The round in progress: every caller that needs a fresh report waits for this one. */
+  running?: { readonly startedAt: number; readonly report: Promise<HealthReport> };
+}
+
+// Per instance: one cache per probe list, i.e. per composition root (functions share it).
+const caches = new WeakMap<readonly HealthProbe[], HealthCache>();
+
+/**
+ * The report of a round started at most `maxAgeMs` ago, by the injected clock: the last one if young
+ * enough, else the one in progress, else a new round. Concurrent callers share one round, so however
+ * many arrive at once the dependencies see one call each. A report's age counts from its round's start.
+ */
+export function cachedHealth(
+  probes: readonly HealthProbe[],
+  deps: { now: () => Date; monotonicMs: () => number; timeoutMs?: number },
+  maxAgeMs: number,
+): Promise<HealthReport> {
+  let cache = caches.get(probes);
+  if (!cache) {
+    cache = {};
+    caches.set(probes, cache);
+  }
+  const now = deps.monotonicMs();
+  if (cache.last && now - cache.last.startedAt <= maxAgeMs) return Promise.resolve(cache.last.report);
+  if (cache.running && now - cache.running.startedAt <= maxAgeMs) return cache.running.report;
+  const entry = cache;
+  const round = { startedAt: now, report: checkHealth(probes, deps) };
+  entry.running = round;
+  round.report.then(
+    (report) => {
+      // A slower, older round must not replace a newer one's result.
+      if (!entry.last || entry.last.startedAt <= round.startedAt)
+        entry.last = { startedAt: round.startedAt, report };
+      if (entry.running === round) entry.running = undefined;
+    },
+    () => {
+      if (entry.running === round) entry.running = undefined;
+    },
+  );
+  return round.report;
+}
+
+/**
  * Who may see the details. Health probes come without a key and get only up/down; a tenant API key
  * (Bearer) unlocks the per-dependency report. Keys verified in the last few minutes are remembered
  * (as SHA-256 hashes, in memory) so the details stay visible while Cosmos, which holds the keys, is

@@ -15,6 +15,7 @@ import {
 } from '../../shared/adapters/config/config.js';
 import { containerDefinitions } from '../../shared/adapters/cosmos/cosmos-setup.js';
 import { queueNames } from '../../shared/adapters/queues/names.js';
+import { MAX_JOB_BODY_BYTES } from '../../shared/interfaces/http/read-json.js';
 
 const read = (path: string) => readFileSync(new URL(`../../infra/${path}`, import.meta.url), 'utf8');
 
@@ -51,6 +52,21 @@ describe('deployment template contract', () => {
     // No keys or connection strings, and nothing that only the local stack may use.
     expect([...keyedSettings, ...localOnlySettings].filter((n) => set.has(n))).toEqual([]);
     expect(set.get('AzureWebJobsStorage__credential')).toBe("'managedidentity'");
+  });
+
+  it('lowers the host’s body limit to just above the largest body a function reads, as locally', () => {
+    // Without it the host buffers up to 100 MB of anyone's body before a function can check a key.
+    const value = appSettings().get('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT');
+    expect(value).toMatch(/^'\d+'$/);
+    const limit = Number(value!.slice(1, -1));
+    // Above the functions' own 1 MiB, so those bodies still get the function's problem naming its limit.
+    expect(limit).toBeGreaterThan(MAX_JOB_BODY_BYTES);
+    expect(limit).toBeLessThanOrEqual(MAX_JOB_BODY_BYTES + 256 * 1024);
+    // The local stack (npm start; the test stack reads the same file) runs with the same limit.
+    const sample = JSON.parse(
+      readFileSync(new URL('../../local.settings.sample.json', import.meta.url), 'utf8'),
+    ) as { Values: Record<string, string> };
+    expect(sample.Values.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT).toBe(String(limit));
   });
 
   it('creates every queue the app uses, and its poison queue', () => {

@@ -59,6 +59,16 @@ export function startTestEmulator(clockFactor = 600): Promise<BatchEmulator> {
   });
 }
 
+/** A value of local.settings.sample.json, the settings `npm start` runs with. */
+function sampleSetting(name: string): string {
+  const sample = JSON.parse(
+    readFileSync(new URL('../../local.settings.sample.json', import.meta.url), 'utf8'),
+  ) as { Values: Record<string, string> };
+  const value = sample.Values[name];
+  if (value === undefined) throw new Error(`local.settings.sample.json has no ${name}`);
+  return value;
+}
+
 /** A logger that keeps lines in memory (printed only when SLOTWISE_TEST_LOGS is set). */
 export function memoryLogger(): HostLogger & { lines: string[] } {
   const lines: string[] = [];
@@ -102,6 +112,8 @@ export async function startSlotwise(
     startTestEmulator(options.clockFactor),
   ]);
   const env: Record<string, string> = {
+    // The host's request body limit, as `npm start` (local.settings.sample.json) and the template set it.
+    FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: sampleSetting('FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'),
     AzureWebJobsStorage: services.storageConnectionString,
     COSMOS_ENDPOINT: services.cosmosEndpoint,
     COSMOS_KEY: services.cosmosKey,

@@ -1,8 +1,10 @@
 /**
  * One trace per job, through the real stack: a job posted over HTTP (with the caller's own
  * `traceparent`) is planned, submitted to the Batch emulator, reconciled by the timer and its events
- * delivered to a callback, and every step is a span of the caller's trace. The SDK is started the way
- * the app starts it (`startTelemetry`), with in-memory exporters in place of Azure Monitor or OTLP.
+ * delivered to a callback, and every step is a span of the job's trace: a new root Slotwise started
+ * for the request, which links to the caller's span (test/telemetry/caller-trace.test.ts: why). The SDK
+ * is started the way the app starts it (`startTelemetry`), with in-memory exporters in place of Azure
+ * Monitor or OTLP.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -106,13 +108,15 @@ function metric(collected: ResourceMetrics, name: string) {
 }
 
 describe('one trace per job', () => {
-  const traceId = randomBytes(16).toString('hex');
+  const callerTrace = randomBytes(16).toString('hex');
   const callerSpan = randomBytes(8).toString('hex');
+  /** The job's trace: the request's root span's, found through its link to the caller. */
+  let traceId = '';
 
-  it('spans intake, plan, submit with its Batch calls, reconcile and delivery in the caller’s trace', async () => {
+  it('spans intake, plan, submit with its Batch calls, reconcile and delivery in the job trace', async () => {
     const res = await stack.request('/jobs', {
       method: 'POST',
-      headers: { traceparent: `00-${traceId}-${callerSpan}-01` },
+      headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` },
       body: JSON.stringify({
         id: 'traced',
         pool: { vmSize: 'standard_d2s_v3' },
@@ -125,23 +129,35 @@ describe('one trace per job', () => {
     });
     expect(res.status).toBe(202);
     await waitForJobState(stack, 'traced', ['completed']);
+    const request = spans
+      .getFinishedSpans()
+      .find((s) => s.name === 'jobsCreate' && s.links.some((l) => l.context.spanId === callerSpan));
+    expect(request).toBeDefined();
+    traceId = request!.spanContext().traceId;
+    expect(traceId).not.toBe(callerTrace);
     const wanted = ['jobsCreate', 'planner', 'submitter', 'reconcile', 'notifier', 'webhook deliver'];
     await waitFor(
       () => {
         const names = new Set(inTrace(traceId).map((s) => s.name));
         const completed = deliveries.some((d) => d.body.includes('"slotwise.job.completed"'));
-        return { missing: wanted.filter((n) => !names.has(n)), completed };
+        // A delivery's span ends after the receiver has the body: wait for the six events' spans too.
+        const delivered = inTrace(traceId).filter((s) => s.name === 'webhook deliver').length;
+        return { missing: wanted.filter((n) => !names.has(n)), completed, delivered };
       },
-      (v) => v.missing.length === 0 && v.completed,
+      (v) => v.missing.length === 0 && v.completed && v.delivered >= 6,
       { what: 'every stage’s span in the job’s trace' },
     );
     const all = spans.getFinishedSpans();
     const trace = inTrace(traceId);
 
-    // Intake continues the caller's span.
+    // Intake is the trace's root; the caller's span is a link, not its parent.
     const intake = trace.find((s) => s.name === 'jobsCreate')!;
-    expect(intake.parentSpanContext?.spanId).toBe(callerSpan);
+    expect(intake.parentSpanContext).toBeUndefined();
+    expect(intake.links.map((l) => [l.context.traceId, l.context.spanId])).toEqual([
+      [callerTrace, callerSpan],
+    ]);
     expect(intake.attributes['http.response.status_code']).toBe(202);
+    expect(inTrace(callerTrace)).toEqual([]);
 
     // The plan message carried the intake's context: the planner is its child, not a new trace.
     const planner = trace.find((s) => s.name === 'planner')!;

@@ -2,7 +2,9 @@
  * The job store, observed. Every state change is written through `create` or `update`, so this one
  * decorator sees each transition once it is stored (a write lost to an ETag conflict is re-applied by
  * the store and counted only when it lands), and stamps each new job with the trace it began in:
- * the `traceparent` that timers and sweeps use to add their work on the job to the job's trace.
+ * the `traceparent` that timers and sweeps use to add their work on the job to the job's trace. That
+ * trace is always one Slotwise started (an HTTP or `job-requests` invocation is a new root; see
+ * shared/adapters/telemetry/invocation.ts), never one a caller named.
  */
 import { trace } from '@opentelemetry/api';
 import type { JobDoc, JobState } from '../../model/job.js';
@@ -32,7 +34,8 @@ export function instrumentJobStore(store: JobStore, metrics: JobMetrics = create
     ...store,
     async create(job) {
       name(job.tenant, job.jobId);
-      const traceparent = job.traceparent ?? traceparentOf();
+      // The creating invocation's own context wins over anything already on the document.
+      const traceparent = traceparentOf() ?? job.traceparent;
       const result = await store.create(traceparent ? { ...job, traceparent } : job);
       if (result.created) entered(result.job, undefined, 0);
       return result;

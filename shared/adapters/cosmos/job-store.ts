@@ -35,6 +35,19 @@ export interface JobStore {
     jobId: string,
     mutate: (job: JobDoc) => JobDoc | undefined | Promise<JobDoc | undefined>,
   ): Promise<{ job: JobDoc; changed: boolean } | undefined>;
+  /**
+   * Sets `reconcileRequestedAt`, the one field task callbacks coalesce on: `decide` gets its stored
+   * value (and the job) and returns the new one, or undefined to leave it. A one-field patch,
+   * conditional on the ETag of the document `decide` saw (another write first: read and decide again),
+   * so of callers racing on a job exactly one sets each value. `known`, a document just read with its
+   * `_etag`, saves the first read. `set` is the value this call wrote; undefined when there is no job.
+   */
+  requestReconcile(
+    tenant: string,
+    jobId: string,
+    decide: (requestedAt: string | undefined, job: JobDoc) => string | undefined,
+    known?: JobDoc,
+  ): Promise<{ readonly job: JobDoc; readonly set?: string } | undefined>;
   list(tenant: string, options: { state?: JobState; limit: number; continuation?: string }): Promise<JobPage>;
   /** Jobs Batch is running for us: the reconcile timer's working set, across tenants. */
   listInStates(
@@ -150,6 +163,30 @@ export function createJobStore(container: Container): JobStore {
           throw e;
         }
       }
+      throw new ConcurrencyError(jobId);
+    },
+
+    async requestReconcile(tenant, jobId, decide, known) {
+      let current = known?._etag ? known : await read(tenant, jobId);
+      for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES && current; attempt++) {
+        const requestedAt = (current as JobDoc & { reconcileRequestedAt?: string }).reconcileRequestedAt;
+        const next = decide(requestedAt, current);
+        if (next === undefined) return { job: current };
+        try {
+          // A patch, not `update`'s replace: one timestamp, not the whole (up to ~1 MB) document.
+          await container
+            .item(current.id, tenant)
+            .patch([{ op: 'set', path: '/reconcileRequestedAt', value: next }], {
+              accessCondition: { type: 'IfMatch', condition: current._etag ?? '' },
+            });
+          return { job: current, set: next };
+        } catch (e) {
+          if (cosmosStatus(e) === 404) return undefined;
+          if (cosmosStatus(e) !== 412) throw e;
+          current = await read(tenant, jobId);
+        }
+      }
+      if (!current) return undefined;
       throw new ConcurrencyError(jobId);
     },
 

@@ -1,11 +1,15 @@
 /**
  * One span per function invocation, and the invocation's log lines correlated to it.
  *
- * Parent of the span, by trigger:
- * - HTTP: the host's trace context for the invocation (Azure continues the caller's `traceparent`
- *   header there), else the request's own `traceparent` header (the dev host);
- * - queue: the `traceparent` the message carries, so the job's one trace goes on across queues; the
- *   host's context, when there is one, becomes a link. A message without one starts from the host's;
+ * Parent of the span, by where the trigger comes from:
+ * - from outside Slotwise (HTTP; a tenant's `job-requests` message): none. The span starts a new root
+ *   trace whose sampling the SDK's sampler decides here, and the caller's trace context (the
+ *   `traceparent` header or message field) is only a span link, as is the host's (in Azure it continues
+ *   the caller's header). A caller can thus neither put its work into a trace it names (another
+ *   tenant's) nor unsample it (flags `00`) and hide it from operators; `tracestate` is ignored;
+ * - a queue message Slotwise sent: the `traceparent` it carries, so the job's one trace goes on across
+ *   queues; the host's context, when there is one, becomes a link. A message without one starts from
+ *   the host's;
  * - timer: the host's context, or a new trace. Timers add to job traces per job (`inJobSpan`).
  *
  * Logs: the handler gets the same context with its log methods also emitting an OpenTelemetry log
@@ -16,8 +20,10 @@ import { format } from 'node:util';
 import type { InvocationContext } from '@azure/functions';
 import {
   type Attributes,
+  type Context,
   context,
   type Link,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -36,7 +42,20 @@ export interface InvocationInfo {
   readonly hostTraceparent?: string | null;
   /** A trace context the trigger itself carried: an HTTP `traceparent` header, a queue message field. */
   readonly carriedTraceparent?: string | null;
+  /**
+   * The trigger comes from outside Slotwise, so its context (carried or the host's) is a link, never the
+   * parent. Always so for HTTP; set it for queues others write to (the tenants' `job-requests`).
+   */
+  readonly fromOutside?: boolean;
   readonly attributes?: Attributes;
+}
+
+/** A link to the span `traceparent` names, marked with where it came from; none when it names none. */
+function linkTo(traceparent: string | undefined, source: 'caller' | 'host'): Link[] {
+  const span = trace.getSpanContext(contextFromTraceparent(traceparent, ROOT_CONTEXT));
+  return span && trace.isSpanContextValid(span)
+    ? [{ context: span, attributes: { 'slotwise.link.source': source } }]
+    : [];
 }
 
 const kinds: Record<InvocationTrigger, SpanKind> = {
@@ -55,18 +74,24 @@ export function traceInvocation<T>(
 ): Promise<T> {
   const host = info.hostTraceparent ?? undefined;
   const carried = info.carriedTraceparent ?? undefined;
-  // HTTP prefers the host's context (it already continues the header); queues prefer the message's.
-  const parentTraceparent = info.trigger === 'queue' ? (carried ?? host) : (host ?? carried);
-  const links: Link[] = [];
-  if (info.trigger === 'queue' && carried && host) {
-    const hostSpan = trace.getSpanContext(contextFromTraceparent(host));
-    if (hostSpan) links.push({ context: hostSpan });
+  let parent: Context;
+  let links: Link[];
+  if (info.trigger === 'http' || info.fromOutside) {
+    // A new root: the SDK's sampler decides for it, not the caller's flags.
+    parent = ROOT_CONTEXT;
+    links = [...linkTo(carried, 'caller'), ...(host !== carried ? linkTo(host, 'host') : [])];
+  } else if (info.trigger === 'queue') {
+    parent = contextFromTraceparent(carried ?? host, context.active());
+    links = carried && host ? linkTo(host, 'host') : [];
+  } else {
+    parent = contextFromTraceparent(host, context.active());
+    links = [];
   }
   return inSpan(
     info.functionName,
     {
       kind: kinds[info.trigger],
-      parent: contextFromTraceparent(parentTraceparent, context.active()),
+      parent,
       links,
       attributes: {
         'faas.name': info.functionName,
