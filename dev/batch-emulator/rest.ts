@@ -5,10 +5,11 @@
  */
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Account, newEtag } from './account.js';
+import type { Account } from './account.js';
 import { EmulatedBatchError, errors } from './errors.js';
 import type { JobRec, PoolRec, TaskRec } from './model.js';
 import { applySelect, type Item, parseFilter } from './odata.js';
+import { newEtag } from './state.js';
 import { type SupportedImage, supportedImages } from './supported-images.js';
 import {
   checkId,
