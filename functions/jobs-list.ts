@@ -24,7 +24,8 @@ export const jobsList: HttpFunction<AppDeps> = {
     if (state !== undefined && !(jobStates as readonly string[]).includes(state)) {
       errors.push(fieldError(['state'], `must be one of ${jobStates.join(', ')}`));
     }
-    const limit = Number(limitText);
+    // Digits only: Number() would also take '0x10', '1e1' and ' 5', which the document does not allow.
+    const limit = /^[0-9]{1,3}$/.test(limitText) ? Number(limitText) : Number.NaN;
     if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
       errors.push(fieldError(['limit'], 'must be an integer from 1 to 200'));
     }
