@@ -1,10 +1,14 @@
 import { z } from 'zod';
-import { queueNames } from '../shared/adapters/queues/names.js';
 import type { AppDeps } from '../shared/app/app.js';
 import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
 import { readJsonBody } from '../shared/interfaces/http/read-json.js';
-import { parseCallbackToken, verifyTaskCallbackToken } from '../shared/model/callback-token.js';
+import {
+  isCurrentAttempt,
+  parseCallbackToken,
+  verifyTaskCallbackToken,
+} from '../shared/model/callback-token.js';
 import { fieldError } from '../shared/model/validate-request.js';
+import { requestReconcile } from '../shared/usecases/request-reconcile.js';
 import type { HttpFunction } from './definition.js';
 
 const callbackBody = z.strictObject({
@@ -19,10 +23,12 @@ const callbackBody = z.strictObject({
 
 /**
  * POST /api/jobs/{id}/callbacks — a task reports back early with its per-job token
- * (`SLOTWISE_CALLBACK_TOKEN` in its environment). Triggers an immediate reconcile of the job; what
- * the task says is a hint, Batch's state remains the truth. The token must name this job and its
- * tenant, be unexpired and carry a MAC made with the tenant's callback key; every failure is the same
- * 401, so a caller learns nothing about other tenants or jobs.
+ * (`SLOTWISE_CALLBACK_TOKEN` in its environment). Asks for a reconcile of the job, at most one per
+ * job per 5 s (shared/usecases/request-reconcile.ts): 202 with `reconcile` saying whether one was
+ * queued now, scheduled for the end of the window, already pending (`coalesced`) or not needed (the
+ * job is not running); what the task says is a hint, Batch's state remains the truth. The token must
+ * name this job and its tenant, be unexpired and carry a MAC made with the tenant's callback key;
+ * every failure is the same 401, so a caller learns nothing about other tenants or jobs.
  */
 export const jobsCallbacks: HttpFunction<AppDeps> = {
   kind: 'http',
@@ -55,7 +61,11 @@ export const jobsCallbacks: HttpFunction<AppDeps> = {
       return problems.invalidRequest(parsed.error.issues.map((i) => fieldError(i.path, i.message)));
     const job = await deps.jobs.get(tenant.id, id);
     if (!job) return problems.notFound(`Job '${id}'`);
-    await deps.queues.send(queueNames.reconcile, { tenant: tenant.id, jobId: job.jobId });
-    return jsonResponse(202, { jobId: job.jobId, reconcile: 'queued' });
+    // A token of an attempt a retry has replaced no longer speaks for the job.
+    if (!isCurrentAttempt(check.attempt, job)) return problems.unauthorized();
+    // Coalesced per job (a token in every task's environment must not be a reconcile per call).
+    const asked = await requestReconcile(job, deps);
+    if (asked.kind === 'notFound') return problems.notFound(`Job '${id}'`);
+    return jsonResponse(202, { jobId: job.jobId, reconcile: asked.kind });
   },
 };

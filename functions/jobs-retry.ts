@@ -7,7 +7,8 @@ import { forTenantJob } from './http-auth.js';
 
 /**
  * POST /api/jobs/{id}/retry — 202 at once with the retry queued; the retry stage reactivates the
- * failed tasks or resubmits them as a new attempt in the background.
+ * failed tasks or resubmits them as a new attempt in the background. A retry counts against the
+ * tenant's submission rate (429) and quotas (409), both with Retry-After, and `maxRetriesPerJob` (409).
  */
 export const jobsRetry: HttpFunction<AppDeps> = {
   kind: 'http',
@@ -21,6 +22,10 @@ export const jobsRetry: HttpFunction<AppDeps> = {
         return problems.notFound(`Job '${id}'`);
       case 'nothingToRetry':
         return problems.conflict(`Nothing to retry: ${result.reason}.`, { state: result.job.state });
+      case 'limited':
+        return problems.limited(result.status, result.limit, result.detail, result.retryAfterSeconds);
+      case 'overLimit':
+        return problems.conflict(result.detail, { limit: result.limit });
       case 'queued':
         return jsonResponse(202, {
           ...toJobView(result.job),

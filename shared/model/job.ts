@@ -105,14 +105,17 @@ export interface PlanSummary {
 }
 
 /**
- * Batch cannot allocate the pool's nodes (quota, capacity): the job waits, and fails with this
- * reason once the deadline passes unless the pool recovers.
+ * Why the job waits. Batch cannot allocate the pool's nodes (core quota, capacity): the job fails
+ * with this reason at `failAt` unless the pool recovers. The Batch account has no room for another
+ * job or pool (`ActiveJobAndScheduleQuotaReached`, `PoolQuotaReached`), or the tenant holds all the
+ * managed pools it may (`ManagedPoolLimitReached`): the job waits, tried again with backoff, and
+ * never fails for it (no `failAt`).
  */
 export interface WaitingReason {
   readonly code: string;
   readonly message: string;
   readonly since: string;
-  readonly failAt: string;
+  readonly failAt?: string;
 }
 
 export interface BatchRefs {
@@ -145,6 +148,8 @@ export interface PlanningProgress {
   lastError?: string;
   /** A failed attempt's retry is queued for this time; the sweep leaves the job alone until then. */
   retryAt?: string;
+  /** Times the job waited for room under the tenant's `maxManagedPools` (waits are not attempts). */
+  waits?: number;
 }
 
 /** A range of chunk indexes, `to` exclusive. */
@@ -169,6 +174,17 @@ export interface RetryRequest {
   /** Why there was nothing to retry. */
   reason?: string;
   lease?: Lease;
+  /**
+   * Which retry of the job this is (1-based): the cap `maxRetriesPerJob` counts them. A request that
+   * found nothing to retry does not use up a number. Absent on requests stored before the cap.
+   */
+  readonly number?: number;
+  /**
+   * Reactivation works through the failed tasks in one pass over Batch's task list: this is the
+   * list's continuation (its `odata.nextLink`) after the last page done; absent before the first.
+   * Tasks that fail again after being reactivated are behind it, so this request never retries them.
+   */
+  cursor?: string;
   /** The chunks holding the current attempt's tasks: what a resubmission reads. */
   readonly source: ChunkRange;
   /** Resubmission progress: next source chunk to read, and the chunks written so far. */

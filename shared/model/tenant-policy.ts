@@ -6,7 +6,11 @@
 import { z } from 'zod';
 
 export interface TenantLimits {
-  /** Jobs not yet in an end state (accepted … running). Default 100. */
+  /**
+   * Jobs not yet in an end state (accepted … running), retried jobs included. Default 25: a quarter
+   * of the smallest default Batch quota of active jobs (100), so three other tenants at their limit
+   * still fit in an account on its default quota.
+   */
   readonly maxActiveJobs: number;
   /** Tasks of those jobs, all together. Default 1,000,000 (one maximal sweep). */
   readonly maxTasksInFlight: number;
@@ -18,6 +22,15 @@ export interface TenantLimits {
   readonly submissionsPerSecond: number;
   /** Submissions allowed at once above the sustained rate. Default 20. */
   readonly submissionBurst: number;
+  /**
+   * Slotwise-managed pools the tenant holds at once (in use, or idle until the idle TTL deletes them).
+   * Default 10: half of the smallest default Batch pool quota (20), a tenth of the usual one (100); a
+   * tenant's handful of pool specs and the idle pools they leave for 15 minutes fit. A job that needs
+   * one more waits in `accepted` until one of the tenant's pools is deleted.
+   */
+  readonly maxManagedPools: number;
+  /** Retries (`POST /api/jobs/{id}/retry`) one job may have. Default 10. */
+  readonly maxRetriesPerJob: number;
 }
 
 export interface TenantPolicy {
@@ -32,12 +45,14 @@ export interface TenantPolicy {
 }
 
 export const defaultTenantLimits: TenantLimits = {
-  maxActiveJobs: 100,
+  maxActiveJobs: 25,
   maxTasksInFlight: 1_000_000,
   maxNodes: 100,
   allowedVmSizes: null,
   submissionsPerSecond: 10,
   submissionBurst: 20,
+  maxManagedPools: 10,
+  maxRetriesPerJob: 10,
 };
 
 /** The stored overrides (operator-written; validated on write and on read). */
@@ -51,6 +66,9 @@ export const tenantPolicyOverridesSchema = z.strictObject({
       allowedVmSizes: z.array(z.string().min(1).max(64)).max(500).nullable().optional(),
       submissionsPerSecond: z.number().positive().max(10_000).optional(),
       submissionBurst: z.number().int().min(1).max(100_000).optional(),
+      // The usage ledger keeps one entry per managed pool too: 1,000 keeps it small.
+      maxManagedPools: z.number().int().min(1).max(1000).optional(),
+      maxRetriesPerJob: z.number().int().min(0).max(1000).optional(),
     })
     .optional(),
   allowedPools: z

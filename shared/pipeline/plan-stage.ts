@@ -12,30 +12,43 @@
  * document. A failed attempt releases the lease and re-queues the job with a growing delay; after
  * `maxAttempts` (crashed holders included, since the claim counts) the job fails with `PlanFailed`
  * and the last error, instead of being re-driven by the sweep for ever.
+ *
+ * A plan that needs a managed pool the tenant does not hold yet reserves it under the tenant's
+ * `maxManagedPools` (the usage ledger, ETag-guarded, so racing plans never pass the limit). Over it,
+ * the job waits in `accepted` with the reason `ManagedPoolLimitReached` (and a `slotwise.job.waiting`
+ * event), planned again after a growing delay until one of the tenant's pools has been deleted; a wait
+ * is not an attempt, so it never fails the job.
  */
 
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { PoolStore } from '../adapters/cosmos/pool-store.js';
 import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import type { UsageStore } from '../adapters/cosmos/usage-store.js';
 import { queueNames } from '../adapters/queues/names.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
 import type { Clock, Ids } from '../core/clock.js';
 import { describeError, SlotwiseError } from '../core/errors.js';
 import type { JobDoc } from '../model/job.js';
-import { transition } from '../model/lifecycle.js';
+import { makeEvent, transition } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
 import { planJob } from '../planner/plan-job.js';
 import { announce } from './announce.js';
+import { WAITING_EVENT_TYPE } from './notify-stage.js';
 import { planDefaults, readExistingPool } from './plan-inputs.js';
+import { accountQuotaDelaySeconds } from './submit-stage.js';
 
 export interface PlanStageDeps {
   readonly jobs: JobStore;
   readonly batch: BatchGateway;
   readonly queues: QueueGateway;
   readonly tenants: Pick<TenantStore, 'get'>;
+  /** The ledger `maxManagedPools` is held in, and the pool records it counts. */
+  readonly usage: Pick<UsageStore, 'reservePool'>;
+  readonly pools: Pick<PoolStore, 'list'>;
   readonly clock: Clock;
   readonly ids: Ids;
   readonly settings: Pick<
@@ -45,14 +58,26 @@ export interface PlanStageDeps {
     | 'BATCH_SUBSCRIPTION_ID'
     | 'BATCH_RESOURCE_GROUP'
     | 'BATCH_ACCOUNT_NAME'
-  >;
+  > &
+    Partial<Pick<Settings, 'SLOTWISE_QUOTA_RETRY_SECONDS' | 'SLOTWISE_POOL_IDLE_TTL_SECONDS'>>;
   /** How long a claim on a job lasts without renewal. Default 5 minutes. */
   readonly leaseMs?: number;
   /** Attempts before the job fails with `PlanFailed`. Default 5. */
   readonly maxAttempts?: number;
 }
 
-export type PlanStageResult = 'planned' | 'rejected' | 'skipped' | 'missing' | 'busy' | 'retrying' | 'failed';
+export type PlanStageResult =
+  | 'planned'
+  | 'rejected'
+  | 'skipped'
+  | 'missing'
+  | 'busy'
+  | 'retrying'
+  | 'waiting'
+  | 'failed';
+
+/** Why a job waits in `accepted`: its tenant holds every managed pool it may. */
+export const MANAGED_POOL_LIMIT_CODE = 'ManagedPoolLimitReached';
 
 export const DEFAULT_PLAN_ATTEMPTS = 5;
 
@@ -171,6 +196,17 @@ async function planClaimed(
   if (!outcome.ok) return rejectPlan(job, outcome.errors, deps);
 
   const { plan } = outcome;
+  if (plan.pool) {
+    const limit = policy.limits.maxManagedPools;
+    const room = await deps.usage.reservePool(
+      job.tenant,
+      { poolId: plan.poolId, job: job.id },
+      limit,
+      deps.clock.now(),
+      async () => (await deps.pools.list({ tenant: job.tenant })).map((p) => p.id),
+    );
+    if (!room.ok) return waitForPoolRoom(job, message, owner, room.held.length, limit, deps);
+  }
   // Nothing per chunk is stored: the submitter rebuilds chunk N from the request and this summary
   // (`rebuildChunks`), so a million-task plan writes one document, not ten thousand. The count is in
   // closed form when no body comes near the byte limit (a sweep's widest task, computed); otherwise
@@ -179,7 +215,7 @@ async function planClaimed(
 
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
     current.state === 'accepted' && current.planning?.lease?.owner === owner
-      ? transition(withoutPlanLease(current), 'planned', deps.clock.now(), deps.ids.uuid(), {
+      ? transition(withoutPoolWait(withoutPlanLease(current)), 'planned', deps.clock.now(), deps.ids.uuid(), {
           plan: { ...plan.summary, chunks: count },
           batch: { poolId: plan.poolId, jobId: plan.batchJob.id, managedPool: plan.pool !== undefined },
           batchBodies: { ...(plan.pool ? { pool: plan.pool } : {}), job: plan.batchJob },
@@ -191,6 +227,67 @@ async function planClaimed(
   await deps.queues.send(queueNames.submit, message);
   await announce(result.job, deps.queues);
   return 'planned';
+}
+
+/**
+ * The tenant holds every managed pool it may: the job keeps its place in `accepted`, shows why (once,
+ * with an event) and is planned again after a growing delay (`retryAt` keeps the sweep away meanwhile).
+ * The claim's attempt is given back: waiting is not failing.
+ */
+async function waitForPoolRoom(
+  job: JobDoc,
+  message: PipelineMessage,
+  owner: string,
+  held: number,
+  limit: number,
+  deps: PlanStageDeps,
+): Promise<PlanStageResult> {
+  const now = deps.clock.now();
+  const idle = deps.settings.SLOTWISE_POOL_IDLE_TTL_SECONDS;
+  let delaySeconds = 0;
+  let announced = false;
+  const result = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+    announced = false;
+    if (current.state !== 'accepted' || current.planning?.lease?.owner !== owner) return undefined;
+    const { lease: _released, ...planning } = current.planning;
+    const waits = (planning.waits ?? 0) + 1;
+    delaySeconds = accountQuotaDelaySeconds(waits, deps.settings.SLOTWISE_QUOTA_RETRY_SECONDS);
+    const next: JobDoc = {
+      ...current,
+      planning: {
+        ...planning,
+        attempts: Math.max(0, planning.attempts - 1),
+        waits,
+        retryAt: new Date(now.getTime() + delaySeconds * 1000).toISOString(),
+      },
+    };
+    if (current.waiting?.code === MANAGED_POOL_LIMIT_CODE) return next;
+    const iso = now.toISOString();
+    next.waiting = {
+      code: MANAGED_POOL_LIMIT_CODE,
+      message:
+        `This tenant holds ${held} managed pools and its limit maxManagedPools is ${limit}; the job needs ` +
+        `another and waits until one of them is deleted (a pool is deleted once idle${idle ? ` for ${idle} s` : ''}).`,
+      since: iso,
+    };
+    next.updatedAt = iso;
+    next.events = [
+      ...current.events,
+      { ...makeEvent(next, current.state, iso, deps.ids.uuid()), type: WAITING_EVENT_TYPE },
+    ];
+    announced = true;
+    return next;
+  });
+  if (!result?.changed) return 'skipped';
+  if (announced) await announce(result.job, deps.queues);
+  await deps.queues.send(queueNames.plan, message, { delaySeconds });
+  return 'waiting';
+}
+
+function withoutPoolWait(job: JobDoc): JobDoc {
+  if (job.waiting?.code !== MANAGED_POOL_LIMIT_CODE) return job;
+  const { waiting: _over, ...rest } = job;
+  return rest;
 }
 
 /** Planning done (or given up): the attempt count stays, the lease goes. */

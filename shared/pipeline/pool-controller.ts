@@ -85,6 +85,9 @@ const ACTIVE_ON_POOL = new Set(['planned', 'submitting', 'submitted', 'running']
 
 /** What one job still needs on the pool: every task until Batch has counted any, then active + running. */
 export function jobDemand(job: JobOnPool, poolMaxNodes: number): JobDemand {
+  // Waiting for the account to take its Batch job: no node would run anything for it yet.
+  if (job.waiting?.code === 'ActiveJobAndScheduleQuotaReached')
+    return { remaining: [], maxNodes: Math.min(job.maxNodes ?? DEFAULT_MAX_NODES, poolMaxNodes) };
   const c = job.taskCounts;
   const counted = c.active + c.running + c.succeeded + c.failed;
   const notInBatchYet = job.state === 'planned' || job.state === 'submitting' || counted === 0;
@@ -323,9 +326,10 @@ async function updateWaitingJobs(
     const waitsForNodes =
       job.taskCounts.running === 0 && jobDemand(job, deps.limits.poolMaxNodes).remaining.length > 0;
     if (!problem || !waitsForNodes) {
-      if (job.waiting) {
+      // Only its own waits (nodes, with a deadline): a wait for room in the account is the submitter's.
+      if (job.waiting?.failAt !== undefined) {
         await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
-          if (!current.waiting) return undefined;
+          if (current.waiting?.failAt === undefined) return undefined;
           const { waiting: _cleared, ...rest } = current;
           return { ...rest, updatedAt: now.toISOString() };
         });

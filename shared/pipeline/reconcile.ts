@@ -28,6 +28,7 @@ import { transition } from '../model/lifecycle.js';
 import { announce } from './announce.js';
 import { type FairShare, takeFairly } from './fair-order.js';
 import { type JobEndReading, readJobEnd } from './read-job-end.js';
+import { deleteSupersededAttempts } from './superseded-attempts.js';
 
 export interface ReconcileDeps {
   readonly jobs: JobStore;
@@ -195,7 +196,11 @@ export async function reconcileJob(
         : {}),
     };
   });
-  if (result?.changed) await announce(result.job, deps.queues);
+  if (result?.changed) {
+    await announce(result.job, deps.queues);
+    // An earlier attempt still ending when its resubmission went in has ended by now.
+    if (result.job.endedAt) await deleteSupersededAttempts(result.job, deps);
+  }
   return result?.changed ? first.kind : 'none';
 }
 

@@ -12,8 +12,11 @@
  *   stored (`ChunkStore.read`);
  * - the work is sliced: after `sliceMs` the invocation records progress and continues in a new
  *   message, so a million-task job never runs one invocation near `functionTimeout`.
- * Failures Batch calls permanent (client errors, quota, invalid pool) fail the job with Batch's code
- * and message; after a transient one the message is sent again with a growing delay.
+ * Failures Batch calls permanent (client errors, invalid pool) fail the job with Batch's code and
+ * message; after a transient one the message is sent again with a growing delay. A full Batch account
+ * (`PoolQuotaReached`, `ActiveJobAndScheduleQuotaReached`: quotas every tenant shares) is neither: the
+ * job waits with that reason and is tried again with backoff until there is room, and never fails for
+ * it. Once a resubmitted attempt is in Batch, the ended Batch jobs of the attempts before it are deleted.
  */
 
 import { BatchError } from '../adapters/batch/batch-error.js';
@@ -29,11 +32,13 @@ import type { Clock, Ids } from '../core/clock.js';
 import { describeError, SlotwiseError } from '../core/errors.js';
 import type { JobBody, NameValue, PoolBody } from '../model/batch-bodies.js';
 import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../model/batch-names.js';
-import { callbackTokenExpiry, taskCallbackToken } from '../model/callback-token.js';
+import { attemptOf, callbackTokenExpiry, taskCallbackToken } from '../model/callback-token.js';
 import type { JobDoc } from '../model/job.js';
-import { transition } from '../model/lifecycle.js';
+import { makeEvent, transition } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import { announce } from './announce.js';
+import { WAITING_EVENT_TYPE } from './notify-stage.js';
+import { deleteSupersededAttempts } from './superseded-attempts.js';
 
 export interface SubmitStageDeps {
   readonly jobs: JobStore;
@@ -45,7 +50,14 @@ export interface SubmitStageDeps {
   readonly clock: Clock;
   readonly ids: Ids;
   readonly settings: Pick<Settings, 'SLOTWISE_PUBLIC_URL'> &
-    Partial<Pick<Settings, 'SLOTWISE_BATCH_AUTH_GRACE_SECONDS' | 'SLOTWISE_SUBMIT_RETRY_BASE_SECONDS'>>;
+    Partial<
+      Pick<
+        Settings,
+        | 'SLOTWISE_BATCH_AUTH_GRACE_SECONDS'
+        | 'SLOTWISE_SUBMIT_RETRY_BASE_SECONDS'
+        | 'SLOTWISE_QUOTA_RETRY_SECONDS'
+      >
+    >;
   readonly log?: (message: string) => void;
   /** How long a claim on a job lasts without renewal. Default 5 minutes. */
   readonly leaseMs?: number;
@@ -69,7 +81,28 @@ export type SubmitStageResult =
   | 'skipped'
   | 'missing'
   | 'retrying'
+  | 'waiting'
   | 'continued';
+
+/** Batch's answers that the account (every tenant's) is full: wait for room, never fail the job. */
+export const ACCOUNT_QUOTA_CODES: ReadonlySet<string> = new Set([
+  'PoolQuotaReached',
+  'ActiveJobAndScheduleQuotaReached',
+]);
+
+/**
+ * Delay before the next try while the account is full, by attempt (1-based): the quota retry time
+ * (30 s by default) doubling to a cap of 10 minutes. Room comes as other jobs end, in minutes.
+ */
+export function accountQuotaDelaySeconds(attempt: number, baseSeconds = 30): number {
+  return Math.min(600, baseSeconds * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * The holder of a lease that only keeps the sweep from re-driving a job that waits for room (its own
+ * delayed message is on the way): any submitter may claim over it.
+ */
+const WAITING_HOLDER = '~waiting-for-room';
 
 /**
  * Delay before the next try after a transient failure, by attempt (1-based): 10 s doubling to a cap
@@ -93,7 +126,13 @@ export async function runSubmitStage(
     if (job.state !== 'planned' && job.state !== 'submitting') return undefined;
     const now = deps.clock.now();
     const lease = job.submission?.lease;
-    if (lease && lease.owner !== owner && Date.parse(lease.until) > now.getTime()) return undefined;
+    if (
+      lease &&
+      lease.owner !== owner &&
+      lease.owner !== WAITING_HOLDER &&
+      Date.parse(lease.until) > now.getTime()
+    )
+      return undefined;
     const moved = job.state === 'planned' ? transition(job, 'submitting', now, deps.ids.uuid()) : job;
     const submission = moved.submission ?? { chunksTotal: 0, chunksAdded: 0, tasksAdded: 0, attempts: 0 };
     return {
@@ -125,6 +164,7 @@ export async function runSubmitStage(
     // Every chunk already in means an earlier attempt got as far as the last step; its Batch job may
     // legitimately have run to the end since.
     await ensureBatchJob(job, bodies.job, deps, next >= submission.chunksTotal);
+    job = await clearRoomWait(job, deps);
     const round = deps.chunksPerRound ?? 20;
     const sliceMs = deps.sliceMs ?? DEFAULT_SUBMIT_SLICE_MS;
     const startedAt = deps.clock.now().getTime();
@@ -219,6 +259,7 @@ export async function runSubmitStage(
     if (done?.changed) {
       await announce(done.job, deps.queues);
       await removeSupersededChunks(done.job, deps);
+      await deleteSupersededAttempts(done.job, deps);
       return 'submitted';
     }
     if (done?.job.state === 'cancelled') {
@@ -228,6 +269,8 @@ export async function runSubmitStage(
     return 'skipped';
   } catch (e) {
     if (isAuthenticationError(e)) return waitOutAuthentication(job, message, owner, e, deps);
+    if (e instanceof BatchError && ACCOUNT_QUOTA_CODES.has(e.code))
+      return waitForAccountRoom(job, message, owner, e.code, deps);
     if (e instanceof SlotwiseError && !e.retryable) {
       return failJob(job, e.code, e.message, deps, refs.jobId);
     }
@@ -293,6 +336,79 @@ async function waitOutAuthentication(
   return 'retrying';
 }
 
+const roomWaitMessages: Record<string, string> = {
+  PoolQuotaReached:
+    "The Batch account has reached its quota of pools, which all tenants share; the job's pool is created once there is room.",
+  ActiveJobAndScheduleQuotaReached:
+    'The Batch account has reached its quota of active jobs, which all tenants share; the job is submitted once there is room.',
+};
+
+/**
+ * The Batch account is full: the job keeps its place (`submitting`, progress kept), shows why it
+ * waits (once, with a `slotwise.job.waiting` event), and is tried again after a growing delay. The
+ * lease is left to a holder any submitter may claim over, so the sweep does not re-drive the job
+ * before its delayed message comes (it does once the hold lapses, should that message be lost).
+ */
+async function waitForAccountRoom(
+  job: JobDoc,
+  message: PipelineMessage,
+  owner: string,
+  code: string,
+  deps: SubmitStageDeps,
+): Promise<SubmitStageResult> {
+  const now = deps.clock.now();
+  const delaySeconds = accountQuotaDelaySeconds(
+    job.submission?.attempts ?? 1,
+    deps.settings.SLOTWISE_QUOTA_RETRY_SECONDS,
+  );
+  let announced = false;
+  const held = await deps.jobs
+    .update(job.tenant, job.jobId, (current) => {
+      announced = false;
+      if (current.state !== 'submitting' || current.submission?.lease?.owner !== owner) return undefined;
+      const hold = {
+        owner: WAITING_HOLDER,
+        until: new Date(now.getTime() + (delaySeconds + 60) * 1000).toISOString(),
+      };
+      const next: JobDoc = {
+        ...current,
+        submission: { ...current.submission, lease: hold, lastError: `409 ${code}` },
+      };
+      if (current.waiting?.code === code) return next;
+      const iso = now.toISOString();
+      next.waiting = { code, message: roomWaitMessages[code] ?? code, since: iso };
+      next.updatedAt = iso;
+      next.events = [
+        ...current.events,
+        { ...makeEvent(next, current.state, iso, deps.ids.uuid()), type: WAITING_EVENT_TYPE },
+      ];
+      announced = true;
+      return next;
+    })
+    .catch(() => undefined);
+  if (held?.changed && announced) await announce(held.job, deps.queues);
+  deps.log?.(`Batch account full (${code}); submission of ${job.jobId} waits ${delaySeconds} s`);
+  await deps.queues.send(queueNames.submit, message, { delaySeconds });
+  return 'waiting';
+}
+
+/** Room came: a wait for it is over (other waits, with a deadline, are the pool controller's). */
+async function clearRoomWait(job: JobDoc, deps: SubmitStageDeps): Promise<JobDoc> {
+  if (!job.waiting || job.waiting.failAt !== undefined || !ACCOUNT_QUOTA_CODES.has(job.waiting.code))
+    return job;
+  const cleared = await deps.jobs.update(job.tenant, job.jobId, (current) => {
+    if (
+      !current.waiting ||
+      current.waiting.failAt !== undefined ||
+      !ACCOUNT_QUOTA_CODES.has(current.waiting.code)
+    )
+      return undefined;
+    const { waiting: _over, ...rest } = current;
+    return { ...rest, updatedAt: deps.clock.now().toISOString() };
+  });
+  return cleared?.job ?? job;
+}
+
 async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
   const refs = job.batch!;
   const poolBody = job.batchBodies?.pool;
@@ -349,6 +465,9 @@ async function ensureBatchJob(
         value: taskCallbackToken({
           tenant: job.tenant,
           jobId: job.jobId,
+          // Bound to this attempt: a resubmission's tasks get a token of their own, and this one
+          // stops working once a retry replaces the attempt.
+          attempt: attemptOf(job),
           callbackKey: tenant.callbackKey,
           expiresAt: callbackTokenExpiry(deps.clock.now(), body.constraints?.maxWallClockTime),
         }),

@@ -108,7 +108,9 @@ export async function acceptJob(
   }
   const reserved = await deps.usage.reserve(
     input.tenant,
-    { key: jobDocId(jobId), tasks },
+    // Keyed by the job and marked with the request: a racing request with the same id and another
+    // body reserves again (for the larger), never riding on this one's room.
+    { key: jobDocId(jobId), tasks, for: hash },
     { maxActiveJobs: limits.maxActiveJobs, maxTasksInFlight: limits.maxTasksInFlight },
     now,
   );

@@ -1,13 +1,19 @@
 /**
  * Retry: run the failed tasks again, in the background.
  *
- * `requestRetry` (POST /api/jobs/{id}/retry) answers from the job document alone: 404 for no such
- * job, 409 when its state has nothing to retry, else it records a retry request (a request id and the
- * attempt number) on the document and queues it. Asking again while one is queued returns that one.
+ * `requestRetry` (POST /api/jobs/{id}/retry) answers from the job document and the tenant's limits:
+ * 404 for no such job, 409 when its state has nothing to retry, 409 past `maxRetriesPerJob` (a cap
+ * that never frees), 429 past the submission rate and 409 + Retry-After when the job would pass
+ * `maxActiveJobs` / `maxTasksInFlight` — a retried job runs again, so it takes a submission token and
+ * reserves room in the usage ledger as admission does, and over a limit nothing is stored. Else it
+ * records a retry request (a request id, its number and the attempt number) on the document and
+ * queues it. Asking again while one is queued returns that one (no token, no reservation).
  *
  * `runRetryStage` (queue `slotwise-retry`) does the work, bounded per invocation and resumable:
- * - while the Batch job is active, failed tasks are reactivated, at most `reactivationsPerStep` per
- *   invocation (reactivated tasks leave Batch's failed list, so the next step lists what is left);
+ * - while the Batch job is active, the failed tasks are reactivated in one pass over Batch's list of
+ *   failed tasks, a page (`reactivationsPerStep`) per invocation, with the list's continuation stored
+ *   on the request: each task failed when the pass reached it is reactivated once, tasks that fail
+ *   again are behind the continuation (a second request retries them), and the pass ends with the list;
  * - once it has completed (Slotwise sets `onAllTasksComplete: terminatejob`, so a failed job's has),
  *   Batch refuses to reactivate, so the retry becomes a new attempt: a fresh Batch job
  *   `batchJobIdFor(tenant, job, attempt)` on the same pool holding every task that did not succeed
@@ -21,19 +27,26 @@
  * Never touches a Batch job whose metadata is not this job's.
  */
 import { z } from 'zod';
+import { BatchError } from '../adapters/batch/batch-error.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { Settings } from '../adapters/config/config.js';
 import type { ChunkStore } from '../adapters/cosmos/chunk-store.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { retryReservation, type UsageStore } from '../adapters/cosmos/usage-store.js';
 import { queueNames } from '../adapters/queues/names.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
 import type { Clock, Ids } from '../core/clock.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
 import { describeError, SlotwiseError } from '../core/errors.js';
 import type { TaskBody } from '../model/batch-bodies.js';
 import { batchJobIdFor, isOwnJob } from '../model/batch-names.js';
-import { type ChunkRange, type JobDoc, type RetryRequest, zeroTaskCounts } from '../model/job.js';
+import { type ChunkRange, type JobDoc, jobDocId, type RetryRequest, zeroTaskCounts } from '../model/job.js';
 import { transition } from '../model/lifecycle.js';
+import { tenantPolicy } from '../model/tenant-policy.js';
 import { announce } from '../pipeline/announce.js';
 import { MAX_TASKS_PER_CHUNK } from '../planner/plan-job.js';
+import { taskCount } from './accept-job.js';
 
 export interface RetryDeps {
   readonly jobs: JobStore;
@@ -44,10 +57,30 @@ export interface RetryDeps {
   readonly ids: Ids;
 }
 
+/** What asking for a retry needs besides the stage's dependencies: the tenant's limits and ledger. */
+export interface RetryRequestDeps extends RetryDeps {
+  readonly tenants: Pick<TenantStore, 'get'>;
+  readonly usage: UsageStore;
+  readonly settings?: Pick<Settings, 'SLOTWISE_QUOTA_RETRY_SECONDS'>;
+}
+
 export type RetryRequestResult =
   | { readonly kind: 'queued'; readonly job: JobDoc; readonly retry: RetryRequest }
   | { readonly kind: 'nothingToRetry'; readonly job: JobDoc; readonly reason: string }
-  | { readonly kind: 'notFound' };
+  | { readonly kind: 'notFound' }
+  /** Over a limit that frees with time (HTTP 429 for the rate, 409 for a quota, with Retry-After). */
+  | {
+      readonly kind: 'limited';
+      readonly limit: 'submissionsPerSecond' | 'maxActiveJobs' | 'maxTasksInFlight';
+      readonly status: 429 | 409;
+      readonly retryAfterSeconds: number;
+      readonly detail: string;
+    }
+  /** The job has had all the retries it may (HTTP 409; waiting does not help). */
+  | { readonly kind: 'overLimit'; readonly limit: 'maxRetriesPerJob'; readonly detail: string };
+
+/** As admission's quota answer: ask again after this long by default. */
+const DEFAULT_QUOTA_RETRY_SECONDS = 30;
 
 export interface RetryMessage {
   readonly tenant: string;
@@ -92,24 +125,53 @@ function currentChunks(job: JobDoc): ChunkRange {
   return { from: 0, to: job.plan?.chunks ?? job.submission?.chunksTotal ?? 0 };
 }
 
+/** The number the next retry request of the job gets: one that found nothing keeps its number free. */
+function nextRetryNumber(last: RetryRequest | undefined): number {
+  if (!last) return 1;
+  const number = last.number ?? 1;
+  return last.status === 'nothing' ? number : number + 1;
+}
+
+/**
+ * Room the retried job takes in the ledger, and what for. A running job keeps the reservation its
+ * admission made (same task count, same request hash: reserved already unless the ledger lost it); a
+ * failed job runs again with the tasks that did not succeed (as last counted), under a reservation of
+ * its own (`retry:<request id>`), since its admission's has been or may be pruned.
+ */
+function retryReservationFor(job: JobDoc, requestId: string): { tasks: number; for: string } {
+  const total = job.request ? taskCount(job.request) : (job.plan?.tasks ?? 1);
+  if (job.state === 'running') return { tasks: total, for: job.requestHash };
+  const c = job.taskCounts;
+  const left = c.failed + c.active + c.running;
+  return { tasks: Math.max(1, Math.min(total, left > 0 ? left : total)), for: retryReservation(requestId) };
+}
+
 export async function requestRetry(
   tenant: string,
   jobId: string,
-  deps: RetryDeps,
+  deps: RetryRequestDeps,
 ): Promise<RetryRequestResult> {
   const found = await deps.jobs.get(tenant, jobId);
   if (!found) return { kind: 'notFound' };
-  if (!inProgress(found.retry)) {
+  const requestId = deps.ids.uuid();
+  // Asking while a request is queued or working answers that one: nothing is checked or taken.
+  const admitted = !inProgress(found.retry);
+  if (admitted) {
     const reason = nothingToRetry(found);
     if (reason) return { kind: 'nothingToRetry', job: found, reason };
+    const refused = await admitRetry(found, requestId, deps);
+    if (refused) return refused;
   }
-  const requestId = deps.ids.uuid();
+  const number = nextRetryNumber(found.retry);
   const result = await deps.jobs.update(tenant, jobId, (current) => {
-    if (inProgress(current.retry) || nothingToRetry(current)) return undefined;
+    if (inProgress(current.retry) || nothingToRetry(current) || !admitted) return undefined;
+    // Another request may have come and gone in between: this one was admitted as `number` only.
+    if (nextRetryNumber(current.retry) !== number) return undefined;
     return {
       ...current,
       retry: {
         requestId,
+        number,
         attempt: Math.max(1, current.history.filter((h) => h.state === 'submitting').length),
         requestedAt: deps.clock.now().toISOString(),
         status: 'queued',
@@ -131,6 +193,59 @@ export async function requestRetry(
   // request once whatever number of messages name it.
   await deps.queues.send(queueNames.retry, { tenant, jobId: result.job.jobId, requestId: retry.requestId });
   return { kind: 'queued', job: result.job, retry };
+}
+
+/**
+ * The tenant's limits for a new retry request, in admission's order: the cap per job, the submission
+ * rate, then room in the ledger (reserved before the request is written, so over a limit nothing is).
+ * Undefined when the retry may go ahead.
+ */
+async function admitRetry(
+  job: JobDoc,
+  requestId: string,
+  deps: RetryRequestDeps,
+): Promise<RetryRequestResult | undefined> {
+  const limits = tenantPolicy((await deps.tenants.get(job.tenant))?.policy).limits;
+  const number = nextRetryNumber(job.retry);
+  if (number > limits.maxRetriesPerJob) {
+    return {
+      kind: 'overLimit',
+      limit: 'maxRetriesPerJob',
+      detail: `Job '${job.jobId}' has been retried ${number - 1} times; this tenant's limit maxRetriesPerJob is ${limits.maxRetriesPerJob}.`,
+    };
+  }
+  const rate = await deps.usage.takeSubmission(
+    job.tenant,
+    { perSecond: limits.submissionsPerSecond, burst: limits.submissionBurst },
+    deps.clock,
+  );
+  if (!rate.ok) {
+    return {
+      kind: 'limited',
+      limit: 'submissionsPerSecond',
+      status: 429,
+      retryAfterSeconds: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
+      detail: `This tenant may submit ${limits.submissionsPerSecond} jobs or retries per second (bursts of ${limits.submissionBurst}).`,
+    };
+  }
+  const room = retryReservationFor(job, requestId);
+  const reserved = await deps.usage.reserve(
+    job.tenant,
+    { key: jobDocId(job.jobId), ...room },
+    { maxActiveJobs: limits.maxActiveJobs, maxTasksInFlight: limits.maxTasksInFlight },
+    deps.clock.now(),
+  );
+  if (reserved.ok) return undefined;
+  return {
+    kind: 'limited',
+    limit: reserved.limit,
+    status: 409,
+    retryAfterSeconds: deps.settings?.SLOTWISE_QUOTA_RETRY_SECONDS ?? DEFAULT_QUOTA_RETRY_SECONDS,
+    detail:
+      reserved.limit === 'maxActiveJobs'
+        ? `This tenant has ${reserved.usage.activeJobs} active jobs, its limit maxActiveJobs is ${limits.maxActiveJobs}; the retried job would be one more.`
+        : `This tenant has ${reserved.usage.tasksInFlight} tasks in flight; retrying ${room.tasks} more would pass its limit maxTasksInFlight (${limits.maxTasksInFlight}).`,
+  };
 }
 
 export interface RetryStageDeps extends RetryDeps {
@@ -245,6 +360,11 @@ async function continueLater(
   return 'continued';
 }
 
+/**
+ * One page of the pass over the failed tasks: reactivate them, store where the list goes on, and hand
+ * the rest to a fresh message; the pass ends with the list. A redelivered step (a crash before its
+ * progress was stored) reads its page again: tasks reactivated since are no longer failed, or answer 409.
+ */
 async function reactivateStep(
   job: JobDoc,
   message: RetryMessage,
@@ -252,31 +372,53 @@ async function reactivateStep(
   deps: RetryStageDeps,
 ): Promise<RetryStageResult> {
   const batchJobId = job.batch!.jobId;
-  const failed = await deps.batch.listUnsucceededTasks(batchJobId, { failedOnly: true });
-  const done = job.retry?.tasks ?? 0;
-  if (failed.length === 0) {
-    if (done === 0) return finishNothing(job, owner, 'no task has failed', deps);
+  const retry = job.retry!;
+  const done = retry.tasks;
+  let page: Awaited<ReturnType<BatchGateway['listFailedTaskPage']>>;
+  try {
+    page = await deps.batch.listFailedTaskPage(batchJobId, {
+      maxResults: deps.reactivationsPerStep ?? 500,
+      ...(retry.cursor ? { continuation: retry.cursor } : {}),
+    });
+  } catch (e) {
+    // A continuation Batch no longer takes: end this request with what it did (a new one starts over).
+    if (!retry.cursor || !(e instanceof BatchError) || e.retryable) throw e;
+    const at = deps.clock.now();
+    await updateOwned(job, owner, deps, (current, r) => ({
+      ...current,
+      retry: finished(r, at, {
+        status: 'done',
+        mode: 'reactivated',
+        reason: `Batch refused to continue the list of failed tasks (${e.code}); ask again to retry the rest`,
+      }),
+    }));
+    return 'reactivated';
   }
-  const step = failed.slice(0, deps.reactivationsPerStep ?? 500);
-  let reactivated = 0;
-  for (const taskId of step) {
+  if (page.ids.length === 0 && !page.continuation && !retry.cursor && done === 0)
+    return finishNothing(job, owner, 'no task has failed', deps);
+  const outcomes = await mapWithConcurrency(page.ids, REACTIVATE_CONCURRENCY, async (taskId) => {
     try {
       await deps.batch.reactivateTask(batchJobId, taskId);
-      reactivated++;
+      return 1;
     } catch (e) {
       // 409: already reactivated by an earlier, interrupted step (or the job is ending): not ours to redo.
       if ((e as { status?: unknown }).status !== 409) throw e;
+      return 0;
     }
-  }
-  if (failed.length > step.length)
-    return continueLater(message, job, owner, deps, { tasks: done + reactivated });
+  });
+  const tasks = done + outcomes.reduce<number>((n, x) => n + x, 0);
+  if (page.continuation)
+    return continueLater(message, job, owner, deps, { tasks, cursor: page.continuation });
   const at = deps.clock.now();
-  await updateOwned(job, owner, deps, (current, retry) => ({
-    ...current,
-    retry: finished(retry, at, { status: 'done', mode: 'reactivated', tasks: done + reactivated }),
-  }));
+  await updateOwned(job, owner, deps, (current, r) => {
+    const { cursor: _passed, ...rest } = r;
+    return { ...current, retry: finished(rest, at, { status: 'done', mode: 'reactivated', tasks }) };
+  });
   return 'reactivated';
 }
+
+/** Reactivations in flight at once within a step. */
+const REACTIVATE_CONCURRENCY = 8;
 
 async function resubmitStep(
   job: JobDoc,

@@ -100,9 +100,11 @@ describe('task callback tokens', () => {
     expect(parseCallbackToken(token)).toEqual({
       tenant: 'acme',
       jobId: 'Job-1',
+      attempt: 0,
       expiresAt: nowSeconds + 3600,
+      version: 'v2',
     });
-    expect(check(token, 'acme', 'job-1', acmeKey)).toEqual({ ok: true });
+    expect(check(token, 'acme', 'job-1', acmeKey)).toEqual({ ok: true, attempt: 0 });
     expect(check(token, 'acme', 'job-2', acmeKey)).toEqual({ ok: false, code: 'WrongJob' });
     expect(check(token, 'acme', 'job-1', 'another-key-0123456789')).toEqual({ ok: false, code: 'BadMac' });
     expect(check(`${token}x`, 'acme', 'job-1', acmeKey)).toEqual({ ok: false, code: 'Malformed' });

@@ -48,6 +48,11 @@ function toPoolInfo(p: WirePool): PoolInfo {
   };
 }
 
+/** Failed tasks, as Batch's task list filters them (`executionInfo/result` allows eq and ne). */
+const FAILED_TASKS = "executionInfo/result eq 'failure'";
+/** Empty pages followed in one call before answering with none and the link. */
+const EMPTY_PAGES_FOLLOWED = 10;
+
 const notFound = (e: unknown) => e instanceof BatchError && e.status === 404;
 const exists = (e: unknown, code: string) => e instanceof BatchError && e.code === code;
 
@@ -235,15 +240,43 @@ export function createRestBatchGateway(
     },
     async listUnsucceededTasks(jobId, { failedOnly }) {
       const ids: string[] = [];
-      const filter = failedOnly
-        ? "executionInfo/result eq 'failure'"
-        : "executionInfo/result eq 'failure' or state eq 'active'";
+      const filter = failedOnly ? FAILED_TASKS : `${FAILED_TASKS} or state eq 'active'`;
       for await (const t of client.tasks.list(jobId, { filter, select: 'id' }))
         ids.push((t as { id: string }).id);
       return ids;
     },
+    async listFailedTaskPage(jobId, { maxResults, continuation }) {
+      // A filtered page may come back empty with a link (Batch stops scanning at its time budget):
+      // follow a few such links here, so a caller sees ids or the end, never an endless empty page.
+      let link = continuation;
+      for (let pages = 0; ; pages++) {
+        const page = await client.tasks.listPage(
+          jobId,
+          { filter: FAILED_TASKS, select: 'id', maxResults },
+          link,
+        );
+        link = page.nextLink;
+        const ids = page.value.map((t) => String(t.id));
+        if (ids.length > 0 || !link || pages >= EMPTY_PAGES_FOLLOWED)
+          return { ids, ...(link ? { continuation: link } : {}) };
+      }
+    },
     async reactivateTask(jobId, taskId) {
       await client.tasks.reactivate(jobId, taskId);
+    },
+    async deleteEndedJob(jobId, owner) {
+      const job = await gateway.getJob(jobId);
+      if (!job) return 'missing';
+      if (!isOwnJob(job.metadata, owner)) return 'foreign';
+      if (job.state === 'deleting') return 'done';
+      if (job.state !== 'completed') return 'notEnded';
+      try {
+        await client.jobs.delete(jobId);
+      } catch (e) {
+        if (notFound(e)) return 'missing';
+        if (!exists(e, 'JobBeingDeleted')) throw e;
+      }
+      return 'done';
     },
     async ping(signal) {
       for await (const _ of client.applications.list({ maxResults: 1, ...(signal ? { signal } : {}) })) break;

@@ -63,6 +63,12 @@ export interface EndedTask {
   readonly failureCode?: string;
 }
 
+export interface FailedTaskPage {
+  readonly ids: readonly string[];
+  /** Where the listing goes on; absent when this was its last page. */
+  readonly continuation?: string;
+}
+
 export interface BatchGateway {
   getPool(poolId: string): Promise<PoolInfo | undefined>;
   /** 'exists' when a pool with that id is already there; 'deleting' while one with that id is being deleted. */
@@ -99,7 +105,21 @@ export interface BatchGateway {
   forEachEndedTask(jobId: string, each: (task: EndedTask) => void): Promise<void>;
   /** Ids of tasks that failed, or (failedOnly false) that did not succeed (failed or never run). */
   listUnsucceededTasks(jobId: string, options: { failedOnly: boolean }): Promise<string[]>;
+  /**
+   * One page (at most `maxResults`, possibly none) of the ids of the job's failed tasks, in Batch's
+   * list order. `continuation` is the previous page's: one listing can be worked through over many
+   * invocations, each task met once, whatever happens to the tasks already passed.
+   */
+  listFailedTaskPage(
+    jobId: string,
+    options: { maxResults: number; continuation?: string },
+  ): Promise<FailedTaskPage>;
   reactivateTask(jobId: string, taskId: string): Promise<void>;
+  /**
+   * Deletes a Batch job only when its metadata names this owner and it has ended (`completed`):
+   * 'notEnded' leaves a job still active or terminating alone. A job already being deleted is 'done'.
+   */
+  deleteEndedJob(jobId: string, owner: JobOwner): Promise<GuardedOutcome | 'notEnded'>;
   /** Round trip for health checks. */
   ping(signal?: AbortSignal): Promise<void>;
 }

@@ -89,6 +89,12 @@ export interface ListOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One page of a list: its items and, when there are more, the link to the next page. */
+export interface ListPage {
+  readonly value: readonly Record<string, unknown>[];
+  readonly nextLink?: string;
+}
+
 export interface TaskCountsResult {
   readonly taskCounts: {
     active: number;
@@ -142,6 +148,11 @@ export interface BatchClient {
     addCollectionFast(jobId: string, body: string): Promise<AddCollectionItem[] | undefined>;
     get(jobId: string, taskId: string): Promise<Record<string, unknown>>;
     list(jobId: string, options?: ListOptions): AsyncIterable<Record<string, unknown>>;
+    /**
+     * One page of the task list: the first (with `options`), or the one `nextLink` names (a link a
+     * previous page gave; its path must be this job's task list, and it is sent to this endpoint).
+     */
+    listPage(jobId: string, options: ListOptions, nextLink?: string): Promise<ListPage>;
     terminate(jobId: string, taskId: string): Promise<void>;
     reactivate(jobId: string, taskId: string): Promise<void>;
   };
@@ -297,27 +308,56 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
     );
   }
 
+  const firstPage = (path: string, opts: ListOptions): CallInit => ({
+    method: 'GET',
+    path,
+    kind: 'read',
+    query: {
+      ...(opts.filter ? { $filter: opts.filter } : {}),
+      ...(opts.select ? { $select: opts.select } : {}),
+      ...(opts.maxResults ? { maxresults: String(opts.maxResults) } : {}),
+    },
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+
+  async function page(init: CallInit): Promise<ListPage> {
+    const json = (await call(init)).json as { value?: Record<string, unknown>[]; 'odata.nextLink'?: string };
+    const link = json['odata.nextLink'];
+    return { value: json.value ?? [], ...(link ? { nextLink: link } : {}) };
+  }
+
   async function* list(path: string, opts: ListOptions = {}): AsyncIterable<Record<string, unknown>> {
-    let next: CallInit | undefined = {
+    let next: CallInit | undefined = firstPage(path, opts);
+    while (next) {
+      const { value, nextLink } = await page(next);
+      for (const item of value) yield item;
+      next = nextLink ? { method: 'GET', path, kind: 'read', url: nextLink } : undefined;
+    }
+  }
+
+  /** A stored link is followed only on this list's own path (its origin is ignored: see `attempt`). */
+  function listPage(path: string, opts: ListOptions, nextLink: string | undefined): Promise<ListPage> {
+    if (nextLink === undefined) return page(firstPage(path, opts));
+    const expected = `${base.pathname.replace(/\/$/, '')}${path}`;
+    let linkPath: string | undefined;
+    try {
+      linkPath = new URL(nextLink).pathname;
+    } catch {
+      linkPath = undefined;
+    }
+    if (linkPath !== expected)
+      throw new BatchError({
+        code: 'InvalidContinuation',
+        message: `A list continuation must name ${path}`,
+        retryable: false,
+      });
+    return page({
       method: 'GET',
       path,
       kind: 'read',
-      query: {
-        ...(opts.filter ? { $filter: opts.filter } : {}),
-        ...(opts.select ? { $select: opts.select } : {}),
-        ...(opts.maxResults ? { maxresults: String(opts.maxResults) } : {}),
-      },
+      url: nextLink,
       ...(opts.signal ? { signal: opts.signal } : {}),
-    };
-    while (next) {
-      const page = (await call(next)).json as {
-        value?: Record<string, unknown>[];
-        'odata.nextLink'?: string;
-      };
-      for (const item of page.value ?? []) yield item;
-      const link: string | undefined = page['odata.nextLink'];
-      next = link ? { method: 'GET', path, kind: 'read', url: link } : undefined;
-    }
+    });
   }
 
   const json = (body: unknown) => JSON.stringify(body);
@@ -402,6 +442,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
       },
       get: (jobId, taskId) => get(`/jobs/${enc(jobId)}/tasks/${enc(taskId)}`),
       list: (jobId, o) => list(`/jobs/${enc(jobId)}/tasks`, o),
+      listPage: (jobId, o, nextLink) => listPage(`/jobs/${enc(jobId)}/tasks`, o, nextLink),
       terminate: async (jobId, taskId) =>
         void (await call({
           method: 'POST',

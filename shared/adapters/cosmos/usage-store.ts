@@ -4,12 +4,18 @@
  * - `rate`: a GCRA (generic cell rate algorithm) cell, one number (the theoretical arrival time), so
  *   submissions per second hold across every instance of the app, with a burst allowance.
  * - `usage`: a ledger of the tenant's admitted jobs that may still be active (job document id → task
- *   count). A reservation is made before the job document is written and is keyed by the job, so a
- *   retried or redelivered submission reserves once. Reservations are not released at every end
- *   transition (there are many); instead, when a new reservation would pass a limit, the ledger is
- *   pruned against the job documents: ended jobs, and reservations whose job was never written
- *   (a crash between the two writes) after a grace period, are dropped. The limit is therefore never
- *   exceeded and never held by a job that has ended.
+ *   count, and what the room is for: the request hash, or the retry request). A reservation is made
+ *   before the job document (or the retry request) is written and is keyed by the job, so a retried
+ *   or redelivered submission reserves once; a reservation for something else under the same key (a
+ *   racing request with another body, a retry of an ended job) is made again, against the limits.
+ *   Reservations are not released at every end transition (there are many); instead, when a new
+ *   reservation would pass a limit, the ledger is pruned against the job documents: ended jobs (a job
+ *   with a retry in progress counts as active), and reservations whose job or retry request was never
+ *   written (a crash between the two writes) after a grace period, are dropped. The limit is therefore
+ *   never exceeded and never held by a job that has ended.
+ * - `pools` (same document): the managed pools the tenant holds, for `maxManagedPools`. A pool is held
+ *   while a pool record exists for it (in use, or idle until the controller deletes it) or an active job
+ *   names it; a pool reserved by the plan stage is held for a grace period until its job says so.
  *
  * Both documents are updated with ETag concurrency: two instances admitting at once never both take
  * the last slot.
@@ -30,6 +36,14 @@ interface RateDoc {
 export interface Reservation {
   readonly tasks: number;
   readonly at: string;
+  /** What the room is for: the request hash, or `retry:<request id>`. Absent on older entries. */
+  readonly for?: string;
+}
+
+interface PoolEntry {
+  readonly at: string;
+  /** The job document id whose plan reserved the pool. */
+  readonly job?: string;
 }
 
 interface UsageDoc {
@@ -37,6 +51,8 @@ interface UsageDoc {
   tenant: string;
   type: 'usage';
   reservations: Record<string, Reservation>;
+  /** Managed pools reserved by the plan stage (lowercased pool id → when, and for which job). */
+  pools?: Record<string, PoolEntry>;
   _etag?: string;
 }
 
@@ -51,6 +67,14 @@ export type ReserveOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly limit: 'maxActiveJobs' | 'maxTasksInFlight'; readonly usage: Usage };
 
+export type PoolReserveOutcome =
+  | { readonly ok: true }
+  /** The managed pools the tenant holds now (lowercased ids, sorted). */
+  | { readonly ok: false; readonly held: readonly string[] };
+
+/** The reservation a retry request makes (`for`): another request than the job's admission. */
+export const retryReservation = (requestId: string): string => `retry:${requestId}`;
+
 export interface UsageStore {
   /** Takes one submission from the tenant's rate budget. */
   takeSubmission(
@@ -58,13 +82,32 @@ export interface UsageStore {
     rate: { perSecond: number; burst: number },
     clock: { now(): Date },
   ): Promise<RateOutcome>;
-  /** Reserves room for a job (idempotent per job), pruning ended jobs when the ledger looks full. */
+  /**
+   * Reserves room for a job, pruning ended jobs when the ledger looks full. Idempotent per job and
+   * `for`: the same reservation again is answered ok without a check. A reservation under the same key
+   * for something else (another `for`, or another task count) is made again: if the entry it finds still
+   * holds room (its job is active, or is being written) the entry keeps the larger task count, since
+   * either request may be the one stored; an entry of an ended job is replaced.
+   */
   reserve(
     tenant: string,
-    job: { key: string; tasks: number },
+    job: { key: string; tasks: number; for?: string },
     limits: { maxActiveJobs: number; maxTasksInFlight: number },
     now: Date,
   ): Promise<ReserveOutcome>;
+  /**
+   * Reserves a managed pool for a job's plan, unless the tenant holds it already: refused when it
+   * holds `limit` pools. `held` names the pools the tenant has records of (the pool store); the pools
+   * its active jobs name are read here. A reservation lasts until the job is planned (its pool is then
+   * named by an active job) or a grace period ends.
+   */
+  reservePool(
+    tenant: string,
+    pool: { poolId: string; job: string },
+    limit: number,
+    now: Date,
+    held: () => Promise<Iterable<string>>,
+  ): Promise<PoolReserveOutcome>;
   /** The ledger as it stands (pruned of ended jobs). */
   usage(tenant: string, now: Date): Promise<Usage>;
 }
@@ -119,13 +162,16 @@ export function createUsageStore(jobs: Container, options: { random?: () => numb
     }
   }
 
-  /** Ids of the tenant's job documents that have not ended (one query in the tenant's partition). */
+  /**
+   * Ids of the tenant's job documents that hold room: not ended, or with a retry in progress (a retry
+   * of a failed job runs again). One query in the tenant's partition.
+   */
   async function activeJobIds(tenant: string): Promise<Set<string>> {
     const { resources } = await jobs.items
       .query<{ id: string }>(
         {
           query:
-            "SELECT c.id FROM c WHERE c.tenant = @tenant AND c.type = 'job' AND NOT IS_DEFINED(c.endedAt)",
+            "SELECT c.id FROM c WHERE c.tenant = @tenant AND c.type = 'job' AND (NOT IS_DEFINED(c.endedAt) OR c.retry.status = 'queued' OR c.retry.status = 'working')",
           parameters: [{ name: '@tenant', value: tenant }],
         },
         { partitionKey: tenant },
@@ -134,28 +180,69 @@ export function createUsageStore(jobs: Container, options: { random?: () => numb
     return new Set(resources.map((r) => r.id));
   }
 
-  async function exists(tenant: string, key: string): Promise<boolean> {
-    try {
-      const { resource } = await jobs.item(key, tenant).read<{ id: string }>();
-      return resource !== undefined;
-    } catch (e) {
-      if (cosmosStatus(e) === 404) return false;
-      throw e;
-    }
+  /** The job document's retry request id, or `null` when there is no such document. */
+  async function retryOf(tenant: string, key: string): Promise<string | undefined | null> {
+    const { resources } = await jobs.items
+      .query<{ requestId?: string }>(
+        {
+          query: 'SELECT c.retry.requestId FROM c WHERE c.id = @id',
+          parameters: [{ name: '@id', value: key }],
+        },
+        { partitionKey: tenant },
+      )
+      .fetchAll();
+    const found = resources[0];
+    return found === undefined ? null : found.requestId;
   }
 
-  /** Drops reservations of ended jobs, and of jobs never written once the grace period is over. */
+  /**
+   * Drops reservations of ended jobs; a reservation whose job document (or, for a retry, whose retry
+   * request) is not written yet is kept for a grace period.
+   */
   async function prune(doc: UsageDoc, now: Date): Promise<UsageDoc> {
     const active = await activeJobIds(doc.tenant);
     const kept: Record<string, Reservation> = {};
     await Promise.all(
       Object.entries(doc.reservations).map(async ([key, r]) => {
-        if (active.has(key)) kept[key] = r;
-        else if (now.getTime() - Date.parse(r.at) < UNWRITTEN_GRACE_MS && !(await exists(doc.tenant, key)))
-          kept[key] = r; // admitted a moment ago; its job document is being written
+        if (active.has(key)) {
+          kept[key] = r;
+          return;
+        }
+        if (now.getTime() - Date.parse(r.at) >= UNWRITTEN_GRACE_MS) return;
+        const retry = await retryOf(doc.tenant, key);
+        // Admitted a moment ago and its job document is being written; or a retry reserved a moment
+        // ago whose request is being written on the (ended) job.
+        if (retry === null) kept[key] = r;
+        else if (r.for?.startsWith('retry:') && r.for !== retryReservation(retry ?? '')) kept[key] = r;
       }),
     );
     return { ...doc, reservations: kept };
+  }
+
+  /** Whether the job is still `accepted` (its plan, which reserved a pool, not written yet). */
+  async function stillPlanning(tenant: string, key: string): Promise<boolean> {
+    const { resources } = await jobs.items
+      .query<{ state?: string }>(
+        { query: 'SELECT c.state FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: key }] },
+        { partitionKey: tenant },
+      )
+      .fetchAll();
+    return resources[0]?.state === 'accepted';
+  }
+
+  /** Managed pools named by the tenant's active jobs (lowercased). */
+  async function activeJobPools(tenant: string): Promise<string[]> {
+    const { resources } = await jobs.items
+      .query<{ poolId?: string }>(
+        {
+          query:
+            "SELECT c.batch.poolId FROM c WHERE c.tenant = @tenant AND c.type = 'job' AND NOT IS_DEFINED(c.endedAt) AND c.batch.managedPool = true",
+          parameters: [{ name: '@tenant', value: tenant }],
+        },
+        { partitionKey: tenant },
+      )
+      .fetchAll();
+    return resources.flatMap((r) => (r.poolId ? [r.poolId.toLowerCase()] : []));
   }
 
   const totals = (doc: UsageDoc): Usage => {
@@ -185,14 +272,22 @@ export function createUsageStore(jobs: Container, options: { random?: () => numb
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
         const current = await read<UsageDoc>(tenant, 'usage');
         let doc: UsageDoc = current ?? { id: 'usage', tenant, type: 'usage', reservations: {} };
-        if (doc.reservations[job.key]) return { ok: true };
+        const found = doc.reservations[job.key];
+        if (found && found.tasks === job.tasks && (job.for === undefined || found.for === job.for))
+          return { ok: true };
+        // Something else under this key: is the entry found still holding room? Only the ledger pruned
+        // against the job documents can say.
+        if (found) doc = await prune(doc, now);
+        const held = doc.reservations[job.key];
+        const tasks = held ? Math.max(held.tasks, job.tasks) : job.tasks;
         const fits = (d: UsageDoc) => {
-          const u = totals(d);
+          const { [job.key]: _own, ...others } = d.reservations;
+          const u = totals({ ...d, reservations: others });
           if (u.activeJobs + 1 > limits.maxActiveJobs) return 'maxActiveJobs' as const;
-          if (u.tasksInFlight + job.tasks > limits.maxTasksInFlight) return 'maxTasksInFlight' as const;
+          if (u.tasksInFlight + tasks > limits.maxTasksInFlight) return 'maxTasksInFlight' as const;
           return undefined;
         };
-        if (fits(doc)) doc = await prune(doc, now);
+        if (fits(doc) && !found) doc = await prune(doc, now);
         const over = fits(doc);
         if (over) {
           // Keep the pruning (fewer reads next time); losing this write to a race costs nothing.
@@ -200,10 +295,49 @@ export function createUsageStore(jobs: Container, options: { random?: () => numb
             await write(doc, current._etag);
           return { ok: false, limit: over, usage: totals(doc) };
         }
-        const next: UsageDoc = {
-          ...doc,
-          reservations: { ...doc.reservations, [job.key]: { tasks: job.tasks, at: now.toISOString() } },
+        const entry: Reservation = {
+          tasks,
+          at: now.toISOString(),
+          ...(job.for !== undefined ? { for: job.for } : {}),
         };
+        const next: UsageDoc = { ...doc, reservations: { ...doc.reservations, [job.key]: entry } };
+        if (await write(next, current?._etag)) return { ok: true };
+        await pauseAfterConflict(attempt, random);
+      }
+      throw new AdmissionContentionError(tenant);
+    },
+
+    async reservePool(tenant, pool, limit, now, held) {
+      const id = pool.poolId.toLowerCase();
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const current = await read<UsageDoc>(tenant, 'usage');
+        const doc: UsageDoc = current ?? { id: 'usage', tenant, type: 'usage', reservations: {} };
+        const pools = doc.pools ?? {};
+        if (pools[id]) return { ok: true };
+        const [recorded, onJobs] = await Promise.all([held(), activeJobPools(tenant)]);
+        const live = new Set([...[...recorded].map((p) => p.toLowerCase()), ...onJobs]);
+        if (live.has(id)) return { ok: true };
+        // A reserved entry lasts while a pool record or an active job names the pool, or while its job
+        // is still being planned (within the grace): a pool deleted since frees its place at once.
+        const kept: Record<string, PoolEntry> = {};
+        await Promise.all(
+          Object.entries(pools).map(async ([p, entry]) => {
+            if (live.has(p)) kept[p] = entry;
+            else if (
+              now.getTime() - Date.parse(entry.at) < UNWRITTEN_GRACE_MS &&
+              (entry.job === undefined || (await stillPlanning(tenant, entry.job)))
+            )
+              kept[p] = entry;
+          }),
+        );
+        const holding = new Set([...live, ...Object.keys(kept)]);
+        if (holding.size + 1 > limit) {
+          if (current && Object.keys(kept).length < Object.keys(pools).length)
+            await write({ ...doc, pools: kept }, current._etag);
+          return { ok: false, held: [...holding].sort() };
+        }
+        const entry: PoolEntry = { at: now.toISOString(), job: pool.job };
+        const next: UsageDoc = { ...doc, pools: { ...kept, [id]: entry } };
         if (await write(next, current?._etag)) return { ok: true };
         await pauseAfterConflict(attempt, random);
       }

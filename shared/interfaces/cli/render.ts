@@ -46,7 +46,9 @@ export function renderJob(job: CliJob): string[] {
   if (job.waiting) {
     lines.push(`waiting    ${job.waiting.code}: ${job.waiting.message}`);
     lines.push(
-      `           since ${job.waiting.since}; the job fails at ${job.waiting.failAt} unless nodes come`,
+      job.waiting.failAt
+        ? `           since ${job.waiting.since}; the job fails at ${job.waiting.failAt} unless nodes come`
+        : `           since ${job.waiting.since}; tried again until there is room (it does not fail for this)`,
     );
   }
   if (job.failure) {
