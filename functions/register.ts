@@ -1,7 +1,7 @@
 /**
- * Registers a function table with the `@azure/functions` app, the ordinary v4 way. Each handler gets
- * the dependencies from one lazily created composition root (created on first invocation, not at
- * import time, and shared by every function of the instance).
+ * Registers a function table with the `@azure/functions` app, the ordinary v4 way. Each handler gets its
+ * dependencies from `getDeps`; the Azure entry point registers the start-up table (functions/startup.ts),
+ * whose handlers get theirs from the starter, shared by every function of the instance.
  */
 import type { app as azureApp } from '@azure/functions';
 import type { FunctionDefinition } from './definition.js';
@@ -38,18 +38,4 @@ export function registerFunctions<D>(
         break;
     }
   }
-}
-
-/** Memoises an async factory; a failed creation is retried on the next call instead of cached. */
-export function lazy<T>(create: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    if (!pending) {
-      pending = create();
-      pending.catch(() => {
-        pending = undefined;
-      });
-    }
-    return pending;
-  };
 }

@@ -10,23 +10,76 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region for every resource (Flex Consumption must be offered there).')
+@description('Region for every resource. Only regions that offer Flex Consumption are allowed (the list of Microsoft\'s Flex Consumption azd sample, Azure-Samples/functions-quickstart-typescript-azd): another region would fail at the plan, after Cosmos DB and Batch were created.')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({ azd: { type: 'location' } })
 param location string
 
 @description('Id of the user running azd: gets the data roles to administer tenants with the admin CLI.')
 param principalId string = ''
 
+@description('What principalId is (azd sets AZURE_PRINCIPAL_TYPE: User, or ServicePrincipal in CI); stated so a new principal is not looked up before it has replicated.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
 @description('Cosmos DB capacity mode: serverless costs nothing at rest.')
 param cosmosServerless bool = true
 
-@description('Origins allowed to call the API from a browser (the dashboard is served by the app itself).')
-param dashboardOrigins array = []
+@description('Origins allowed to call the API from a browser, comma-separated (the dashboard is served by the app itself). A string, not an array: every azd version passes it as it is.')
+param dashboardOrigins string = ''
+
+@description('Pool allocation mode of the Batch account, fixed when the account is created. BatchService (default): Batch holds the VMs; Spot (low-priority) nodes are retired there, so jobs asking for them are refused. UserSubscription: VMs in this subscription, Spot allowed; needs batchServicePrincipalId.')
+@allowed(['BatchService', 'UserSubscription'])
+param batchPoolAllocationMode string = 'BatchService'
+
+@description('User subscription mode only: object id of the "Microsoft Azure Batch" service principal in this tenant (az ad sp show --id ddbf3205-c6bd-46ae-8127-60eb93363864 --query id -o tsv).')
+param batchServicePrincipalId string = ''
+
+@description('User subscription mode only: give the Batch service principal the Azure Batch Service Orchestration Role on the subscription. Set false when the subscription already has it (a role may be assigned only once per principal and scope).')
+param assignBatchServiceRole bool = true
 
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var allowedOrigins = filter(map(split(dashboardOrigins, ','), o => trim(o)), o => !empty(o))
+var userSubscriptionBatch = batchPoolAllocationMode == 'UserSubscription'
+// Azure Batch Service Orchestration Role: what the Batch service needs in a user-subscription account's
+// subscription (VMs, disks, networking for pools). Id from test/fixtures/azure/batch-builtin-roles.json.
+var batchServiceOrchestrationRole = 'a35466a1-cfd6-450a-b35e-683fcdf30363'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -66,6 +119,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     appPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
   }
 }
 
@@ -90,6 +144,24 @@ module batch 'app/batch.bicep' = {
     location: location
     tags: tags
     appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+    poolAllocationMode: batchPoolAllocationMode
+    batchServicePrincipalId: batchServicePrincipalId
+    storageAccountName: storage.outputs.name
+    identityName: '${abbrs.managedIdentityUserAssignedIdentities}batch-${resourceToken}'
+    keyVaultName: '${abbrs.keyVaultVaults}b${resourceToken}'
+  }
+  // In user subscription mode Batch creates VMs in this subscription as soon as a pool is asked for.
+  dependsOn: [batchServiceRole]
+}
+
+resource batchServiceRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (userSubscriptionBatch && assignBatchServiceRole) {
+  name: guid(subscription().id, batchServicePrincipalId, batchServiceOrchestrationRole)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', batchServiceOrchestrationRole)
+    principalId: batchServicePrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 
@@ -102,6 +174,7 @@ module keyVault 'app/keyvault.bicep' = {
     tags: tags
     appPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
   }
 }
 
@@ -112,7 +185,9 @@ module api 'app/api.bicep' = {
     name: functionAppName
     planName: '${abbrs.webServerFarms}${resourceToken}'
     location: location
-    tags: union(tags, { 'azd-service-name': 'api' })
+    tags: tags
+    // azd finds the deploy target by this tag: on the site only (api.bicep), never on the plan.
+    serviceName: 'api'
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
@@ -123,10 +198,10 @@ module api 'app/api.bicep' = {
     batchEndpoint: batch.outputs.endpoint
     batchAccountName: batch.outputs.name
     keyVaultUri: keyVault.outputs.uri
-    allowedOrigins: dashboardOrigins
+    allowedOrigins: allowedOrigins
+    batchPoolAllocationMode: batch.outputs.poolAllocationMode
   }
-  // The first start checks Cosmos and Storage: their role assignments come first.
-  dependsOn: [storage, cosmos, batch, keyVault, monitoring]
+  // The module outputs used above already order the app after every module, role assignments included.
 }
 
 output AZURE_LOCATION string = location
@@ -139,4 +214,5 @@ output COSMOS_DATABASE string = cosmos.outputs.databaseName
 output KEY_VAULT_URI string = keyVault.outputs.uri
 output BATCH_ENDPOINT string = batch.outputs.endpoint
 output BATCH_ACCOUNT_NAME string = batch.outputs.name
+output BATCH_POOL_ALLOCATION_MODE string = batch.outputs.poolAllocationMode
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name

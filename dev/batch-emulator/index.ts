@@ -17,6 +17,7 @@ import { type Counters, handleControl } from './controls.js';
 import { EmulatedBatchError } from './errors.js';
 import { FaultInjector } from './faults.js';
 import { createRestHandler } from './rest.js';
+import type { PoolAllocationMode } from './validate.js';
 
 export { MAX_COLLECTION_BODY_BYTES, MAX_COLLECTION_TASKS } from './rest.js';
 
@@ -53,6 +54,12 @@ export interface BatchEmulatorOptions {
   readonly tickMs?: number;
   /** Real clock (epoch ms), for Shared Key's 15-minute window and the simulated clock. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * The account's pool allocation mode. `BatchService` answers a pool or resize asking for low-priority
+   * nodes with 400, as Batch does since it retired them there. Default `UserSubscription` (Spot nodes,
+   * preemption), what the emulator has always simulated.
+   */
+  readonly poolAllocationMode?: PoolAllocationMode;
 }
 
 export interface BatchEmulator {
@@ -81,6 +88,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
 
   const rest = createRestHandler({
     account,
+    poolAllocationMode: options.poolAllocationMode ?? 'UserSubscription',
     base: () => base,
     countRequest: (op) => {
       counters.requests[op] = (counters.requests[op] ?? 0) + 1;

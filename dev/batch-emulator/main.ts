@@ -2,7 +2,9 @@
  * `npm run emulator`: the Batch emulator on its own.
  * `--port` or BATCH_EMULATOR_PORT (default 7070), `--host` (default 127.0.0.1), BATCH_ACCOUNT_NAME
  * (default devbatch), BATCH_ACCOUNT_KEY (base64; default a fixed development key),
- * `--clock-factor` or BATCH_EMULATOR_CLOCK_FACTOR (simulated seconds per real second, default 60).
+ * `--clock-factor` or BATCH_EMULATOR_CLOCK_FACTOR (simulated seconds per real second, default 60),
+ * BATCH_POOL_ALLOCATION_MODE (`BatchService`: low-priority nodes are refused, as Batch does; default
+ * `UserSubscription`: Spot nodes are simulated).
  */
 import { parseArgs } from 'node:util';
 import { startBatchEmulator } from './index.js';
@@ -23,7 +25,13 @@ const { values } = parseArgs({
 const accountName = process.env.BATCH_ACCOUNT_NAME || 'devbatch';
 const accountKey =
   process.env.BATCH_ACCOUNT_KEY || Buffer.from('devbatch-local-shared-key-not-a-secret').toString('base64');
+const mode = process.env.BATCH_POOL_ALLOCATION_MODE || 'UserSubscription';
+if (mode !== 'BatchService' && mode !== 'UserSubscription') {
+  console.error(`BATCH_POOL_ALLOCATION_MODE must be BatchService or UserSubscription, got '${mode}'`);
+  process.exit(2);
+}
 const emulator = await startBatchEmulator({
+  poolAllocationMode: mode,
   port: numberSetting('port', values.port ?? process.env.BATCH_EMULATOR_PORT, 7070),
   host: values.host ?? '127.0.0.1',
   accountName,

@@ -19,6 +19,7 @@ import {
   checkPoolPackages,
   checkResize,
   checkTaskCreate,
+  type PoolAllocationMode,
 } from './validate.js';
 import { applicationToWire, jobToWire, nodeToWire, poolToWire, rfc1123, taskToWire } from './wire.js';
 
@@ -42,6 +43,8 @@ export interface RestResult {
 
 export interface RestContext {
   readonly account: Account;
+  /** The account's pool allocation mode: Batch-service accounts have no low-priority nodes any more. */
+  readonly poolAllocationMode: PoolAllocationMode;
   /** Public base URL, e.g. http://127.0.0.1:7070. */
   base(): string;
   countRequest(op: string): void;
@@ -221,7 +224,7 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
         return list(account.pools.values(), (p: PoolRec) => poolToWire(p, ctx.base()), req, 'pools');
       if (method !== 'POST') throw errors.verb();
       const body = parseBody(req.body, true);
-      const shape = checkPoolCreate(body, account.applications);
+      const shape = checkPoolCreate(body, account.applications, ctx.poolAllocationMode);
       const existing = account.pools.get(String(body.id).toLowerCase());
       if (existing) {
         if (existing.state === 'deleting') poolNotDeleting(existing);
@@ -281,7 +284,7 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
           'PoolBeingResized',
           'The specified pool is already being resized (its allocation state is not steady).',
         );
-      const r = checkResize(parseBody(req.body, true));
+      const r = checkResize(parseBody(req.body, true), ctx.poolAllocationMode);
       account.resize(pool, r.dedicated, r.lowPriority, r.option, r.resizeTimeout ?? pool.resizeTimeout);
       return { status: 202, headers: resourceHeaders(self, pool.etag, pool.lastModified) };
     }

@@ -138,7 +138,31 @@ export interface PoolShape {
   autoScale: boolean;
 }
 
-export function checkPoolCreate(body: Body, apps: ReadonlyMap<string, ApplicationRec>): PoolShape {
+/** How the account allocates pool VMs; Batch's default is `BatchService`. */
+export type PoolAllocationMode = 'BatchService' | 'UserSubscription';
+
+/**
+ * Low-priority nodes were retired for Batch-service accounts on 30 September 2025: Batch no longer
+ * provisions them there (Spot nodes exist only in user subscription mode). A request for them is refused
+ * as any unsupported property value is, naming the property and why.
+ */
+function checkLowPriorityAllowed(body: Body, mode: PoolAllocationMode): void {
+  if (
+    mode === 'BatchService' &&
+    typeof body.targetLowPriorityNodes === 'number' &&
+    body.targetLowPriorityNodes > 0
+  )
+    throw errors.invalidProperty(
+      'targetLowPriorityNodes',
+      'Low-priority nodes are retired for Batch accounts in Batch service pool allocation mode; Spot nodes need an account in user subscription mode.',
+    );
+}
+
+export function checkPoolCreate(
+  body: Body,
+  apps: ReadonlyMap<string, ApplicationRec>,
+  mode: PoolAllocationMode = 'UserSubscription',
+): PoolShape {
   checkId(body.id);
   checkDisplayName(body);
   if (body.vmSize === undefined) throw errors.missingProperty('vmSize');
@@ -216,13 +240,17 @@ export function checkPoolCreate(body: Body, apps: ReadonlyMap<string, Applicatio
       throw errors.missingProperty('targetDedicatedNodes');
     checkInt(body, 'targetDedicatedNodes', 0, 10_000);
     checkInt(body, 'targetLowPriorityNodes', 0, 10_000);
+    checkLowPriorityAllowed(body, mode);
   }
   checkArray(body, 'metadata');
   checkPoolPackages(checkArray(body, 'applicationPackageReferences'), apps);
   return { slots, fill, vmSize: size.name, containers: cc !== undefined, autoScale };
 }
 
-export function checkResize(body: Body): {
+export function checkResize(
+  body: Body,
+  mode: PoolAllocationMode = 'UserSubscription',
+): {
   dedicated: number;
   lowPriority: number;
   option: DeallocationOption;
@@ -230,6 +258,7 @@ export function checkResize(body: Body): {
 } {
   const dedicated = checkInt(body, 'targetDedicatedNodes', 0, 10_000);
   const lowPriority = checkInt(body, 'targetLowPriorityNodes', 0, 10_000);
+  checkLowPriorityAllowed(body, mode);
   const resize = checkDuration(body, 'resizeTimeout');
   if (resize !== undefined && resize < FIVE_MINUTES)
     throw errors.invalidProperty('resizeTimeout', 'The resize timeout must be at least 5 minutes.');

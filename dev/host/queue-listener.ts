@@ -79,11 +79,18 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
     await poison.sendMessage(message.messageText);
   }
 
+  // As the host's QueueProcessor: a message gone (404), or changed by the function itself (a new pop
+  // receipt, 400 PopReceiptMismatch: "may be expected"), is left alone.
+  const leftAlone = (e: unknown) =>
+    (e as { statusCode?: number }).statusCode === 404 ||
+    (e as { code?: string }).code === 'PopReceiptMismatch' ||
+    (e as { details?: { errorCode?: string } }).details?.errorCode === 'PopReceiptMismatch';
+
   async function deleteQuietly(message: DequeuedMessageItem, popReceipt: string): Promise<void> {
     try {
       await queue.deleteMessage(message.messageId, popReceipt);
     } catch (e) {
-      if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+      if (!leftAlone(e)) throw e;
     }
   }
 
@@ -188,7 +195,7 @@ export function createQueueListener<D>(options: QueueListenerOptions<D>): QueueL
         Math.floor(settings.visibilityTimeoutMs / 1000),
       );
     } catch (e) {
-      if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+      if (!leftAlone(e)) throw e;
     }
   }
 

@@ -6,6 +6,8 @@ param name string
 param planName string
 param location string
 param tags object
+@description('azd finds the app to deploy to by the tag azd-service-name with this value: the site carries it, the plan does not.')
+param serviceName string
 param identityId string
 param identityClientId string
 param storageAccountName string
@@ -17,6 +19,8 @@ param batchEndpoint string
 param batchAccountName string
 param keyVaultUri string
 param allowedOrigins array = []
+@allowed(['BatchService', 'UserSubscription'])
+param batchPoolAllocationMode string = 'BatchService'
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
@@ -32,7 +36,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource app 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: tags
+  tags: union(tags, { 'azd-service-name': serviceName })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -84,6 +88,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     COSMOS_DATABASE: cosmosDatabase
     BATCH_ENDPOINT: batchEndpoint
     BATCH_ACCOUNT_NAME: batchAccountName
+    BATCH_POOL_ALLOCATION_MODE: batchPoolAllocationMode
     BATCH_SUBSCRIPTION_ID: subscription().subscriptionId
     BATCH_RESOURCE_GROUP: resourceGroup().name
     SLOTWISE_PUBLIC_URL: 'https://${app.properties.defaultHostName}'

@@ -71,30 +71,28 @@ resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15
   properties: { resource: { id: databaseName } }
 }
 
+@batchSize(1)
 resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [
   for c in containers: {
     parent: database
     name: c.id
     properties: {
-      resource: {
+      // Stored chunks expire by their own `ttl` (-1: on, no default expiry); the others send no defaultTtl.
+      resource: union({
         id: c.id
         partitionKey: { paths: [c.partitionKeyPath], kind: 'Hash' }
-        // Stored chunks expire by their own `ttl` (-1: on, no default expiry).
-        defaultTtl: contains(c, 'defaultTtl') ? c.defaultTtl : null
-        indexingPolicy: empty(c.excludedPaths)
-          ? { indexingMode: 'consistent', automatic: true }
-          : {
-              indexingMode: 'consistent'
-              automatic: true
-              includedPaths: [{ path: '/*' }]
-              excludedPaths: concat(map(c.excludedPaths, p => { path: p }), [{ path: '/"_etag"/?' }])
-            }
-      }
+        indexingPolicy: union({ indexingMode: 'consistent', automatic: true }, empty(c.excludedPaths) ? {} : {
+          includedPaths: [{ path: '/*' }]
+          excludedPaths: concat(map(c.excludedPaths, p => { path: p }), [{ path: '/"_etag"/?' }])
+        })
+      }, contains(c, 'defaultTtl') ? { defaultTtl: c.defaultTtl } : {})
       options: serverless ? {} : { autoscaleSettings: { maxThroughput: 1000 } }
     }
   }
 ]
 
+// Cosmos DB takes one control-plane write per account at a time (a parallel one fails with 412, "another
+// operation ... exclusive lock"): the role assignments follow the containers, one after the other.
 resource appDataRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: account
   name: guid(account.id, appPrincipalId, cosmosDataContributor)
@@ -103,6 +101,7 @@ resource appDataRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2
     principalId: appPrincipalId
     scope: account.id
   }
+  dependsOn: [sqlContainers]
 }
 
 // The operator's admin CLI (tenants, keys, limits) talks to Cosmos with the operator's own sign-in.
@@ -114,6 +113,7 @@ resource userDataRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@
     principalId: userPrincipalId
     scope: account.id
   }
+  dependsOn: [appDataRole]
 }
 
 output endpoint string = account.properties.documentEndpoint

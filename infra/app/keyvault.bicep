@@ -6,6 +6,8 @@ param location string
 param tags object
 param appPrincipalId string
 param userPrincipalId string = ''
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param userPrincipalType string = 'User'
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -24,8 +26,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-// The app writes secrets when a tenant is created through it (local seeding never runs in Azure), so
-// reading is enough for the app; the operator gets Officer to create and rotate.
+// The app only reads secrets: in Azure they are written by the operator's admin CLI (`npm run tenant:add`,
+// with the operator's own sign-in), never by the app (it seeds tenant `dev` only on the local stack). So
+// the app gets Secrets User, the operator Secrets Officer to create and rotate.
 resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, appPrincipalId, keyVaultSecretsUser)
   scope: vault
@@ -42,6 +45,7 @@ resource userSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01'
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
     principalId: userPrincipalId
+    principalType: userPrincipalType
   }
 }
 

@@ -7,6 +7,8 @@ param tags object
 param deploymentContainerName string
 param appPrincipalId string
 param userPrincipalId string = ''
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param userPrincipalType string = 'User'
 
 var queueNames = [
   'job-requests'
@@ -92,6 +94,7 @@ resource userQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
     principalId: userPrincipalId
+    principalType: userPrincipalType
   }
 }
 

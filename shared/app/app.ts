@@ -11,6 +11,7 @@ import {
   type LocalSwitches,
   localSwitches,
   readSettings,
+  readStorageSettings,
   type Settings,
   storageConnection,
 } from '../adapters/config/config.js';
@@ -25,7 +26,12 @@ import { createPoolStore, type PoolStore } from '../adapters/cosmos/pool-store.j
 import { createTenantStore, type TenantStore } from '../adapters/cosmos/tenant-store.js';
 import { createUsageStore, type UsageStore } from '../adapters/cosmos/usage-store.js';
 import { createKeyVaultSecretStore, withSecretStore } from '../adapters/key-vault/secret-store.js';
-import { createQueueGateway, type QueueGateway } from '../adapters/queues/queue-gateway.js';
+import {
+  createMessageReleaser,
+  createQueueGateway,
+  type MessageReleaser,
+  type QueueGateway,
+} from '../adapters/queues/queue-gateway.js';
 import { validateCallbackUrl } from '../adapters/webhooks/address-guard.js';
 import { nextAttemptDelay } from '../adapters/webhooks/backoff.js';
 import { createWebhookDispatcher, deliverWebhook } from '../adapters/webhooks/deliver.js';
@@ -68,10 +74,14 @@ export async function createAppDeps(
     nextAttemptDelay?: AppDeps['nextAttemptDelay'];
     /** Where start-up warnings go. Default console.warn (the Functions host collects it). */
     log?: (message: string) => void;
-    /** Entra credential for clients without a key. Default: DefaultAzureCredential with the app's managed identity. */
+    /** Entra credential for clients without a key. Default: the app's managed identity in Azure, else DefaultAzureCredential. */
     credential?: TokenCredential;
+    /** Told what the start is doing before each step that waits on a dependency (for `/api/health`). */
+    onStep?: (step: string) => void;
   } = {},
 ): Promise<AppDeps> {
+  const step = overrides.onStep ?? (() => undefined);
+  step('reading the settings');
   const settings = readSettings(env);
   const clock = overrides.clock ?? systemClock;
   const ids = overrides.ids ?? randomIds;
@@ -91,6 +101,11 @@ export async function createAppDeps(
   });
   // Key auth (local) may create the database and containers; Entra data roles cannot, so there they
   // are only checked, and a missing one stops the start with its name.
+  step(
+    settings.COSMOS_KEY
+      ? 'opening the Cosmos DB database and containers'
+      : 'checking the Cosmos DB database and containers (signing in with the managed identity first)',
+  );
   const containers = await openContainers(cosmos, settings.COSMOS_DATABASE, {
     create: settings.COSMOS_KEY !== '',
   }).catch((e: unknown) => {
@@ -112,6 +127,7 @@ export async function createAppDeps(
     );
   }
   if (switches.seedDevTenant) {
+    step('seeding tenant dev in Cosmos DB');
     // Local stack only: tenant `dev` with the key and webhook secret from local.settings.json.
     await tenants.upsert('dev', {
       apiKey: settings.SLOTWISE_DEV_API_KEY,
@@ -153,7 +169,10 @@ export async function createAppDeps(
     usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
     intakeWaits: createIntakeWaitStore(containers.jobs),
     batch,
-    policy: { checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy) },
+    policy: {
+      checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy),
+      poolAllocationMode: settings.BATCH_POOL_ALLOCATION_MODE,
+    },
     clock,
     ids,
     random: overrides.random ?? Math.random,
@@ -171,4 +190,27 @@ export async function createAppDeps(
       await dispatcher.close();
     },
   };
+}
+
+/**
+ * What start-up needs from Storage before the rest can start: releasing a received queue message for
+ * later (functions/startup.ts), from the storage settings alone (the connection the host's own queue
+ * triggers use), so it works while any other setting or dependency is wrong. Undefined when the settings
+ * name no storage. No I/O here.
+ */
+export function createStartupReleaser(
+  env: Record<string, string | undefined>,
+  overrides: { credential?: TokenCredential } = {},
+): MessageReleaser | undefined {
+  const settings = readStorageSettings(env);
+  if (!settings) return undefined;
+  const storage = storageConnection(settings)!;
+  return createMessageReleaser(
+    storage.kind === 'connectionString'
+      ? storage.connectionString
+      : {
+          queueServiceUri: storage.queueServiceUri,
+          credential: overrides.credential ?? createAzureCredential(settings),
+        },
+  );
 }

@@ -59,7 +59,12 @@ export interface ValidationPolicy {
   readonly checkCallbackUrl: (url: string) => string | undefined;
   /** The submitting tenant's grants and limits; absent → the defaults (see tenant-policy.ts). */
   readonly tenant?: TenantPolicy;
+  /** The Batch account's pool allocation mode; absent → `BatchService`, Batch's default. */
+  readonly poolAllocationMode?: PoolAllocationMode;
 }
+
+/** How the Batch account allocates pool VMs: decides whether Spot (low-priority) nodes exist at all. */
+export type PoolAllocationMode = 'BatchService' | 'UserSubscription';
 
 export function fieldError(path: readonly PropertyKey[], message: string): FieldError {
   const field = path
@@ -83,7 +88,10 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
     });
     // The pool is checked against the VM size even when other fields are broken: all errors at once.
     const pool = managedPoolSchema.safeParse((input as { pool?: unknown } | null)?.pool);
-    if (pool.success) checkManagedPool(pool.data, [], undefined, errors);
+    if (pool.success) {
+      checkManagedPool(pool.data, [], undefined, errors);
+      checkLowPriority(pool.data, policy.poolAllocationMode, errors);
+    }
     return { ok: false, errors: capErrors(errors) };
   }
   const request = parsed.data;
@@ -105,6 +113,7 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
     checkSweepSizes(request, request.sweep, stats, errors);
   }
   checkPool(request, errors);
+  if (!isExistingPool(request.pool)) checkLowPriority(request.pool, policy.poolAllocationMode, errors);
   if (request.callback) {
     const why = policy.checkCallbackUrl(request.callback.url);
     if (why) errors.push(fieldError(['callback', 'url'], why));
@@ -311,6 +320,25 @@ function checkPool(request: JobRequest, errors: FieldError[]): void {
   const pool = request.pool;
   if (isExistingPool(pool)) return; // Checked against Batch at plan time: its real slots are read there.
   checkManagedPool(pool, request.tasks ?? [], request.sweep, errors);
+}
+
+/**
+ * Spot nodes only exist in user subscription mode: Batch retired low-priority nodes on Batch-service
+ * accounts (30 September 2025) and no longer provisions them, so such a job would wait forever on a
+ * pool that never gets a node. Refused here, where the caller can still change the request.
+ */
+function checkLowPriority(
+  pool: ManagedPoolRequest,
+  mode: PoolAllocationMode | undefined,
+  errors: FieldError[],
+): void {
+  if (pool.lowPriority === true && (mode ?? 'BatchService') === 'BatchService')
+    errors.push(
+      fieldError(
+        ['pool', 'lowPriority'],
+        'Spot (low-priority) nodes are not available: this Batch account allocates pools in Batch service mode, where Azure Batch retired low-priority nodes; Spot needs an account in user subscription mode. Leave lowPriority out (or false) for dedicated nodes.',
+      ),
+    );
 }
 
 function checkManagedPool(

@@ -4,27 +4,44 @@
  * it, it registers the whole function table.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../dev/services/services.js';
 import { functionTable } from '../../functions/table.js';
-import { buildPackage } from '../../scripts/package.js';
+import { buildPackage, stagePackage } from '../../scripts/package.js';
 import { BATCH_ACCOUNT, BATCH_KEY, startTestServices } from '../support/stack.js';
 import { loadEntryLikeTheWorker } from '../support/worker-entry.js';
 
 let work: string;
+let staged: string;
 let services: Services;
 let entries: Record<string, Uint8Array>;
+
+/** Every file under `dir`, as `/`-separated paths. */
+function files(dir: string, base = dir): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    return statSync(full).isDirectory() ? files(full, base) : [relative(base, full).split(sep).join('/')];
+  });
+}
+
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'slotwise-package-'));
   const zip = join(work, 'slotwise.zip');
-  const [svc] = await Promise.all([startTestServices(), Promise.resolve(buildPackage(zip))]);
+  staged = join(work, 'package');
+  const [svc] = await Promise.all([
+    startTestServices(),
+    Promise.resolve().then(() => {
+      buildPackage(zip);
+      stagePackage(staged);
+    }),
+  ]);
   services = svc;
   entries = unzipSync(readFileSync(zip));
-}, 180_000);
+}, 300_000);
 afterAll(async () => {
   await services?.close();
   if (work) rmSync(work, { recursive: true, force: true });
@@ -65,13 +82,37 @@ describe('npm run package', () => {
       ).toBe(false);
   });
 
-  it('unpacked, its entry point registers the whole function table the way the worker loads it', async () => {
-    const app = join(work, 'app');
-    for (const [name, data] of Object.entries(entries)) {
-      if (name.endsWith('/')) continue;
-      mkdirSync(dirname(join(app, name)), { recursive: true });
-      writeFileSync(join(app, name), data);
-    }
+  it('stages as a directory exactly what the zip holds, and nothing azd would leave out of its own zip', () => {
+    const stagedFiles = files(staged).sort();
+    expect(stagedFiles).toEqual(
+      Object.keys(entries)
+        .filter((n) => !n.endsWith('/'))
+        .sort(),
+    );
+    // azd's createDeployableZip (cli/azd/pkg/project/project_utils.go) leaves out .azure/, local.settings.json
+    // and .funcignore, and honours a .funcignore here: none may be in the package.
+    expect(
+      stagedFiles.filter(
+        (f) =>
+          /(^|\/)(\.azure\/|local\.settings\.json$|\.funcignore$)/.test(f) && !f.startsWith('node_modules/'),
+      ),
+    ).toEqual([]);
+    expect(stagedFiles).toEqual(
+      expect.arrayContaining(['host.json', 'package.json', 'dist/functions/index.js']),
+    );
+    // Staging again replaces the directory; a directory that is not a package is never replaced.
+    writeFileSync(join(staged, 'stale.txt'), 'left from an older run');
+    stagePackage(staged);
+    expect(files(staged)).not.toContain('stale.txt');
+    const other = join(work, 'not-a-package');
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.txt'), 'mine');
+    expect(() => stagePackage(other)).toThrow(/not a staged package/);
+    expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
+  it('loaded from the staged directory, its entry point registers the whole function table the way the worker loads it', async () => {
+    const app = staged;
     const main = (JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { main: string }).main;
     const registered = await loadEntryLikeTheWorker(
       join(app, main),

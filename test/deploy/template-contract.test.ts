@@ -1,12 +1,19 @@
 /**
- * The contract between the code and the deployment template (infra/*.bicep). These machines have no
- * Bicep compiler, so the template is kept plain and read as text: the settings block, the queue list
- * and the container list are written one entry per line for exactly this check.
+ * The contract between the code and the deployment template (azure.yaml, infra/*.bicep), and the azd
+ * rules the template relies on. These machines have no Bicep compiler, and the Go module proxy does not
+ * serve azd, so the template is kept plain and read as text (the settings block, the queue list and the
+ * container list are written one entry per line for exactly this check), and each azd rule is encoded
+ * here from azd's source (Azure/azure-dev, cli/azd, tag azure-dev-cli_1.31.2), naming the file and the
+ * function. `azd package` itself was run by hand with that azd (docs/operations.md, "What was checked").
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { deployedQueues } from '../../dev/services/queues.js';
 import { functionTable } from '../../functions/table.js';
+import { DEFAULT_PACKAGE_DIR } from '../../scripts/package.js';
 import {
   keyedSettings,
   localOnlySettings,
@@ -131,25 +138,154 @@ describe('deployment template contract', () => {
       }
       expect(text, `${file} assigns to the app`).toMatch(/principalId: appPrincipalId/);
     }
-    // Batch: the app manages pools and jobs and reads applications through a role on the account.
+    // Batch: the built-in Azure Batch Data Contributor on the account (pools and applications as actions,
+    // jobs and their tasks as data actions; test/deploy/role-actions.test.ts checks it against Batch's
+    // operations list).
     const batch = read('app/batch.bicep');
-    for (const action of ['pools/*', 'jobs/*', 'applications/read'])
-      expect(batch).toContain(`Microsoft.Batch/batchAccounts/${action}`);
+    expect(batch).toContain("'6aaa78f1-f7de-44ca-8722-c64a23943cae'");
     expect(batch).toMatch(/principalId: appPrincipalId/);
     expect(batch).toMatch(/allowedAuthenticationModes: \['AAD'\]/);
     expect(read('app/storage.bicep')).toMatch(/allowSharedKeyAccess: false/);
   });
 
-  it('wires the modules into main.bicep and deploys the package azure.yaml names', () => {
+  it('wires the modules into main.bicep', () => {
     const main = read('main.bicep');
     for (const module of ['identity', 'monitoring', 'storage', 'cosmos', 'batch', 'keyvault', 'api'])
       expect(main).toContain(`'app/${module}.bicep'`);
-    const azure = readFileSync(new URL('../../azure.yaml', import.meta.url), 'utf8');
-    expect(azure).toMatch(/host: function/);
-    expect(azure).toMatch(/dist: artifacts\/slotwise\.zip/);
     const params = JSON.parse(read('main.parameters.json')) as { parameters: Record<string, unknown> };
     expect(Object.keys(params.parameters)).toEqual(
-      expect.arrayContaining(['environmentName', 'location', 'principalId']),
+      expect.arrayContaining(['environmentName', 'location', 'principalId', 'principalType']),
     );
+  });
+
+  it('links the Batch account to the storage account with its own identity, shared key staying off', () => {
+    const batch = read('app/batch.bicep');
+    expect(batch).toMatch(
+      /autoStorage: \{\s+storageAccountId: storage\.id\s+authenticationMode: 'BatchAccountManagedIdentity'/,
+    );
+    expect(batch).toMatch(/userAssignedIdentities: \{ '\$\{batchIdentity\.id\}': \{\} \}/);
+    // Storage Blob Data Contributor for that identity, assigned before the account that uses it.
+    expect(batch).toMatch(/principalId: batchIdentity\.properties\.principalId/);
+    expect(batch).toContain("'ba92f5b4-2d11-453d-a403-e96b0029c9fe'");
+    expect(batch).toMatch(/dependsOn: \[batchStorageRole, batchVault\]/);
+  });
+
+  it('serialises the writes Cosmos DB takes one at a time per account', () => {
+    const cosmos = read('app/cosmos.bicep');
+    expect(cosmos).toMatch(/@batchSize\(1\)\nresource sqlContainers /);
+    expect(cosmos).toMatch(/resource appDataRole [\s\S]*?dependsOn: \[sqlContainers\]/);
+    expect(cosmos).toMatch(/resource userDataRole [\s\S]*?dependsOn: \[appDataRole\]/);
+  });
+
+  it('sets the pool allocation mode the app reads from the template parameter', () => {
+    expect(appSettings().get('BATCH_POOL_ALLOCATION_MODE')).toBe('batchPoolAllocationMode');
+    const main = read('main.bicep');
+    expect(main).toMatch(/param batchPoolAllocationMode string = 'BatchService'/);
+    expect(main).toMatch(/batchPoolAllocationMode: batch\.outputs\.poolAllocationMode/);
+  });
+});
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+interface AzureYaml {
+  requiredVersions?: { azd?: string };
+  services: Record<
+    string,
+    { project: string; language: string; host: string; dist?: string; remoteBuild?: boolean }
+  >;
+  hooks?: Record<
+    string,
+    { posix?: { shell: string; run: string }; windows?: { shell: string; run: string } }
+  >;
+}
+const azureYaml = () => parse(readFileSync(`${root}azure.yaml`, 'utf8')) as AzureYaml;
+
+describe('azure.yaml against the azd rules it relies on', () => {
+  it('names as dist the directory `npm run package` stages, since azd reads dist as a directory', () => {
+    // cli/azd/pkg/project/framework_service_node.go, nodeProject.Package: runs `npm run build --if-present`
+    // (pkg/tools/node/node.go, npmCli.RunScript), then os.ReadDir(<project>/<dist>) and fails with "package
+    // source '…' is empty or does not exist" when dist is a file or an empty directory. The `.zip`
+    // pass-through in service_target_functionapp.go, functionAppTarget.Package, runs only after that, so a
+    // zip as dist fails in every azd version. js and ts both take this Node framework (cmd/container.go).
+    const api = azureYaml().services.api!;
+    expect(['js', 'ts']).toContain(api.language);
+    expect(api.host).toBe('function');
+    expect(extname(api.dist ?? '')).toBe('');
+    expect(resolve(root, api.project, api.dist!)).toBe(DEFAULT_PACKAGE_DIR);
+    // The prepackage hook stages it before azd packages, on both shells (pkg/ext/models.go, HookConfig
+    // posix/windows); azd's own `npm run build` then rebuilds dist/ only, never artifacts/.
+    const hook = azureYaml().hooks!.prepackage!;
+    expect(hook.posix!.run).toMatch(/npm ci && npm run package$/);
+    expect(hook.windows!.run).toMatch(/npm run package$/);
+    const scripts = (
+      JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    expect(scripts.build).not.toMatch(/artifacts/);
+    expect(scripts.package).toMatch(/scripts\/package\.ts$/);
+  });
+
+  it('deploys node_modules as installed from the lockfile: remoteBuild false, nothing excluding node_modules', () => {
+    // service_target_functionapp.go, resolveFunctionAppRemoteBuild: for js/ts with no .funcignore in the
+    // service directory and remoteBuild unset, remote build is on (Oryx runs `npm install` on Azure, from a
+    // package.json without lockfile); remoteBuild false with a .funcignore that excludes node_modules is an
+    // error, and true with one that does not is an error too.
+    // project_utils.go, createDeployableZip: leaves out .azure/, local.settings.json and the ignore file
+    // (service_target.go, IgnoreFile: .funcignore for host function), honours a .funcignore in the dist
+    // directory, and drops node_modules unless remoteBuild is false.
+    const project = azureYaml();
+    expect(project.services.api!.remoteBuild).toBe(false);
+    expect(existsSync(`${root}.funcignore`)).toBe(false);
+    // The package staged in dist holds no .funcignore either (test/deploy/package.test.ts checks its files).
+    // remoteBuild exists from azd 1.23.5 (CHANGELOG, #6748); requiredVersions is a semver range (RequiredVersions).
+    expect(project.requiredVersions?.azd).toBe('>=1.23.5');
+  });
+
+  it('tags azd-service-name on the site only', () => {
+    // resource_manager.go finds the deploy target by this tag; before azd 1.23.4 (#6674) a second tagged
+    // resource (the plan) failed the deploy.
+    const files = [
+      'main.bicep',
+      ...['api', 'batch', 'cosmos', 'identity', 'keyvault', 'monitoring', 'storage'].map(
+        (m) => `app/${m}.bicep`,
+      ),
+    ];
+    const tagged = files.flatMap((f) => [...read(f).matchAll(/'azd-service-name'/g)].map(() => f));
+    expect(tagged).toEqual(['app/api.bicep']);
+    const api = read('app/api.bicep');
+    const site = api.slice(api.indexOf("resource app 'Microsoft.Web/sites@"));
+    expect(site.slice(0, site.indexOf('\n}'))).toContain(
+      "tags: union(tags, { 'azd-service-name': serviceName })",
+    );
+    const plan = api.slice(api.indexOf("resource plan 'Microsoft.Web/serverfarms@"));
+    expect(plan.slice(0, plan.indexOf('\n}'))).toMatch(/\n {2}tags: tags\n/);
+  });
+
+  it('feeds parameters from azd variables only as strings, booleans or numbers', () => {
+    // pkg/infra/provisioning/bicep/bicep_provider.go: before azd 1.23.4 (#6694) a `${VAR}` given to an
+    // array or object parameter reached ARM as a string; strings, and bools and ints (armParameterFileValue
+    // parses them) pass in every version.
+    const main = read('main.bicep');
+    const types = new Map([...main.matchAll(/^param (\w+) (\w+)/gm)].map((m) => [m[1]!, m[2]!]));
+    const params = JSON.parse(read('main.parameters.json')) as {
+      parameters: Record<string, { value: string }>;
+    };
+    const fed = Object.entries(params.parameters).filter(([, p]) => p.value.includes('${'));
+    expect(fed.length).toBeGreaterThanOrEqual(5);
+    for (const [name] of fed) expect(['string', 'bool', 'int'], name).toContain(types.get(name));
+  });
+
+  it('has CI pass every template variable the parameters read', () => {
+    // azd's generated workflow (cli/azd/resources/pipeline/.github/azure-dev.ymlt) maps each template
+    // variable; a variable CI drops reverts a local choice (serverless Cosmos, Batch allocation mode).
+    const params = read('main.parameters.json');
+    const variables = [...new Set([...params.matchAll(/\$\{(\w+)/g)].map((m) => m[1]!))].filter(
+      // Set by azd itself from the environment and the signed-in principal.
+      (v) => !['AZURE_ENV_NAME', 'AZURE_LOCATION', 'AZURE_PRINCIPAL_ID', 'AZURE_PRINCIPAL_TYPE'].includes(v),
+    );
+    expect(variables.length).toBeGreaterThanOrEqual(2);
+    const workflow = parse(readFileSync(`${root}.github/workflows/azure-dev.yml`, 'utf8')) as {
+      jobs: Record<string, { env: Record<string, string> }>;
+    };
+    const env = Object.values(workflow.jobs)[0]!.env;
+    for (const v of variables) expect(env[v], v).toBe(`\${{ vars.${v} }}`);
   });
 });

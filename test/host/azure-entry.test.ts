@@ -2,12 +2,13 @@
  * The package's Azure entry (`package.json` main, built) loaded the way the Functions worker loads it:
  * with `@azure/functions-core` present (here a recording shim), the real `@azure/functions` package
  * registers each function. What it registers must be exactly the function table the dev host serves,
- * once its dependencies start; when they cannot (Entra-mode Cosmos without an identity here), only the
- * HTTP functions are registered, so the host starts no queue listener that would drain messages into
- * poison.
+ * with the same triggers — whether the dependencies start, fail, or do not answer at all: on Flex the
+ * host gives initialisation a fixed 30 s and syncs the functions registered by then, so the entry point
+ * waits for nothing (functions/startup.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../dev/services/services.js';
@@ -39,6 +40,8 @@ interface Binding {
   [key: string]: unknown;
 }
 
+let healthy: { name: string; bindings: Record<string, Binding> }[] = [];
+
 describe('Azure entry point', () => {
   it('registers every table entry once with @azure/functions, with the same triggers', async () => {
     const main = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { main: string }).main;
@@ -46,6 +49,7 @@ describe('Azure entry point', () => {
       name: string;
       bindings: Record<string, Binding>;
     }[];
+    healthy = registered;
     expect(registered.map((r) => r.name)).toEqual(functionTable.map((f) => f.name));
     for (const fn of functionTable) {
       const meta = registered.find((r) => r.name === fn.name)!;
@@ -75,25 +79,45 @@ describe('Azure entry point', () => {
     }
   });
 
-  it('registers only the HTTP functions when the dependencies cannot start, so no queue is drained', async () => {
-    const main = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { main: string }).main;
+  it('registers the whole table at once when the dependencies cannot start', async () => {
     // Entra mode (no key) with no identity available on this machine: the start fails.
     const registered = await loadEntryLikeTheWorker(
-      `${root}${main}`,
-      {
-        ...env,
-        COSMOS_KEY: '',
-        AZURE_CLIENT_ID: '',
-        AZURE_TENANT_ID: '',
-      },
+      `${root}${main()}`,
+      { ...env, COSMOS_KEY: '', AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '' },
       root,
     );
-    const http = functionTable.filter((f) => f.kind === 'http').map((f) => f.name);
-    expect(registered.map((r) => r.name)).toEqual(http);
-    expect(
-      registered
-        .flatMap((r) => Object.values(r.bindings))
-        .filter((b) => b.type !== 'httpTrigger' && b.type !== 'http'),
-    ).toEqual([]);
+    expect(registered.map((r) => r.name)).toEqual(functionTable.map((f) => f.name));
+    expect(triggers(registered)).toEqual(triggers(healthy));
+  });
+
+  it('registers the whole table at once while a dependency does not answer', async () => {
+    // Cosmos accepts connections and never answers: the start cannot finish, registration must not wait.
+    const held: Socket[] = [];
+    const silent: Server = createServer((socket) => {
+      held.push(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const registered = await loadEntryLikeTheWorker(
+        `${root}${main()}`,
+        { ...env, COSMOS_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` },
+        root,
+      );
+      expect(registered.map((r) => r.name)).toEqual(functionTable.map((f) => f.name));
+      expect(triggers(registered)).toEqual(triggers(healthy));
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
+
+const main = () => (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { main: string }).main;
+
+/** Each function's trigger binding, for comparing registrations. */
+const triggers = (registered: readonly { name: string; bindings: Record<string, Binding> }[]) =>
+  registered.map((r) => ({
+    name: r.name,
+    trigger: Object.values(r.bindings).find((b) => b.direction === 'in' && b.type.endsWith('Trigger')),
+  }));

@@ -37,6 +37,14 @@ const settingsSchema = z.object({
   BATCH_ACCOUNT_NAME: z.string().min(1, 'is required'),
   /** Empty → Microsoft Entra via @azure/identity. */
   BATCH_ACCOUNT_KEY: z.string().default(''),
+  /**
+   * The Batch account's pool allocation mode (set by the template from its parameter). `BatchService`:
+   * low-priority (Spot) nodes are retired there, so jobs asking for them are refused at the door;
+   * `UserSubscription`: Spot nodes are allowed.
+   */
+  BATCH_POOL_ALLOCATION_MODE: z
+    .enum(['BatchService', 'UserSubscription'], { message: "must be 'BatchService' or 'UserSubscription'" })
+    .default('BatchService'),
   /** Subscription and resource group of the Batch account: pool-level package references are full ARM ids. */
   BATCH_SUBSCRIPTION_ID: z.string().default('00000000-0000-0000-0000-000000000000'),
   BATCH_RESOURCE_GROUP: z.string().default('slotwise-local'),
@@ -119,7 +127,12 @@ export type StorageConnection =
  * The queue service the app talks to, resolved the way the Functions host resolves a binding's
  * `connection`: a connection string wins; else `__queueServiceUri`, else `__accountName` (public cloud).
  */
-export function storageConnection(settings: Settings): StorageConnection | undefined {
+export function storageConnection(
+  settings: Pick<
+    Settings,
+    'AzureWebJobsStorage' | 'AzureWebJobsStorage__queueServiceUri' | 'AzureWebJobsStorage__accountName'
+  >,
+): StorageConnection | undefined {
   if (settings.AzureWebJobsStorage)
     return { kind: 'connectionString', connectionString: settings.AzureWebJobsStorage };
   if (settings.AzureWebJobsStorage__queueServiceUri)
@@ -133,8 +146,37 @@ export function storageConnection(settings: Settings): StorageConnection | undef
 }
 
 /** The managed identity client id for Entra clients: `AZURE_CLIENT_ID`, else the storage connection's. */
-export function managedIdentityClientId(settings: Settings): string | undefined {
+export function managedIdentityClientId(
+  settings: Pick<Settings, 'AZURE_CLIENT_ID' | 'AzureWebJobsStorage__clientId'>,
+): string | undefined {
   return settings.AZURE_CLIENT_ID || settings.AzureWebJobsStorage__clientId || undefined;
+}
+
+/** `WEBSITE_INSTANCE_ID` or `WEBSITE_SITE_NAME` is set: the app runs in Azure (App Service sets both). */
+export function runsInAzure(settings: Pick<Settings, 'WEBSITE_INSTANCE_ID' | 'WEBSITE_SITE_NAME'>): boolean {
+  return settings.WEBSITE_INSTANCE_ID !== '' || settings.WEBSITE_SITE_NAME !== '';
+}
+
+const storageSettingsSchema = settingsSchema.pick({
+  AzureWebJobsStorage: true,
+  AzureWebJobsStorage__queueServiceUri: true,
+  AzureWebJobsStorage__accountName: true,
+  AzureWebJobsStorage__clientId: true,
+  AZURE_CLIENT_ID: true,
+  WEBSITE_INSTANCE_ID: true,
+  WEBSITE_SITE_NAME: true,
+});
+
+export type StorageSettings = z.infer<typeof storageSettingsSchema>;
+
+/**
+ * Only the settings of the storage connection the host's own queue triggers use, read on their own: when
+ * another setting is wrong and the app cannot start, start-up still puts messages back on their queues
+ * with these (functions/startup.ts). Undefined when they name no storage at all.
+ */
+export function readStorageSettings(env: Record<string, string | undefined>): StorageSettings | undefined {
+  const parsed = storageSettingsSchema.safeParse(env);
+  return parsed.success && storageConnection(parsed.data) ? parsed.data : undefined;
 }
 
 /** Settings that exist for the local stack only and must never take effect in Azure. */
@@ -163,15 +205,15 @@ export interface LocalSwitches {
  * still starts (everything else is unaffected) and reports what it refused.
  */
 export function localSwitches(settings: Settings): LocalSwitches {
-  const runsInAzure = settings.WEBSITE_INSTANCE_ID !== '' || settings.WEBSITE_SITE_NAME !== '';
+  const inAzure = runsInAzure(settings);
   const set = localOnlySettings.filter((name) => {
     const value = settings[name];
     return typeof value === 'boolean' ? value : value !== '';
   });
   return {
-    runsInAzure,
-    seedDevTenant: !runsInAzure && settings.SLOTWISE_DEV_API_KEY !== '',
-    allowHttpLoopbackCallbacks: !runsInAzure && settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS,
-    refused: runsInAzure ? set : [],
+    runsInAzure: inAzure,
+    seedDevTenant: !inAzure && settings.SLOTWISE_DEV_API_KEY !== '',
+    allowHttpLoopbackCallbacks: !inAzure && settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS,
+    refused: inAzure ? set : [],
   };
 }

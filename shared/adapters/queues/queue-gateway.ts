@@ -29,11 +29,15 @@ export type QueueConnection =
   | string
   | { readonly queueServiceUri: string; readonly credential: TokenCredential };
 
-export function createQueueGateway(connection: QueueConnection): QueueGateway {
-  const keyed = typeof connection === 'string';
-  const service = keyed
+function queueService(connection: QueueConnection): QueueServiceClient {
+  return typeof connection === 'string'
     ? QueueServiceClient.fromConnectionString(connection)
     : new QueueServiceClient(connection.queueServiceUri, connection.credential);
+}
+
+export function createQueueGateway(connection: QueueConnection): QueueGateway {
+  const keyed = typeof connection === 'string';
+  const service = queueService(connection);
   const ensured = new Map<string, Promise<unknown>>();
   const ensure = (name: string) => {
     let p = ensured.get(name);
@@ -69,6 +73,35 @@ export function createQueueGateway(connection: QueueConnection): QueueGateway {
         await service
           .getQueueClient(queueNames.jobRequests)
           .peekMessages({ ...options, numberOfMessages: 1 });
+    },
+  };
+}
+
+/** A received message, by what Storage needs to change it: its id and the pop receipt of this delivery. */
+export interface ReceivedMessage {
+  readonly queue: string;
+  readonly messageId: string;
+  readonly popReceipt: string;
+}
+
+/**
+ * Hides a message being processed for `delaySeconds` (Update Message with its pop receipt): the same
+ * message, with its id, body and insertion time, comes back after the delay. The Functions host's own
+ * delete of it then meets a pop receipt mismatch, which it expects ("the function has modified the
+ * message") and ignores. Start-up uses it to abandon a message with a delay while the app cannot start.
+ */
+export interface MessageReleaser {
+  release(message: ReceivedMessage, delaySeconds: number): Promise<void>;
+}
+
+export function createMessageReleaser(connection: QueueConnection): MessageReleaser {
+  const service = queueService(connection);
+  return {
+    async release(message, delaySeconds) {
+      const delay = Math.min(Math.max(0, Math.ceil(delaySeconds)), MAX_VISIBILITY_DELAY_SECONDS);
+      await service
+        .getQueueClient(message.queue)
+        .updateMessage(message.messageId, message.popReceipt, undefined, delay);
     },
   };
 }
