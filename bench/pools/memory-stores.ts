@@ -22,6 +22,11 @@ export function createMemoryPoolStore(): PoolStore {
       tenantLeases.set(tenant, { owner, until: now.getTime() + leaseMs });
       return true;
     },
+    async renewTenant(tenant, owner, now, leaseMs) {
+      if (tenantLeases.get(tenant)?.owner !== owner) return false;
+      tenantLeases.set(tenant, { owner, until: now.getTime() + leaseMs });
+      return true;
+    },
     async releaseTenant(tenant, owner) {
       if (tenantLeases.get(tenant)?.owner === owner) tenantLeases.delete(tenant);
     },
@@ -72,11 +77,15 @@ function unused(what: string): never {
   throw new SlotwiseError('BenchUnexpectedCall', `The pools bench does not expect ${what} to be called`);
 }
 
-/** Job documents are only written when a pool cannot allocate, which the bench never provokes. */
+/**
+ * Job documents are only written when a pool cannot allocate, which the bench never provokes, or to
+ * show a job's wait on the tenant node limit: the bench keeps no job documents, so that reason (all
+ * such a write carries) is dropped as for a job that is gone.
+ */
 export const unusedJobStore: JobStore = {
   create: () => unused('jobs.create'),
   get: () => unused('jobs.get'),
-  update: () => unused('jobs.update'),
+  update: async () => undefined,
   requestReconcile: () => unused('jobs.requestReconcile'),
   list: () => unused('jobs.list'),
   listInStates: () => unused('jobs.listInStates'),

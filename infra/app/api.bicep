@@ -93,7 +93,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     BATCH_RESOURCE_GROUP: resourceGroup().name
     SLOTWISE_PUBLIC_URL: 'https://${app.properties.defaultHostName}'
     SLOTWISE_RECONCILE_SCHEDULE: '0 */1 * * * *'
-    SLOTWISE_SWEEP_SCHEDULE: '0 */5 * * * *'
+    SLOTWISE_SWEEP_SCHEDULE: '*/30 * * * * *'
     SLOTWISE_POOL_CONTROL_SCHEDULE: '*/30 * * * * *'
     SLOTWISE_STUCK_AFTER_SECONDS: '120'
     SLOTWISE_POOL_IDLE_TTL_SECONDS: '900'

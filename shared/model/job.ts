@@ -105,11 +105,13 @@ export interface PlanSummary {
 }
 
 /**
- * Why the job waits. Batch cannot allocate the pool's nodes (core quota, capacity): the job fails
- * with this reason at `failAt` unless the pool recovers. The Batch account has no room for another
- * job or pool (`ActiveJobAndScheduleQuotaReached`, `PoolQuotaReached`), or the tenant holds all the
- * managed pools it may (`ManagedPoolLimitReached`): the job waits, tried again with backoff, and
- * never fails for it (no `failAt`).
+ * Why the job waits. Batch cannot allocate the pool's nodes (capacity, timeouts): the job fails
+ * with this reason at `failAt` unless the pool recovers. Without `failAt` the job waits and never
+ * fails for it: the account's core quota is used up (`AccountCoreQuotaReached`, …: cores come back as
+ * other pools shrink), the Batch account has no room for another job or pool
+ * (`ActiveJobAndScheduleQuotaReached`, `PoolQuotaReached`), the tenant holds all the managed pools it
+ * may (`ManagedPoolLimitReached`), or the pool waits for nodes other pools of the tenant hold under
+ * its node limit (`TenantNodeLimit`, with the numbers in the message).
  */
 export interface WaitingReason {
   readonly code: string;

@@ -37,6 +37,7 @@ import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
 import { planJob } from '../planner/plan-job.js';
 import { announce } from './announce.js';
+import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
 import { planDefaults, readExistingPool } from './plan-inputs.js';
 import { accountQuotaDelaySeconds } from './submit-stage.js';
@@ -60,7 +61,7 @@ export interface PlanStageDeps {
     | 'BATCH_ACCOUNT_NAME'
   > &
     Partial<Pick<Settings, 'SLOTWISE_QUOTA_RETRY_SECONDS' | 'SLOTWISE_POOL_IDLE_TTL_SECONDS'>>;
-  /** How long a claim on a job lasts without renewal. Default 5 minutes. */
+  /** How long a claim on a job lasts without renewal (a heartbeat renews it). Default 30 s. */
   readonly leaseMs?: number;
   /** Attempts before the job fails with `PlanFailed`. Default 5. */
   readonly maxAttempts?: number;
@@ -91,7 +92,7 @@ export async function runPlanStage(
   deps: PlanStageDeps,
   owner: string = deps.ids.uuid(),
 ): Promise<PlanStageResult> {
-  const leaseMs = deps.leaseMs ?? 5 * 60_000;
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const maxAttempts = deps.maxAttempts ?? DEFAULT_PLAN_ATTEMPTS;
   let exhausted = false;
   const claim = await deps.jobs.update(message.tenant, message.jobId, (current) => {
@@ -136,6 +137,21 @@ export async function runPlanStage(
     return claim.job.state === 'accepted' && claim.job.request ? 'busy' : 'skipped';
   }
   const job = claim.job;
+  // Short lease, renewed while planning goes on: a dead planner's job is taken over in seconds.
+  const heartbeat = keepLeaseAlive(async () => {
+    let held = true;
+    await deps.jobs.update(job.tenant, job.jobId, (current) => {
+      held = true;
+      if (current.state !== 'accepted' || !current.planning) return undefined;
+      if (current.planning.lease?.owner !== owner) {
+        held = false;
+        return undefined;
+      }
+      const until = new Date(deps.clock.now().getTime() + leaseMs).toISOString();
+      return { ...current, planning: { ...current.planning, lease: { owner, until } } };
+    });
+    return held;
+  }, heartbeatEveryMs(leaseMs));
   try {
     return await planClaimed(job, message, owner, deps);
   } catch (e) {
@@ -161,6 +177,8 @@ export async function runPlanStage(
       delaySeconds: attempts >= (deps.maxAttempts ?? DEFAULT_PLAN_ATTEMPTS) ? 0 : delaySeconds,
     });
     return 'retrying';
+  } finally {
+    await heartbeat.stop();
   }
 }
 

@@ -6,14 +6,16 @@
  * 1. observe every managed pool of the tenant (Batch's pool, the jobs placed on it);
  * 2. want = the packing of the slots still waiting or running over all those jobs, each job bounded
  *    by its own `maxNodes`, the pool bounded by the pool maximum (`size-pool.ts`);
- * 3. share the tenant's node limit among its pools (growth never passes it);
+ * 3. share the tenant's node limit among its pools: the room no pool holds is handed out once among
+ *    the growing pools, so the pools never hold or target more than the limit; when a pool waits for
+ *    nodes others hold, those others shrink at once (no shrink delay) and its jobs say why they wait;
  * 4. per pool (the whole pass holds a lease on the tenant's pools: the node limit spans them, so two
  *    controllers must never size two of them from the same stale picture; idempotent): grow at
  *    once, shrink after demand stayed low (`taskcompletion`: only nodes with nothing running go),
  *    delete after the pool stayed empty past the idle TTL, and never while Batch is resizing;
  * 5. read `resizeErrors`: while Batch cannot allocate (quota, capacity, timeout), the jobs waiting on
  *    the pool carry a `waiting` reason and an event, and fail with it after the deadline unless the
- *    pool recovers.
+ *    pool recovers — except for the account's core quota, which they wait for without a deadline.
  * A pool that disappeared while jobs still need it (deleted as idle a moment before a new job came,
  * or deleted outside Slotwise) is created again from its recorded body.
  */
@@ -37,11 +39,18 @@ import {
   decidePoolAction,
   desiredNodes,
   type JobDemand,
+  type NodeShare,
   type PoolAction,
   scaleHistogram,
   shareNodeLimit,
 } from '../planner/size-pool.js';
 import { announce } from './announce.js';
+import {
+  DEFAULT_LEASE_MS,
+  heartbeatEveryMs,
+  keepLeaseAlive,
+  type LeaseHeartbeat,
+} from './lease-heartbeat.js';
 
 export interface PoolControllerDeps {
   readonly pools: PoolStore;
@@ -65,7 +74,7 @@ export interface PoolControllerLimits {
   readonly idleTtlMs: number;
   /** Jobs waiting on a pool that cannot allocate fail after this long. */
   readonly allocationDeadlineMs: number;
-  /** How long a controller's claim on a pool lasts. Default 2 minutes. */
+  /** How long a controller's claim on a tenant's pools lasts without renewal (a heartbeat renews it). Default 30 s. */
   readonly leaseMs?: number;
 }
 
@@ -133,6 +142,17 @@ interface Observed {
   readonly pool: PoolInfo | undefined;
   readonly jobs: readonly JobOnPool[];
   readonly desired: number;
+  /** Nodes running a task now (0 without nodes): never asked to go. */
+  readonly busy: number;
+}
+
+/** The tenant's node limit as one pass saw it: what waiting jobs are told, and who must yield. */
+interface TenantLimitPicture {
+  readonly maxNodes: number;
+  /** Nodes the tenant's pools hold or are about to hold (before this pass's changes). */
+  readonly held: number;
+  /** Some pool cannot have its fair share because other pools hold the nodes. */
+  readonly someoneWaits: boolean;
 }
 
 async function controlTenant(
@@ -144,15 +164,23 @@ async function controlTenant(
 ): Promise<void> {
   // Observe after claiming (the tenant's pools included): the picture the shares are computed
   // from is then the one acted on.
-  const leaseMs = deps.limits.leaseMs ?? 120_000;
+  const leaseMs = deps.limits.leaseMs ?? DEFAULT_LEASE_MS;
   if (!(await deps.pools.claimTenant(tenant, owner, deps.clock.now(), leaseMs))) {
     report.busy++;
     return;
   }
+  // Short, renewed while the pass goes on: a controller that dies mid-pass holds the tenant's pools
+  // for seconds, not minutes; one that lost its claim (a long pause) stops before its next resize.
+  const heartbeat = keepLeaseAlive(
+    () => deps.pools.renewTenant(tenant, owner, deps.clock.now(), leaseMs),
+    heartbeatEveryMs(leaseMs),
+    deps.log,
+  );
   try {
-    await controlClaimedTenant(tenant, await deps.pools.list({ tenant }), deps, only, report);
+    await controlClaimedTenant(tenant, await deps.pools.list({ tenant }), deps, only, heartbeat, report);
   } finally {
-    await deps.pools.releaseTenant(tenant, owner).catch(() => undefined);
+    await heartbeat.stop();
+    if (!heartbeat.lost) await deps.pools.releaseTenant(tenant, owner).catch(() => undefined);
   }
 }
 
@@ -161,6 +189,7 @@ async function controlClaimedTenant(
   pools: readonly ManagedPoolDoc[],
   deps: PoolControllerDeps,
   only: string | undefined,
+  heartbeat: LeaseHeartbeat,
   report: PoolControllerReport,
 ): Promise<void> {
   const policy = tenantPolicy((await deps.tenants.get(tenant))?.policy);
@@ -172,27 +201,43 @@ async function controlClaimedTenant(
     const active = jobs.filter((j) => ACTIVE_ON_POOL.has(j.state));
     const slotsPerNode = doc.body.taskSlotsPerNode ?? 1;
     const demands = active.map((j) => jobDemand(j, deps.limits.poolMaxNodes));
+    // Busy nodes bound what a pool may be asked to give up (only idle nodes go).
+    const busy = pool && pool.currentNodes > 0 ? await deps.batch.countBusyNodes(doc.id) : 0;
     return {
       doc,
       pool,
       jobs: active,
       desired: desiredNodes(demands, slotsPerNode, deps.limits.poolMaxNodes),
+      busy,
     };
   });
-  const shares = shareNodeLimit(
-    observed.map((o) => ({
-      poolId: o.doc.id,
-      desired: o.desired,
-      target: targetOf(o.pool),
-      holding: Math.max(targetOf(o.pool), o.pool?.currentNodes ?? 0),
-    })),
-    policy.limits.maxNodes,
-  );
+  // Every pool of the tenant is shared in one go, even when the pass acts on one pool only: the
+  // limit spans them all, and the room is handed out once (`shareNodeLimit`).
+  const claims = observed.map((o) => ({
+    poolId: o.doc.id,
+    desired: o.desired,
+    target: targetOf(o.pool),
+    current: o.pool?.currentNodes ?? 0,
+    holding: Math.max(targetOf(o.pool), o.pool?.currentNodes ?? 0),
+    busy: o.busy,
+  }));
+  const shares = shareNodeLimit(claims, policy.limits.maxNodes);
+  const picture: TenantLimitPicture = {
+    maxNodes: policy.limits.maxNodes,
+    held: claims.reduce((n, c) => n + c.holding, 0),
+    someoneWaits: [...shares.values()].some((s) => s.short > 0),
+  };
   for (const o of observed) {
     if (only && o.doc.id.toLowerCase() !== only.toLowerCase()) continue;
+    // Another controller holds the tenant now and sizes from its own picture: leave it to it.
+    if (heartbeat.lost) {
+      report.busy++;
+      return;
+    }
     report.pools++;
     try {
-      await controlPool(o, shares.get(o.doc.id) ?? 0, deps, report);
+      const share = shares.get(o.doc.id) ?? { nodes: 0, fair: 0, short: 0 };
+      await controlPool(o, share, picture, deps, report);
     } catch (e) {
       report.errors++;
       deps.log?.(`Pool ${o.doc.id} left as is this pass: ${describeError(e)}`);
@@ -206,10 +251,15 @@ function targetOf(pool: PoolInfo | undefined): number {
 
 async function controlPool(
   o: Observed,
-  wanted: number,
+  share: NodeShare,
+  picture: TenantLimitPicture,
   deps: PoolControllerDeps,
   report: PoolControllerReport,
 ): Promise<void> {
+  // What the pool should come to: its share, but for a pool above its fair share the fair share
+  // itself, not the busy nodes it keeps meanwhile. The shrink delay runs from when it wanted fewer, and
+  // a shrink is cut to the nodes busy at that moment (below), so each node goes once it is idle.
+  const wanted = Math.min(share.nodes, share.fair);
   const now = deps.clock.now();
   const doc = o.doc;
   const poolOwner: PoolOwner = { tenant: doc.tenant, spec: doc.spec };
@@ -243,7 +293,12 @@ async function controlPool(
     },
     wanted,
     now,
-    { shrinkAfterMs: deps.limits.shrinkAfterMs, deleteAfterMs: deps.limits.idleTtlMs },
+    {
+      // Idle nodes another pool of the tenant is waiting for go at once: the shrink delay is there
+      // to keep nodes for this pool's next tasks, not to keep them from the tenant's other jobs.
+      shrinkAfterMs: picture.someoneWaits ? 0 : deps.limits.shrinkAfterMs,
+      deleteAfterMs: deps.limits.idleTtlMs,
+    },
   );
 
   // Allocation trouble: Batch reports why the last resize fell short. While Batch is still resizing
@@ -303,6 +358,74 @@ async function controlPool(
   });
 
   await updateWaitingJobs(o, problem, deps, report);
+  await updateNodeLimitWaits(o, share, picture, problem !== undefined, deps, report);
+}
+
+/** The `waiting` code of a job whose pool waits for nodes the tenant's other pools still hold. */
+export const TENANT_NODE_LIMIT_CODE = 'TenantNodeLimit';
+
+/**
+ * Jobs on a pool held short by the tenant's node limit, with nothing running yet, say so (once, with
+ * an event; the numbers are kept current); the reason goes when the pool has its share or the job
+ * runs. A wait for allocation (with its deadline) or for room in the account takes precedence.
+ */
+async function updateNodeLimitWaits(
+  o: Observed,
+  share: NodeShare,
+  picture: TenantLimitPicture,
+  allocationProblem: boolean,
+  deps: PoolControllerDeps,
+  report: PoolControllerReport,
+): Promise<void> {
+  const now = deps.clock.now();
+  const iso = now.toISOString();
+  const message =
+    `tenant node limit: the tenant's pools hold ${picture.held} of the ${picture.maxNodes} nodes its ` +
+    `limit maxNodes allows; this job's pool may have ${share.nodes} of the ${share.fair} nodes it needs ` +
+    "now and grows as idle nodes of the tenant's other pools are released.";
+  for (const job of o.jobs) {
+    const waits =
+      !allocationProblem &&
+      share.short > 0 &&
+      job.taskCounts.running === 0 &&
+      jobDemand(job, deps.limits.poolMaxNodes).remaining.length > 0;
+    const ours = job.waiting?.code === TENANT_NODE_LIMIT_CODE;
+    if (!waits) {
+      if (!ours) continue;
+      await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
+        if (current.waiting?.code !== TENANT_NODE_LIMIT_CODE) return undefined;
+        const { waiting: _over, ...rest } = current;
+        return { ...rest, updatedAt: iso };
+      });
+      continue;
+    }
+    if (job.waiting && !ours) continue;
+    if (ours && job.waiting?.message === message) continue;
+    let announced = false;
+    const marked = await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
+      announced = false;
+      if (current.endedAt) return undefined;
+      if (current.waiting && current.waiting.code !== TENANT_NODE_LIMIT_CODE) return undefined;
+      if (current.waiting?.message === message) return undefined;
+      const next: JobDoc = {
+        ...current,
+        waiting: { code: TENANT_NODE_LIMIT_CODE, message, since: current.waiting?.since ?? iso },
+      };
+      if (current.waiting) return next;
+      // A new wait: an event (the numbers changing within one wait are not news).
+      next.updatedAt = iso;
+      next.events = [
+        ...current.events,
+        { ...makeEvent(next, current.state, iso, deps.ids.uuid()), type: 'slotwise.job.waiting' },
+      ];
+      announced = true;
+      return next;
+    });
+    if (marked?.changed && announced) {
+      report.waiting++;
+      await announce(marked.job, deps.queues);
+    }
+  }
 }
 
 function isLowPriority(doc: ManagedPoolDoc): boolean {
@@ -311,8 +434,27 @@ function isLowPriority(doc: ManagedPoolDoc): boolean {
 }
 
 /**
+ * Batch's resize errors that say the account's core quota is used up. The quota is the account's,
+ * shared by every tenant, and cores come back as other pools shrink: jobs wait for them (the
+ * controller asks again every pass) and never fail for it, as for the account's other quotas.
+ */
+export const ACCOUNT_CORE_QUOTA_CODES: ReadonlySet<string> = new Set([
+  'AccountCoreQuotaReached',
+  'AccountLowPriorityCoreQuotaReached',
+  'AccountSpotCoreQuotaReached',
+]);
+
+/** A wait the controller set and clears: nodes it cannot allocate (with a deadline, or for cores). */
+function isAllocationWait(waiting: JobOnPool['waiting']): boolean {
+  return (
+    waiting !== undefined && (waiting.failAt !== undefined || ACCOUNT_CORE_QUOTA_CODES.has(waiting.code))
+  );
+}
+
+/**
  * Jobs with tasks waiting on a pool that cannot allocate get the reason (once, with an event) and
- * fail with it at the deadline; when the pool recovers the reason is cleared.
+ * fail with it at the deadline — unless the account's core quota is what is missing: then they wait
+ * with the reason and no deadline. When the pool recovers the reason is cleared.
  */
 async function updateWaitingJobs(
   o: Observed,
@@ -326,18 +468,19 @@ async function updateWaitingJobs(
     const waitsForNodes =
       job.taskCounts.running === 0 && jobDemand(job, deps.limits.poolMaxNodes).remaining.length > 0;
     if (!problem || !waitsForNodes) {
-      // Only its own waits (nodes, with a deadline): a wait for room in the account is the submitter's.
-      if (job.waiting?.failAt !== undefined) {
+      // Only its own waits (nodes): a wait for room in the account is the submitter's.
+      if (isAllocationWait(job.waiting)) {
         await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
-          if (current.waiting?.failAt === undefined) return undefined;
+          if (!isAllocationWait(current.waiting)) return undefined;
           const { waiting: _cleared, ...rest } = current;
           return { ...rest, updatedAt: now.toISOString() };
         });
       }
       continue;
     }
+    const waitsForCores = ACCOUNT_CORE_QUOTA_CODES.has(problem.code);
     const failAt = new Date(Date.parse(problem.since) + deps.limits.allocationDeadlineMs);
-    if (now.getTime() >= failAt.getTime()) {
+    if (!waitsForCores && now.getTime() >= failAt.getTime()) {
       const failed = await deps.jobs.update(o.doc.tenant, job.jobId, (current) =>
         current.state === 'submitted' || current.state === 'running' || current.state === 'submitting'
           ? transition(current, 'failed', now, deps.ids.uuid(), {
@@ -366,12 +509,18 @@ async function updateWaitingJobs(
     if (job.waiting?.code === problem.code) continue;
     const marked = await deps.jobs.update(o.doc.tenant, job.jobId, (current) => {
       if (current.endedAt || current.waiting?.code === problem.code) return undefined;
-      const waiting = {
-        code: problem.code,
-        message: problem.message,
-        since: problem.since,
-        failAt: failAt.toISOString(),
-      };
+      const waiting = waitsForCores
+        ? {
+            code: problem.code,
+            message: `Waiting for cores under the Batch account's core quota, which all tenants share; the pool grows as cores are released. ${problem.message}`,
+            since: problem.since,
+          }
+        : {
+            code: problem.code,
+            message: problem.message,
+            since: problem.since,
+            failAt: failAt.toISOString(),
+          };
       const next: JobDoc = { ...current, waiting, updatedAt: now.toISOString() };
       next.events = [
         ...current.events,

@@ -37,6 +37,12 @@ import type { JobDoc } from '../model/job.js';
 import { makeEvent, transition } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import { announce } from './announce.js';
+import {
+  DEFAULT_LEASE_MS,
+  heartbeatEveryMs,
+  keepLeaseAlive,
+  type LeaseHeartbeat,
+} from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
 
@@ -59,7 +65,10 @@ export interface SubmitStageDeps {
       >
     >;
   readonly log?: (message: string) => void;
-  /** How long a claim on a job lasts without renewal. Default 5 minutes. */
+  /**
+   * How long a claim on a job lasts without renewal. Default 30 s (`DEFAULT_LEASE_MS`): a live holder
+   * renews it on a heartbeat, so a dead holder's job is taken over within about that long.
+   */
   readonly leaseMs?: number;
   /** Chunks fetched and sent per round. Default 20 (2,000 tasks). */
   readonly chunksPerRound?: number;
@@ -121,7 +130,7 @@ export async function runSubmitStage(
   owner: string,
   deps: SubmitStageDeps,
 ): Promise<SubmitStageResult> {
-  const leaseMs = deps.leaseMs ?? 5 * 60_000;
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const claim = await deps.jobs.update(message.tenant, message.jobId, (job) => {
     if (job.state !== 'planned' && job.state !== 'submitting') return undefined;
     const now = deps.clock.now();
@@ -146,7 +155,50 @@ export async function runSubmitStage(
   });
   if (!claim) return 'missing';
   if (!claim.changed) return claim.job.state === 'submitting' ? 'busy' : 'skipped';
-  let job = claim.job;
+  // The lease is short; it stays ours while the work goes on, however long a round takes.
+  const heartbeat = keepLeaseAlive(
+    () => renewSubmitLease(claim.job, owner, leaseMs, deps),
+    heartbeatEveryMs(leaseMs),
+    deps.log,
+  );
+  try {
+    return await submitClaimed(claim.job, message, owner, leaseMs, heartbeat, deps);
+  } finally {
+    await heartbeat.stop();
+  }
+}
+
+/** Renews this owner's lease; false once another holder has it (the job moved on: nothing to renew). */
+async function renewSubmitLease(
+  job: JobDoc,
+  owner: string,
+  leaseMs: number,
+  deps: SubmitStageDeps,
+): Promise<boolean> {
+  let held = true;
+  await deps.jobs.update(job.tenant, job.jobId, (current) => {
+    held = true;
+    if (current.state !== 'submitting' || !current.submission) return undefined;
+    if (current.submission.lease?.owner !== owner) {
+      held = false;
+      return undefined;
+    }
+    const until = new Date(deps.clock.now().getTime() + leaseMs).toISOString();
+    // Not `updatedAt`: a renewal is not progress.
+    return { ...current, submission: { ...current.submission, lease: { owner, until } } };
+  });
+  return held;
+}
+
+async function submitClaimed(
+  claimed: JobDoc,
+  message: PipelineMessage,
+  owner: string,
+  leaseMs: number,
+  heartbeat: LeaseHeartbeat,
+  deps: SubmitStageDeps,
+): Promise<SubmitStageResult> {
+  let job = claimed;
   await announce(job, deps.queues);
   const bodies = job.batchBodies;
   const refs = job.batch;
@@ -191,6 +243,8 @@ export async function runSubmitStage(
     let overBudget = false;
     try {
       for (;;) {
+        // Another holder took the job over (this one paused past its lease): stop at once.
+        if (heartbeat.lost) return 'skipped';
         while (!exhausted && !overBudget && inFlight.length < 2) {
           const chunks = await take();
           if (chunks.length === 0) break;

@@ -1,7 +1,9 @@
 /**
  * The sweep timer: heals what at-least-once delivery and crashes can leave behind.
  * - jobs stuck in `accepted`, `planned` or `submitting` (a lost message, a dead lease holder) are
- *   re-driven by re-sending their stage's message (every stage is idempotent);
+ *   re-driven by re-sending their stage's message (every stage is idempotent): those with no progress
+ *   for `stuckAfterMs`, and at once those whose stage lease lapsed (its holder died; a live holder
+ *   renews its short lease on a heartbeat, `lease-heartbeat.ts`);
  * - events whose delivery is overdue (a lost notify message) are re-announced;
  * A Batch job deleted outside Slotwise is caught by reconcile (its task counts come back 404).
  *
@@ -59,6 +61,9 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
     {
       states: ['accepted', 'planned', 'submitting'],
       updatedBefore: new Date(now - deps.stuckAfterMs).toISOString(),
+      // A dead holder's job is re-driven as soon as its (short) lease lapses, not `stuckAfterMs`
+      // after its last progress.
+      leaseLapsedBefore: new Date(now).toISOString(),
     },
     share,
   );

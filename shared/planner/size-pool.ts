@@ -59,52 +59,128 @@ export interface PoolClaim {
   readonly target: number;
   /** max(target, current): nodes the pool holds or is about to hold. */
   readonly holding: number;
+  /** Nodes the pool has now (allocated, whatever their state); `holding` when not given. */
+  readonly current?: number;
+  /** Nodes running a task now: a pool is never asked for fewer (only idle nodes may go). Default 0. */
+  readonly busy?: number;
+}
+
+/** What one pool gets of the tenant's node limit. */
+export interface NodeShare {
+  /** The size the pool should have: its target after this pass, before the controller's hysteresis. */
+  readonly nodes: number;
+  /** Its fair share of the limit (what it would get were no other pool holding nodes over theirs). */
+  readonly fair: number;
+  /**
+   * Nodes of its fair share it cannot have yet because other pools still hold them (0 when none):
+   * it waits on the tenant's node limit, and pools above their share should let idle nodes go now.
+   */
+  readonly short: number;
 }
 
 /**
- * Shares a tenant's node limit among its pools: each pool may grow to its fair share (largest
- * remainder, proportional to what it wants, at least one node for a pool that wants any while the
- * limit allows), and never so far that the nodes held by all pools would pass the limit.
+ * Shares a tenant's node limit among its pools, in two steps.
+ *
+ * 1. Fair shares: each pool may have what it wants while the pools together want no more than the
+ *    limit; beyond it, shares are proportional to what each wants (largest remainder, at least one
+ *    node for a pool that wants any while the limit allows).
+ * 2. Room: a pool grows only into nodes no pool holds or is about to hold: the limit minus, for
+ *    every pool, the larger of its target and its current nodes. A pool asked to shrink frees nothing
+ *    yet — the shrink may wait out its delay, Batch may still be resizing, and its nodes stay until
+ *    Batch removes them — so its room appears in a later pass, once its target or nodes are down. The
+ *    room is handed out once, among all growing pools, in proportion to what each is short — never
+ *    the same room to two pools. Taking back nodes a pool still has (a shrink under way) is free. A
+ *    pool is never asked below the nodes it has busy.
+ *
+ * So when the pools held no more than the limit before the pass, they still do after it whether or
+ * not the shrinks asked for happen: Σ over growing pools of max(nodes, current) plus Σ over the
+ * others of max(target, current) ≤ limit. When they held more (the limit was lowered), nothing grows.
  */
-export function shareNodeLimit(pools: readonly PoolClaim[], maxNodes: number): Map<string, number> {
-  const wanted = pools.reduce((n, p) => n + p.desired, 0);
-  const share = new Map<string, number>();
-  if (wanted <= maxNodes) {
-    for (const p of pools) share.set(p.poolId, p.desired);
-  } else {
-    const ordered = [...pools].sort((a, b) => (a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0));
-    let left = maxNodes;
-    const exact = ordered.map((p) => (p.desired * maxNodes) / wanted);
-    ordered.forEach((p, i) => {
-      const base = p.desired > 0 ? Math.max(Math.floor(exact[i]!), left > 0 ? 1 : 0) : 0;
-      const given = Math.min(base, left, p.desired);
-      share.set(p.poolId, given);
-      left -= given;
+export function shareNodeLimit(pools: readonly PoolClaim[], maxNodes: number): Map<string, NodeShare> {
+  const limit = Math.max(0, maxNodes);
+  const ordered = [...pools].sort((a, b) => (a.poolId < b.poolId ? -1 : a.poolId > b.poolId ? 1 : 0));
+  const fair = fairShares(ordered, limit);
+  const currentOf = (p: PoolClaim) => Math.max(0, p.current ?? p.holding);
+  // Step 2a: every pool at its size without growth. A pool wanting less keeps at least what is busy
+  // (busy nodes cannot go; asking for fewer only leaves the pool resizing until their tasks end).
+  const base = new Map<string, number>();
+  for (const p of ordered) {
+    const f = fair.get(p.poolId)!;
+    // Busy nodes are nodes it has: keeping them costs no room.
+    const busy = Math.min(Math.max(0, p.busy ?? 0), currentOf(p));
+    // Nodes it has already (a shrink under way) may be kept for free: they are counted as held anyway.
+    const free = Math.max(p.target, Math.min(f, currentOf(p)));
+    base.set(p.poolId, Math.max(busy, f >= p.target ? Math.min(f, free) : f));
+  }
+  const heldNow = ordered.reduce((n, p) => n + Math.max(p.holding, p.target, currentOf(p)), 0);
+  // Over the limit already (it was lowered, or Batch gave more than asked): nothing grows.
+  const room = Math.max(0, limit - heldNow);
+  // Step 2b: the room, once, among the pools short of their fair share, by what each is short.
+  const wants = ordered
+    .map((p) => ({ p, want: fair.get(p.poolId)! - base.get(p.poolId)! }))
+    .filter((w) => w.want > 0);
+  const wanted = wants.reduce((n, w) => n + w.want, 0);
+  const given = new Map<string, number>();
+  if (wanted <= room) {
+    for (const w of wants) given.set(w.p.poolId, w.want);
+  } else if (room > 0) {
+    let left = room;
+    const exact = wants.map((w) => (w.want * room) / wanted);
+    wants.forEach((w, i) => {
+      const g = Math.min(Math.floor(exact[i]!), left);
+      given.set(w.p.poolId, g);
+      left -= g;
     });
-    // The remainder goes by largest fractional part, ties by pool id (deterministic).
-    const byFraction = ordered
-      .map((p, i) => ({ p, frac: exact[i]! - Math.floor(exact[i]!) }))
+    const byFraction = wants
+      .map((w, i) => ({ w, frac: exact[i]! - Math.floor(exact[i]!) }))
       .sort((a, b) => b.frac - a.frac);
-    for (const { p } of byFraction) {
+    for (const { w } of byFraction) {
       if (left <= 0) break;
-      const now = share.get(p.poolId)!;
-      if (now < p.desired) {
-        share.set(p.poolId, now + 1);
+      const now = given.get(w.p.poolId)!;
+      if (now < w.want) {
+        given.set(w.p.poolId, now + 1);
         left--;
       }
     }
   }
-  // Growth is bounded by what the other pools still hold (a shrinking pool keeps nodes that are
-  // finishing tasks), so the tenant's nodes never pass the limit, even for a moment.
-  const totalHolding = pools.reduce((n, p) => n + p.holding, 0);
-  const bounded = new Map<string, number>();
+  const out = new Map<string, NodeShare>();
   for (const p of pools) {
-    const others = totalHolding - p.holding;
-    const room = Math.max(0, maxNodes - others);
-    const fair = share.get(p.poolId) ?? 0;
-    bounded.set(p.poolId, fair > p.target ? Math.max(p.target, Math.min(fair, room)) : fair);
+    const f = fair.get(p.poolId)!;
+    const nodes = base.get(p.poolId)! + (given.get(p.poolId) ?? 0);
+    out.set(p.poolId, { nodes, fair: f, short: Math.max(0, f - nodes) });
   }
-  return bounded;
+  return out;
+}
+
+/** Step 1 of `shareNodeLimit`: what each pool may have of the limit, ignoring what others hold. */
+function fairShares(ordered: readonly PoolClaim[], limit: number): Map<string, number> {
+  const wanted = ordered.reduce((n, p) => n + Math.max(0, p.desired), 0);
+  const share = new Map<string, number>();
+  if (wanted <= limit) {
+    for (const p of ordered) share.set(p.poolId, Math.max(0, p.desired));
+    return share;
+  }
+  let left = limit;
+  const exact = ordered.map((p) => (Math.max(0, p.desired) * limit) / wanted);
+  ordered.forEach((p, i) => {
+    const base = p.desired > 0 ? Math.max(Math.floor(exact[i]!), left > 0 ? 1 : 0) : 0;
+    const given = Math.min(base, left, p.desired);
+    share.set(p.poolId, given);
+    left -= given;
+  });
+  // The remainder goes by largest fractional part, ties by pool id (deterministic).
+  const byFraction = ordered
+    .map((p, i) => ({ p, frac: exact[i]! - Math.floor(exact[i]!) }))
+    .sort((a, b) => b.frac - a.frac);
+  for (const { p } of byFraction) {
+    if (left <= 0) break;
+    const now = share.get(p.poolId)!;
+    if (now < p.desired) {
+      share.set(p.poolId, now + 1);
+      left--;
+    }
+  }
+  return share;
 }
 
 export interface PoolObservation {

@@ -45,6 +45,7 @@ import { type ChunkRange, type JobDoc, jobDocId, type RetryRequest, zeroTaskCoun
 import { transition } from '../model/lifecycle.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import { announce } from '../pipeline/announce.js';
+import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive } from '../pipeline/lease-heartbeat.js';
 import { MAX_TASKS_PER_CHUNK } from '../planner/plan-job.js';
 import { taskCount } from './accept-job.js';
 
@@ -249,7 +250,7 @@ async function admitRetry(
 }
 
 export interface RetryStageDeps extends RetryDeps {
-  /** How long a claim on the request lasts. Default 5 minutes. */
+  /** How long a claim on the request lasts without renewal (a heartbeat renews it). Default 30 s. */
   readonly leaseMs?: number;
   /** Source chunks read per invocation when resubmitting. Default 200 (20,000 tasks). */
   readonly chunksPerStep?: number;
@@ -271,7 +272,7 @@ export async function runRetryStage(
   owner: string,
   deps: RetryStageDeps,
 ): Promise<RetryStageResult> {
-  const leaseMs = deps.leaseMs ?? 5 * 60_000;
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const claim = await deps.jobs.update(message.tenant, message.jobId, (current) => {
     const retry = current.retry;
     if (!inProgress(retry) || retry.requestId !== message.requestId) return undefined;
@@ -288,6 +289,22 @@ export async function runRetryStage(
     return inProgress(retry) && retry.requestId === message.requestId ? 'busy' : 'skipped';
   }
   const job = claim.job;
+  // Short lease, renewed while the step goes on: a dead retrier's request is taken over in seconds.
+  const heartbeat = keepLeaseAlive(async () => {
+    let held = true;
+    await deps.jobs.update(job.tenant, job.jobId, (current) => {
+      held = true;
+      const retry = current.retry;
+      if (!inProgress(retry) || retry.requestId !== message.requestId) return undefined;
+      if (retry.lease?.owner !== owner) {
+        held = false;
+        return undefined;
+      }
+      const until = new Date(deps.clock.now().getTime() + leaseMs).toISOString();
+      return { ...current, retry: { ...retry, lease: { owner, until } } };
+    });
+    return held;
+  }, heartbeatEveryMs(leaseMs));
   try {
     const reason = job.state === 'failed' || job.state === 'running' ? undefined : nothingToRetry(job);
     if (reason || !job.batch)
@@ -306,6 +323,8 @@ export async function runRetryStage(
       return { ...current, retry: { ...rest, reason: describeError(e).slice(0, 300) } };
     }).catch(() => undefined);
     throw e;
+  } finally {
+    await heartbeat.stop();
   }
 }
 

@@ -67,16 +67,18 @@ describe('pool sizing by slots', () => {
       target,
       holding,
     });
-    expect(Object.fromEntries(shareNodeLimit([claim('a', 30), claim('b', 10)], 100))).toEqual({
+    const sizes = (share: ReturnType<typeof shareNodeLimit>) =>
+      Object.fromEntries([...share].map(([id, s]) => [id, s.nodes]));
+    expect(sizes(shareNodeLimit([claim('a', 30), claim('b', 10)], 100))).toEqual({
       a: 30,
       b: 10,
     });
-    expect(Object.fromEntries(shareNodeLimit([claim('a', 150), claim('b', 50)], 100))).toEqual({
+    expect(sizes(shareNodeLimit([claim('a', 150), claim('b', 50)], 100))).toEqual({
       a: 75,
       b: 25,
     });
     // Pool a still holds 80 nodes finishing tasks: b may grow only into what is left.
-    expect(Object.fromEntries(shareNodeLimit([claim('a', 20, 20, 80), claim('b', 60)], 100))).toEqual({
+    expect(sizes(shareNodeLimit([claim('a', 20, 20, 80), claim('b', 60)], 100))).toEqual({
       a: 20,
       b: 20,
     });
@@ -90,16 +92,17 @@ describe('pool sizing by slots', () => {
           );
           const share = shareNodeLimit(pools, limit);
           for (const p of pools) {
-            const to = share.get(p.poolId)!;
+            const to = share.get(p.poolId)!.nodes;
             expect(to).toBeGreaterThanOrEqual(0);
-            // A pool only grows within the limit left by the others' holdings.
-            if (to > p.target) {
+            // A pool only grows within the limit left by the others' holdings (taking back nodes it
+            // still has while a shrink is under way costs no room).
+            if (to > p.holding) {
               const others = pools.filter((q) => q !== p).reduce((n, q) => n + q.holding, 0);
               expect(to).toBeLessThanOrEqual(Math.max(0, limit - others));
               expect(to).toBeLessThanOrEqual(p.desired);
             }
           }
-          const granted = pools.reduce((n, p) => n + Math.min(share.get(p.poolId)!, p.desired), 0);
+          const granted = pools.reduce((n, p) => n + Math.min(share.get(p.poolId)!.nodes, p.desired), 0);
           expect(granted).toBeLessThanOrEqual(
             Math.max(
               limit,

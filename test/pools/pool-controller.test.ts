@@ -154,7 +154,7 @@ describe('pool controller', () => {
     await stack.request('/jobs/mixed', { method: 'DELETE' });
   });
 
-  it('shows an allocation failure on the job, sends an event, and fails the job at the deadline', async () => {
+  it('shows a core quota shortfall on the job, sends an event, and waits past the deadline until cores come', async () => {
     await stack.emulatorControl('quotas', {
       method: 'PUT',
       body: JSON.stringify({ dedicatedCoreQuotaPerVMFamily: [{ name: 'standardESv3Family', coreQuota: 0 }] }),
@@ -172,22 +172,41 @@ describe('pool controller', () => {
       { what: 'waiting reason', timeoutMs: 30_000 },
     );
     expect(waiting?.waiting?.code).toBe('AccountCoreQuotaReached');
+    expect(waiting?.waiting?.message).toMatch(/core quota/);
+    // The account's core quota is every tenant's: the job waits for cores, with no deadline.
+    expect(waiting?.waiting?.failAt).toBeUndefined();
     expect(waiting?.deliveries.map((d) => d.type)).toContain('slotwise.job.waiting');
-    expect((await stack.deps.pools.get(waiting!.batch!.poolId))?.allocationProblem?.code).toBe(
-      'AccountCoreQuotaReached',
-    );
+    const poolId = waiting!.batch!.poolId;
+    const problem = (await stack.deps.pools.get(poolId))?.allocationProblem;
+    expect(problem?.code).toBe('AccountCoreQuotaReached');
     const health = (await (await stack.request('/health')).json()) as {
       pools: { cannotAllocate: { poolId: string; code: string }[] };
     };
     expect(health.pools.cannotAllocate).toContainEqual(
-      expect.objectContaining({ poolId: waiting!.batch!.poolId, code: 'AccountCoreQuotaReached' }),
+      expect.objectContaining({ poolId, code: 'AccountCoreQuotaReached' }),
     );
-    const failed = await waitFor(
+    // Past the allocation deadline (3 s here), a pass later: still waiting, not failed.
+    const deadline = Date.parse(problem!.since) + 3_000;
+    await waitFor(
+      () => stack.deps.pools.get(poolId),
+      () => Date.now() > deadline + 2_000,
+      { what: 'a controller pass after the deadline', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const still = await getJob(stack, 'no-cores');
+    expect(still?.state).not.toBe('failed');
+    expect(still?.waiting?.code).toBe('AccountCoreQuotaReached');
+    // Cores come back: the pool grows, the job runs and its reason goes.
+    await stack.emulatorControl('quotas', {
+      method: 'PUT',
+      body: JSON.stringify({ dedicatedCoreQuotaPerVMFamily: [] }),
+    });
+    const ran = await waitFor(
       () => getJob(stack, 'no-cores'),
-      (j) => j?.state === 'failed',
-      { what: 'failed at the deadline', timeoutMs: 30_000 },
+      (j) => j?.waiting === undefined && ((j?.taskCounts.running ?? 0) > 0 || j?.state === 'completed'),
+      { what: 'running once cores came', timeoutMs: 60_000 },
     );
-    expect(failed?.failure?.code).toBe('AccountCoreQuotaReached');
+    expect(ran?.state).not.toBe('failed');
+    await stack.request('/jobs/no-cores', { method: 'DELETE' });
   });
 });
 

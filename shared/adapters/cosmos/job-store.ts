@@ -80,6 +80,12 @@ export interface JobStore {
 export interface WorkFilter {
   readonly states?: readonly JobState[];
   readonly updatedBefore?: string;
+  /**
+   * With `updatedBefore`: or a stage's lease on the job (submit, plan) ran out before this time. A
+   * lease lapses only when its holder died (a live one renews it, a finished one releases it), so
+   * such a job is stuck however recently it made progress.
+   */
+  readonly leaseLapsedBefore?: string;
   readonly deliveryDueBefore?: string;
 }
 
@@ -449,7 +455,15 @@ function workQuery(filter: WorkFilter): {
     filters.push(`(${filter.states.map((_, i) => `c.state = @s${i}`).join(' OR ')})`);
     for (const [i, s] of filter.states.entries()) parameters.push({ name: `@s${i}`, value: s });
   }
-  if (filter.updatedBefore !== undefined) {
+  if (filter.updatedBefore !== undefined && filter.leaseLapsedBefore !== undefined) {
+    filters.push(
+      '(c.updatedAt < @before' +
+        ' OR (IS_DEFINED(c.submission.lease.until) AND c.submission.lease.until < @lapsed)' +
+        ' OR (IS_DEFINED(c.planning.lease.until) AND c.planning.lease.until < @lapsed))',
+    );
+    parameters.push({ name: '@before', value: filter.updatedBefore });
+    parameters.push({ name: '@lapsed', value: filter.leaseLapsedBefore });
+  } else if (filter.updatedBefore !== undefined) {
     filters.push('c.updatedAt < @before');
     parameters.push({ name: '@before', value: filter.updatedBefore });
   }

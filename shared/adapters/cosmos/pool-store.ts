@@ -62,6 +62,8 @@ export interface PoolStore {
   remove(poolId: string): Promise<void>;
   /** Claims the tenant's pools for one controller pass; false while another live claim holds them. */
   claimTenant(tenant: string, owner: string, now: Date, leaseMs: number): Promise<boolean>;
+  /** Extends this owner's claim; false when the claim is no longer this owner's (it lapsed and was taken). */
+  renewTenant(tenant: string, owner: string, now: Date, leaseMs: number): Promise<boolean>;
   releaseTenant(tenant: string, owner: string): Promise<void>;
   /** Removes the record unless a job registered on the pool since `lastUsedAt` (then it is kept). */
   removeIfUnused(poolId: string, lastUsedAt: string): Promise<boolean>;
@@ -172,6 +174,26 @@ export function createPoolStore(container: Container): PoolStore {
       } catch (e) {
         const status = cosmosStatus(e);
         if (status === 409 || status === 412) return false;
+        throw e;
+      }
+    },
+    async renewTenant(tenant, owner, now, leaseMs) {
+      const id = tenantLeaseId(tenant);
+      try {
+        const { resource } = await container.item(id, id).read<TenantLeaseDoc>();
+        if (resource?.lease?.owner !== owner) return false;
+        const lease = { owner, until: new Date(now.getTime() + leaseMs).toISOString() };
+        await container
+          .item(id, id)
+          .replace<TenantLeaseDoc>(
+            { id, tenant: '~', lease },
+            { accessCondition: { type: 'IfMatch', condition: resource._etag ?? '' } },
+          );
+        return true;
+      } catch (e) {
+        const status = cosmosStatus(e);
+        // Changed under us: only another owner writes it, so the claim is theirs now.
+        if (status === 404 || status === 412) return false;
         throw e;
       }
     },

@@ -132,7 +132,8 @@ function schemas(): Record<string, object> {
   };
   const waiting = {
     type: 'object',
-    description: 'Why the job waits (its pool cannot allocate nodes, the account or tenant is full).',
+    description:
+      'Why the job waits: its pool cannot allocate nodes (Batch resize error code; the account core quota codes wait without a deadline), the account or the tenant is full (ManagedPoolLimitReached, PoolQuotaReached, ActiveJobAndScheduleQuotaReached), or its pool waits for nodes under the tenant node limit (TenantNodeLimit, message "tenant node limit: ..." with the numbers). failAt is present only when the job fails at that time unless the wait ends.',
     properties: { code: text, message: text, since: dateTime, failAt: dateTime },
     required: ['code', 'message', 'since'],
   };
