@@ -4,6 +4,8 @@
  *   re-driven by re-sending their stage's message (every stage is idempotent): those with no progress
  *   for `stuckAfterMs`, and at once those whose stage lease lapsed (its holder died; a live holder
  *   renews its short lease on a heartbeat, `lease-heartbeat.ts`);
+ * - retry requests whose retrier died (its short lease lapsed while the request was in progress) are
+ *   handed to the retrier again; it takes over the lapsed lease and carries on where the list stopped;
  * - events whose delivery is overdue (a lost notify message) are re-announced;
  * A Batch job deleted outside Slotwise is caught by reconcile (its task counts come back 404).
  *
@@ -34,6 +36,8 @@ export interface SweepDeps {
 
 export interface SweepReport {
   redriven: number;
+  /** Retry requests handed to the retrier again because their retrier died. */
+  retriesResumed: number;
   reannounced: number;
   /** Which jobs were re-driven and re-announced (at most `share.total` each), tenant by tenant. */
   redrivenJobs: { tenant: string; jobId: string }[];
@@ -48,6 +52,7 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
   const now = deps.clock.now().getTime();
   const report: SweepReport = {
     redriven: 0,
+    retriesResumed: 0,
     reannounced: 0,
     redrivenJobs: [],
     reannouncedJobs: [],
@@ -76,6 +81,22 @@ export async function runSweep(deps: SweepDeps): Promise<SweepReport> {
     await deps.queues.send(queue, { tenant: job.tenant, jobId: job.jobId, ...jobTraceField(job) });
     report.redriven++;
     report.redrivenJobs.push({ tenant: job.tenant, jobId: job.jobId });
+  }
+
+  const orphanedRetries = await takeFairly(
+    deps.jobs,
+    'sweep-retries',
+    { retryLeaseLapsedBefore: new Date(now).toISOString() },
+    share,
+  );
+  for (const job of orphanedRetries) {
+    if (!job.retry) continue;
+    await deps.queues.send(queueNames.retry, {
+      tenant: job.tenant,
+      jobId: job.jobId,
+      requestId: job.retry.requestId,
+    });
+    report.retriesResumed++;
   }
 
   const overdue = await takeFairly(

@@ -70,6 +70,37 @@ describe('sweep', () => {
     expect(sent).not.toContainEqual({ tenant: 'dev', jobId: 'leased-1' });
   });
 
+  it('hands a retry request whose retrier died back to the retrier, and leaves live or finished ones alone', async () => {
+    const now = Date.now();
+    const retryDoc = (jobId: string, status: 'working' | 'done', until: number): JobDoc => {
+      const doc = stuckJob(jobId, 'running', new Date(now).toISOString());
+      doc.retry = {
+        requestId: `req-${jobId}`,
+        attempt: 0,
+        requestedAt: new Date(now - 60_000).toISOString(),
+        status,
+        tasks: 0,
+        source: { from: 0, to: 1 },
+        lease: { owner: 'retrier-1', until: new Date(until).toISOString() },
+      };
+      return doc;
+    };
+    await stack.deps.jobs.create(retryDoc('retry-dead', 'working', now - 1000));
+    await stack.deps.jobs.create(retryDoc('retry-live', 'working', now + 600_000));
+    await stack.deps.jobs.create(retryDoc('retry-done', 'done', now - 1000));
+    const sent: { queue: string; message: unknown }[] = [];
+    const report = await runSweep({
+      ...stack.deps,
+      queues: { ...stack.deps.queues, send: async (queue, message) => void sent.push({ queue, message }) },
+      stuckAfterMs: 60_000,
+    });
+    const retries = sent.filter((s) => s.queue === queueNames.retry).map((s) => s.message);
+    expect(retries).toContainEqual({ tenant: 'dev', jobId: 'retry-dead', requestId: 'req-retry-dead' });
+    expect(retries).not.toContainEqual(expect.objectContaining({ jobId: 'retry-live' }));
+    expect(retries).not.toContainEqual(expect.objectContaining({ jobId: 'retry-done' }));
+    expect(report.retriesResumed).toBe(retries.length);
+  });
+
   it('re-announces overdue deliveries', async () => {
     const long = new Date(Date.now() - 3600_000).toISOString();
     const doc = stuckJob('late-1', 'completed', long);

@@ -86,6 +86,11 @@ export interface WorkFilter {
    * such a job is stuck however recently it made progress.
    */
   readonly leaseLapsedBefore?: string;
+  /**
+   * A retry request's lease ran out before this time while the request was still in progress: its
+   * retrier died (a live one renews the lease, a finished one releases it).
+   */
+  readonly retryLeaseLapsedBefore?: string;
   readonly deliveryDueBefore?: string;
 }
 
@@ -105,6 +110,7 @@ export interface WorkItem {
   readonly plan?: { readonly tasks: number };
   readonly submission?: { readonly lease?: Lease };
   readonly planning?: { readonly lease?: Lease; readonly retryAt?: string };
+  readonly retry?: { readonly requestId: string; readonly lease?: Lease };
   readonly traceparent?: string;
 }
 
@@ -328,6 +334,8 @@ const WORK_FIELDS = [
   'c.submission.lease AS submissionLease',
   'c.planning.lease AS planningLease',
   'c.planning.retryAt AS planningRetryAt',
+  'c.retry.requestId AS retryRequestId',
+  'c.retry.lease AS retryLease',
 ].join(', ');
 
 interface WorkRow {
@@ -343,6 +351,8 @@ interface WorkRow {
   submissionLease?: Lease;
   planningLease?: Lease;
   planningRetryAt?: string;
+  retryRequestId?: string;
+  retryLease?: Lease;
 }
 
 function fromWorkRow(row: WorkRow): WorkItem {
@@ -365,6 +375,9 @@ function fromWorkRow(row: WorkRow): WorkItem {
     ...(row.planTasks !== undefined ? { plan: { tasks: row.planTasks } } : {}),
     ...(row.submissionLease ? { submission: { lease: row.submissionLease } } : {}),
     ...(planning ? { planning } : {}),
+    ...(row.retryRequestId !== undefined
+      ? { retry: { requestId: row.retryRequestId, ...(row.retryLease ? { lease: row.retryLease } : {}) } }
+      : {}),
   };
 }
 
@@ -466,6 +479,13 @@ function workQuery(filter: WorkFilter): {
   } else if (filter.updatedBefore !== undefined) {
     filters.push('c.updatedAt < @before');
     parameters.push({ name: '@before', value: filter.updatedBefore });
+  }
+  if (filter.retryLeaseLapsedBefore !== undefined) {
+    filters.push(
+      "(c.retry.status = 'queued' OR c.retry.status = 'working')" +
+        ' AND IS_DEFINED(c.retry.lease.until) AND c.retry.lease.until < @retryLapsed',
+    );
+    parameters.push({ name: '@retryLapsed', value: filter.retryLeaseLapsedBefore });
   }
   if (filter.deliveryDueBefore !== undefined) {
     filters.push('c.nextDeliveryAt < @due');
