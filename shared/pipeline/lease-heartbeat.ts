@@ -9,6 +9,8 @@
  * reports `lost`, and the work stops at its next check, so two holders never go on together.
  */
 
+import type { JobStore } from '../adapters/cosmos/job-store.js';
+
 /** How long a claim lasts without renewal. */
 export const DEFAULT_LEASE_MS = 30_000;
 
@@ -68,4 +70,36 @@ export function keepLeaseAlive(
       await running;
     },
   };
+}
+
+/** The stages whose lease lives on the job document, and the state the job is in while one holds it. */
+const stageStates = { planning: 'accepted', submission: 'submitting' } as const;
+
+/**
+ * Renews `owner`'s lease on the job's `planning` or `submission` record, until `until()`; false once
+ * another holder has it or the job has left the stage (nothing to renew). `updatedAt` is left alone:
+ * a renewal is not progress.
+ */
+export async function renewStageLease(
+  jobs: Pick<JobStore, 'update'>,
+  job: { readonly tenant: string; readonly jobId: string },
+  stage: keyof typeof stageStates,
+  owner: string,
+  until: () => string,
+): Promise<boolean> {
+  let held = true;
+  await jobs.update(job.tenant, job.jobId, (current) => {
+    held = true;
+    const record = current[stage];
+    if (current.state !== stageStates[stage] || !record) return undefined;
+    if (record.lease?.owner !== owner) {
+      held = false;
+      return undefined;
+    }
+    const lease = { owner, until: until() };
+    return stage === 'planning'
+      ? { ...current, planning: { ...current.planning!, lease } }
+      : { ...current, submission: { ...current.submission!, lease } };
+  });
+  return held;
 }

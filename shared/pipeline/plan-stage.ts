@@ -37,7 +37,7 @@ import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
 import { planJob } from '../planner/plan-job.js';
 import { announce } from './announce.js';
-import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive } from './lease-heartbeat.js';
+import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive, renewStageLease } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
 import { planDefaults, readExistingPool } from './plan-inputs.js';
 import { accountQuotaDelaySeconds } from './submit-stage.js';
@@ -138,20 +138,13 @@ export async function runPlanStage(
   }
   const job = claim.job;
   // Short lease, renewed while planning goes on: a dead planner's job is taken over in seconds.
-  const heartbeat = keepLeaseAlive(async () => {
-    let held = true;
-    await deps.jobs.update(job.tenant, job.jobId, (current) => {
-      held = true;
-      if (current.state !== 'accepted' || !current.planning) return undefined;
-      if (current.planning.lease?.owner !== owner) {
-        held = false;
-        return undefined;
-      }
-      const until = new Date(deps.clock.now().getTime() + leaseMs).toISOString();
-      return { ...current, planning: { ...current.planning, lease: { owner, until } } };
-    });
-    return held;
-  }, heartbeatEveryMs(leaseMs));
+  const heartbeat = keepLeaseAlive(
+    () =>
+      renewStageLease(deps.jobs, job, 'planning', owner, () =>
+        new Date(deps.clock.now().getTime() + leaseMs).toISOString(),
+      ),
+    heartbeatEveryMs(leaseMs),
+  );
   try {
     return await planClaimed(job, message, owner, deps);
   } catch (e) {

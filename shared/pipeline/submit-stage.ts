@@ -42,6 +42,7 @@ import {
   heartbeatEveryMs,
   keepLeaseAlive,
   type LeaseHeartbeat,
+  renewStageLease,
 } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
@@ -157,7 +158,10 @@ export async function runSubmitStage(
   if (!claim.changed) return claim.job.state === 'submitting' ? 'busy' : 'skipped';
   // The lease is short; it stays ours while the work goes on, however long a round takes.
   const heartbeat = keepLeaseAlive(
-    () => renewSubmitLease(claim.job, owner, leaseMs, deps),
+    () =>
+      renewStageLease(deps.jobs, claim.job, 'submission', owner, () =>
+        new Date(deps.clock.now().getTime() + leaseMs).toISOString(),
+      ),
     heartbeatEveryMs(leaseMs),
     deps.log,
   );
@@ -166,28 +170,6 @@ export async function runSubmitStage(
   } finally {
     await heartbeat.stop();
   }
-}
-
-/** Renews this owner's lease; false once another holder has it (the job moved on: nothing to renew). */
-async function renewSubmitLease(
-  job: JobDoc,
-  owner: string,
-  leaseMs: number,
-  deps: SubmitStageDeps,
-): Promise<boolean> {
-  let held = true;
-  await deps.jobs.update(job.tenant, job.jobId, (current) => {
-    held = true;
-    if (current.state !== 'submitting' || !current.submission) return undefined;
-    if (current.submission.lease?.owner !== owner) {
-      held = false;
-      return undefined;
-    }
-    const until = new Date(deps.clock.now().getTime() + leaseMs).toISOString();
-    // Not `updatedAt`: a renewal is not progress.
-    return { ...current, submission: { ...current.submission, lease: { owner, until } } };
-  });
-  return held;
 }
 
 async function submitClaimed(

@@ -92,20 +92,8 @@ export async function acceptJob(
     return storeRejected(input.tenant, input.body, tooMany, deps);
   }
   const now = deps.clock.now();
-  const rate = await deps.usage.takeSubmission(
-    input.tenant,
-    { perSecond: limits.submissionsPerSecond, burst: limits.submissionBurst },
-    deps.clock,
-  );
-  if (!rate.ok) {
-    return {
-      kind: 'limited',
-      limit: 'submissionsPerSecond',
-      status: 429,
-      retryAfterSeconds: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
-      detail: `This tenant may submit ${limits.submissionsPerSecond} jobs per second (bursts of ${limits.submissionBurst}).`,
-    };
-  }
+  const limited = await takeSubmissionToken(input.tenant, limits, 'jobs', deps);
+  if (limited) return limited;
   const reserved = await deps.usage.reserve(
     input.tenant,
     // Keyed by the job and marked with the request: a racing request with the same id and another
@@ -242,4 +230,38 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Takes one of the tenant's submission-rate tokens (new jobs and retries share them); the 429 answer,
+ * with when to try again, when there is none.
+ */
+export async function takeSubmissionToken(
+  tenant: string,
+  limits: Pick<TenantLimits, 'submissionsPerSecond' | 'submissionBurst'>,
+  what: string,
+  deps: Pick<AcceptDeps, 'usage' | 'clock'>,
+): Promise<
+  | {
+      readonly kind: 'limited';
+      readonly limit: 'submissionsPerSecond';
+      readonly status: 429;
+      readonly retryAfterSeconds: number;
+      readonly detail: string;
+    }
+  | undefined
+> {
+  const rate = await deps.usage.takeSubmission(
+    tenant,
+    { perSecond: limits.submissionsPerSecond, burst: limits.submissionBurst },
+    deps.clock,
+  );
+  if (rate.ok) return undefined;
+  return {
+    kind: 'limited',
+    limit: 'submissionsPerSecond',
+    status: 429,
+    retryAfterSeconds: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
+    detail: `This tenant may submit ${limits.submissionsPerSecond} ${what} per second (bursts of ${limits.submissionBurst}).`,
+  };
 }

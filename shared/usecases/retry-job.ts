@@ -47,7 +47,7 @@ import { tenantPolicy } from '../model/tenant-policy.js';
 import { announce } from '../pipeline/announce.js';
 import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive } from '../pipeline/lease-heartbeat.js';
 import { MAX_TASKS_PER_CHUNK } from '../planner/plan-job.js';
-import { taskCount } from './accept-job.js';
+import { takeSubmissionToken, taskCount } from './accept-job.js';
 
 export interface RetryDeps {
   readonly jobs: JobStore;
@@ -215,20 +215,8 @@ async function admitRetry(
       detail: `Job '${job.jobId}' has been retried ${number - 1} times; this tenant's limit maxRetriesPerJob is ${limits.maxRetriesPerJob}.`,
     };
   }
-  const rate = await deps.usage.takeSubmission(
-    job.tenant,
-    { perSecond: limits.submissionsPerSecond, burst: limits.submissionBurst },
-    deps.clock,
-  );
-  if (!rate.ok) {
-    return {
-      kind: 'limited',
-      limit: 'submissionsPerSecond',
-      status: 429,
-      retryAfterSeconds: Math.max(1, Math.ceil(rate.retryAfterMs / 1000)),
-      detail: `This tenant may submit ${limits.submissionsPerSecond} jobs or retries per second (bursts of ${limits.submissionBurst}).`,
-    };
-  }
+  const limited = await takeSubmissionToken(job.tenant, limits, 'jobs or retries', deps);
+  if (limited) return limited;
   const room = retryReservationFor(job, requestId);
   const reserved = await deps.usage.reserve(
     job.tenant,
