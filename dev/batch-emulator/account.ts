@@ -39,6 +39,7 @@ import {
 import type { PreemptionConfig } from './preemption.js';
 import { AccountState, type SimulationTimings } from './state.js';
 import { addTask, deleteTask, reactivateTask, terminateTask } from './tasks.js';
+import type { PoolShape } from './validate.js';
 
 export class Account {
   /** Everything the simulation holds; the modules act on it. */
@@ -78,16 +79,7 @@ export class Account {
 
   // ---------------------------------------------------------------- pools
 
-  addPool(
-    body: Record<string, unknown>,
-    shape: {
-      slots: number;
-      fill: 'pack' | 'spread';
-      vmSize: string;
-      containers: boolean;
-      autoScale: boolean;
-    },
-  ): PoolRec {
+  addPool(body: Record<string, unknown>, shape: PoolShape): PoolRec {
     return addPool(this.state, body, shape);
   }
 

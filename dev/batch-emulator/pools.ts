@@ -10,6 +10,7 @@ import type { DeallocationOption, NodeRec, PoolRec } from './model.js';
 import type { PreemptionConfig } from './preemption.js';
 import { type AccountState, markDirty, ms, newEtag } from './state.js';
 import { completeTask, enqueue, moveCounts, release, requeueRunning, setTaskState } from './tasks.js';
+import type { PoolShape } from './validate.js';
 
 function hash(text: string): string {
   let h = 2166136261;
@@ -17,17 +18,7 @@ function hash(text: string): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-export function addPool(
-  s: AccountState,
-  body: Record<string, unknown>,
-  shape: {
-    slots: number;
-    fill: 'pack' | 'spread';
-    vmSize: string;
-    containers: boolean;
-    autoScale: boolean;
-  },
-): PoolRec {
+export function addPool(s: AccountState, body: Record<string, unknown>, shape: PoolShape): PoolRec {
   if (s.pools.size >= s.quotas.pools)
     throw errors.conflict('PoolQuotaReached', 'The specified account has reached its pool quota.');
   const now = s.clock.now();

@@ -159,18 +159,22 @@ function schemas(): Record<string, object> {
     required: ['self'],
     additionalProperties: false,
   };
+  // What the full view and a list item both say of a job.
+  const jobIdentity = {
+    id: jobId,
+    state: ref('JobState'),
+    displayName: text,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    endedAt: dateTime,
+    pool: poolChoice,
+  };
   // The fields of the full view (GET /api/jobs/{id}, POST and DELETE answers), open so the retry
   // answer can add `retry`; `Job` closes them.
   const jobFields = {
     type: 'object',
     properties: {
-      id: jobId,
-      state: ref('JobState'),
-      displayName: text,
-      createdAt: dateTime,
-      updatedAt: dateTime,
-      endedAt: dateTime,
-      pool: poolChoice,
+      ...jobIdentity,
       tasks: { ...count, description: 'Tasks in the job (a sweep counted expanded once planned).' },
       plan,
       batch: batchRefs,
@@ -241,13 +245,7 @@ function schemas(): Record<string, object> {
     type: 'object',
     description: 'A job in a list: state, progress, pool and times; the full view is at `links.self`.',
     properties: {
-      id: jobId,
-      state: ref('JobState'),
-      displayName: text,
-      createdAt: dateTime,
-      updatedAt: dateTime,
-      endedAt: dateTime,
-      pool: poolChoice,
+      ...jobIdentity,
       tasks: count,
       batch: batchRefs,
       taskCounts: ref('TaskCounts'),
