@@ -10,11 +10,12 @@ const { app } = azureFunctions;
 
 import { startTelemetry } from '../shared/adapters/telemetry/start.js';
 import { createAppDeps, createStartupReleaser } from '../shared/app/app.js';
+import { HTTP_STREAMS } from './http-streams.js';
 import { registerFunctions } from './register.js';
 import { Starter, startupTable } from './startup.js';
 import { functionTable } from './table.js';
 
-app.setup({ enableHttpStream: false });
+app.setup({ enableHttpStream: HTTP_STREAMS });
 const env = process.env;
 // Telemetry first, but not before registration: the Batch client and the job store take their meters
 // when built. A telemetry problem is reported and never stops the app.

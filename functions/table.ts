@@ -10,7 +10,12 @@ import { jobsCancel } from './jobs-cancel.js';
 import { jobsCreate } from './jobs-create.js';
 import { jobsGet } from './jobs-get.js';
 import { jobsList } from './jobs-list.js';
+import { jobsOutputsGet } from './jobs-outputs-get.js';
+import { jobsOutputsList } from './jobs-outputs-list.js';
 import { jobsRetry } from './jobs-retry.js';
+import { jobsTasksFiles } from './jobs-tasks-files.js';
+import { jobsTasksGet } from './jobs-tasks-get.js';
+import { jobsTasksList } from './jobs-tasks-list.js';
 import { notifier } from './notifier.js';
 import { openapi } from './openapi.js';
 import { planner } from './planner.js';
@@ -34,6 +39,12 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   jobsCancel,
   jobsRetry,
   jobsCallbacks,
+  // The list before the download: its route has no path, which the download's optional {*path} also matches.
+  jobsOutputsList,
+  jobsOutputsGet,
+  jobsTasksList,
+  jobsTasksGet,
+  jobsTasksFiles,
   intake,
   intakeDeferred,
   planner,

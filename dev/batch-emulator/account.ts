@@ -7,7 +7,9 @@
  *
  * `Account` is the facade the REST and control handlers call. The work is done by plain functions
  * over one `AccountState` (state.ts): pools.ts (pools, nodes, preemption), jobs.ts, tasks.ts (tasks,
- * dependencies, runs), scheduling.ts (filling free slots) and events.ts (the event loop).
+ * dependencies, runs), scheduling.ts (filling free slots), events.ts (the event loop), runs.ts (a
+ * run's directory, command and file transfers on its node's disk) and job-prep.ts (job preparation
+ * and release tasks).
  */
 import type { SimClock } from './clock.js';
 import type { CoreQuotaSettings } from './core-quotas.js';
@@ -75,6 +77,22 @@ export class Account {
 
   reset(): void {
     this.state.reset();
+  }
+
+  /** The account name and URL tasks see as AZ_BATCH_ACCOUNT_NAME / AZ_BATCH_ACCOUNT_URL. */
+  setIdentity(accountName: string, accountUrl: string): void {
+    this.state.identity.accountName = accountName;
+    this.state.identity.accountUrl = accountUrl;
+  }
+
+  /** `off`: no storage is contacted, as if every host were remote (scripted failures still apply). */
+  setTransfers(mode: 'loopback' | 'off'): void {
+    this.state.transfersLive = mode === 'loopback';
+  }
+
+  /** Bytes and files the nodes moved (`GET /_emulator/transfers`). */
+  transfers(): ReturnType<AccountState['transfers']['view']> {
+    return this.state.transfers.view();
   }
 
   // ---------------------------------------------------------------- pools

@@ -1,6 +1,6 @@
 /**
  * Test-only controls under `/_emulator/` (no auth, plain JSON, never faulted):
- * health, faults, clock, counters, reset, applications, quotas (jobs, pools, cores), timings,
+ * health, faults, clock, counters, transfers, reset, applications, quotas (jobs, pools, cores), timings,
  * task-count lag, preemption, and out-of-band pool/job events.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -147,6 +147,7 @@ export async function handleControl(
       }
     }
     if (path === 'counters' && method === 'GET') return reply(200, ctx.counters);
+    if (path === 'transfers' && method === 'GET') return reply(200, account.transfers());
     if (path === 'reset' && method === 'POST') {
       account.reset();
       ctx.counters.requests = {};

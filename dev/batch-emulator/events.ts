@@ -101,7 +101,7 @@ function handle(s: AccountState, e: SimEvent): void {
       if (s.pools.get(e.pool.key) === e.pool) s.pools.delete(e.pool.key);
       return;
     case 'taskDone':
-      if (e.task.state === 'running' && e.task.attempt === e.attempt) finishRun(s, e.task, e.at);
+      if (e.task.state === 'running' && e.task.attempt === e.attempt) finishRun(s, e.task, e.endAt ?? e.at);
       return;
     case 'jobWallClock':
       if (e.version === e.job.wallClockVersion && (e.job.state === 'active' || e.job.state === 'disabled'))
@@ -118,6 +118,9 @@ function handle(s: AccountState, e: SimEvent): void {
       return;
     case 'jobGone':
       if (s.jobs.get(e.job.key) === e.job) s.jobs.delete(e.job.key);
+      return;
+    case 'deferred':
+      e.run(e.at);
       return;
   }
 }

@@ -4,8 +4,8 @@
  * pools, nodes, task slots and time. Standalone: it depends on nothing of Slotwise but the VM size
  * table (`shared/model/vm-sizes.ts`).
  *
- * Test controls live under `/_emulator/` (no auth): health, faults, clock, counters, reset,
- * applications, quotas, pool/job events. Faults apply to the REST surface only.
+ * Test controls live under `/_emulator/` (no auth): health, faults, clock, counters, transfers,
+ * reset, applications, quotas, pool/job events. Faults apply to the REST surface only.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -60,6 +60,12 @@ export interface BatchEmulatorOptions {
    * preemption), what the emulator has always simulated.
    */
   readonly poolAllocationMode?: PoolAllocationMode;
+  /**
+   * `loopback` (default): resource and output files on loopback hosts (Azurite) are transferred for
+   * real. `off`: nothing is contacted and no bytes move, for throughput runs where every upload would
+   * cost an Azurite request; `.invalid` hosts still fail as scripted.
+   */
+  readonly transfers?: 'loopback' | 'off';
 }
 
 export interface BatchEmulator {
@@ -234,6 +240,12 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
       account.advance();
       const result = rest({ method, url, headers: req.headers, body });
       account.advance();
+      if (result.body !== undefined) {
+        // A node file: its own type and length, no body on HEAD.
+        res.writeHead(result.status, { ...common, ...result.headers });
+        res.end(method === 'HEAD' ? undefined : result.body);
+        return;
+      }
       send(result.status, result.headers ?? {}, result.json);
     } catch (e) {
       if (e instanceof EmulatedBatchError) {
@@ -277,6 +289,8 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
   });
   const port = (server.address() as AddressInfo).port;
   base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  account.setIdentity(options.accountName, base);
+  account.setTransfers(options.transfers ?? 'loopback');
   let closed: Promise<void> | undefined;
   return {
     url: base,

@@ -5,7 +5,9 @@
  */
 import { parseDuration } from './command.js';
 import { errors } from './errors.js';
+import { newPrepState, startReleases } from './job-prep.js';
 import type { JobRec, JobState } from './model.js';
+import { NODE_ROOT_DIR } from './node-fs.js';
 import { type AccountState, markDirty, ms, newEtag } from './state.js';
 import { completeTask, release, requeueRunning } from './tasks.js';
 
@@ -65,6 +67,7 @@ export function addJob(s: AccountState, body: Record<string, unknown>, poolId: s
     slotCounts: { active: 0, running: 0, succeeded: 0, failed: 0 },
     seq: s.jobSeq++,
     wallClockVersion: 0,
+    ...(body.jobPreparationTask ? { prep: newPrepState(body) } : {}),
   };
   s.jobs.set(job.key, job);
   jobsOf(s, job.poolKey).add(job);
@@ -122,6 +125,8 @@ export function terminateJob(s: AccountState, job: JobRec, reason: string, at = 
         details: [{ name: 'Reason', value: `The job was terminated (${reason}).` }],
       });
   }
+  // The job completes once its release tasks have run on the nodes it prepared.
+  if (startReleases(s, job, at)) return;
   s.events.push({
     at: at + ms(s.timings.transitionSeconds),
     kind: 'jobSettle',
@@ -131,10 +136,19 @@ export function terminateJob(s: AccountState, job: JobRec, reason: string, at = 
   });
 }
 
+/** Deleting a job deletes its files on the nodes of its pool. */
+function removeJobFiles(s: AccountState, job: JobRec): void {
+  const pool = s.pools.get(job.poolKey);
+  if (!pool) return;
+  const now = s.clock.now();
+  for (const node of pool.nodes.values()) node.fs.remove(`${NODE_ROOT_DIR}/workitems/${job.id}`, now);
+}
+
 export function deleteJob(s: AccountState, job: JobRec): void {
   if (job.state === 'deleting') return;
   const now = s.clock.now();
   for (const task of job.tasks.values()) if (task.node) release(s, task);
+  removeJobFiles(s, job);
   setJobState(s, job, 'deleting', now);
   s.jobsByPool.get(job.poolKey)?.delete(job);
   s.events.push({ at: now + ms(s.timings.deleteSeconds), kind: 'jobGone', job });
@@ -143,6 +157,7 @@ export function deleteJob(s: AccountState, job: JobRec): void {
 /** Gone at once, as if deleted out of band (portal, another client). */
 export function removeJobNow(s: AccountState, job: JobRec): void {
   for (const task of job.tasks.values()) if (task.node) release(s, task);
+  removeJobFiles(s, job);
   if (ACTIVE_JOB_STATES.has(job.state)) s.activeJobs--;
   job.state = 'deleting';
   s.jobsByPool.get(job.poolKey)?.delete(job);
@@ -157,7 +172,7 @@ export function disableJob(
   const now = s.clock.now();
   setJobState(s, job, 'disabling', now);
   for (const task of job.tasks.values()) {
-    if (task.state !== 'running') continue;
+    if (task.state !== 'running' && task.state !== 'preparing') continue;
     if (disableTasks === 'requeue') requeueRunning(s, task, now);
     else if (disableTasks === 'terminate')
       completeTask(s, task, now, undefined, {

@@ -4,7 +4,8 @@
  * (default devbatch), BATCH_ACCOUNT_KEY (base64; default a fixed development key),
  * `--clock-factor` or BATCH_EMULATOR_CLOCK_FACTOR (simulated seconds per real second, default 60),
  * BATCH_POOL_ALLOCATION_MODE (`BatchService`: low-priority nodes are refused, as Batch does; default
- * `UserSubscription`: Spot nodes are simulated).
+ * `UserSubscription`: Spot nodes are simulated), BATCH_EMULATOR_TRANSFERS (`loopback`, the default:
+ * files on loopback storage move for real; `off`: no storage is contacted).
  */
 import { parseArgs } from 'node:util';
 import { startBatchEmulator } from './index.js';
@@ -30,8 +31,14 @@ if (mode !== 'BatchService' && mode !== 'UserSubscription') {
   console.error(`BATCH_POOL_ALLOCATION_MODE must be BatchService or UserSubscription, got '${mode}'`);
   process.exit(2);
 }
+const transfers = process.env.BATCH_EMULATOR_TRANSFERS || 'loopback';
+if (transfers !== 'loopback' && transfers !== 'off') {
+  console.error(`BATCH_EMULATOR_TRANSFERS must be loopback or off, got '${transfers}'`);
+  process.exit(2);
+}
 const emulator = await startBatchEmulator({
   poolAllocationMode: mode,
+  transfers,
   port: numberSetting('port', values.port ?? process.env.BATCH_EMULATOR_PORT, 7070),
   host: values.host ?? '127.0.0.1',
   accountName,

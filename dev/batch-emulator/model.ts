@@ -1,5 +1,6 @@
 /** The emulated account's records. Keys (`key`) are lowercase ids: Batch ids are case-insensitive. */
 import type { Deque } from './deque.js';
+import type { NodeFs } from './node-fs.js';
 
 export type PoolState = 'active' | 'deleting';
 export type AllocationState = 'steady' | 'resizing' | 'stopping';
@@ -45,6 +46,8 @@ export interface NodeRec {
   totalTasksSucceeded: number;
   /** Bumped when a low-priority node is preempted or comes back; stale node events are ignored. */
   incarnation: number;
+  /** The node's disk; a new, empty one when a preemption takes the VM away. */
+  fs: NodeFs;
 }
 
 export interface PoolRec {
@@ -120,6 +123,37 @@ export interface JobRec {
   readonly slotCounts: Counts;
   readonly seq: number;
   wallClockVersion: number;
+  /** Job preparation and release runs, when the job has a preparation task. */
+  readonly prep?: JobPrepState;
+}
+
+/** One run of a job preparation or release task on a node (Jobs_ListJobPreparationAndReleaseTaskStatus). */
+export interface SideRun {
+  state: 'running' | 'completed';
+  startTime: number;
+  endTime?: number;
+  exitCode?: number;
+  failureInfo?: FailureInfo;
+  result?: 'success' | 'failure';
+  retryCount: number;
+  lastRetryTime?: number;
+  /** Bumped by every (re)start and by a preemption; stale completions are ignored. */
+  attempt: number;
+}
+
+export interface PrepExec extends SideRun {
+  readonly node: NodeRec;
+  /** The node incarnation the preparation ran on: a preempted node runs it again. */
+  incarnation: number;
+  release?: SideRun;
+}
+
+export interface JobPrepState {
+  readonly runs: Map<NodeRec, PrepExec>;
+  /** Nodes whose preparation failed (with waitForSuccess): no task of the job runs there. */
+  readonly blocked: Set<NodeRec>;
+  /** Release runs not finished yet; the job completes when none is left. */
+  pendingReleases: number;
 }
 
 export interface QueueEntry {
@@ -140,8 +174,9 @@ export interface TaskRec {
   etag: string;
   lastModified: number;
   readonly requiredSlots: number;
-  readonly durationMs: number;
-  readonly exitCode: number;
+  /** The current run's simulated duration and exit code, known once its command ran. */
+  durationMs: number;
+  exitCode: number;
   maxRetries: number;
   wallClockMs?: number;
   retryCount: number;
@@ -156,6 +191,11 @@ export interface TaskRec {
   node?: NodeRec;
   /** Where it last ran (kept after completion for nodeInfo). */
   lastNode?: { poolId: string; nodeId: string };
+  /** The node it last ran on, for its files (gone when the node leaves its pool). */
+  ranOn?: NodeRec;
+  /** The current run's pre-processing error (a resource file that could not be fetched). */
+  runFailure?: FailureInfo;
+
   /** Bumped whenever the task starts or stops running; stale completion events are ignored. */
   attempt: number;
   queueToken: number;

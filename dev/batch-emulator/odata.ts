@@ -4,7 +4,7 @@
  * `startswith(path,'prefix')`, joined by `and` / `or` (and binds tighter) with parentheses.
  * String comparisons ignore case, as Batch's enum and id filters do. `$select`: a comma list.
  */
-import { errors } from './errors.js';
+import { EmulatedBatchError, errors } from './errors.js';
 
 export type Item = Record<string, unknown>;
 export type Predicate = (item: Item) => boolean;
@@ -179,4 +179,59 @@ export function applySelect(item: Item, select: string | null): Item {
     if (k && item[k] !== undefined) out[k] = item[k];
   }
   return out;
+}
+
+/**
+ * One page of an OData list as Batch answers it: `$filter`, `$select`, `maxresults` (1..1000, else
+ * 400 OutOfRangeQueryParameterValue) and paging through `odata.nextLink` with a `$skiptoken`.
+ */
+export function listPage(
+  items: Iterable<unknown>,
+  toWire: (x: unknown) => Item,
+  url: URL,
+  kind: string,
+  base: string,
+): { status: 200; json: Item } {
+  const q = url.searchParams;
+  const filter = parseFilter(q.get('$filter'));
+  const maxText = q.get('maxresults');
+  const max = maxText === null ? 1000 : Number(maxText);
+  if (!Number.isInteger(max) || max < 1 || max > 1000)
+    throw new EmulatedBatchError(
+      400,
+      'OutOfRangeQueryParameterValue',
+      'One of the query parameters specified in the request URI is outside the permissible range.',
+      [
+        { key: 'QueryParameterName', value: 'maxresults' },
+        { key: 'QueryParameterValue', value: String(maxText) },
+        { key: 'Reason', value: 'The value must be between 1 and 1000.' },
+      ],
+    );
+  const tokenText = q.get('$skiptoken');
+  const skip = tokenText === null ? 0 : Number(/^p(\d+)$/.exec(tokenText)?.[1] ?? Number.NaN);
+  if (!Number.isInteger(skip) || skip < 0)
+    throw errors.invalidQuery('$skiptoken', String(tokenText), 'Malformed skip token.');
+  const select = q.get('$select');
+  const value: Item[] = [];
+  let position = 0;
+  let more = false;
+  for (const raw of items) {
+    position++;
+    if (position <= skip) continue;
+    const wire = toWire(raw);
+    if (filter && !filter(wire)) continue;
+    if (value.length === max) {
+      more = true;
+      position--;
+      break;
+    }
+    value.push(applySelect(wire, select));
+  }
+  const out: Item = { 'odata.metadata': `${base}/$metadata#${kind}`, value };
+  if (more) {
+    const next = new URL(url.toString());
+    next.searchParams.set('$skiptoken', `p${position}`);
+    out['odata.nextLink'] = `${base}${next.pathname}${next.search}`;
+  }
+  return { status: 200, json: out };
 }

@@ -6,7 +6,9 @@
 import { parseDuration } from './command.js';
 import { admitNodes, type ResizeErrorRec } from './core-quotas.js';
 import { errors } from './errors.js';
+import { wipeNode } from './job-prep.js';
 import type { DeallocationOption, NodeRec, PoolRec } from './model.js';
+import { NodeFs } from './node-fs.js';
 import type { PreemptionConfig } from './preemption.js';
 import { type AccountState, markDirty, ms, newEtag } from './state.js';
 import { completeTask, enqueue, moveCounts, release, requeueRunning, setTaskState } from './tasks.js';
@@ -207,6 +209,7 @@ function addNode(s: AccountState, pool: PoolRec, lowPriority: boolean, at: numbe
     totalTasksRun: 0,
     totalTasksSucceeded: 0,
     incarnation: 0,
+    fs: new NodeFs(at),
   };
   pool.nodes.set(node.id, node);
   s.events.push({
@@ -279,6 +282,8 @@ export function preemptNode(
   node.stateTransitionTime = at;
   node.incarnation++;
   unbucket(node);
+  // The VM is taken away with its disk (Batch's low-priority preemption).
+  wipeNode(s, node, at);
   for (const task of [...node.running]) {
     release(s, task);
     task.attempt++;

@@ -8,13 +8,15 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Account } from './account.js';
 import { EmulatedBatchError, errors } from './errors.js';
 import type { JobRec, PoolRec, TaskRec } from './model.js';
-import { applySelect, type Item, parseFilter } from './odata.js';
+import { applySelect, type Item, listPage } from './odata.js';
+import { createFileRoutes } from './rest-files.js';
 import { newEtag } from './state.js';
 import { type SupportedImage, supportedImages } from './supported-images.js';
 import {
   checkId,
   checkJobCreate,
   checkJobMutable,
+  checkNotSideTaskId,
   checkPoolCreate,
   checkPoolPackages,
   checkResize,
@@ -39,6 +41,8 @@ export interface RestResult {
   status: number;
   json?: unknown;
   headers?: Record<string, string>;
+  /** Raw bytes (a node file) instead of JSON; the headers carry its type and length. */
+  body?: Buffer;
 }
 
 export interface RestContext {
@@ -106,56 +110,10 @@ const resourceHeaders = (url: string, etag: string, lastModified: number): Recor
 
 export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestResult {
   const { account } = ctx;
+  const fileRoutes = createFileRoutes(ctx);
 
-  function list(
-    items: Iterable<unknown>,
-    toWire: (x: never) => Item,
-    req: RestRequest,
-    kind: string,
-  ): RestResult {
-    const q = req.url.searchParams;
-    const filter = parseFilter(q.get('$filter'));
-    const maxText = q.get('maxresults');
-    const max = maxText === null ? 1000 : Number(maxText);
-    if (!Number.isInteger(max) || max < 1 || max > 1000)
-      throw new EmulatedBatchError(
-        400,
-        'OutOfRangeQueryParameterValue',
-        'One of the query parameters specified in the request URI is outside the permissible range.',
-        [
-          { key: 'QueryParameterName', value: 'maxresults' },
-          { key: 'QueryParameterValue', value: String(maxText) },
-          { key: 'Reason', value: 'The value must be between 1 and 1000.' },
-        ],
-      );
-    const tokenText = q.get('$skiptoken');
-    const skip = tokenText === null ? 0 : Number(/^p(\d+)$/.exec(tokenText)?.[1] ?? Number.NaN);
-    if (!Number.isInteger(skip) || skip < 0)
-      throw errors.invalidQuery('$skiptoken', String(tokenText), 'Malformed skip token.');
-    const select = q.get('$select');
-    const value: Item[] = [];
-    let position = 0;
-    let more = false;
-    for (const raw of items) {
-      position++;
-      if (position <= skip) continue;
-      const wire = toWire(raw as never);
-      if (filter && !filter(wire)) continue;
-      if (value.length === max) {
-        more = true;
-        position--;
-        break;
-      }
-      value.push(applySelect(wire, select));
-    }
-    const out: Item = { 'odata.metadata': `${ctx.base()}/$metadata#${kind}`, value };
-    if (more) {
-      const next = new URL(req.url.toString());
-      next.searchParams.set('$skiptoken', `p${position}`);
-      out['odata.nextLink'] = `${ctx.base()}${next.pathname}${next.search}`;
-    }
-    return { status: 200, json: out };
-  }
+  const list = (items: Iterable<unknown>, toWire: (x: never) => Item, req: RestRequest, kind: string) =>
+    listPage(items, toWire as (x: unknown) => Item, req.url, kind, ctx.base());
 
   const single = (
     wire: Item,
@@ -213,6 +171,7 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
   function addOneTask(job: JobRec, t: Body): TaskRec {
     checkTaskCreate(t, job, account.pools.get(job.poolKey));
     if (job.tasks.has(String(t.id).toLowerCase())) throw errors.exists('Task', String(t.id));
+    checkNotSideTaskId(job, String(t.id));
     return account.addTask(job, t);
   }
 
@@ -586,6 +545,8 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
     const [root, id, sub, subId, action] = parts;
     const op = `${req.method} /${[root, id && '{id}', sub, subId && '{id}', action].filter(Boolean).join('/')}`;
     ctx.countRequest(op);
+    const files = fileRoutes(req, parts);
+    if (files) return files;
     if (root === 'pools') {
       if (sub === 'nodes') return nodes(req, getPool(checkPathId(id)), subId);
       return pools(req, parts);

@@ -7,6 +7,7 @@
  * first. `pack` puts a task on the fullest node that fits it (fill one node before the next),
  * `spread` on the emptiest. A task needing more slots than a node has stays active for ever, as in
  * Batch. Tasks waiting on dependencies sit outside the queues until their last dependency is met.
+ * A job never gets a node where its preparation task failed; the other jobs still do.
  */
 import type { JobRec, NodeRec, PoolRec, TaskRec } from './model.js';
 import type { AccountState } from './state.js';
@@ -27,17 +28,25 @@ function maxFree(pool: PoolRec): number {
   return 0;
 }
 
-function pickNode(pool: PoolRec, slots: number): NodeRec | undefined {
+/** A node of the bucket, leaving out the nodes a job may not use (its preparation failed there). */
+function firstOf(set: Set<NodeRec> | undefined, skip: ReadonlySet<NodeRec> | undefined): NodeRec | undefined {
+  if (!set || set.size === 0) return undefined;
+  if (!skip || skip.size === 0) return set.values().next().value;
+  for (const node of set) if (!skip.has(node)) return node;
+  return undefined;
+}
+
+function pickNode(pool: PoolRec, slots: number, skip?: ReadonlySet<NodeRec>): NodeRec | undefined {
   if (pool.fill === 'pack') {
     for (let k = slots; k <= pool.slots; k++) {
-      const set = pool.byFree[k];
-      if (set && set.size > 0) return set.values().next().value;
+      const node = firstOf(pool.byFree[k], skip);
+      if (node) return node;
     }
     return undefined;
   }
   for (let k = pool.slots; k >= slots; k--) {
-    const set = pool.byFree[k];
-    if (set && set.size > 0) return set.values().next().value;
+    const node = firstOf(pool.byFree[k], skip);
+    if (node) return node;
   }
   return undefined;
 }
@@ -69,7 +78,8 @@ function schedulePool(s: AccountState, pool: PoolRec, at: number): void {
         if (head && (!best || head.seq < best.seq)) best = head;
       }
       if (!best) break;
-      const node = pickNode(pool, best.requiredSlots);
+      // No usable node for this job's task: leave the job and serve the next one.
+      const node = pickNode(pool, best.requiredSlots, job.prep?.blocked);
       if (!node) break;
       job.ready.get(best.requiredSlots)?.shift();
       dequeue(best);

@@ -13,6 +13,11 @@ import { MinHeap } from './heap.js';
 import type { ApplicationRec, JobRec, JobState, NodeRec, PoolRec, TaskRec } from './model.js';
 import { PreemptionPolicy } from './preemption.js';
 import { TaskCountHistory } from './task-count-history.js';
+import { TransferStats } from './transfer-stats.js';
+import { Limiter } from './transfers.js';
+
+/** Real transfers in flight at once per account, so a large sweep does not open a socket per task. */
+export const TRANSFER_CONCURRENCY = 16;
 
 export interface SimulationTimings {
   /** Simulated seconds from a resize until its nodes are allocated. */
@@ -33,10 +38,13 @@ export type SimEvent =
   | { at: number; kind: 'nodePreempted'; node: NodeRec; incarnation: number; policy: number }
   | { at: number; kind: 'stopResizeDone'; pool: PoolRec; version: number }
   | { at: number; kind: 'poolGone'; pool: PoolRec }
-  | { at: number; kind: 'taskDone'; task: TaskRec; attempt: number }
+  /** `endAt`: the run's simulated end, when real I/O made the event itself come later. */
+  | { at: number; kind: 'taskDone'; task: TaskRec; attempt: number; endAt?: number }
   | { at: number; kind: 'jobWallClock'; job: JobRec; version: number }
   | { at: number; kind: 'jobSettle'; job: JobRec; from: JobState; to: JobState }
-  | { at: number; kind: 'jobGone'; job: JobRec };
+  | { at: number; kind: 'jobGone'; job: JobRec }
+  /** A step decided when asynchronous I/O finished, or a preparation/release run ending; it checks staleness itself. */
+  | { at: number; kind: 'deferred'; run: (at: number) => void };
 
 export class AccountState {
   readonly pools = new Map<string, PoolRec>();
@@ -54,6 +62,12 @@ export class AccountState {
   activeJobs = 0;
   jobSeq = 0;
   taskSeq = 0;
+  readonly transfers = new TransferStats();
+  readonly limiter = new Limiter(TRANSFER_CONCURRENCY);
+  /** Whether loopback storage is contacted for real (`transfers: 'loopback'`, the default). */
+  transfersLive = true;
+  /** The account's name and URL, for AZ_BATCH_ACCOUNT_NAME / AZ_BATCH_ACCOUNT_URL. */
+  readonly identity = { accountName: '', accountUrl: '' };
 
   constructor(
     readonly clock: SimClock,
@@ -73,6 +87,7 @@ export class AccountState {
     this.coreQuotas = defaultCoreQuotas();
     this.taskCounts.setLag(0, [], this.clock.now());
     this.preemption.set({ ratePerNodeHour: 0 });
+    this.transfers.reset();
   }
 }
 

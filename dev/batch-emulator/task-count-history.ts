@@ -46,6 +46,9 @@ export class TaskCountHistory {
       this.byJob.set(job, list);
     }
     const last = list[list.length - 1];
+    // A run that waited for real I/O ends at its simulated end, which may precede the last change
+    // recorded: the history stays in time order.
+    if (last && at < last.at) at = last.at;
     const snapshot = { at, counts: { ...job.counts }, slotCounts: { ...job.slotCounts } };
     if (last && last.at === at) list[list.length - 1] = snapshot;
     else list.push(snapshot);

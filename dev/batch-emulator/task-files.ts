@@ -1,45 +1,95 @@
 /**
- * Simulated file transfers around a task: resource files downloaded before it runs and output files
- * uploaded after. Nothing is transferred; a URL whose host ends in `.invalid` (a name reserved by
- * RFC 6761 that never resolves) stands for storage Batch cannot reach, so tests can script Batch's
- * pre-processing and file upload errors without a network.
+ * What a run's resource and output files mean, before any byte moves (transfers.ts moves them):
+ * the scripted failures (storage that cannot be reached, see `reachOf`), which output files an exit
+ * code uploads, and the blob each matched file goes to.
+ *
+ * Output files as the spec's OutputFile describes them: `filePattern` is relative to the working
+ * directory (`../stdout.txt` reaches the task directory), `$NAME` is expanded first, wildcards as in
+ * glob.ts; `uploadOptions.uploadCondition` is `tasksuccess` (exit code 0), `taskfailure` (non-zero)
+ * or `taskcompletion` (either, the default). Without a wildcard, `destination.container.path` is the
+ * blob's name (default: the file's name); with one, it is a virtual directory prefixed to each
+ * file's path below the pattern's literal directory.
  */
+import { glob, hasWildcard } from './glob.js';
 import type { FailureInfo } from './model.js';
+import type { NodeFs } from './node-fs.js';
+import { reachOf, scriptedDownloadFailure, type Upload, uploadFailure } from './transfers.js';
 
-const unreachable = (url: unknown): boolean => {
-  if (typeof url !== 'string') return false;
-  try {
-    return new URL(url).hostname.toLowerCase().endsWith('.invalid');
-  } catch {
-    return false;
-  }
-};
+type Body = Record<string, unknown>;
 
-/** The pre-processing error of a task whose resource file cannot be downloaded, if any. */
-export function preProcessingFailure(body: Record<string, unknown>): FailureInfo | undefined {
-  const files = Array.isArray(body.resourceFiles) ? (body.resourceFiles as Record<string, unknown>[]) : [];
-  const bad = files.find((f) => unreachable(f.httpUrl) || unreachable(f.storageContainerUrl));
-  if (!bad) return undefined;
-  return {
-    category: 'usererror',
-    code: 'BlobDownloadMiscError',
-    message: 'Miscellaneous error encountered while downloading one of the specified Azure Blob(s)',
-    details: [{ name: 'FilePath', value: String(bad.filePath ?? '') }],
-  };
+export const resourceFilesOf = (body: Body): Body[] =>
+  Array.isArray(body.resourceFiles) ? (body.resourceFiles as Body[]) : [];
+
+const sourceUrl = (f: Body): unknown => f.httpUrl ?? f.storageContainerUrl;
+
+/** The pre-processing error of a run whose resource file cannot be reached, decided without I/O. */
+export function preProcessingFailure(body: Body): FailureInfo | undefined {
+  const bad = resourceFilesOf(body).find((f) => reachOf(sourceUrl(f)) === 'unreachable');
+  return bad ? scriptedDownloadFailure(String(bad.filePath ?? '')) : undefined;
 }
 
-/** The file upload error of a task whose output file destination cannot be reached, if any. */
-export function fileUploadFailure(body: Record<string, unknown>): FailureInfo | undefined {
-  const files = Array.isArray(body.outputFiles) ? (body.outputFiles as Record<string, unknown>[]) : [];
-  const bad = files.find((f) => {
-    const container = (f.destination as { container?: { containerUrl?: unknown } } | undefined)?.container;
-    return unreachable(container?.containerUrl);
+/** Whether any resource file is fetched for real. */
+export function hasRealDownloads(body: Body): boolean {
+  return resourceFilesOf(body).some((f) => reachOf(sourceUrl(f)) === 'real');
+}
+
+interface OutputFile {
+  filePattern?: unknown;
+  destination?: { container?: { containerUrl?: unknown; path?: unknown; uploadHeaders?: unknown } };
+  uploadOptions?: { uploadCondition?: unknown };
+}
+
+/** The output files an exit code uploads. */
+export function outputFilesFor(body: Body, exitCode: number): OutputFile[] {
+  const files = Array.isArray(body.outputFiles) ? (body.outputFiles as OutputFile[]) : [];
+  return files.filter((f) => {
+    const condition = String(f.uploadOptions?.uploadCondition ?? 'taskcompletion').toLowerCase();
+    return condition === 'taskcompletion' || (condition === 'tasksuccess') === (exitCode === 0);
   });
-  if (!bad) return undefined;
-  return {
-    category: 'usererror',
-    code: 'FileUploadMiscError',
-    message: 'Miscellaneous error encountered while uploading one of the output files',
-    details: [{ name: 'FilePattern', value: String(bad.filePattern ?? '') }],
-  };
+}
+
+/** The file upload error of output files whose destination cannot be reached, decided without I/O. */
+export function scriptedUploadFailure(files: readonly OutputFile[]): FailureInfo | undefined {
+  const bad = files.find((f) => reachOf(f.destination?.container?.containerUrl) === 'unreachable');
+  return bad ? uploadFailure(String(bad.filePattern ?? '')) : undefined;
+}
+
+const expandVars = (text: string, env: Readonly<Record<string, string>>) =>
+  text.replace(
+    /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (_, a, b) => env[a ?? b] ?? '',
+  );
+
+/** The blobs to put for the output files whose destination is contacted for real. */
+export function planUploads(
+  fs: NodeFs,
+  wd: string,
+  env: Readonly<Record<string, string>>,
+  files: readonly OutputFile[],
+): Upload[] {
+  const uploads: Upload[] = [];
+  for (const f of files) {
+    const container = f.destination?.container;
+    const containerUrl = container?.containerUrl;
+    if (typeof containerUrl !== 'string' || reachOf(containerUrl) !== 'real') continue;
+    const pattern = expandVars(String(f.filePattern ?? ''), env);
+    const path = typeof container?.path === 'string' ? container.path.replace(/^\/+|\/+$/g, '') : '';
+    const wild = pattern.split('/').some(hasWildcard);
+    const headers: Record<string, string> = {};
+    if (Array.isArray(container?.uploadHeaders))
+      for (const h of container.uploadHeaders as { name?: unknown; value?: unknown }[])
+        if (typeof h.name === 'string') headers[h.name.toLowerCase()] = String(h.value ?? '');
+    for (const m of glob(fs, wd, pattern, true)) {
+      if (m.entry.kind !== 'file') continue;
+      const blobName = wild ? (path ? `${path}/${m.relative}` : m.relative) : path || m.relative;
+      uploads.push({
+        filePattern: String(f.filePattern ?? ''),
+        containerUrl,
+        blobName,
+        data: m.entry.data,
+        headers,
+      });
+    }
+  }
+  return uploads;
 }

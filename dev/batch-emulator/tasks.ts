@@ -3,18 +3,19 @@
  * (start, finish, retry, requeue) up to its completion, which releases its dependents and may act on
  * its job. User actions on a task (terminate, reactivate, delete) are here too.
  */
-import { commandBehaviour, parseDuration } from './command.js';
+import { parseDuration } from './command.js';
 import { Deque } from './deque.js';
 import { resolveExitOptions, type TaskEnding } from './exit-conditions.js';
+import { gateTask } from './job-prep.js';
 import { checkAllComplete, disableJob, terminateJob } from './jobs.js';
 import type { FailureInfo, JobRec, NodeRec, QueueEntry, TaskRec } from './model.js';
+import { NODE_ROOT_DIR, taskRootDirectory } from './node-fs.js';
 import { rebucket, removeNodeIfDone, settleAllocation } from './pools.js';
+import { type RunSpec, startRun, startUploads } from './runs.js';
 import { type AccountState, markDirty, newEtag } from './state.js';
-import { fileUploadFailure, preProcessingFailure } from './task-files.js';
 
 export function addTask(s: AccountState, job: JobRec, body: Record<string, unknown>): TaskRec {
   const now = s.clock.now();
-  const { durationMs, exitCode } = commandBehaviour(String(body.commandLine ?? ''));
   const constraints = (body.constraints ?? {}) as Record<string, unknown>;
   const wall = parseDuration(constraints.maxWallClockTime);
   const id = String(body.id);
@@ -29,8 +30,8 @@ export function addTask(s: AccountState, job: JobRec, body: Record<string, unkno
     etag: newEtag(now),
     lastModified: now,
     requiredSlots: Number(body.requiredSlots ?? 1),
-    durationMs,
-    exitCode,
+    durationMs: 0,
+    exitCode: 0,
     maxRetries:
       constraints.maxTaskRetryCount === undefined
         ? job.maxTaskRetryCount
@@ -211,25 +212,73 @@ export function startTask(s: AccountState, task: TaskRec, node: NodeRec, at: num
   rebucket(node);
   task.node = node;
   task.lastNode = { poolId: node.pool.id, nodeId: node.id };
+  task.ranOn = node;
   task.attempt++;
   task.startTime = at;
   if (task.retryCount > 0) task.lastRetryTime = at;
-  setTaskState(task, 'running', at);
   moveCounts(s, task, 'active', 'running', at);
-  // A resource file that cannot be downloaded ends the task before its command runs.
-  const runFor = preProcessingFailure(task.body)
-    ? 0
-    : task.wallClockMs !== undefined
-      ? Math.min(task.durationMs, task.wallClockMs)
-      : task.durationMs;
-  s.events.push({ at: at + runFor, kind: 'taskDone', task, attempt: task.attempt });
+  const gate = gateTask(s, task.job, node, at);
+  if (gate === 'blocked') {
+    // Scheduling skips a node whose preparation failed; should a task land there, it goes back.
+    release(s, task);
+    task.attempt++;
+    moveCounts(s, task, 'running', 'active', at);
+    enqueue(s, task, true);
+    return;
+  }
+  setTaskState(task, gate === 'run' ? 'running' : 'preparing', at);
+  if (gate === 'run') beginRun(s, task, at);
+}
+
+function taskSpec(task: TaskRec, node: NodeRec): RunSpec {
+  return {
+    kind: 'task',
+    node,
+    job: task.job,
+    dirName: task.id,
+    body: task.body,
+    statsKey: `${task.job.id}/${task.id}`,
+  };
+}
+
+/** Whether a run's I/O may still act on the task: same attempt, still running, not deleted. */
+function currentRun(s: AccountState, task: TaskRec, attempt: number): () => boolean {
+  return () =>
+    task.attempt === attempt &&
+    task.state === 'running' &&
+    task.job.tasks.get(task.key) === task &&
+    s.jobs.get(task.job.key) === task.job;
+}
+
+/** Runs the task's command on its node (after the job preparation task, when it had to wait). */
+export function beginRun(s: AccountState, task: TaskRec, at: number): void {
+  const node = task.node;
+  if (!node) return;
+  if (task.state === 'preparing') {
+    task.startTime = at;
+    setTaskState(task, 'running', at);
+  }
+  const attempt = task.attempt;
+  startRun(s, taskSpec(task, node), at, currentRun(s, task, attempt), (outcome, known) => {
+    let runFor = 0;
+    if (outcome.kind === 'preProcessingError') task.runFailure = outcome.failure;
+    else {
+      task.runFailure = undefined;
+      task.durationMs = outcome.durationMs;
+      task.exitCode = outcome.exitCode;
+      runFor = task.wallClockMs !== undefined ? Math.min(task.durationMs, task.wallClockMs) : task.durationMs;
+    }
+    // Transfers take no simulated time (runs.ts): the run ends at its simulated end, and no sooner
+    // than its downloads are in.
+    const end = (task.startTime ?? at) + runFor;
+    s.events.push({ at: Math.max(end, known), kind: 'taskDone', task, attempt, endAt: end });
+  });
 }
 
 export function finishRun(s: AccountState, task: TaskRec, at: number): void {
-  const setupFailure = preProcessingFailure(task.body);
-  if (setupFailure) {
+  if (task.runFailure) {
     // Not retried: the command never ran, and the same files would fail again.
-    completeTask(s, task, at, undefined, setupFailure, { kind: 'preProcessingError' });
+    completeTask(s, task, at, undefined, task.runFailure, { kind: 'preProcessingError' });
     return;
   }
   const timedOut = task.wallClockMs !== undefined && task.durationMs > task.wallClockMs;
@@ -253,26 +302,35 @@ export function finishRun(s: AccountState, task: TaskRec, at: number): void {
     enqueue(s, task, true);
     return;
   }
-  const uploadFailure = fileUploadFailure(task.body);
-  if (uploadFailure) {
-    completeTask(s, task, at, code, uploadFailure, { kind: 'fileUploadError', code });
-    return;
-  }
-  if (code === 0 && task.node) task.node.totalTasksSucceeded++;
-  completeTask(
-    s,
-    task,
-    at,
-    code,
-    code === 0
-      ? undefined
-      : {
-          category: 'usererror',
-          code: 'FailureExitCode',
-          message: 'The task exited with an exit code representing a failure',
-          details: [{ name: 'Message', value: 'The task process exited with an unexpected exit code' }],
-        },
-  );
+  const node = task.node;
+  if (!node) return;
+  // The output files go up after the last run. Transfers take no simulated time, so the command's
+  // slots are free at its simulated end; the task reads `running` until its files are up, and then
+  // completes with that end as its endTime.
+  const spec = taskSpec(task, node);
+  const current = currentRun(s, task, task.attempt);
+  release(s, task);
+  startUploads(s, spec, code, at, current, (failure) => {
+    if (failure) {
+      completeTask(s, task, at, code, failure, { kind: 'fileUploadError', code });
+      return;
+    }
+    if (code === 0) node.totalTasksSucceeded++;
+    completeTask(
+      s,
+      task,
+      at,
+      code,
+      code === 0
+        ? undefined
+        : {
+            category: 'usererror',
+            code: 'FailureExitCode',
+            message: 'The task exited with an exit code representing a failure',
+            details: [{ name: 'Message', value: 'The task process exited with an unexpected exit code' }],
+          },
+    );
+  });
 }
 
 // ---------------------------------------------------------------- user actions
@@ -318,6 +376,8 @@ export function deleteTask(s: AccountState, task: TaskRec): void {
   dequeue(task);
   release(s, task);
   task.attempt++;
+  // Deleting a task deletes its directory on the node.
+  task.ranOn?.fs.remove(`${NODE_ROOT_DIR}/${taskRootDirectory(job.id, task.id)}`, s.clock.now());
   job.counts[bucket]--;
   job.slotCounts[bucket] -= task.requiredSlots;
   s.taskCounts.record(job, s.clock.now());

@@ -288,7 +288,138 @@ export function checkJobCreate(body: Body): { poolId: string } {
   checkJobMutable(body);
   if (body.usesTaskDependencies !== undefined && typeof body.usesTaskDependencies !== 'boolean')
     throw errors.invalidProperty('usesTaskDependencies', 'The value must be a boolean.');
+  checkSideTasks(body);
   return { poolId };
+}
+
+/**
+ * The job preparation and release tasks (BatchJobPreparationTask, BatchJobReleaseTask): a command
+ * line each; a release task only with a preparation task ("A Job Release Task cannot be specified
+ * without also specifying a Job Preparation Task"), its maxWallClockTime at most 15 minutes.
+ */
+function checkSideTasks(body: Body): void {
+  const prep = checkObject(body, 'jobPreparationTask');
+  const release = checkObject(body, 'jobReleaseTask');
+  for (const [name, task] of [
+    ['jobPreparationTask', prep],
+    ['jobReleaseTask', release],
+  ] as const) {
+    if (!task) continue;
+    if (task.id !== undefined) checkId(task.id, `${name}.id`);
+    if (task.commandLine === undefined) throw errors.missingProperty(`${name}.commandLine`);
+    if (typeof task.commandLine !== 'string' || task.commandLine === '')
+      throw errors.invalidProperty(`${name}.commandLine`, 'The command line must be a non-empty string.');
+    checkResourceFiles(task, `${name}.`);
+    checkArray(task, 'environmentSettings', `${name}.environmentSettings`);
+  }
+  if (prep) {
+    if (prep.waitForSuccess !== undefined && typeof prep.waitForSuccess !== 'boolean')
+      throw errors.invalidProperty('jobPreparationTask.waitForSuccess', 'The value must be a boolean.');
+    const constraints = checkObject(prep, 'constraints', 'jobPreparationTask.constraints');
+    if (constraints) {
+      checkInt(
+        constraints,
+        'maxTaskRetryCount',
+        -1,
+        1_000_000,
+        'jobPreparationTask.constraints.maxTaskRetryCount',
+      );
+      checkDuration(constraints, 'maxWallClockTime', 'jobPreparationTask.constraints.maxWallClockTime');
+      checkDuration(constraints, 'retentionTime', 'jobPreparationTask.constraints.retentionTime');
+    }
+  }
+  if (release) {
+    if (!prep)
+      throw errors.invalidProperty(
+        'jobReleaseTask',
+        'A job release task cannot be specified without also specifying a job preparation task for the job.',
+      );
+    const wall = checkDuration(release, 'maxWallClockTime', 'jobReleaseTask.maxWallClockTime');
+    if (wall !== undefined && wall > 15 * 60_000)
+      throw errors.invalidProperty(
+        'jobReleaseTask.maxWallClockTime',
+        'The value must not exceed 15 minutes.',
+      );
+    checkDuration(release, 'retentionTime', 'jobReleaseTask.retentionTime');
+    const prepId = typeof prep.id === 'string' ? prep.id : 'jobpreparation';
+    const releaseId = typeof release.id === 'string' ? release.id : 'jobrelease';
+    if (prepId.toLowerCase() === releaseId.toLowerCase())
+      throw errors.invalidProperty(
+        'jobReleaseTask.id',
+        'The id must differ from the job preparation task id.',
+      );
+  }
+}
+
+/**
+ * ResourceFile: exactly one of autoStorageContainerName, storageContainerUrl, httpUrl; filePath
+ * required with httpUrl and never breaking out of the working directory; blobPrefix only with a
+ * container.
+ */
+function checkResourceFiles(body: Body, prefix = ''): void {
+  for (const [i, f] of (checkArray(body, 'resourceFiles', `${prefix}resourceFiles`) ?? []).entries()) {
+    const path = `${prefix}resourceFiles[${i}]`;
+    if (!isObject(f)) throw errors.invalidProperty(path, 'The value must be an object.');
+    const sources = ['autoStorageContainerName', 'storageContainerUrl', 'httpUrl'].filter(
+      (k) => f[k] !== undefined,
+    );
+    if (sources.length !== 1)
+      throw errors.invalidProperty(
+        path,
+        'Exactly one of autoStorageContainerName, storageContainerUrl and httpUrl must be specified.',
+      );
+    if (f.httpUrl !== undefined && (typeof f.filePath !== 'string' || f.filePath === ''))
+      throw errors.missingProperty(`${path}.filePath`);
+    if (f.blobPrefix !== undefined && f.httpUrl !== undefined)
+      throw errors.invalidProperty(`${path}.blobPrefix`, 'blobPrefix applies only to a storage container.');
+    if (
+      typeof f.filePath === 'string' &&
+      (f.filePath.startsWith('/') || f.filePath.split(/[\\/]/).includes('..'))
+    )
+      throw errors.invalidProperty(
+        `${path}.filePath`,
+        "The path cannot break out of the task's working directory.",
+      );
+  }
+}
+
+/** OutputFile: filePattern, destination.container.containerUrl and uploadOptions.uploadCondition required. */
+function checkOutputFiles(body: Body): void {
+  for (const [i, f] of (checkArray(body, 'outputFiles') ?? []).entries()) {
+    const path = `outputFiles[${i}]`;
+    if (!isObject(f)) throw errors.invalidProperty(path, 'The value must be an object.');
+    if (typeof f.filePattern !== 'string' || f.filePattern === '')
+      throw errors.missingProperty(`${path}.filePattern`);
+    const container =
+      isObject(f.destination) && isObject(f.destination.container) ? f.destination.container : undefined;
+    if (typeof container?.containerUrl !== 'string')
+      throw errors.missingProperty(`${path}.destination.container.containerUrl`);
+    if (!isObject(f.uploadOptions) || f.uploadOptions.uploadCondition === undefined)
+      throw errors.missingProperty(`${path}.uploadOptions.uploadCondition`);
+    checkEnum(
+      f.uploadOptions,
+      'uploadCondition',
+      ['tasksuccess', 'taskfailure', 'taskcompletion'],
+      `${path}.uploadOptions.uploadCondition`,
+    );
+  }
+}
+
+/** A task may not take the id of its job's preparation or release task (409, as Batch answers). */
+export function checkNotSideTaskId(job: JobRec, id: string): void {
+  const prep = job.body.jobPreparationTask as Body | undefined;
+  const release = job.body.jobReleaseTask as Body | undefined;
+  const lower = id.toLowerCase();
+  if (prep && lower === String(prep.id ?? 'jobpreparation').toLowerCase())
+    throw errors.conflict(
+      'TaskIdSameAsJobPreparationTask',
+      'The specified task id is same as the job preparation task.',
+    );
+  if (release && lower === String(release.id ?? 'jobrelease').toLowerCase())
+    throw errors.conflict(
+      'TaskIdSameAsJobReleaseTask',
+      'The specified task id is same as the job release task.',
+    );
 }
 
 /** Properties settable both at creation and by patch/update. */
@@ -354,6 +485,8 @@ export function checkTaskCreate(body: Body, job: JobRec, pool: PoolRec | undefin
     }
   }
   checkExitConditions(body.exitConditions, job);
+  checkResourceFiles(body);
+  checkOutputFiles(body);
   const container = checkObject(body, 'containerSettings');
   if (container && typeof container.imageName !== 'string')
     throw errors.missingProperty('containerSettings.imageName');

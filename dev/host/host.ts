@@ -14,6 +14,7 @@ import type {
   StorageQueueFunction,
   TimerFunction,
 } from '../../functions/definition.js';
+import { HTTP_STREAMS } from '../../functions/http-streams.js';
 import {
   HostConfigError,
   type HostOptions,
@@ -47,6 +48,8 @@ export interface StartHostOptions<D> {
   /** Default: Azure's front end (http-server.ts `HTTP_TIMEOUTS`); tests shorten them. */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
   readonly cors?: string;
+  /** Responses stream, as with `app.setup({ enableHttpStream: true })`. Default: the app's (functions/http-streams.ts). */
+  readonly httpStreams?: boolean;
   /** Grace for in-flight invocations on close. Default 30 s. */
   readonly shutdownTimeoutMs?: number;
 }
@@ -172,6 +175,7 @@ export async function startHost<D>(options: StartHostOptions<D>): Promise<DevHos
     maxBodyBytes,
     ...(options.httpTimeouts ? { timeouts: options.httpTimeouts } : {}),
     ...(options.cors ? { cors: options.cors } : {}),
+    streamResponses: options.httpStreams ?? HTTP_STREAMS,
     logger,
     inFlight: tracker,
     accepting: () => accepting,

@@ -9,9 +9,15 @@
  * runs, so before any key is checked: a declared `Content-Length` over it is answered at once, and a
  * chunked body is read only up to it. Either way nothing more of the body is read; the connection is
  * answered and closed.
+ *
+ * With HTTP streams on (functions/http-streams.ts, as `app.setup({ enableHttpStream: true })` in
+ * Azure), the response is sent as the handler's body stream yields it; off, it is read whole first.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import azureFunctions, { type HttpResponseInit } from '@azure/functions';
 import type { HttpFunction } from '../../functions/definition.js';
 import { DEFAULT_REQUEST_BODY_SIZE_LIMIT } from './config.js';
@@ -61,6 +67,8 @@ export interface HttpHostOptions<D> {
   /** Default `HTTP_TIMEOUTS`; tests shorten them. */
   readonly timeouts?: Partial<HttpTimeouts>;
   readonly cors?: string;
+  /** Responses stream (`enableHttpStream`). Default false, the library's default. */
+  readonly streamResponses?: boolean;
   readonly logger: HostLogger;
   readonly inFlight: { add(p: Promise<unknown>): void };
   readonly accepting: () => boolean;
@@ -217,7 +225,7 @@ export function createHttpHost<D>(options: HttpHostOptions<D>): Server {
       return;
     }
     done = true;
-    await writeResponse(res, result);
+    await (options.streamResponses ? writeStreamedResponse(res, result) : writeResponse(res, result));
     options.logger.log(
       'information',
       `Function.${fn.name}`,
@@ -313,14 +321,69 @@ async function writeResponse(res: ServerResponse, result: HttpResponseInit | und
   headers.forEach((value, key) => {
     out[key] = value;
   });
-  const cookies = (result.cookies ?? []).map(
-    (c) =>
-      `${c.name}=${c.value}${c.path ? `; Path=${c.path}` : ''}${c.httpOnly ? '; HttpOnly' : ''}${c.secure ? '; Secure' : ''}${c.maxAge !== undefined ? `; Max-Age=${c.maxAge}` : ''}`,
-  );
+  const cookies = setCookies(result);
   if (cookies.length > 0) out['set-cookie'] = cookies;
   if (payload) out['content-length'] = String(payload.length);
   res.writeHead(result.status ?? 200, out);
   res.end(payload);
+}
+
+function setCookies(result: HttpResponseInit): string[] {
+  return (result.cookies ?? []).map(
+    (c) =>
+      `${c.name}=${c.value}${c.path ? `; Path=${c.path}` : ''}${c.httpOnly ? '; HttpOnly' : ''}${c.secure ? '; Secure' : ''}${c.maxAge !== undefined ? `; Max-Age=${c.maxAge}` : ''}`,
+  );
+}
+
+/** Headers a proxy never forwards (the library's `blockedProxyResponseHeaders`). */
+const hopByHopHeaders = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * The response as Azure sends it with HTTP streams on: the library makes the handler's answer a
+ * fetch `Response` (its `HttpResponse`: `jsonBody` serialised, default content types), copies status,
+ * headers (less hop-by-hop ones and those `connection` names) and cookies, then writes the body chunk
+ * by chunk as its stream yields them (@azure/functions src/http/httpProxy.ts `sendProxyResponse`). No
+ * `content-length` unless the handler set one: Node then sends the body chunked. A body stream that
+ * fails part-way, or a client that goes away, ends the connection (the stream is cancelled), so a
+ * cut answer never looks complete.
+ */
+async function writeStreamedResponse(
+  res: ServerResponse,
+  result: HttpResponseInit | undefined,
+): Promise<void> {
+  if (result === undefined || result === null) {
+    res.writeHead(200).end();
+    return;
+  }
+  const response = new azureFunctions.HttpResponse(result);
+  const named = (response.headers.get('connection') ?? '').split(',').map((h) => h.trim().toLowerCase());
+  const out: Record<string, string | string[]> = {};
+  response.headers.forEach((value, key) => {
+    if (!hopByHopHeaders.has(key) && !named.includes(key)) out[key] = value;
+  });
+  const cookies = setCookies(result);
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  res.writeHead(response.status, out);
+  const body = response.body as WebReadableStream<Uint8Array> | null;
+  if (!body) {
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(Readable.fromWeb(body), res);
+  } catch {
+    res.destroy();
+  }
 }
 
 function applyCors(req: IncomingMessage, res: ServerResponse, cors: string): void {

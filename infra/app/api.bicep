@@ -103,6 +103,8 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLOTWISE_SUBMIT_RETRY_BASE_SECONDS: '10'
     SLOTWISE_BATCH_AUTH_GRACE_SECONDS: '1800'
     SLOTWISE_ALLOCATION_DEADLINE_SECONDS: '1800'
+    // Least life of a task's SAS for the results store (longer for jobs with a longer maxWallClockTime).
+    SLOTWISE_RESULTS_SAS_HOURS: '48'
     SLOTWISE_POOL_IMAGE: 'canonical:0001-com-ubuntu-server-jammy:22_04-lts:latest'
     SLOTWISE_POOL_NODE_AGENT_SKU: 'batch.node.ubuntu 22.04'
     // Empty: the built-in price table (shared/planner/cost.ts); JSON overrides per VM size.

@@ -73,6 +73,9 @@ resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-
   }
 ]
 
+// Blob Data Owner: the host's blobs, and the results store (a container per tenant, created by the app,
+// whose SAS for tasks are signed with user delegation keys: generateUserDelegationKey/action, in this
+// role; test/results/storage-role.test.ts checks it against the published role).
 var appRoles = [storageBlobDataOwner, storageQueueDataContributor, storageTableDataContributor]
 
 resource appRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [

@@ -8,6 +8,12 @@ import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import { createRestBatchGateway } from '../adapters/batch/batch-gateway-rest.js';
 import { createBatchClient } from '../adapters/batch/client.js';
 import {
+  createResultsStore,
+  type ResultsStore,
+  unavailableResultsStore,
+} from '../adapters/blob/results-store.js';
+import {
+  blobServiceConnection,
   type LocalSwitches,
   localSwitches,
   readSettings,
@@ -39,6 +45,7 @@ import { signWebhook } from '../adapters/webhooks/signature.js';
 import { type Clock, type Ids, randomIds, systemClock } from '../core/clock.js';
 import type { ValidationPolicy } from '../model/validate-request.js';
 import type { NotifyDeps } from '../pipeline/notify-stage.js';
+import { createResultsSas, type ResultsSas } from '../pipeline/results-sas.js';
 import type { HealthProbe } from './health.js';
 
 export interface AppDeps {
@@ -53,6 +60,10 @@ export interface AppDeps {
   /** Queued requests waiting for a limit to free up (one per tenant and job id). */
   readonly intakeWaits: IntakeWaitStore;
   readonly batch: BatchGateway;
+  /** Each tenant's results container in Slotwise's storage account (outputs, logs, shared inputs). */
+  readonly results: ResultsStore;
+  /** The results store's SAS for tasks, minted as bodies go to Batch and reused while they last. */
+  readonly resultsSas: ResultsSas;
   readonly policy: ValidationPolicy;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -146,6 +157,21 @@ export async function createAppDeps(
       : { credential: credential! }),
   });
   const batch = createRestBatchGateway(batchClient);
+  const blob = blobServiceConnection(settings);
+  const now = () => clock.now().getTime();
+  const results = !blob
+    ? unavailableResultsStore()
+    : createResultsStore(
+        blob.kind === 'connectionString'
+          ? blob
+          : {
+              kind: 'identity',
+              blobServiceUri: blob.blobServiceUri,
+              credential: credential!,
+              ...(blob.accountName ? { accountName: blob.accountName } : {}),
+            },
+        { now },
+      );
   const callbackPolicy = { allowHttpLoopback: switches.allowHttpLoopbackCallbacks };
   const dispatcher = createWebhookDispatcher(callbackPolicy);
   const probes: HealthProbe[] = [
@@ -169,9 +195,13 @@ export async function createAppDeps(
     usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
     intakeWaits: createIntakeWaitStore(containers.jobs),
     batch,
+    results,
+    resultsSas: createResultsSas(results, { now }),
     policy: {
       checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy),
       poolAllocationMode: settings.BATCH_POOL_ALLOCATION_MODE,
+      // Output containers on the local stack's Azurite are http://127.0.0.1: the same local-only switch.
+      allowHttpLoopbackStorage: switches.allowHttpLoopbackCallbacks,
     },
     clock,
     ids,

@@ -3,8 +3,32 @@
  * item (GET /api/jobs), which the store reads by projection, without the stored request.
  */
 
-import type { DeliveryStatus, JobDoc } from './job.js';
+import { redactSas } from '../core/redact-sas.js';
+import type { DeliveryStatus, JobDoc, JobFailure, PreparationStatus, WaitingReason } from './job.js';
 import { isExistingPool } from './request-schema.js';
+
+/*
+ * Texts that can quote what Batch said (a failure message naming a resource file's URL) pass through
+ * `redactSas` on the way out, whatever wrote them: a SAS in the caller's URLs never reaches an answer.
+ */
+const failureOut = (f: JobFailure): JobFailure => ({
+  ...f,
+  message: redactSas(f.message),
+  ...(f.failedTasks
+    ? {
+        failedTasks: f.failedTasks.map((t) =>
+          t.failureMessage === undefined ? t : { ...t, failureMessage: redactSas(t.failureMessage) },
+        ),
+      }
+    : {}),
+});
+const waitingOut = (w: WaitingReason): WaitingReason => ({ ...w, message: redactSas(w.message) });
+const preparationOut = (p: PreparationStatus): PreparationStatus => ({
+  ...p,
+  nodes: p.nodes.map((n) =>
+    n.failure ? { ...n, failure: { ...n.failure, message: redactSas(n.failure.message) } } : n,
+  ),
+});
 
 export interface JobView {
   readonly id: string;
@@ -16,7 +40,8 @@ export interface JobView {
   readonly pool?: { readonly id: string } | { readonly vmSize: string };
   readonly tasks?: number;
   readonly plan?: JobDoc['plan'];
-  readonly batch?: { readonly poolId: string; readonly jobId: string; readonly managedPool: boolean };
+  /** The Batch pool and job; `jobPreparation` when the Batch job has a preparation task. */
+  readonly batch?: JobDoc['batch'];
   readonly taskCounts: JobDoc['taskCounts'];
   readonly submission?: {
     readonly chunksTotal: number;
@@ -27,6 +52,8 @@ export interface JobView {
   readonly failure?: JobDoc['failure'];
   /** While the job's pool cannot allocate nodes: Batch's code and message, and when the job fails. */
   readonly waiting?: JobDoc['waiting'];
+  /** The job preparation task per node (counts, and up to 100 nodes, failed first). */
+  readonly preparation?: JobDoc['preparation'];
   readonly history: JobDoc['history'];
   /**
    * Once Batch ended the job: node-seconds it occupied, slot-seconds its tasks used, and their ratio
@@ -77,9 +104,10 @@ export function toJobView(job: JobDoc, basePath = '/api'): JobView {
           },
         }
       : {}),
-    ...(job.errors ? { errors: job.errors } : {}),
-    ...(job.failure ? { failure: job.failure } : {}),
-    ...(job.waiting ? { waiting: job.waiting } : {}),
+    ...(job.errors ? { errors: job.errors.map((e) => ({ ...e, message: redactSas(e.message) })) } : {}),
+    ...(job.failure ? { failure: failureOut(job.failure) } : {}),
+    ...(job.waiting ? { waiting: waitingOut(job.waiting) } : {}),
+    ...(job.preparation ? { preparation: preparationOut(job.preparation) } : {}),
     history: job.history,
     ...(job.efficiency ? { efficiency: job.efficiency } : {}),
     ...(job.toleratedFailures ? { toleratedFailures: job.toleratedFailures } : {}),
@@ -166,5 +194,13 @@ export function summarizeJob(job: JobDoc): JobSummary {
 
 export function toJobListItem(summary: JobSummary, basePath = '/api'): JobListItem {
   const { jobId, ...rest } = summary;
-  return { id: jobId, ...rest, links: { self: `${basePath}/jobs/${encodeURIComponent(jobId)}` } };
+  return {
+    id: jobId,
+    ...rest,
+    ...(rest.failure
+      ? { failure: { code: rest.failure.code, message: redactSas(rest.failure.message) } }
+      : {}),
+    ...(rest.waiting ? { waiting: waitingOut(rest.waiting) } : {}),
+    links: { self: `${basePath}/jobs/${encodeURIComponent(jobId)}` },
+  };
 }

@@ -102,6 +102,19 @@ export interface PlanSummary {
   readonly slotHistogram?: readonly (readonly [number, number])[];
   /** The job's cap on nodes of a managed pool (its `maxNodes`, default 20). */
   readonly maxNodes?: number;
+  /** Present when the job's preparation downloads resource files: how often that data is copied. */
+  readonly sharedData?: SharedDataCopies;
+}
+
+/**
+ * The copies of the job preparation's resource files the plan implies: one per node that runs the
+ * job's tasks (at most the pool's nodes, at most one per task), against one per task had every task
+ * listed them itself. Fewer nodes, fewer copies: the packing is what saves the transfer.
+ */
+export interface SharedDataCopies {
+  readonly resourceFiles: number;
+  readonly preparationCopies: number;
+  readonly perTaskCopies: number;
 }
 
 /**
@@ -125,7 +138,39 @@ export interface BatchRefs {
   readonly jobId: string;
   /** True when Slotwise created (and manages) the pool. */
   readonly managedPool: boolean;
+  /**
+   * Present when the Batch job has a preparation task: reconcile then reads its status per node
+   * (read from this projected field, so the pass needs no stored request).
+   */
+  readonly jobPreparation?: { readonly waitForSuccess: boolean };
 }
+
+/** The job preparation task on one node, as Batch last reported it. */
+export interface NodePreparation {
+  readonly nodeId: string;
+  readonly state: 'running' | 'completed';
+  readonly result?: 'success' | 'failure';
+  readonly exitCode?: number;
+  readonly retryCount?: number;
+  /** Batch's failureInfo (a non-zero exit, or a resource file that could not be downloaded). */
+  readonly failure?: { readonly category: string; readonly code: string; readonly message: string };
+}
+
+/**
+ * The job preparation task across the nodes that ran it: counts over every node, and at most
+ * MAX_PREPARATION_NODES nodes named (failed first, then running, then succeeded).
+ */
+export interface PreparationStatus {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly running: number;
+  readonly nodes: readonly NodePreparation[];
+}
+
+export const MAX_PREPARATION_NODES = 100;
+
+/** The waiting reason (and failure code) of a job whose preparation failed. */
+export const PREPARATION_FAILED_CODE = 'JobPreparationFailed';
 
 export interface Lease {
   readonly owner: string;
@@ -227,6 +272,8 @@ export interface JobDoc {
   planning?: PlanningProgress;
   /** Present while the job's pool cannot allocate nodes. */
   waiting?: WaitingReason;
+  /** The job preparation task's status per node (jobs with a `jobPreparation`), from reconcile. */
+  preparation?: PreparationStatus;
   retry?: RetryRequest;
   taskCounts: TaskCounts;
   /** W3C trace context of the trace the job began in (shared/adapters/telemetry); absent without telemetry. */

@@ -5,11 +5,19 @@
  *
  * Limits (documented in docs/api.md): ids ≤ 64 chars of letters, digits, `-`, `_` (Batch's rule, unique
  * ignoring case); ≤ 10,000 explicit tasks; a sweep expands to ≤ 1,000,000 tasks; command lines ≤ 8,000
- * chars; ≤ 100 environment variables and ≤ 100 resource files per task; ≤ 10 application packages per
- * level; ≤ 20 metadata entries. The per-task limits hold for every task a sweep expands to, and the
+ * chars; ≤ 100 environment variables, ≤ 100 resource files and ≤ 20 output files per task; ≤ 10
+ * application packages per level; ≤ 20 metadata entries. The per-task limits hold for every task a sweep expands to, and the
  * expanded job as a whole is capped (validate-request.ts checks both without expanding the sweep).
  */
 import { z } from 'zod';
+import {
+  blobPathProblem,
+  filePatternProblem,
+  MAX_BLOB_NAME_LENGTH,
+  MAX_RESULTS_PATH_LENGTH,
+  resultsPathProblem,
+  resultsPrefixProblem,
+} from './output-rules.js';
 
 export const MAX_EXPLICIT_TASKS = 10_000;
 export const MAX_TASKS = 1_000_000;
@@ -53,25 +61,110 @@ const environment = z
 
 const httpsOrBlobUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
 
-const resourceFile = z.union([
-  z.strictObject({
-    httpUrl: httpsOrBlobUrl,
-    filePath: z.string().min(1).max(MAX_FILE_PATH_LENGTH),
-    fileMode: z
+/** A zod check from a rule that returns why a value is refused. */
+const rule =
+  (problem: (value: string) => string | undefined) =>
+  (value: string, ctx: z.RefinementCtx): void => {
+    const why = problem(value);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  };
+
+/**
+ * Read from the tenant's results store (same tenant: the store is the tenant's own container):
+ * blobs under `<job>/<prefix>`, `job` being this job unless named. Sent to Batch as a container
+ * download (`storageContainerUrl` + `blobPrefix`); `filePath` is the folder they land in.
+ */
+const fromResultsFile = z.strictObject({
+  fromResults: z.strictObject({
+    prefix: z
       .string()
-      .regex(/^[0-7]{3,4}$/)
-      .optional(),
+      .max(MAX_RESULTS_PATH_LENGTH, `must be at most ${MAX_RESULTS_PATH_LENGTH} characters`)
+      .superRefine(rule(resultsPrefixProblem)),
+    job: batchId.optional(),
   }),
-  z.strictObject({
-    storageContainerUrl: httpsOrBlobUrl,
-    blobPrefix: z.string().max(1024).optional(),
-    filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
-    fileMode: z
-      .string()
-      .regex(/^[0-7]{3,4}$/)
-      .optional(),
-  }),
-]);
+  filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
+  fileMode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/)
+    .optional(),
+});
+
+const resourceFile = z.union(
+  [
+    z.strictObject({
+      httpUrl: httpsOrBlobUrl,
+      filePath: z.string().min(1).max(MAX_FILE_PATH_LENGTH),
+      fileMode: z
+        .string()
+        .regex(/^[0-7]{3,4}$/)
+        .optional(),
+    }),
+    z.strictObject({
+      storageContainerUrl: httpsOrBlobUrl,
+      blobPrefix: z.string().max(1024).optional(),
+      filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
+      fileMode: z
+        .string()
+        .regex(/^[0-7]{3,4}$/)
+        .optional(),
+    }),
+    fromResultsFile,
+  ],
+  {
+    message:
+      'must be { "httpUrl", "filePath" }, { "storageContainerUrl", "blobPrefix"?, "filePath"? } or { "fromResults": { "prefix", "job"? }, "filePath"? }',
+  },
+);
+
+/**
+ * Outputs per task (explicit or expanded). Each one the results store receives carries the store's
+ * URL and a SAS (about 600 characters once the submitter resolves it) in every task body, so the
+ * count is capped where a task's outputs still cost little of Batch's 1 MB request: 20 patterns,
+ * with wildcards, cover what a task writes.
+ */
+export const MAX_OUTPUT_FILES = 20;
+
+/**
+ * An output: files matching `filePattern` (relative to the task's working directory) are uploaded
+ * when the task ends, to the tenant's results store (no destination, or `results`) or to the
+ * caller's container (`containerUrl`, with a SAS granting write). See docs/api.md.
+ */
+const outputFile = z.strictObject({
+  filePattern: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(1024, 'must be at most 1024 characters')
+    .superRefine(rule(filePatternProblem)),
+  destination: z
+    .union(
+      [
+        z.strictObject({
+          containerUrl: httpsOrBlobUrl,
+          path: z
+            .string()
+            .min(1, 'must not be empty')
+            .max(MAX_BLOB_NAME_LENGTH, `must be at most ${MAX_BLOB_NAME_LENGTH} characters`)
+            .superRefine(rule(blobPathProblem))
+            .optional(),
+        }),
+        z.strictObject({
+          /** `path` is relative to the job's folder; default `<task>/<file name>`, or `<task>` for a wildcard pattern. */
+          results: z.strictObject({
+            path: z
+              .string()
+              .min(1, 'must not be empty')
+              .max(MAX_RESULTS_PATH_LENGTH, `must be at most ${MAX_RESULTS_PATH_LENGTH} characters`)
+              .superRefine(rule(resultsPathProblem))
+              .optional(),
+          }),
+        }),
+      ],
+      { message: 'must be { "containerUrl", "path"? } or { "results": { "path"? } }' },
+    )
+    .optional(),
+  /** Batch's upload condition; default taskCompletion. */
+  uploadCondition: z.enum(['taskSuccess', 'taskFailure', 'taskCompletion']).optional(),
+});
 
 const applicationPackage = z.strictObject({
   /** Application name, or the full ARM resource id of the application. */
@@ -97,6 +190,8 @@ const resources = z.strictObject({
 
 const dependsOn = z.strictObject({
   taskIds: z.array(batchId).max(10_000).optional(),
+  /** Depends on every task of the job's sweep (fan-in): the sweep's tasks then get their index as Batch id. */
+  sweep: z.boolean().optional(),
   /** Inclusive ranges of numeric task ids, as Batch's `taskIdRanges`. */
   ranges: z
     .array(
@@ -153,6 +248,10 @@ const taskFields = {
   resources: resources.optional(),
   environment: environment.optional(),
   resourceFiles: z.array(resourceFile).max(100).optional(),
+  outputFiles: z
+    .array(outputFile)
+    .max(MAX_OUTPUT_FILES, `at most ${MAX_OUTPUT_FILES} output files per task`)
+    .optional(),
   container: container.optional(),
   applicationPackages: z.array(applicationPackage).max(10).optional(),
   /** Retries after a non-zero exit (Batch `maxTaskRetryCount`): 0..100, or -1 for unlimited. */
@@ -194,8 +293,9 @@ const sweepParameter = z.union([
 
 /**
  * A parametric sweep: one task template × parameter ranges, expanded at plan time, so a
- * 100,000-task job is a small request. `{name}` in `idTemplate`, `commandLine`, environment values
- * and resource file paths is replaced by each value; the cartesian product of all parameters is taken.
+ * 100,000-task job is a small request. `{name}` in `idTemplate`, `commandLine`, environment values,
+ * resource file paths and output file patterns and paths is replaced by each value; the cartesian
+ * product of all parameters is taken.
  */
 export const sweepSchema = z.strictObject({
   idTemplate: z
@@ -203,6 +303,8 @@ export const sweepSchema = z.strictObject({
     .min(1)
     .max(MAX_ID_LENGTH * 2),
   ...taskFields,
+  /** Explicit tasks every task of the sweep waits for. */
+  dependsOn: z.strictObject({ taskIds: z.array(batchId).min(1).max(10_000) }).optional(),
   parameters: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'parameter names must be identifiers'),
@@ -267,6 +369,33 @@ export const jobRequestSchema = z
     /** Expected run time of tasks that give none (ISO 8601), for the dry run's estimate only. */
     expectedDuration: isoDuration.optional(),
     callback: z.strictObject({ url: z.url() }).optional(),
+    /**
+     * Batch's job preparation task: runs once on each node before the first task of the job there,
+     * typically to download shared input once per node instead of once per task. No commandLine →
+     * a no-op (`/bin/sh -c true`) that only downloads the resource files. See docs/api.md.
+     */
+    jobPreparation: z
+      .strictObject({
+        commandLine: z.string().min(1).max(MAX_COMMAND_LINE_LENGTH).optional(),
+        resourceFiles: z.array(resourceFile).max(100).optional(),
+        environment: environment.optional(),
+        /** Default true: the node runs no task of the job until the preparation succeeded there. */
+        waitForSuccess: z.boolean().optional(),
+      })
+      .optional(),
+    /** Batch's job release task: runs on each node that ran the job, once the job ends (≤ PT15M). */
+    jobRelease: z
+      .strictObject({
+        commandLine: z.string().min(1).max(MAX_COMMAND_LINE_LENGTH),
+        maxWallClockTime: isoDuration.optional(),
+        environment: environment.optional(),
+      })
+      .optional(),
+    /**
+     * Which task logs (stdout.txt, stderr.txt) are kept in the results store: every task's
+     * (`taskCompletion`, the default), failed tasks' only (`taskFailure`), or none.
+     */
+    keepLogs: z.enum(['taskCompletion', 'taskFailure', 'none']).optional(),
   })
   .refine((j) => (j.tasks?.length ?? 0) > 0 || j.sweep !== undefined, {
     message: 'a job needs tasks or a sweep',
@@ -280,6 +409,9 @@ export type ManagedPoolRequest = z.infer<typeof managedPoolSchema>;
 export type ExistingPoolRequest = z.infer<typeof existingPoolSchema>;
 export type ApplicationPackage = z.infer<typeof applicationPackage>;
 export type ExitConditions = z.infer<typeof exitConditionsSchema>;
+export type OutputFileSpec = z.infer<typeof outputFile>;
+export type ResourceFileSpec = z.infer<typeof resourceFile>;
+export type KeepLogs = NonNullable<JobRequest['keepLogs']>;
 
 export function isExistingPool(pool: JobRequest['pool']): pool is ExistingPoolRequest {
   return 'id' in pool;

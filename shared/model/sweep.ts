@@ -33,7 +33,10 @@ export function renderTemplate(template: string, values: Readonly<Record<string,
   );
 }
 
-/** One expanded task: the template with `values` substituted in the id, command line, environment and file paths. */
+/**
+ * One expanded task: the template with `values` substituted in the id, command line, environment,
+ * resource file paths and output file patterns and paths (never in URLs).
+ */
 function renderSweepTask(sweep: SweepSpec, values: Readonly<Record<string, string>>): TaskSpec {
   const { idTemplate, parameters: _parameters, ...template } = sweep;
   const task: TaskSpec = {
@@ -51,7 +54,63 @@ function renderSweepTask(sweep: SweepSpec, values: Readonly<Record<string, strin
       f.filePath === undefined ? f : { ...f, filePath: renderTemplate(f.filePath, values) },
     );
   }
+  if (template.outputFiles) {
+    task.outputFiles = template.outputFiles.map((o) => {
+      const rendered = { ...o, filePattern: renderTemplate(o.filePattern, values) };
+      const d = o.destination;
+      if (d && 'containerUrl' in d && d.path !== undefined)
+        rendered.destination = { ...d, path: renderTemplate(d.path, values) };
+      else if (d && 'results' in d && d.results.path !== undefined)
+        rendered.destination = { results: { path: renderTemplate(d.results.path, values) } };
+      return rendered;
+    });
+  }
   return task;
+}
+
+/** The templates of a sweep whose parameters are substituted (what `renderSweepTask` renders). */
+export function sweepTemplates(sweep: SweepSpec): string[] {
+  return [
+    sweep.idTemplate,
+    sweep.commandLine,
+    ...Object.values(sweep.environment ?? {}),
+    ...(sweep.resourceFiles ?? []).flatMap((f) => (f.filePath === undefined ? [] : [f.filePath])),
+    ...(sweep.outputFiles ?? []).flatMap((o) => [o.filePattern, ...outputPathTemplates(o)]),
+  ];
+}
+
+/** The destination path template of a sweep output, if it has one. */
+export function outputPathTemplates(o: NonNullable<SweepSpec['outputFiles']>[number]): string[] {
+  const d = o.destination;
+  if (d && 'containerUrl' in d) return d.path === undefined ? [] : [d.path];
+  if (d && 'results' in d) return d.results.path === undefined ? [] : [d.results.path];
+  return [];
+}
+
+/**
+ * The parameter values of the sweep's task number `index` (0-based, in `expandSweep`'s order), in
+ * O(parameters): the index read as a mixed-radix number, the last parameter varying fastest.
+ */
+export function sweepValuesAt(sweep: SweepSpec, index: number): Record<string, string> {
+  const names = Object.keys(sweep.parameters);
+  const values: Record<string, string> = Object.create(null);
+  let rest = index;
+  for (let k = names.length - 1; k >= 0; k--) {
+    const list = valuesOf(sweep.parameters[names[k]!]!);
+    values[names[k]!] = list.at(rest % list.count);
+    rest = Math.floor(rest / list.count);
+  }
+  return values;
+}
+
+/** The caller's id of the sweep's task number `index`. */
+export function sweepTaskIdAt(sweep: SweepSpec, index: number): string {
+  return renderTemplate(sweep.idTemplate, sweepValuesAt(sweep, index));
+}
+
+/** How many values a parameter has, and the value at an index: what `task-ids.ts` parses ids with. */
+export function parameterValues(p: ParameterValues): { count: number; at: (i: number) => string } {
+  return valuesOf(p);
 }
 
 /** Yields the sweep's tasks in a stable order (last parameter varies fastest). */
@@ -208,12 +267,7 @@ export function sweepTaskBytes(
   for (const name of stats.keys()) empty[name] = '';
   const base = Buffer.byteLength(JSON.stringify(renderSweepTask(sweep, empty)));
   const names = new Set(stats.keys());
-  const templates = [
-    sweep.idTemplate,
-    sweep.commandLine,
-    ...Object.values(sweep.environment ?? {}),
-    ...(sweep.resourceFiles ?? []).flatMap((f) => (f.filePath === undefined ? [] : [f.filePath])),
-  ];
+  const templates = sweepTemplates(sweep);
   const uses = new Map<string, number>();
   for (const t of templates) {
     for (const [name, n] of templateShape(t, names).occurrences) uses.set(name, (uses.get(name) ?? 0) + n);

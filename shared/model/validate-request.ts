@@ -5,7 +5,9 @@
  * All problems are collected and returned together; nothing is thrown for bad input.
  */
 
+import type { z } from 'zod';
 import { checkRunOptions } from './container-run-options.js';
+import { type FieldError, fieldError } from './field-error.js';
 import {
   isExistingPool,
   type JobRequest,
@@ -32,6 +34,8 @@ import {
   sweepTaskBytes,
 } from './sweep.js';
 import type { TenantPolicy } from './tenant-policy.js';
+import { checkDependencies } from './validate-dependencies.js';
+import { checkStorageFields, RESULTS_REFERENCE_BYTES, resultsReferences } from './validate-outputs.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from './vm-sizes.js';
 
 /**
@@ -42,13 +46,7 @@ import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from './vm-sizes.js';
 export const MAX_REPORTED_ERRORS = 100;
 const MAX_ERROR_TEXT = 1024;
 
-export interface FieldError {
-  /** Dotted path such as `tasks[3].requiredSlots`; empty for the whole request. */
-  readonly field: string;
-  /** RFC 6901 JSON pointer to the same place, e.g. `/tasks/3/requiredSlots`. */
-  readonly pointer: string;
-  readonly message: string;
-}
+export { type FieldError, fieldError };
 
 export type ValidationResult =
   | { readonly ok: true; readonly request: JobRequest }
@@ -61,31 +59,21 @@ export interface ValidationPolicy {
   readonly tenant?: TenantPolicy;
   /** The Batch account's pool allocation mode; absent → `BatchService`, Batch's default. */
   readonly poolAllocationMode?: PoolAllocationMode;
+  /**
+   * The caller's storage URLs (output containers) may be http to a loopback host: the local stack's
+   * Azurite, under the same local-only switch as callbacks (SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS).
+   * Absent → false: https only.
+   */
+  readonly allowHttpLoopbackStorage?: boolean;
 }
 
 /** How the Batch account allocates pool VMs: decides whether Spot (low-priority) nodes exist at all. */
 export type PoolAllocationMode = 'BatchService' | 'UserSubscription';
 
-export function fieldError(path: readonly PropertyKey[], message: string): FieldError {
-  const field = path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('');
-  const pointer = path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
-  return { field, pointer, message };
-}
-
 export function validateJobRequest(input: unknown, policy: ValidationPolicy): ValidationResult {
   const parsed = jobRequestSchema.safeParse(input);
   if (!parsed.success) {
-    const errors = parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') {
-        return fieldError(
-          issue.path,
-          `unknown propert${issue.keys.length > 1 ? 'ies' : 'y'} ${issue.keys.join(', ')}`,
-        );
-      }
-      return fieldError(issue.path, issue.message);
-    });
+    const errors = parsed.error.issues.flatMap((issue) => issueErrors(issue, [], input));
     // The pool is checked against the VM size even when other fields are broken: all errors at once.
     const pool = managedPoolSchema.safeParse((input as { pool?: unknown } | null)?.pool);
     if (pool.success) {
@@ -106,12 +94,14 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
     );
   }
   checkTasks(request, errors);
+  checkDependencies(request, errors);
   checkTaskGrants(request, policy.tenant?.allowAdminTasks ?? false, errors);
-  if (request.sweep) {
-    const stats = sweepParameterStats(request.sweep);
+  const stats = request.sweep ? sweepParameterStats(request.sweep) : undefined;
+  if (request.sweep && stats) {
     checkSweep(request.sweep, stats, errors);
     checkSweepSizes(request, request.sweep, stats, errors);
   }
+  checkStorageFields(request, stats, { allowHttpLoopback: policy.allowHttpLoopbackStorage ?? false }, errors);
   checkPool(request, errors);
   if (!isExistingPool(request.pool)) checkLowPriority(request.pool, policy.poolAllocationMode, errors);
   if (request.callback) {
@@ -119,6 +109,44 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
     if (why) errors.push(fieldError(['callback', 'url'], why));
   }
   return errors.length > 0 ? { ok: false, errors: capErrors(errors) } : { ok: true, request };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A schema issue as field errors. Where a value matches none of a union's shapes, the shape it was
+ * meant to have (no unknown or missing keys at its top, fewest problems) names the fields inside it
+ * that are wrong; a value that fits no shape gets the union's own message.
+ */
+function issueErrors(issue: Issue, prefix: readonly PropertyKey[], input: unknown): FieldError[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'unrecognized_keys') {
+    return [
+      fieldError(path, `unknown propert${issue.keys.length > 1 ? 'ies' : 'y'} ${issue.keys.join(', ')}`),
+    ];
+  }
+  if (issue.code === 'invalid_union') {
+    const value = valueAt(input, path);
+    const given = (key: PropertyKey) =>
+      typeof value === 'object' && value !== null && Object.hasOwn(value, key as string);
+    const fits = issue.errors.filter(
+      (branch) =>
+        branch.length > 0 &&
+        branch.every((i) => i.path.length > 0 && (i.path.length > 1 || given(i.path[0]!))),
+    );
+    const best = fits.sort((a, b) => a.length - b.length)[0];
+    if (best) return best.flatMap((i) => issueErrors(i, path, input));
+  }
+  return [fieldError(path, issue.message)];
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 /** The first MAX_REPORTED_ERRORS errors, each clipped, plus one saying how many more there were. */
@@ -183,7 +211,10 @@ function checkTasks(request: JobRequest, errors: FieldError[]): void {
     }
   });
   tasks.forEach((task, i) => {
-    const bytes = Buffer.byteLength(JSON.stringify(task));
+    // Each reference to the results store grows by its URL and SAS once the submitter resolves it.
+    const bytes =
+      Buffer.byteLength(JSON.stringify(task)) +
+      resultsReferences(task, request.keepLogs) * RESULTS_REFERENCE_BYTES;
     if (bytes > MAX_TASK_JSON_BYTES) {
       errors.push(
         fieldError(
@@ -286,11 +317,12 @@ function checkSweepSizes(
   });
 
   const bytes = sweepTaskBytes(sweep, stats);
-  if (bytes.maxTask > MAX_TASK_JSON_BYTES) {
+  const maxTask = bytes.maxTask + resultsReferences(sweep, request.keepLogs) * RESULTS_REFERENCE_BYTES;
+  if (maxTask > MAX_TASK_JSON_BYTES) {
     errors.push(
       fieldError(
         ['sweep'],
-        `an expanded task takes up to ${fmt(bytes.maxTask)} bytes of JSON (the limit is ${fmt(MAX_TASK_JSON_BYTES)}, so that each task fits in one Batch request)`,
+        `an expanded task takes up to ${fmt(maxTask)} bytes of JSON (the limit is ${fmt(MAX_TASK_JSON_BYTES)}, so that each task fits in one Batch request)`,
       ),
     );
   }

@@ -35,7 +35,7 @@ import { makeEvent, transition } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
-import { planJob } from '../planner/plan-job.js';
+import { batchRefsOf, planJob } from '../planner/plan-job.js';
 import { announce } from './announce.js';
 import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive, renewStageLease } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
@@ -228,7 +228,7 @@ async function planClaimed(
     current.state === 'accepted' && current.planning?.lease?.owner === owner
       ? transition(withoutPoolWait(withoutPlanLease(current)), 'planned', deps.clock.now(), deps.ids.uuid(), {
           plan: { ...plan.summary, chunks: count },
-          batch: { poolId: plan.poolId, jobId: plan.batchJob.id, managedPool: plan.pool !== undefined },
+          batch: batchRefsOf(plan),
           batchBodies: { ...(plan.pool ? { pool: plan.pool } : {}), job: plan.batchJob },
           submission: { chunksTotal: count, chunksAdded: 0, tasksAdded: 0, attempts: 0 },
         })

@@ -8,6 +8,10 @@
  * Writes happen only when something changed, through the store's ETag-guarded update, so two
  * reconcilers racing never lose an update: the loser re-reads and re-applies the same decision.
  *
+ * Jobs with a preparation task (`batch.jobPreparation`) also get one paged read of its status per
+ * node per pass (preparation.ts): counts and failed nodes on the job, a waiting reason while a failed
+ * preparation holds tasks back, and a failure when no node of the pool can run them.
+ *
  * Reads are cheap: a pass lists jobs projected (`WorkItem`: state, counts, Batch refs, plan size;
  * never the stored request, which can approach 1 MB) and decides on that. The full document is read
  * only where it is needed: by the ETag-guarded update when something changed, and once when Batch
@@ -27,6 +31,7 @@ import type { JobDoc, JobFailure, JobState, TaskCounts } from '../model/job.js';
 import { transition } from '../model/lifecycle.js';
 import { announce } from './announce.js';
 import { type FairShare, takeFairly } from './fair-order.js';
+import { finalPreparationStatus, reconcilePreparation, withFinalPreparation } from './preparation.js';
 import { type JobEndReading, readJobEnd } from './read-job-end.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
 
@@ -157,7 +162,21 @@ export async function reconcileJob(
   if (!seen) return 'none';
   const { observation, subject } = seen;
   const first = decide(subject, observation);
+  // The preparation is followed while the job runs on (its end is Batch's to tell, above).
+  if (first.kind !== 'move' && observation.kind === 'seen' && job.batch?.jobPreparation) {
+    // A failed read of the status must not hold back the counts: the next pass reads it again.
+    const prep = await reconcilePreparation(job, batchJobId, observation.counts, deps).catch(
+      () => 'none' as const,
+    );
+    if (prep === 'failed') return 'move';
+    if (first.kind === 'none') return prep === 'changed' ? 'counts' : 'none';
+  }
   if (first.kind === 'none') return 'none';
+  // A job can end between two passes: its preparation's last status is read with the end.
+  const finalPreparation =
+    first.kind === 'move' && job.batch?.jobPreparation
+      ? await finalPreparationStatus(batchJobId, deps)
+      : undefined;
   let failure = first.kind === 'move' ? first.failure : undefined;
   if (first.kind === 'move' && failure?.code === 'TaskFailed') {
     failure = {
@@ -182,10 +201,13 @@ export async function reconcileJob(
     }
     // Prefer the failure read with task detail when the fresh decision is the same failure.
     const chosen = decision.failure && failure?.code === decision.failure.code ? failure : decision.failure;
-    const moved = transition(next, decision.to, deps.clock.now(), deps.ids.uuid(), {
-      taskCounts: decision.taskCounts,
-      ...(chosen ? { failure: chosen } : {}),
-    });
+    const moved = withFinalPreparation(
+      transition(next, decision.to, deps.clock.now(), deps.ids.uuid(), {
+        taskCounts: decision.taskCounts,
+        ...(chosen ? { failure: chosen } : {}),
+      }),
+      finalPreparation,
+    );
     const end = observation.kind === 'seen' ? observation.end : undefined;
     if (!end || !moved.endedAt) return moved;
     return {

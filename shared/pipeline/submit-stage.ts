@@ -30,6 +30,7 @@ import { queueNames } from '../adapters/queues/names.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
 import type { Clock, Ids } from '../core/clock.js';
 import { describeError, SlotwiseError } from '../core/errors.js';
+import { redactSas } from '../core/redact-sas.js';
 import type { JobBody, NameValue, PoolBody } from '../model/batch-bodies.js';
 import { isOwnJob, isOwnPool, type JobOwner, poolOwnerOf } from '../model/batch-names.js';
 import { attemptOf, callbackTokenExpiry, taskCallbackToken } from '../model/callback-token.js';
@@ -45,6 +46,7 @@ import {
   renewStageLease,
 } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
+import { type ResultsSas, resolveResultsStore } from './results-sas.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
 
 export interface SubmitStageDeps {
@@ -63,8 +65,11 @@ export interface SubmitStageDeps {
         | 'SLOTWISE_BATCH_AUTH_GRACE_SECONDS'
         | 'SLOTWISE_SUBMIT_RETRY_BASE_SECONDS'
         | 'SLOTWISE_QUOTA_RETRY_SECONDS'
+        | 'SLOTWISE_RESULTS_SAS_HOURS'
       >
     >;
+  /** The tenant's results store SAS, put in place of `RESULTS_STORE_URL` as bodies go to Batch. */
+  readonly resultsSas?: ResultsSas;
   readonly log?: (message: string) => void;
   /**
    * How long a claim on a job lasts without renewal. Default 30 s (`DEFAULT_LEASE_MS`): a live holder
@@ -230,7 +235,12 @@ async function submitClaimed(
         while (!exhausted && !overBudget && inFlight.length < 2) {
           const chunks = await take();
           if (chunks.length === 0) break;
-          const tasks = chunks.flatMap((c) => c.tasks);
+          const tasks = await resolveResultsStore(
+            chunks.flatMap((c) => c.tasks),
+            job,
+            bodies.job,
+            deps,
+          );
           const outcome = deps.batch.addTasks(refs.jobId, tasks);
           outcome.catch(() => undefined); // awaited in order below; never left unhandled
           inFlight.push({ chunks: chunks.length, tasks: tasks.length, outcome });
@@ -510,7 +520,9 @@ async function ensureBatchJob(
       },
     );
   }
-  const created = await deps.batch.createJob({ ...body, commonEnvironmentSettings: environment });
+  const created = await deps.batch.createJob(
+    await resolveResultsStore({ ...body, commonEnvironmentSettings: environment }, job, body, deps),
+  );
   if (created === 'created') return;
   const existing = await deps.batch.getJob(body.id);
   if (!existing)
@@ -539,7 +551,10 @@ async function failJob(
 ): Promise<SubmitStageResult> {
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) =>
     current.state === 'submitting' || current.state === 'planned'
-      ? transition(current, 'failed', deps.clock.now(), deps.ids.uuid(), { failure: { code, message } })
+      ? transition(current, 'failed', deps.clock.now(), deps.ids.uuid(), {
+          // Batch's messages may quote a URL; a SAS never reaches the document, events or answers.
+          failure: { code, message: redactSas(message) },
+        })
       : undefined,
   );
   if (batchJobId) {
@@ -562,7 +577,7 @@ async function releaseLease(
     .update(job.tenant, job.jobId, (current) => {
       if (current.submission?.lease?.owner !== owner) return undefined;
       const { lease: _released, authFailingSince: _cleared, ...submission } = current.submission;
-      return { ...current, submission: { ...submission, lastError: reason.slice(0, 500) } };
+      return { ...current, submission: { ...submission, lastError: redactSas(reason).slice(0, 500) } };
     })
     .catch(() => undefined);
 }

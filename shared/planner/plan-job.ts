@@ -14,13 +14,7 @@
  * Pure: the existing pool (if any) is read from Batch by the caller and passed in.
  */
 
-import type {
-  ApplicationPackageReference,
-  JobBody,
-  NameValue,
-  PoolBody,
-  TaskBody,
-} from '../model/batch-bodies.js';
+import type { ApplicationPackageReference, JobBody, PoolBody, TaskBody } from '../model/batch-bodies.js';
 import {
   batchJobIdFor,
   jobOwnerMetadata,
@@ -29,7 +23,7 @@ import {
   poolSpecHash,
 } from '../model/batch-names.js';
 import { usesDependencyActions, usesJobActions } from '../model/exit-conditions.js';
-import type { PlanSummary } from '../model/job.js';
+import type { BatchRefs, PlanSummary } from '../model/job.js';
 import {
   isExistingPool,
   type JobRequest,
@@ -37,13 +31,27 @@ import {
   type TaskSpec,
 } from '../model/request-schema.js';
 import { expandSweep, sweepParameterStats } from '../model/sweep.js';
+import { resultsReferences } from '../model/validate-outputs.js';
 import { type FieldError, fieldError } from '../model/validate-request.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../model/vm-sizes.js';
 import { packSlots, planWaves } from './pack.js';
+import {
+  jobPreparationBodies,
+  RESULTS_URL_GROWTH,
+  resultsReferenceCount,
+  type TaskBodyContext,
+  taskBodyContext,
+  toPackageRef,
+  toTaskBody,
+} from './task-body.js';
 
 export const DEFAULT_MAX_NODES = 20;
 export const MAX_TASKS_PER_CHUNK = 100;
-/** Batch rejects add-collection bodies of 1 MB or more; keep a margin for the envelope. */
+/**
+ * Batch rejects add-collection bodies of 1 MB or more; keep a margin for the envelope. Bodies are
+ * measured with every results store reference at its resolved size (RESULTS_URL_GROWTH), so the
+ * chunk stays under this once the submitter puts the store's URL and SAS in.
+ */
 export const MAX_CHUNK_BYTES = 900_000;
 
 export interface ExistingPoolInfo {
@@ -101,6 +109,17 @@ export interface JobPlan {
    * limit's share (⌈tasks / 100⌉; see `widestTaskBody`), else by building every chunk once.
    */
   chunkCount(): number;
+}
+
+/** The job's references to its Batch pool and job, as the plan stage stores them. */
+export function batchRefsOf(plan: Pick<JobPlan, 'poolId' | 'pool' | 'batchJob'>): BatchRefs {
+  const prep = plan.batchJob.jobPreparationTask;
+  return {
+    poolId: plan.poolId,
+    jobId: plan.batchJob.id,
+    managedPool: plan.pool !== undefined,
+    ...(prep ? { jobPreparation: { waitForSuccess: prep.waitForSuccess } } : {}),
+  };
 }
 
 export type PlanOutcome =
@@ -221,7 +240,9 @@ export function planJob(input: PlanInput): PlanOutcome {
   // Batch refuses a dependencyAction on a job without task dependencies, and job actions without
   // performexitoptionsjobaction: both follow from the tasks' exit conditions.
   const usesTaskDependencies =
-    explicit.some((t) => t.dependsOn !== undefined) || usesDependencyActions(request);
+    explicit.some((t) => t.dependsOn !== undefined) ||
+    request.sweep?.dependsOn !== undefined ||
+    usesDependencyActions(request);
   const batchJob: JobBody = {
     id: batchJobId,
     ...(request.displayName ? { displayName: request.displayName } : {}),
@@ -246,7 +267,9 @@ export function planJob(input: PlanInput): PlanOutcome {
         .filter(([name]) => !name.startsWith('slotwise.'))
         .map(([name, value]) => ({ name, value })),
     ],
+    ...jobPreparationBodies(request, input.jobId),
   };
+  const sharedFiles = request.jobPreparation?.resourceFiles?.length ?? 0;
 
   const summary: PlanSummary = {
     nodes: packed.nodes,
@@ -265,15 +288,29 @@ export function planJob(input: PlanInput): PlanOutcome {
     nodeFillType: 'pack',
     slotHistogram: histogram(sizes),
     ...(target.kind === 'managed' ? { maxNodes } : {}),
+    ...(sharedFiles > 0
+      ? {
+          sharedData: {
+            resourceFiles: sharedFiles,
+            // Every node that runs a task of the job copies the files once: at most the pool's nodes.
+            preparationCopies: Math.min(poolNodes, sizes.length),
+            perTaskCopies: sizes.length,
+          },
+        }
+      : {}),
   };
 
   const slotsAt = (i: number) => sizes[i]!;
+  const ctx = taskBodyContext(request, input.jobId, taskLevelJobPackages);
   let uncut: boolean | undefined;
   const neverCut = () => {
-    uncut ??= byteLimitNeverCuts(widestTaskBody(request, slotsAt, taskLevelJobPackages));
+    uncut ??= byteLimitNeverCuts(
+      widestTaskBody(request, slotsAt, taskLevelJobPackages, input.jobId),
+      request,
+    );
     return uncut;
   };
-  const chunks = () => chunkTasks(allTasks(request), slotsAt, taskLevelJobPackages, 0, neverCut());
+  const chunks = () => chunkTasks(allTasks(request), slotsAt, ctx, 0, neverCut());
   const chunkCount = () => {
     if (neverCut()) return Math.ceil(sizes.length / MAX_TASKS_PER_CHUNK);
     let count = 0;
@@ -292,7 +329,7 @@ export function planJob(input: PlanInput): PlanOutcome {
 function* chunkTasks(
   tasks: Iterable<TaskSpec>,
   slotsAt: (index: number, task: TaskSpec) => number,
-  taskLevelJobPackages: readonly ApplicationPackageReference[],
+  ctx: TaskBodyContext,
   first = 0,
   neverCut = false,
 ): Generator<TaskBody[]> {
@@ -300,8 +337,11 @@ function* chunkTasks(
   let bytes = 2;
   let i = first;
   for (const task of tasks) {
-    const body = toTaskBody(task, slotsAt(i++, task), taskLevelJobPackages);
-    const length = neverCut ? 0 : Buffer.byteLength(JSON.stringify(body)) + 1;
+    const index = i++;
+    const body = toTaskBody(task, index, slotsAt(index, task), ctx);
+    const length = neverCut
+      ? 0
+      : Buffer.byteLength(JSON.stringify(body)) + 1 + resultsReferenceCount(body) * RESULTS_URL_GROWTH;
     if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_CHUNK || bytes + length > MAX_CHUNK_BYTES)) {
       yield chunk;
       chunk = [];
@@ -340,18 +380,28 @@ export function* rebuildChunks(
     }
   };
   const slotsAt = (_i: number, task: TaskSpec) => slotsFor(task, size, summary.taskSlotsPerNode);
+  // The stored request always has its id (accept-job sets it): the results store's folder.
+  const jobId = request.id ?? '';
   yield* chunkTasks(
     tasks(),
     slotsAt,
-    packages,
+    taskBodyContext(request, jobId, packages),
     fromTask,
-    byteLimitNeverCuts(widestTaskBody(request, slotsAt, packages)),
+    byteLimitNeverCuts(widestTaskBody(request, slotsAt, packages, jobId), request),
   );
 }
 
-/** The byte limit cannot cut a chunk when 100 bodies of `widest` bytes (plus commas, brackets) fit. */
-function byteLimitNeverCuts(widest: number): boolean {
-  return 2 + MAX_TASKS_PER_CHUNK * (widest + 1) <= MAX_CHUNK_BYTES;
+/**
+ * The byte limit cannot cut a chunk when 100 bodies of `widest` bytes (plus commas, brackets) fit,
+ * each with its results store references at their resolved size.
+ */
+function byteLimitNeverCuts(widest: number, request: JobRequest): boolean {
+  const references = Math.max(
+    0,
+    ...(request.tasks ?? []).map((t) => resultsReferences(t, request.keepLogs)),
+    ...(request.sweep ? [resultsReferences(request.sweep, request.keepLogs)] : []),
+  );
+  return 2 + MAX_TASKS_PER_CHUNK * (widest + references * RESULTS_URL_GROWTH + 1) <= MAX_CHUNK_BYTES;
 }
 
 /**
@@ -360,15 +410,20 @@ function byteLimitNeverCuts(widest: number): boolean {
  * in the values substituted into their templated fields, which the body copies verbatim: the body
  * of the task with every value empty, plus, per parameter, (its uses in the body, found by probing
  * with a plain value) × (its widest value's JSON bytes, in closed form from `sweepParameterStats`).
- * Parameters vary independently, so the task with every widest value exists and this is exact.
+ * Parameters vary independently, so the task with every widest value exists and this is exact,
+ * except where a value changes an output's default path (a wildcard in it, which drops the file name
+ * from the path): such a task is narrower, so the figure stays an upper bound. Results store
+ * references are counted here as written (the placeholder); their growth is added by the callers.
  */
 export function widestTaskBody(
   request: JobRequest,
   slotsAt: (index: number, task: TaskSpec) => number,
   taskLevelJobPackages: readonly ApplicationPackageReference[],
+  jobId = request.id ?? '',
 ): number {
+  const ctx = taskBodyContext(request, jobId, taskLevelJobPackages);
   const bodyBytes = (task: TaskSpec, index: number) =>
-    Buffer.byteLength(JSON.stringify(toTaskBody(task, slotsAt(index, task), taskLevelJobPackages)));
+    Buffer.byteLength(JSON.stringify(toTaskBody(task, index, slotsAt(index, task), ctx)));
   let widest = 0;
   const explicit = request.tasks ?? [];
   explicit.forEach((task, i) => {
@@ -391,6 +446,8 @@ export function widestTaskBody(
     const uses = (rendered({ [name]: PROBE }) - base) / PROBE.length;
     bytes += uses * stats.get(name)!.maxJsonBytes;
   }
+  // Index ids: the probe was task "0"; the last task's id has all the digits.
+  if (ctx.sweepIndexIds) bytes += String(ctx.sweepTasks - 1).length - 1;
   return Math.max(widest, bytes);
 }
 
@@ -482,15 +539,6 @@ export function decidePackagePlacement(
   };
 }
 
-function toPackageRef(p: {
-  applicationId: string;
-  version?: string | undefined;
-}): ApplicationPackageReference {
-  return p.version
-    ? { applicationId: p.applicationId, version: p.version }
-    : { applicationId: p.applicationId };
-}
-
 function toPoolPackageRef(
   p: { applicationId: string; version?: string | undefined },
   accountResourceId: string | undefined,
@@ -545,54 +593,5 @@ function managedPoolSpec(
     taskSlotsPerNode: slotsPerNode,
     taskSchedulingPolicy: { nodeFillType: 'pack' },
     ...(packages.length > 0 ? { applicationPackageReferences: packages } : {}),
-  };
-}
-
-function toTaskBody(
-  task: TaskSpec,
-  slots: number,
-  jobPackages: readonly ApplicationPackageReference[],
-): TaskBody {
-  const packages = [...jobPackages, ...(task.applicationPackages ?? []).map(toPackageRef)];
-  const environment: NameValue[] = Object.entries(task.environment ?? {}).map(([name, value]) => ({
-    name,
-    value,
-  }));
-  return {
-    id: task.id,
-    ...(task.displayName ? { displayName: task.displayName } : {}),
-    commandLine: task.commandLine,
-    requiredSlots: slots,
-    ...(environment.length > 0 ? { environmentSettings: environment } : {}),
-    ...(task.resourceFiles ? { resourceFiles: task.resourceFiles } : {}),
-    ...(task.container
-      ? {
-          containerSettings: {
-            imageName: task.container.image,
-            ...(task.container.runOptions ? { containerRunOptions: task.container.runOptions } : {}),
-          },
-        }
-      : {}),
-    ...(packages.length > 0 ? { applicationPackageReferences: packages } : {}),
-    ...(task.maxWallClockTime || task.maxRetries !== undefined
-      ? {
-          constraints: {
-            ...(task.maxWallClockTime ? { maxWallClockTime: task.maxWallClockTime } : {}),
-            ...(task.maxRetries !== undefined ? { maxTaskRetryCount: task.maxRetries } : {}),
-          },
-        }
-      : {}),
-    ...(task.dependsOn
-      ? {
-          dependsOn: {
-            ...(task.dependsOn.taskIds ? { taskIds: task.dependsOn.taskIds } : {}),
-            ...(task.dependsOn.ranges ? { taskIdRanges: task.dependsOn.ranges } : {}),
-          },
-        }
-      : {}),
-    ...(task.exitConditions ? { exitConditions: task.exitConditions } : {}),
-    // Always explicit, never Batch's default (pool scope): a task-scoped user cannot read or change
-    // files of other tasks on the node. Admin only when asked for; validation has checked the grant.
-    userIdentity: { autoUser: { scope: 'task', elevationLevel: task.elevationLevel ?? 'nonadmin' } },
   };
 }

@@ -6,12 +6,14 @@
  * fit the tenant's limits (maxTasksInFlight). Not checked: the submission rate and the active-job and
  * task quotas (they describe the moment of a real submission, not the job), nor whether the id is
  * already taken (a dry run is no submission, so it is no replay or conflict either). An existing pool
- * is read from Batch as the plan stage reads it, with the same refusals.
+ * is read from Batch as the plan stage reads it, with the same refusals. The answer shows the Batch
+ * job body with every SAS signature redacted (the caller's resource file URLs may carry one).
  */
 
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
 import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { redactSas } from '../core/redact-sas.js';
 import type { JobBody, PoolBody } from '../model/batch-bodies.js';
 import { checkTaskLimit, checkTenantPolicy } from '../model/check-tenant-policy.js';
 import type { PlanSummary } from '../model/job.js';
@@ -117,10 +119,18 @@ export async function dryRunJob(
         taskSlotsPerNode: summary.taskSlotsPerNode,
         currentNodes: existing.pool?.currentNodes ?? 0,
       },
-      batchJob: plan.batchJob,
+      // The preparation's resource file URLs may carry the caller's SAS: never in an answer.
+      batchJob: withoutSas(plan.batchJob),
       estimate,
     },
   };
+}
+
+/** A copy of a JSON value with every SAS signature in its strings redacted (see core/redact-sas.ts). */
+function withoutSas<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value), (_key, v: unknown) =>
+    typeof v === 'string' ? redactSas(v) : v,
+  ) as T;
 }
 
 /** Slots and expected seconds per task; a sweep's tasks all share the template's, so it is not expanded. */

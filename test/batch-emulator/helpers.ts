@@ -46,6 +46,8 @@ export interface CallResult {
   status: number;
   headers: Headers;
   json: unknown;
+  /** The body as text (node files are not JSON). */
+  raw: string;
 }
 
 /** A signed REST call; `path` may carry a query (api-version is added unless given). */
@@ -76,7 +78,8 @@ export async function call(
   else if (auth !== 'none') headers.authorization = auth;
   const res = await fetch(url, { method, headers, ...(text !== undefined ? { body: text } : {}) });
   const raw = await res.text();
-  return { status: res.status, headers: res.headers, json: raw ? JSON.parse(raw) : undefined };
+  const isJson = (res.headers.get('content-type') ?? '').includes('json');
+  return { status: res.status, headers: res.headers, json: raw && isJson ? JSON.parse(raw) : undefined, raw };
 }
 
 export async function control(emulator: BatchEmulator, method: string, path: string, body?: unknown) {

@@ -14,8 +14,11 @@ import { runSubmitStage } from '../../shared/pipeline/submit-stage.js';
 import { planJob, rebuildChunks } from '../../shared/planner/plan-job.js';
 import { type SlotwiseStack, startSlotwise, waitFor, waitForJobState } from '../support/stack.js';
 
+// Throughput jobs: no log copies, whose thousands of real uploads to Azurite would be timed here
+// instead of the submission paths these tests are about (logs are tested in test/round-trip).
 const sweepJob = (id: string, tasks: number, command = 'exit 0') => ({
   id,
+  keepLogs: 'none',
   pool: { vmSize: 'standard_d4s_v3', maxNodes: 50 },
   sweep: {
     idTemplate: 't{n}',

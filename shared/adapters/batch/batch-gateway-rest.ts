@@ -4,11 +4,12 @@
  * read means undefined, a job already terminating or completed counts as terminated.
  */
 
+import { redactSas } from '../../core/redact-sas.js';
 import { isOwnJob, isOwnPool } from '../../model/batch-names.js';
-import type { FailedTask } from '../../model/job.js';
+import type { FailedTask, NodePreparation } from '../../model/job.js';
 import { traceparentOf, withTraceMetadata } from '../telemetry/trace-context.js';
 import { addTasks } from './add-tasks.js';
-import type { BatchGateway, PoolInfo } from './batch-gateway.js';
+import type { BatchGateway, PoolInfo, TaskFilter, TaskInfo } from './batch-gateway.js';
 import { type BatchClient, BatchError } from './client.js';
 
 interface WirePool {
@@ -53,7 +54,123 @@ const FAILED_TASKS = "executionInfo/result eq 'failure'";
 /** Empty pages followed in one call before answering with none and the link. */
 const EMPTY_PAGES_FOLLOWED = 10;
 
+/** What `TaskInfo` needs of a task, and nothing more (`$select` keeps list pages small). */
+const TASK_INFO_SELECT = 'id,state,requiredSlots,executionInfo,nodeInfo';
+
+/**
+ * The `$filter` for a task list. Batch's task list filters `state` and `executionInfo/result` with
+ * `eq`/`ne`, joined by `and`/`or` (learn.microsoft.com/rest/api/batchservice/odata-filters-in-batch,
+ * "List tasks"). `running` includes `preparing`, as `taskcounts.running` does.
+ */
+export function taskFilterText(filter: TaskFilter): string | undefined {
+  const terms: string[] = [];
+  if (filter.state === 'running') terms.push("(state eq 'preparing' or state eq 'running')");
+  else if (filter.state) terms.push(`state eq '${filter.state}'`);
+  if (filter.result) terms.push(`executionInfo/result eq '${filter.result}'`);
+  return terms.length > 0 ? terms.join(' and ') : undefined;
+}
+
+interface WireTask {
+  id: string;
+  state?: string;
+  requiredSlots?: number;
+  executionInfo?: {
+    startTime?: string;
+    endTime?: string;
+    exitCode?: number;
+    result?: string;
+    retryCount?: number;
+    requeueCount?: number;
+    lastRetryTime?: string;
+    failureInfo?: { category?: string; code?: string; message?: string };
+  };
+  nodeInfo?: { nodeId?: string };
+}
+
+const taskStates = new Set(['active', 'preparing', 'running', 'completed']);
+
+export function toTaskInfo(t: WireTask): TaskInfo {
+  const info = t.executionInfo ?? {};
+  const failure = info.failureInfo;
+  return {
+    id: t.id,
+    state: (taskStates.has(t.state ?? '') ? t.state : 'active') as TaskInfo['state'],
+    requiredSlots: t.requiredSlots ?? 1,
+    retryCount: info.retryCount ?? 0,
+    requeueCount: info.requeueCount ?? 0,
+    ...(info.startTime ? { startTime: info.startTime } : {}),
+    ...(info.endTime ? { endTime: info.endTime } : {}),
+    ...(info.lastRetryTime ? { lastRetryTime: info.lastRetryTime } : {}),
+    ...(info.exitCode !== undefined ? { exitCode: info.exitCode } : {}),
+    ...(info.result === 'success' || info.result === 'failure' ? { result: info.result } : {}),
+    ...(failure
+      ? {
+          failure: {
+            category: failure.category ?? 'unmapped',
+            code: failure.code ?? 'Unknown',
+            message: redactSas(failure.message ?? ''),
+          },
+        }
+      : {}),
+    ...(t.nodeInfo?.nodeId ? { nodeId: t.nodeInfo.nodeId } : {}),
+  };
+}
+
+/** Batch's `$skiptoken` in a list's `odata.nextLink`. */
+function skipTokenOf(nextLink: string): string {
+  let token: string | null = null;
+  try {
+    token = new URL(nextLink).searchParams.get('$skiptoken');
+  } catch {
+    token = null;
+  }
+  if (!token)
+    throw new BatchError({
+      code: 'InvalidResponse',
+      message: 'Batch answered a next page link without a $skiptoken',
+      retryable: false,
+    });
+  return token;
+}
+
+/** An item of Jobs_ListJobPreparationAndReleaseTaskStatus (BatchJobPreparationAndReleaseTaskStatus). */
+interface WirePreparationStatus {
+  nodeId?: string;
+  jobPreparationTaskExecutionInfo?: {
+    state?: string;
+    exitCode?: number;
+    retryCount?: number;
+    result?: string;
+    failureInfo?: { category?: string; code?: string; message?: string };
+  };
+}
+
+/** A node's preparation as the pipeline keeps it; the failure message with any SAS redacted. */
+export function toNodePreparation(item: WirePreparationStatus): NodePreparation | undefined {
+  const info = item.jobPreparationTaskExecutionInfo;
+  if (!item.nodeId || !info) return undefined;
+  const failure = info.failureInfo;
+  return {
+    nodeId: item.nodeId,
+    state: info.state === 'completed' ? 'completed' : 'running',
+    ...(info.result === 'success' || info.result === 'failure' ? { result: info.result } : {}),
+    ...(info.exitCode !== undefined ? { exitCode: info.exitCode } : {}),
+    ...(info.retryCount !== undefined ? { retryCount: info.retryCount } : {}),
+    ...(failure
+      ? {
+          failure: {
+            category: failure.category ?? 'unmapped',
+            code: failure.code ?? 'Unknown',
+            message: redactSas(failure.message ?? ''),
+          },
+        }
+      : {}),
+  };
+}
+
 const notFound = (e: unknown) => e instanceof BatchError && e.status === 404;
+/** A task file Batch cannot serve now: no such file, task or job, not run yet, or its node is gone. */
+const fileGone = (e: unknown) => e instanceof BatchError && (e.status === 404 || e.status === 409);
 const exists = (e: unknown, code: string) => e instanceof BatchError && e.code === code;
 
 export function createRestBatchGateway(
@@ -196,7 +313,7 @@ export function createRestBatchGateway(
           taskId: (t as { id: string }).id,
           ...(info?.exitCode !== undefined ? { exitCode: info.exitCode } : {}),
           ...(info?.failureInfo?.code ? { failureCode: info.failureInfo.code } : {}),
-          ...(info?.failureInfo?.message ? { failureMessage: info.failureInfo.message } : {}),
+          ...(info?.failureInfo?.message ? { failureMessage: redactSas(info.failureInfo.message) } : {}),
         });
         if (failed.length >= limit) break;
       }
@@ -260,6 +377,79 @@ export function createRestBatchGateway(
         if (ids.length > 0 || !link || pages >= EMPTY_PAGES_FOLLOWED)
           return { ids, ...(link ? { continuation: link } : {}) };
       }
+    },
+    async listTaskPage(jobId, { filter, maxResults, skipToken }) {
+      try {
+        const filterText = taskFilterText(filter);
+        const page = await client.tasks.listPage(jobId, {
+          ...(filterText ? { filter: filterText } : {}),
+          select: TASK_INFO_SELECT,
+          maxResults,
+          ...(skipToken ? { skipToken } : {}),
+        });
+        return {
+          tasks: page.value.map((t) => toTaskInfo(t as unknown as WireTask)),
+          ...(page.nextLink ? { skipToken: skipTokenOf(page.nextLink) } : {}),
+        };
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async getTask(jobId, taskId) {
+      try {
+        const task = await client.tasks.get(jobId, taskId, { select: TASK_INFO_SELECT });
+        return toTaskInfo(task as unknown as WireTask);
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async getTaskFileProperties(jobId, taskId, path) {
+      try {
+        const head = await client.tasks.fileProperties(jobId, taskId, path);
+        return {
+          size: head.contentLength,
+          isDirectory: head.isDirectory,
+          ...(head.lastModified ? { lastModified: head.lastModified } : {}),
+        };
+      } catch (e) {
+        if (fileGone(e)) return 'gone';
+        throw e;
+      }
+    },
+    async readTaskFile(jobId, taskId, path, range) {
+      try {
+        return await client.tasks.getFile(jobId, taskId, path, range);
+      } catch (e) {
+        if (fileGone(e)) return 'gone';
+        throw e;
+      }
+    },
+    async listPreparationStatus(jobId) {
+      const nodes: NodePreparation[] = [];
+      try {
+        for await (const item of client.jobs.listPreparationStatus(jobId, { maxResults: 1000 })) {
+          const node = toNodePreparation(item as WirePreparationStatus);
+          if (node) nodes.push(node);
+        }
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        // A job without a preparation task (Batch answers 409 JobPreparationTaskNotSpecified).
+        if (exists(e, 'JobPreparationTaskNotSpecified')) return [];
+        throw e;
+      }
+      return nodes;
+    },
+    async listNodeIds(poolId) {
+      const ids: string[] = [];
+      try {
+        for await (const n of client.nodes.list(poolId, { select: 'id' })) ids.push(String(n.id));
+      } catch (e) {
+        if (notFound(e)) return [];
+        throw e;
+      }
+      return ids;
     },
     async reactivateTask(jobId, taskId) {
       await client.tasks.reactivate(jobId, taskId);

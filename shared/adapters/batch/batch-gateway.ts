@@ -5,7 +5,7 @@
 
 import type { JobBody, PoolBody, TaskBody } from '../../model/batch-bodies.js';
 import type { JobOwner, PoolOwner } from '../../model/batch-names.js';
-import type { FailedTask } from '../../model/job.js';
+import type { FailedTask, NodePreparation } from '../../model/job.js';
 
 /** What a guarded action found: done, nothing there, or a resource that is not this owner's (left alone). */
 export type GuardedOutcome = 'done' | 'missing' | 'foreign';
@@ -69,6 +69,53 @@ export interface FailedTaskPage {
   readonly continuation?: string;
 }
 
+/** Batch's task states (`preparing`: the node runs the job preparation task first). */
+export type BatchTaskState = 'active' | 'preparing' | 'running' | 'completed';
+
+/** Which tasks a task list page holds: Batch `$filter` terms, joined by `and`. */
+export interface TaskFilter {
+  /** `running` takes `preparing` too, as Batch's task counts do. */
+  readonly state?: 'active' | 'running' | 'completed';
+  readonly result?: 'success' | 'failure';
+}
+
+/** A task as Batch shows it: its latest attempt only (Batch keeps no history of earlier ones). */
+export interface TaskInfo {
+  /** Batch's task id (see `model/task-ids.ts` for the caller's). */
+  readonly id: string;
+  readonly state: BatchTaskState;
+  readonly requiredSlots: number;
+  /** Retries Batch made after a nonzero exit code. */
+  readonly retryCount: number;
+  /** Times Batch put the task back in the queue (node lost, preempted, rebooted): not retries. */
+  readonly requeueCount: number;
+  readonly startTime?: string;
+  readonly endTime?: string;
+  readonly lastRetryTime?: string;
+  readonly exitCode?: number;
+  readonly result?: 'success' | 'failure';
+  readonly failure?: { readonly category: string; readonly code: string; readonly message: string };
+  readonly nodeId?: string;
+}
+
+export interface TaskInfoPage {
+  readonly tasks: readonly TaskInfo[];
+  /** Batch's `$skiptoken` for the next page; absent on the last. A page may be empty and still have one. */
+  readonly skipToken?: string;
+}
+
+/** A byte range, both ends included. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface TaskFileProperties {
+  readonly size: number;
+  readonly isDirectory: boolean;
+  readonly lastModified?: string;
+}
+
 export interface BatchGateway {
   getPool(poolId: string): Promise<PoolInfo | undefined>;
   /** 'exists' when a pool with that id is already there; 'deleting' while one with that id is being deleted. */
@@ -115,6 +162,33 @@ export interface BatchGateway {
     options: { maxResults: number; continuation?: string },
   ): Promise<FailedTaskPage>;
   reactivateTask(jobId: string, taskId: string): Promise<void>;
+  /**
+   * The job preparation task on every node that ran it (Jobs_ListJobPreparationAndReleaseTaskStatus,
+   * every page; Batch lists nodes since removed from the pool too). undefined when the Batch job
+   * does not exist; empty when it has no preparation task.
+   */
+  listPreparationStatus(jobId: string): Promise<readonly NodePreparation[] | undefined>;
+  /** Ids of the pool's current nodes. */
+  listNodeIds(poolId: string): Promise<string[]>;
+  /**
+   * One page of the job's tasks (one Batch call): at most `maxResults`, selecting only what `TaskInfo`
+   * needs. `skipToken` is a previous page's. undefined when the Batch job does not exist.
+   */
+  listTaskPage(
+    jobId: string,
+    options: { filter: TaskFilter; maxResults: number; skipToken?: string },
+  ): Promise<TaskInfoPage | undefined>;
+  /** One task; undefined when the task or its job does not exist. */
+  getTask(jobId: string, taskId: string): Promise<TaskInfo | undefined>;
+  /**
+   * A file of the task's directory on its node (`stdout.txt`, `wd/out.txt`), as Batch serves it while
+   * the node keeps it. 'gone' when Batch cannot serve it: no such file, task or job, the task has not
+   * run, or its node is no longer there (Batch answers 404 or 409).
+   */
+  getTaskFileProperties(jobId: string, taskId: string, path: string): Promise<TaskFileProperties | 'gone'>;
+  /** The bytes `range` names of that file (Batch `ocp-range`); 'gone' as above. */
+  readTaskFile(jobId: string, taskId: string, path: string, range: ByteRange): Promise<Uint8Array | 'gone'>;
+
   /**
    * Deletes a Batch job only when its metadata names this owner and it has ended (`completed`):
    * 'notEnded' leaves a job still active or terminating alone. A job already being deleted is 'done'.

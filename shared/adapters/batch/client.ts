@@ -13,10 +13,12 @@
  * Telemetry: each call (its retries included) is one client span and one latency measurement, and
  * each failed attempt counts as an error by Batch's code (`call` below, the one place all requests pass).
  */
+
 import { randomUUID } from 'node:crypto';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { Pool } from 'undici';
+import { redactSas } from '../../core/redact-sas.js';
 import { type BatchCallMetrics, createBatchCallMetrics } from '../telemetry/metrics.js';
 import { inSpan, SpanKind } from '../telemetry/spans.js';
 import { BatchError, retryableStatuses } from './batch-error.js';
@@ -86,6 +88,8 @@ export interface ListOptions {
   readonly filter?: string;
   readonly select?: string;
   readonly maxResults?: number;
+  /** Batch's `$skiptoken` from an earlier page's `odata.nextLink`: this list goes on from there. */
+  readonly skipToken?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -112,6 +116,13 @@ export interface TaskCountsResult {
   };
 }
 
+/** Tasks_GetTaskFileProperties: what Batch says of a file in a task's directory. */
+export interface TaskFileHead {
+  readonly contentLength: number;
+  readonly isDirectory: boolean;
+  readonly lastModified?: string;
+}
+
 export interface AddCollectionItem {
   readonly status: 'success' | 'clienterror' | 'servererror';
   readonly taskId: string;
@@ -135,6 +146,8 @@ export interface BatchClient {
     terminate(jobId: string, reason?: string): Promise<void>;
     delete(jobId: string): Promise<void>;
     getTaskCounts(jobId: string): Promise<TaskCountsResult>;
+    /** Jobs_ListJobPreparationAndReleaseTaskStatus: one item per node that ran the job's preparation. */
+    listPreparationStatus(jobId: string, options?: ListOptions): AsyncIterable<Record<string, unknown>>;
     list(options?: ListOptions): AsyncIterable<Record<string, unknown>>;
   };
   readonly tasks: {
@@ -146,7 +159,7 @@ export interface BatchClient {
      * common case is then recognised without parsing the 100 per-task results).
      */
     addCollectionFast(jobId: string, body: string): Promise<AddCollectionItem[] | undefined>;
-    get(jobId: string, taskId: string): Promise<Record<string, unknown>>;
+    get(jobId: string, taskId: string, options?: { select?: string }): Promise<Record<string, unknown>>;
     list(jobId: string, options?: ListOptions): AsyncIterable<Record<string, unknown>>;
     /**
      * One page of the task list: the first (with `options`), or the one `nextLink` names (a link a
@@ -155,6 +168,15 @@ export interface BatchClient {
     listPage(jobId: string, options: ListOptions, nextLink?: string): Promise<ListPage>;
     terminate(jobId: string, taskId: string): Promise<void>;
     reactivate(jobId: string, taskId: string): Promise<void>;
+    /** HEAD of a file in the task's directory (`filePath` relative to it, e.g. `stdout.txt`). */
+    fileProperties(jobId: string, taskId: string, filePath: string): Promise<TaskFileHead>;
+    /** The file's bytes, or those `range` names (`ocp-range: bytes=start-end`, both ends included). */
+    getFile(
+      jobId: string,
+      taskId: string,
+      filePath: string,
+      range?: { start: number; end: number },
+    ): Promise<Uint8Array>;
   };
   readonly applications: { list(options?: ListOptions): AsyncIterable<Record<string, unknown>> };
   readonly nodes: { list(poolId: string, options?: ListOptions): AsyncIterable<Record<string, unknown>> };
@@ -172,11 +194,18 @@ interface CallInit {
   readonly url?: string;
   /** Skip parsing a 2xx body that passes this test (its content is then not needed). */
   readonly skipParse?: (text: string) => boolean;
+  /** More request headers (`ocp-*` ones are signed with the rest). */
+  readonly headers?: Record<string, string>;
+  /** Keep a 2xx body as bytes (a task file), not JSON. */
+  readonly raw?: boolean;
 }
 
 interface CallResult {
   readonly status: number;
   readonly json: unknown;
+  /** The body when `raw` was asked for. */
+  readonly bytes?: Uint8Array;
+  readonly headers?: Record<string, string | string[] | undefined>;
 }
 
 export function createBatchClient(options: BatchClientOptions): BatchClient {
@@ -214,6 +243,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
       'client-request-id': clientRequestId,
       'return-client-request-id': 'true',
       accept: 'application/json',
+      ...init.headers,
     };
     if (init.body !== undefined) {
       headers['content-type'] = 'application/json; odata=minimalmetadata';
@@ -234,13 +264,22 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
     } catch (e) {
       throw transportError(e, clientRequestId);
     }
+    const requestId = header(response.headers, 'request-id');
+    if (init.raw && response.statusCode < 400) {
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await response.body.arrayBuffer());
+      } catch (e) {
+        throw transportError(e, clientRequestId);
+      }
+      return { status: response.statusCode, json: undefined, bytes, headers: response.headers };
+    }
     let text: string;
     try {
       text = await response.body.text();
     } catch (e) {
       throw transportError(e, clientRequestId);
     }
-    const requestId = header(response.headers, 'request-id');
     if (response.statusCode >= 400) {
       throw errorFromResponse(response.statusCode, text, response.headers, requestId, clientRequestId, now);
     }
@@ -316,6 +355,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
       ...(opts.filter ? { $filter: opts.filter } : {}),
       ...(opts.select ? { $select: opts.select } : {}),
       ...(opts.maxResults ? { maxresults: String(opts.maxResults) } : {}),
+      ...(opts.skipToken ? { $skiptoken: opts.skipToken } : {}),
     },
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
@@ -406,6 +446,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
         })),
       delete: async (id) => void (await call({ method: 'DELETE', path: `/jobs/${enc(id)}`, kind: 'delete' })),
       getTaskCounts: async (id) => (await get(`/jobs/${enc(id)}/taskcounts`)) as unknown as TaskCountsResult,
+      listPreparationStatus: (id, o) => list(`/jobs/${enc(id)}/jobpreparationandreleasetaskstatus`, o),
       list: (o) => list('/jobs', o),
     },
     tasks: {
@@ -440,7 +481,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
           ? undefined
           : ((result.json as { value?: AddCollectionItem[] }).value ?? []);
       },
-      get: (jobId, taskId) => get(`/jobs/${enc(jobId)}/tasks/${enc(taskId)}`),
+      get: (jobId, taskId, o) => get(`/jobs/${enc(jobId)}/tasks/${enc(taskId)}`, o?.select),
       list: (jobId, o) => list(`/jobs/${enc(jobId)}/tasks`, o),
       listPage: (jobId, o, nextLink) => listPage(`/jobs/${enc(jobId)}/tasks`, o, nextLink),
       terminate: async (jobId, taskId) =>
@@ -455,6 +496,31 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
           path: `/jobs/${enc(jobId)}/tasks/${enc(taskId)}/reactivate`,
           kind: 'update',
         })),
+      // The file path is one path parameter, encoded whole (`wd%2Fout.txt`), as Batch's SDKs send it.
+      fileProperties: async (jobId, taskId, filePath) => {
+        const { headers = {} } = await call({
+          method: 'HEAD',
+          path: `/jobs/${enc(jobId)}/tasks/${enc(taskId)}/files/${enc(filePath)}`,
+          kind: 'read',
+          raw: true,
+        });
+        const modified = header(headers, 'last-modified');
+        return {
+          contentLength: Number(header(headers, 'content-length') ?? 0),
+          isDirectory: header(headers, 'ocp-batch-file-isdirectory')?.toLowerCase() === 'true',
+          ...(modified ? { lastModified: modified } : {}),
+        };
+      },
+      getFile: async (jobId, taskId, filePath, range) =>
+        (
+          await call({
+            method: 'GET',
+            path: `/jobs/${enc(jobId)}/tasks/${enc(taskId)}/files/${enc(filePath)}`,
+            kind: 'read',
+            raw: true,
+            ...(range ? { headers: { 'ocp-range': `bytes=${range.start}-${range.end}` } } : {}),
+          })
+        ).bytes ?? new Uint8Array(),
     },
     applications: { list: (o) => list('/applications', o) },
     nodes: { list: (poolId, o) => list(`/pools/${enc(poolId)}/nodes`, o) },
@@ -509,16 +575,19 @@ function errorFromResponse(
   } catch {
     // Non-JSON error bodies (gateways, proxies) keep the status as the only fact.
   }
-  const message =
+  // Batch's messages and values can quote a request's URLs (a resource file's, an output
+  // container's), SAS and all: the signature never leaves this function.
+  const message = redactSas(
     typeof body.message === 'string'
       ? body.message
-      : (body.message?.value ?? `Batch answered HTTP ${status}`);
+      : (body.message?.value ?? `Batch answered HTTP ${status}`),
+  );
   const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), now);
   return new BatchError({
     code: body.code ?? `Http${status}`,
     message,
     status,
-    values: body.values ?? [],
+    values: (body.values ?? []).map((v) => ({ key: v.key, value: redactSas(String(v.value)) })),
     ...(requestId ? { requestId } : {}),
     clientRequestId,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),

@@ -19,6 +19,8 @@ const settingsSchema = z.object({
   /** Identity-based storage, as the Functions host reads it: the queue endpoint (or the account name). */
   AzureWebJobsStorage__queueServiceUri: z.union([z.url(), z.literal('')]).default(''),
   AzureWebJobsStorage__accountName: z.string().default(''),
+  /** Identity-based storage: the blob endpoint (the results store; the host's timers use it too). */
+  AzureWebJobsStorage__blobServiceUri: z.union([z.url(), z.literal('')]).default(''),
   /** `managedidentity` in Azure; the host and the app then use the identity named by `__clientId`. */
   AzureWebJobsStorage__credential: z.string().default(''),
   AzureWebJobsStorage__clientId: z.string().default(''),
@@ -76,6 +78,12 @@ const settingsSchema = z.object({
   SLOTWISE_POOL_NODE_AGENT_SKU: z.string().default('batch.node.ubuntu 22.04'),
   /** Prices per node-hour by VM size for dry-run estimates (JSON), over the table in shared/planner/cost.ts. */
   SLOTWISE_PRICES: priceOverridesSetting,
+  /**
+   * Hours a task's SAS for the results store lasts at least (longer for a job whose maxWallClockTime
+   * is longer: that plus an hour). Batch cannot change a task's output URL once it is added, so it
+   * must outlive the task; at most 167, as a user delegation key lives 7 days at most.
+   */
+  SLOTWISE_RESULTS_SAS_HOURS: z.coerce.number().int().min(1).max(167).default(48),
   /** Public base URL of this app, for task callbacks (e.g. https://slotwise.example.com). */
   SLOTWISE_PUBLIC_URL: z.string().default(''),
   /** Set by App Service / Azure Functions on every instance: the app runs in Azure. */
@@ -142,6 +150,35 @@ export function storageConnection(
       kind: 'identity',
       queueServiceUri: `https://${settings.AzureWebJobsStorage__accountName}.queue.core.windows.net`,
     };
+  return undefined;
+}
+
+export type BlobServiceConnection =
+  | { readonly kind: 'connectionString'; readonly connectionString: string }
+  | { readonly kind: 'identity'; readonly blobServiceUri: string; readonly accountName?: string };
+
+/**
+ * The blob service of Slotwise's own storage account (the results store), resolved as the queue
+ * service is: a connection string wins; else `__blobServiceUri`, else `__accountName` (public cloud).
+ * Undefined when only a queue endpoint is set.
+ */
+export function blobServiceConnection(
+  settings: Pick<
+    Settings,
+    'AzureWebJobsStorage' | 'AzureWebJobsStorage__blobServiceUri' | 'AzureWebJobsStorage__accountName'
+  >,
+): BlobServiceConnection | undefined {
+  if (settings.AzureWebJobsStorage)
+    return { kind: 'connectionString', connectionString: settings.AzureWebJobsStorage };
+  const accountName = settings.AzureWebJobsStorage__accountName;
+  if (settings.AzureWebJobsStorage__blobServiceUri)
+    return {
+      kind: 'identity',
+      blobServiceUri: settings.AzureWebJobsStorage__blobServiceUri,
+      ...(accountName ? { accountName } : {}),
+    };
+  if (accountName)
+    return { kind: 'identity', blobServiceUri: `https://${accountName}.blob.core.windows.net`, accountName };
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
+import { redactSas } from '../../core/redact-sas.js';
 import { contextFromTraceparent, isInTrace, traceparentOf } from './trace-context.js';
 
 export const TRACER_NAME = 'slotwise';
@@ -53,7 +54,12 @@ export async function inSpan<T>(
 
 export function recordError(span: Span, e: unknown): void {
   const error = e instanceof Error ? e : new Error(String(e));
-  span.recordException(error);
+  // Exported as is: a message or stack that quotes a storage URL must not carry its SAS there.
+  span.recordException({
+    name: error.name,
+    message: redactSas(error.message),
+    ...(error.stack ? { stack: redactSas(error.stack) } : {}),
+  });
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string') span.setAttribute('error.type', code);
   span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : error.name });

@@ -6,6 +6,19 @@
 import { z } from 'zod';
 import { SlotwiseError } from '../../core/errors.js';
 import { jobStates } from '../../model/job.js';
+import { decideRetry, defaultRetryBudget, type RetryBudget } from './retry-after.js';
+import {
+  type ByteRange,
+  type CliOutputPage,
+  type CliTaskDetail,
+  type CliTaskPage,
+  type FileChunk,
+  outputPageSchema,
+  type TaskQuery,
+  taskDetailSchema,
+  taskPageSchema,
+  toFileChunk,
+} from './task-shapes.js';
 
 /**
  * Exit codes of `slotwise`: 0 done (for `--watch`, the job completed); 1 the job ended failed,
@@ -50,6 +63,9 @@ const planSchema = z.looseObject({
   slotHistogram: z.array(z.tuple([z.number(), z.number()])).optional(),
   applicationPackages: z.looseObject({ placement: z.string(), reason: z.string() }).optional(),
   containerImages: z.array(z.string()).optional(),
+  sharedData: z
+    .looseObject({ resourceFiles: z.number(), preparationCopies: z.number(), perTaskCopies: z.number() })
+    .optional(),
 });
 export type CliPlan = z.infer<typeof planSchema>;
 
@@ -120,6 +136,19 @@ export interface ApiClient {
   list(query: { state?: string; limit?: number; next?: string }): Promise<CliJobPage>;
   cancel(id: string): Promise<CliJob>;
   retry(id: string): Promise<CliJob>;
+  /** One page of a job's tasks (`GET /api/jobs/{id}/tasks`); `next` is the previous page's `nextLink`. */
+  tasks(job: string, query: TaskQuery): Promise<CliTaskPage>;
+  /** One task with its attempts. */
+  task(job: string, taskId: string): Promise<CliTaskDetail>;
+  /**
+   * Part of a task's file (`stdout.txt`, `stderr.txt`, `wd/…`) from byte `range.start` (to
+   * `range.end`, inclusive), or from the start. A 404 throws (code `Api404`).
+   */
+  taskFile(job: string, taskId: string, file: string, range?: ByteRange): Promise<FileChunk>;
+  /** One page of a job's outputs in the results store. */
+  outputs(job: string, query: { prefix?: string; limit?: number; next?: string }): Promise<CliOutputPage>;
+  /** An output's bytes, streamed. */
+  download(job: string, path: string): Promise<ReadableStream<Uint8Array>>;
 }
 
 export interface ApiClientOptions {
@@ -127,11 +156,71 @@ export interface ApiClientOptions {
   readonly baseUrl: string;
   readonly apiKey: string;
   readonly fetch?: typeof fetch;
+  /** How often and how long to wait on 429, and on 409 or 503 with Retry-After; default 5 tries, 60 s. */
+  readonly retry?: RetryBudget;
+  /** Waits between tries; default a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Milliseconds since the epoch, for `Retry-After` dates; default `Date.now`. */
+  readonly now?: () => number;
+  /** Told before each wait, so a person at a terminal knows why nothing happens. */
+  readonly onRetry?: (wait: { status: number; waitMs: number; tries: number }) => void;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
   const doFetch = options.fetch ?? fetch;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = options.now ?? Date.now;
+  const budget = options.retry ?? defaultRetryBudget;
+
+  /**
+   * Every request goes through here: the key, and the one place that honours Retry-After, so each
+   * command gets the same bounded patience. Answers other than `ok` become a CliError.
+   */
+  async function send(
+    method: string,
+    path: string,
+    {
+      body,
+      ok = [200],
+      headers: extra = {},
+      accept = 'application/json',
+    }: { body?: string; ok?: number[]; headers?: Record<string, string>; accept?: string } = {},
+  ): Promise<Response> {
+    const url = new URL(path, base);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${options.apiKey}`,
+      accept,
+      ...extra,
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let waitedMs = 0;
+    for (let tries = 1; ; tries++) {
+      let response: Response;
+      try {
+        response = await doFetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+      } catch (e) {
+        throw new CliError(
+          'ApiUnreachable',
+          `cannot reach the Slotwise API at ${base.origin}${base.pathname}`,
+          exitCodes.api,
+          { cause: e },
+        );
+      }
+      if (ok.includes(response.status)) return response;
+      const decision = decideRetry(response.status, response.headers.get('retry-after'), {
+        tries,
+        waitedMs,
+        now: now(),
+        budget,
+      });
+      if (!decision.retry) throw problemError(response.status, await response.text(), decision.why);
+      await response.body?.cancel();
+      options.onRetry?.({ status: response.status, waitMs: decision.waitMs, tries });
+      await sleep(decision.waitMs);
+      waitedMs += decision.waitMs;
+    }
+  }
 
   async function call<T>(
     method: string,
@@ -139,34 +228,16 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     schema: z.ZodType<T>,
     { body, ok = [200] }: { body?: string; ok?: number[] } = {},
   ): Promise<T> {
-    const url = new URL(path, base);
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${options.apiKey}`,
-      accept: 'application/json',
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await doFetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
-    } catch (e) {
-      throw new CliError(
-        'ApiUnreachable',
-        `cannot reach the Slotwise API at ${base.origin}${base.pathname}`,
-        exitCodes.api,
-        {
-          cause: e,
-        },
-      );
-    }
+    const response = await send(method, path, { ok, ...(body !== undefined ? { body } : {}) });
+    const pathname = new URL(path, base).pathname;
     const text = await response.text();
-    if (!ok.includes(response.status)) throw problemError(response.status, text);
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (e) {
       throw new CliError(
         'ApiBadAnswer',
-        `${method} ${url.pathname} answered ${response.status} without JSON`,
+        `${method} ${pathname} answered ${response.status} without JSON`,
         exitCodes.api,
         {
           cause: e,
@@ -178,29 +249,66 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const where = parsed.error.issues[0]?.path.join('.') ?? '';
       throw new CliError(
         'ApiBadAnswer',
-        `${method} ${url.pathname} answered ${response.status} with an unexpected shape${where ? ` (at ${where})` : ''}`,
+        `${method} ${pathname} answered ${response.status} with an unexpected shape${where ? ` (at ${where})` : ''}`,
         exitCodes.api,
       );
     }
     return parsed.data;
   }
 
+  /** `path?query` with only the parameters given. */
+  const withQuery = (path: string, query: Record<string, string | number | undefined>) => {
+    const qs = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) qs.set(name, String(value));
+    return qs.size > 0 ? `${path}?${qs}` : path;
+  };
   const jobPath = (id: string) => `jobs/${encodeURIComponent(id)}`;
+  const taskPath = (job: string, task: string) => `${jobPath(job)}/tasks/${encodeURIComponent(task)}`;
   return {
     submit: (body) => call('POST', 'jobs', jobSchema, { body, ok: [200, 201, 202] }),
     plan: (body) => call('POST', 'jobs?dryRun=true', dryRunSchema, { body }),
     get: (id) => call('GET', jobPath(id), jobSchema),
     list: ({ state, limit, next }) => {
       if (next) return call('GET', followable(next, base), pageSchema);
-      const query = new URLSearchParams();
-      if (state) query.set('state', state);
-      if (limit !== undefined) query.set('limit', String(limit));
-      const qs = query.toString();
-      return call('GET', qs ? `jobs?${qs}` : 'jobs', pageSchema);
+      return call('GET', withQuery('jobs', { state, limit }), pageSchema);
     },
     cancel: (id) => call('DELETE', jobPath(id), jobSchema),
     retry: (id) => call('POST', `${jobPath(id)}/retry`, jobSchema, { ok: [200, 202] }),
+    tasks: (job, { state, result, limit, next }) => {
+      if (next) return call('GET', followable(next, base), taskPageSchema);
+      return call('GET', withQuery(`${jobPath(job)}/tasks`, { state, result, limit }), taskPageSchema);
+    },
+    task: (job, taskId) => call('GET', taskPath(job, taskId), taskDetailSchema),
+    taskFile: async (job, taskId, file, range) => {
+      const response = await send('GET', `${taskPath(job, taskId)}/files/${encodePath(file)}`, {
+        ok: [200, 206, 416],
+        accept: 'text/plain',
+        ...(range ? { headers: { range: `bytes=${range.start}-${range.end ?? ''}` } } : {}),
+      });
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return toFileChunk(response.status, response.headers.get('content-range'), bytes);
+    },
+    outputs: (job, { prefix, limit, next }) => {
+      if (next) return call('GET', followable(next, base), outputPageSchema);
+      return call('GET', withQuery(`${jobPath(job)}/outputs`, { prefix, limit }), outputPageSchema);
+    },
+    download: async (job, path) => {
+      const response = await send('GET', `${jobPath(job)}/outputs/${encodePath(path)}`, {
+        accept: 'application/octet-stream',
+      });
+      if (!response.body)
+        throw new CliError('ApiBadAnswer', `the output ${path} came without a body`, exitCodes.api);
+      return response.body;
+    },
   };
+}
+
+/** A path of segments (`t-001/out/result.txt`), each one encoded, the slashes kept. */
+function encodePath(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => encodeURIComponent(segment))
+    .join('/');
 }
 
 /**
@@ -235,8 +343,11 @@ function followable(nextLink: string, base: URL): string {
   return url.href;
 }
 
-/** An API error as a CliError: the problem's title, detail and each named field. */
-function problemError(status: number, text: string): CliError {
+/**
+ * An API error as a CliError: the problem's title, detail and each named field, and why the CLI
+ * stopped waiting when it had been asked to come back later.
+ */
+function problemError(status: number, text: string, gaveUp?: string): CliError {
   let problem: Problem | undefined;
   try {
     const parsed = problemSchema.safeParse(JSON.parse(text));
@@ -245,7 +356,8 @@ function problemError(status: number, text: string): CliError {
     // Not JSON (a proxy's HTML page, say): the status alone has to do.
   }
   const lines = [
-    `${status} ${problem?.title ?? 'HTTP error'}${problem?.detail ? `: ${problem.detail}` : ''}`,
+    `${status} ${problem?.title ?? 'HTTP error'}${problem?.detail ? `: ${problem.detail}` : ''}` +
+      (gaveUp ? ` (${gaveUp})` : ''),
   ];
   for (const e of problem?.errors ?? []) {
     // The detail often repeats a lone error; list fields only when they add something.

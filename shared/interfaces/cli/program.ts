@@ -7,10 +7,12 @@
  * tests and under `npx slotwise`.
  */
 import { readFile } from 'node:fs/promises';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { jobStates } from '../../model/job.js';
 import { type ApiClient, CliError, createApiClient, exitCodes } from './api-client.js';
+import { intervalOption, positiveInteger } from './options.js';
 import { renderDryRun, renderJob, renderPage } from './render.js';
+import { addTaskCommands, firstFailedTask } from './task-commands.js';
 import {
   barReporter,
   lineReporter,
@@ -52,8 +54,13 @@ Environment:
   SLOTWISE_URL       the API base URL (default ${DEFAULT_URL})
   SLOTWISE_API_KEY   your tenant's API key (sent as "Authorization: Bearer")
 
-Exit codes: 0 done (with --watch: the job completed), 1 the job failed, was cancelled or rejected,
-2 bad input (usage, file, or a request the API refused as invalid), 3 other API errors.`,
+Exit codes: 0 done (with --watch: the job completed), 1 the job failed, was cancelled or rejected
+(logs --follow: the task failed), 2 bad input (usage, file, or a request the API refused as
+invalid), 3 other API errors.
+
+When the API says to come back later (429, or 409 or 503 with Retry-After), every command waits as
+Retry-After says (seconds or a date; 1 s for a 429 without it) and asks again: at most 5 tries and
+60 s of waiting in all, then it gives up with exit code 3.`,
     )
     .exitOverride()
     .configureOutput({
@@ -69,7 +76,7 @@ Exit codes: 0 done (with --watch: the job completed), 1 the job failed, was canc
       const command = args[args.length - 1] as Command;
       const options = command.optsWithGlobals<GlobalOptions>();
       json = options.json === true;
-      code = await run(connect(options, io.env), options, ...(args.slice(0, -1) as A));
+      code = await run(connect(options, io.env, err), options, ...(args.slice(0, -1) as A));
     };
 
   const print = (value: unknown, text: () => string[]) => {
@@ -94,14 +101,20 @@ Exit codes: 0 done (with --watch: the job completed), 1 the job failed, was canc
     try {
       const job = await watchJob(api, id, progress, { intervalMs: intervalSeconds * 1000 });
       print(job, () => summaryLines(job));
+      if (job.state === 'failed' && !json) {
+        // Which task failed and what it printed: the first thing a person asks of a failed job.
+        try {
+          for (const line of await firstFailedTask(api, id)) out(line);
+        } catch (e) {
+          if (!(e instanceof CliError)) throw e;
+          err(`slotwise: the failed task could not be read: ${e.message}`);
+        }
+      }
       return job.state === 'completed' ? exitCodes.ok : exitCodes.jobNotCompleted;
     } finally {
       process.off('SIGINT', onInterrupt);
     }
   };
-
-  const intervalOption = () =>
-    new Option('--interval <seconds>', 'seconds between polls').default(1).argParser(positiveNumber);
 
   program
     .command('submit')
@@ -211,6 +224,8 @@ Exit codes: 0 done (with --watch: the job completed), 1 the job failed, was canc
       }),
     );
 
+  addTaskCommands(program, { action, print, err, json: () => json, stdout: io.stdout });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;
@@ -236,7 +251,7 @@ Exit codes: 0 done (with --watch: the job completed), 1 the job failed, was canc
   }
 }
 
-function connect(options: GlobalOptions, env: CliIo['env']): ApiClient {
+function connect(options: GlobalOptions, env: CliIo['env'], err: (line: string) => void): ApiClient {
   const url = options.url ?? env.SLOTWISE_URL ?? DEFAULT_URL;
   try {
     const parsed = new URL(url);
@@ -252,7 +267,14 @@ function connect(options: GlobalOptions, env: CliIo['env']): ApiClient {
       exitCodes.badInput,
     );
   }
-  return createApiClient({ baseUrl: url, apiKey });
+  return createApiClient({
+    baseUrl: url,
+    apiKey,
+    onRetry: ({ status, waitMs, tries }) =>
+      err(
+        `slotwise: the API answered ${status}; asking again in ${(waitMs / 1000).toFixed(1)} s (try ${tries + 1})`,
+      ),
+  });
 }
 
 /** Reads and checks a job request file (`-` is standard input); returns the text to send as is. */
@@ -296,18 +318,6 @@ async function readAll(stream: NodeJS.ReadStream): Promise<string> {
   for await (const chunk of stream)
     chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function positiveNumber(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`'${text}' is not a positive number`);
-  return n;
-}
-
-function positiveInteger(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`'${text}' is not a positive integer`);
-  return n;
 }
 
 /** The message of anything thrown (file system and JSON errors carry no secrets). */

@@ -5,7 +5,7 @@
 import { renderPackingText, tryPackingPicture } from '../ui/packing-picture.js';
 import type { CliDryRun, CliJob, CliJobPage, CliPlan } from './api-client.js';
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
 
 export function countsLine(job: Pick<CliJob, 'taskCounts'>): string {
   const c = job.taskCounts;
@@ -118,6 +118,12 @@ export function renderDryRun(answer: CliDryRun): string[] {
   }
   if (plan.containerImages && plan.containerImages.length > 0) {
     lines.push(`images     ${plan.containerImages.join(', ')}`);
+  }
+  if (plan.sharedData) {
+    const d = plan.sharedData;
+    lines.push(
+      `shared     ${plural(d.resourceFiles, 'resource file')} copied once per node: ${plural(d.preparationCopies, 'copy', 'copies')}, not ${d.perTaskCopies} (one per task)`,
+    );
   }
   if (answer.estimate) {
     lines.push('estimate');

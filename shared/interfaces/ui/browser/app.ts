@@ -11,6 +11,9 @@
  */
 import type { JobView } from '../../../model/job-view.js';
 import { type PackingPicture, tryPackingPicture } from '../packing-picture.js';
+import { getJson, makeApiCall, Unauthorized } from './api.js';
+import { byId, el, shortTime } from './dom.js';
+import { createTaskPanel, type TaskPanel } from './task-panel.js';
 
 const KEY_ITEM = 'slotwise.apiKey';
 const LIST_EVERY_MS = 2000;
@@ -22,38 +25,10 @@ const finalStates = new Set(['completed', 'failed', 'cancelled', 'rejected']);
 
 const apiBase = document.body.dataset.api ?? '/api';
 
-function byId<T extends HTMLElement>(id: string): T {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing from the page`);
-  return el as T;
-}
+const call = makeApiCall(apiBase, () => sessionStorage.getItem(KEY_ITEM));
 
-/** `el('td', { class: 'x' }, 'text', child)`: an element with attributes and text or element children. */
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string> = {},
-  ...children: (Node | string | undefined)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  for (const child of children) if (child !== undefined) node.append(child);
-  return node;
-}
-
-class Unauthorized extends Error {}
-
-async function api<T>(path: string, key: string): Promise<T> {
-  const response = await fetch(`${apiBase}${path}`, {
-    headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
-    cache: 'no-store',
-  });
-  if (response.status === 401) throw new Unauthorized('key refused');
-  if (!response.ok) {
-    const problem = (await response.json().catch(() => ({}))) as { title?: string; detail?: string };
-    throw new Error(`${response.status} ${problem.title ?? ''} ${problem.detail ?? ''}`.trim());
-  }
-  return (await response.json()) as T;
-}
+/** The chosen job's tasks, logs and outputs: kept while the same job stays chosen. */
+let taskPanel: TaskPanel | undefined;
 
 /** A key from a link, waiting for the user to accept it in place of the tab's own (memory only). */
 let offeredKey: string | undefined;
@@ -162,10 +137,6 @@ function renderList(jobs: readonly JobView[]): void {
   byId('jobs-empty').hidden = jobs.length > 0;
 }
 
-function shortTime(iso: string): string {
-  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
-}
-
 function fact(label: string, value: Node | string | undefined): HTMLElement | undefined {
   return value === undefined
     ? undefined
@@ -238,6 +209,7 @@ function renderDetail(job: JobView): void {
       ),
     );
   }
+  const headCount = sections.length;
   const pool = job.pool ? ('id' in job.pool ? `existing pool ${job.pool.id}` : job.pool.vmSize) : undefined;
   sections.push(
     el('h3', {}, 'Pool'),
@@ -281,7 +253,39 @@ function renderDetail(job: JobView): void {
       ...job.history.map((h) => el('li', {}, stateBadge(h.state), ` ${shortTime(h.at)}`)),
     ),
   );
-  byId('detail').replaceChildren(...sections.filter((s): s is HTMLElement => s !== undefined));
+  const shown = (list: (HTMLElement | undefined)[]) => list.filter((s): s is HTMLElement => s !== undefined);
+  // The task panel sits between the job's head and the rest and is never detached while the job
+  // stays chosen, so its filters, scroll and open log survive the re-render every second.
+  if (taskPanel?.job !== job.id) taskPanel = createTaskPanel(call, apiBase, job.id, panelError);
+  const detail = byId('detail');
+  let head = detail.querySelector<HTMLElement>(':scope > .detail-head');
+  let rest = detail.querySelector<HTMLElement>(':scope > .detail-rest');
+  if (!head || !rest || taskPanel.root.parentElement !== detail) {
+    head = el('div', { class: 'detail-head' });
+    rest = el('div', { class: 'detail-rest' });
+    detail.replaceChildren(head, taskPanel.root, rest);
+  }
+  head.replaceChildren(...shown(sections.slice(0, headCount)));
+  rest.replaceChildren(...shown(sections.slice(headCount)));
+  taskPanel.update(job);
+}
+
+/** An error inside the task panel: a refused key asks for the key again; others go to the status line. */
+function panelError(e: unknown): void {
+  if (e instanceof Unauthorized) {
+    sessionStorage.removeItem(KEY_ITEM);
+    if (timer !== undefined) clearTimeout(timer);
+    forgetJobView();
+    showKeyForm('That key was refused.');
+    return;
+  }
+  status(`cannot load: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/** Clears the chosen job's pane and its task panel. */
+function forgetJobView(): void {
+  taskPanel = undefined;
+  byId('detail').replaceChildren(el('p', { class: 'muted' }, 'Choose a job.'));
 }
 
 /** Nodes × slots: one row per kind of node (with how many look alike), each task a block as wide as its slots. */
@@ -423,14 +427,14 @@ async function refresh(): Promise<void> {
   byId('forget').hidden = false;
   try {
     if (Date.now() - lastListAt >= LIST_EVERY_MS) {
-      const page = await api<{ value: JobView[] }>('/jobs?limit=50', key);
+      const page = await getJson<{ value: JobView[] }>(call, '/jobs?limit=50');
       renderList(page.value);
       listed = new Map(page.value.map((job) => [job.id, versionOf(job)]));
       lastListAt = Date.now();
     }
     const id = selectedJob();
     if (id && detailDue(id, Date.now())) {
-      const job = await api<JobView>(`/jobs/${encodeURIComponent(id)}`, key);
+      const job = await getJson<JobView>(call, `/jobs/${encodeURIComponent(id)}`);
       renderDetail(job);
       lastDetail = { id, version: versionOf(job), final: finalStates.has(job.state), at: Date.now() };
     }
@@ -438,6 +442,7 @@ async function refresh(): Promise<void> {
   } catch (e) {
     if (e instanceof Unauthorized) {
       sessionStorage.removeItem(KEY_ITEM);
+      forgetJobView();
       return showKeyForm('That key was refused.');
     }
     status(`cannot load: ${e instanceof Error ? e.message : String(e)}`);
@@ -467,7 +472,7 @@ function useKey(key: string): void {
   lastDetail = undefined;
   listed = new Map();
   byId<HTMLTableElement>('jobs').tBodies[0]!.replaceChildren();
-  byId('detail').replaceChildren(el('p', { class: 'muted' }, 'Choose a job.'));
+  forgetJobView();
   restart();
 }
 
@@ -483,6 +488,7 @@ byId('forget').addEventListener('click', () => {
   offerKey(undefined);
   sessionStorage.removeItem(KEY_ITEM);
   if (timer !== undefined) clearTimeout(timer);
+  forgetJobView();
   showKeyForm();
 });
 
@@ -490,7 +496,7 @@ window.addEventListener('hashchange', () => {
   const { job } = takeFragment();
   lastDetail = undefined;
   lastListAt = 0;
-  if (!job) byId('detail').replaceChildren(el('p', { class: 'muted' }, 'Choose a job.'));
+  if (!job) forgetJobView();
   restart();
 });
 
