@@ -7,6 +7,7 @@
  */
 
 import { MAX_RESULTS_URL_LENGTH } from './batch-bodies.js';
+import { durationSeconds } from './duration.js';
 import { type FieldError, fieldError } from './field-error.js';
 import { CONTROL, MAX_BLOB_NAME_LENGTH, MAX_RESULTS_PATH_LENGTH, storageUrlProblem } from './output-rules.js';
 import type { JobRequest, KeepLogs, OutputFileSpec, ResourceFileSpec, SweepSpec } from './request-schema.js';
@@ -124,7 +125,7 @@ function unsafeValue(p: SweepSpec['parameters'][string]): string | undefined {
 function checkPreparation(request: JobRequest, errors: FieldError[]): void {
   const release = request.jobRelease;
   if (release?.maxWallClockTime !== undefined) {
-    const seconds = isoDurationSeconds(release.maxWallClockTime);
+    const seconds = durationSeconds(release.maxWallClockTime);
     if (!(seconds <= MAX_RELEASE_SECONDS))
       errors.push(
         fieldError(
@@ -155,17 +156,4 @@ function checkPreparation(request: JobRequest, errors: FieldError[]): void {
         ),
       );
   }
-}
-
-/** Seconds in an ISO 8601 duration (years and months at 365 and 30 days); NaN when it is not one. */
-export function isoDurationSeconds(iso: string): number {
-  const m =
-    /^P(?:(\d+(?:[.,]\d+)?)Y)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)W)?(?:(\d+(?:[.,]\d+)?)D)?(?:T(?:(\d+(?:[.,]\d+)?)H)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$/.exec(
-      iso,
-    );
-  if (!m) return Number.NaN;
-  const n = (i: number) => Number((m[i] ?? '0').replace(',', '.'));
-  return (
-    n(1) * 31_536_000 + n(2) * 2_592_000 + n(3) * 604_800 + n(4) * 86_400 + n(5) * 3600 + n(6) * 60 + n(7)
-  );
 }

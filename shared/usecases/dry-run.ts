@@ -16,6 +16,7 @@ import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
 import { redactSas } from '../core/redact-sas.js';
 import type { JobBody, PoolBody } from '../model/batch-bodies.js';
 import { checkTaskLimit, checkTenantPolicy } from '../model/check-tenant-policy.js';
+import { durationSeconds } from '../model/duration.js';
 import type { PlanSummary } from '../model/job.js';
 import type { JobRequest } from '../model/request-schema.js';
 import { sweepSize } from '../model/sweep.js';
@@ -23,7 +24,7 @@ import { tenantPolicy } from '../model/tenant-policy.js';
 import { type FieldError, type ValidationPolicy, validateJobRequest } from '../model/validate-request.js';
 import { tryGetVmSize } from '../model/vm-sizes.js';
 import { planDefaults, readExistingPool } from '../pipeline/plan-inputs.js';
-import { type CostEstimate, durationSeconds, estimateCost, type TaskDemand } from '../planner/cost.js';
+import { type CostEstimate, estimateCost, type TaskDemand } from '../planner/cost.js';
 import { planJob, slotsFor } from '../planner/plan-job.js';
 import { taskCount } from './accept-job.js';
 

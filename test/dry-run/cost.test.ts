@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readSettings } from '../../shared/adapters/config/config.js';
+import { durationSeconds } from '../../shared/model/duration.js';
 import { tryGetVmSize } from '../../shared/model/vm-sizes.js';
-import { DEFAULT_PRICES, durationSeconds, estimateCost, priceFor } from '../../shared/planner/cost.js';
+import { DEFAULT_PRICES, estimateCost, priceFor } from '../../shared/planner/cost.js';
 
 const env = {
   COSMOS_ENDPOINT: 'https://127.0.0.1:8081',
