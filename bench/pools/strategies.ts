@@ -156,6 +156,8 @@ export function controllerStrategy(
                 }),
               )
               .sort((a, b) => (a.jobId < b.jobId ? -1 : 1)),
+      // The benchmark's jobs run on managed pools only.
+      listExistingPoolsInUse: async () => [],
     },
     jobs: unusedJobStore,
     tenants: {

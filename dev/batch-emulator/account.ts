@@ -27,6 +27,7 @@ import {
   touchJob,
 } from './jobs.js';
 import type { DeallocationOption, JobRec, NodeRec, PoolRec, TaskRec } from './model.js';
+import { type NodeFault, removeNodes, setNodeFault } from './node-faults.js';
 import {
   addPool,
   deletePool,
@@ -125,6 +126,21 @@ export class Account {
 
   failNextAllocation(pool: PoolRec, code: string, message: string): void {
     failNextAllocation(pool, code, message);
+  }
+
+  /** Pools_RemoveNodes: the named nodes leave, the pool's target drops by as many. */
+  removeNodes(
+    pool: PoolRec,
+    nodes: readonly NodeRec[],
+    option: DeallocationOption,
+    resizeTimeout: string,
+  ): void {
+    removeNodes(this.state, pool, nodes, option, resizeTimeout);
+  }
+
+  /** Scripts a node's health (test-only control). */
+  setNodeFault(node: NodeRec, fault: NodeFault): void {
+    setNodeFault(this.state, node, fault);
   }
 
   // ---------------------------------------------------------------- preemption

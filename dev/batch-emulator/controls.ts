@@ -1,7 +1,7 @@
 /**
  * Test-only controls under `/_emulator/` (no auth, plain JSON, never faulted):
  * health, faults, clock, counters, transfers, reset, applications, quotas (jobs, pools, cores), timings,
- * task-count lag, preemption, and out-of-band pool/job events.
+ * task-count lag, preemption, bad nodes, and out-of-band pool/job events.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -71,6 +71,11 @@ const preemptSchema = z.object({
   count: z.number().int().min(1).optional(),
   nodeIds: z.array(z.string()).min(1).optional(),
   recoverAfterSeconds: recoverSchema,
+});
+const badNodeSchema = z.object({
+  /** Default: the pool's oldest node in service. */
+  nodeId: z.string().min(1).optional(),
+  fault: z.enum(['failTasks', 'unusable', 'starttaskfailed', 'healthy']),
 });
 const preemptionSchema = z.object({
   ratePerNodeHour: z.number().min(0),
@@ -232,7 +237,7 @@ export async function handleControl(
       }
       if (method === 'GET') return reply(200, account.preemption.describe());
     }
-    const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation|preempt))?$/.exec(path);
+    const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation|preempt|bad-node))?$/.exec(path);
     if (poolMatch) {
       const pool = account.pools.get(decodeURIComponent(poolMatch[1]!).toLowerCase());
       if (!pool) throw new ControlError(404, 'No such pool.');
@@ -244,6 +249,18 @@ export async function handleControl(
           body.message ?? resizeErrorMessages[body.code] ?? 'The pool resize failed.',
         );
         return reply(204);
+      }
+      if (poolMatch[2] === 'bad-node' && method === 'POST') {
+        const body = parse(badNodeSchema, raw);
+        const node = body.nodeId
+          ? pool.nodes.get(body.nodeId)
+          : [...pool.nodes.values()]
+              .filter((n) => !n.leaving && (n.state === 'idle' || n.state === 'running'))
+              .sort((a, b) => a.allocationTime - b.allocationTime)[0];
+        if (!node)
+          throw new ControlError(409, body.nodeId ? `No node ${body.nodeId}.` : 'No node in service.');
+        account.setNodeFault(node, body.fault);
+        return reply(200, { nodeId: node.id, state: node.state, failsTasks: node.failsTasks === true });
       }
       if (poolMatch[2] === 'preempt' && method === 'POST') {
         const body = parse(preemptSchema, raw);

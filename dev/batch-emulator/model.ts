@@ -4,7 +4,15 @@ import type { NodeFs } from './node-fs.js';
 
 export type PoolState = 'active' | 'deleting';
 export type AllocationState = 'steady' | 'resizing' | 'stopping';
-export type NodeState = 'starting' | 'idle' | 'running' | 'leavingpool' | 'preempted';
+/** `unusable` and `starttaskfailed` are Batch's states for a broken node: it takes no tasks. */
+export type NodeState =
+  | 'starting'
+  | 'idle'
+  | 'running'
+  | 'leavingpool'
+  | 'preempted'
+  | 'unusable'
+  | 'starttaskfailed';
 export type JobState =
   | 'active'
   | 'disabling'
@@ -48,6 +56,10 @@ export interface NodeRec {
   incarnation: number;
   /** The node's disk; a new, empty one when a preemption takes the VM away. */
   fs: NodeFs;
+  /** Scripted (`/_emulator/pools/{id}/bad-node`): every task run on the node fails before its command starts. */
+  failsTasks?: boolean;
+  /** The last tasks started on the node, most recent first (its `recentTasks`); kept through a preemption. */
+  recent?: TaskRec[];
 }
 
 export interface PoolRec {
@@ -195,6 +207,8 @@ export interface TaskRec {
   ranOn?: NodeRec;
   /** The current run's pre-processing error (a resource file that could not be fetched). */
   runFailure?: FailureInfo;
+  /** The current run failed for its node's sake (a scripted bad node): retried like a non-zero exit. */
+  nodeFailure?: FailureInfo;
 
   /** Bumped whenever the task starts or stops running; stale completion events are ignored. */
   attempt: number;

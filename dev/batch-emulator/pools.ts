@@ -158,13 +158,13 @@ export function unbucket(node: NodeRec): void {
 
 export function rebucket(node: NodeRec): void {
   unbucket(node);
-  if (node.leaving || node.state === 'starting' || node.state === 'preempted') return;
+  if (node.leaving || (node.state !== 'idle' && node.state !== 'running')) return;
   node.bucket = node.free;
   node.pool.byFree[node.free]?.add(node);
 }
 
 /** Takes a node out of service; its running tasks are requeued, ended or left to finish. */
-function retireNode(s: AccountState, node: NodeRec, option: DeallocationOption, now: number): void {
+export function retireNode(s: AccountState, node: NodeRec, option: DeallocationOption, now: number): void {
   node.leaving = true;
   node.state = 'leavingpool';
   node.stateTransitionTime = now;

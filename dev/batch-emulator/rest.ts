@@ -19,6 +19,7 @@ import {
   checkNotSideTaskId,
   checkPoolCreate,
   checkPoolPackages,
+  checkRemoveNodes,
   checkResize,
   checkTaskCreate,
   type PoolAllocationMode,
@@ -228,7 +229,7 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
       throw errors.verb();
     }
     if (method !== 'POST') throw errors.verb();
-    if (sub === 'resize' || sub === 'stopresize' || sub === 'updateproperties') {
+    if (sub === 'resize' || sub === 'stopresize' || sub === 'updateproperties' || sub === 'removenodes') {
       poolNotDeleting(pool);
       conditional(req.headers, pool.etag, pool.lastModified, true);
     }
@@ -245,6 +246,22 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
         );
       const r = checkResize(parseBody(req.body, true), ctx.poolAllocationMode);
       account.resize(pool, r.dedicated, r.lowPriority, r.option, r.resizeTimeout ?? pool.resizeTimeout);
+      return { status: 202, headers: resourceHeaders(self, pool.etag, pool.lastModified) };
+    }
+    if (sub === 'removenodes') {
+      // Like a resize, only from a steady pool; every node named must be the pool's (else nothing is done).
+      if (pool.allocationState !== 'steady')
+        throw errors.conflict(
+          'PoolBeingResized',
+          'The specified pool is already being resized (its allocation state is not steady).',
+        );
+      const r = checkRemoveNodes(parseBody(req.body, true));
+      const named = r.nodeList.map((nodeId) => {
+        const node = pool.nodes.get(nodeId);
+        if (!node) throw errors.notFound('Node', nodeId);
+        return node;
+      });
+      account.removeNodes(pool, named, r.option, r.resizeTimeout ?? pool.resizeTimeout);
       return { status: 202, headers: resourceHeaders(self, pool.etag, pool.lastModified) };
     }
     if (sub === 'stopresize') {

@@ -9,10 +9,14 @@ import { resolveExitOptions, type TaskEnding } from './exit-conditions.js';
 import { gateTask } from './job-prep.js';
 import { checkAllComplete, disableJob, terminateJob } from './jobs.js';
 import type { FailureInfo, JobRec, NodeRec, QueueEntry, TaskRec } from './model.js';
+import { failRunOnNode, finishNodeFailure } from './node-faults.js';
 import { NODE_ROOT_DIR, taskRootDirectory } from './node-fs.js';
 import { rebucket, removeNodeIfDone, settleAllocation } from './pools.js';
 import { type RunSpec, startRun, startUploads } from './runs.js';
 import { type AccountState, markDirty, newEtag } from './state.js';
+
+/** Tasks a node lists in `recentTasks`. */
+const RECENT_TASKS = 20;
 
 export function addTask(s: AccountState, job: JobRec, body: Record<string, unknown>): TaskRec {
   const now = s.clock.now();
@@ -204,7 +208,7 @@ export function completeTask(
 export function startTask(s: AccountState, task: TaskRec, node: NodeRec, at: number): void {
   node.free -= task.requiredSlots;
   node.running.add(task);
-  node.totalTasksRun++;
+  node.recent = [task, ...(node.recent ?? []).filter((t) => t !== task)].slice(0, RECENT_TASKS);
   if (node.state === 'idle') {
     node.state = 'running';
     node.stateTransitionTime = at;
@@ -259,6 +263,11 @@ export function beginRun(s: AccountState, task: TaskRec, at: number): void {
     setTaskState(task, 'running', at);
   }
   const attempt = task.attempt;
+  if (node.failsTasks) {
+    failRunOnNode(s, task, at);
+    return;
+  }
+  task.nodeFailure = undefined;
   startRun(s, taskSpec(task, node), at, currentRun(s, task, attempt), (outcome, known) => {
     let runFor = 0;
     if (outcome.kind === 'preProcessingError') task.runFailure = outcome.failure;
@@ -276,6 +285,19 @@ export function beginRun(s: AccountState, task: TaskRec, at: number): void {
 }
 
 export function finishRun(s: AccountState, task: TaskRec, at: number): void {
+  // Batch's totalTasksRun: the tasks "completed on the node", each run counted (retries too); a run
+  // cut short by a preemption, a requeue or a removal is not. A run whose files go up counts when
+  // they are up, with totalTasksSucceeded, so the two never disagree in between.
+  const uploads =
+    !task.nodeFailure &&
+    !task.runFailure &&
+    !(task.wallClockMs !== undefined && task.durationMs > task.wallClockMs) &&
+    !(task.exitCode !== 0 && (task.maxRetries === -1 || task.retryCount < task.maxRetries));
+  if (task.node && !uploads) task.node.totalTasksRun++;
+  if (task.nodeFailure) {
+    finishNodeFailure(s, task, at);
+    return;
+  }
   if (task.runFailure) {
     // Not retried: the command never ran, and the same files would fail again.
     completeTask(s, task, at, undefined, task.runFailure, { kind: 'preProcessingError' });
@@ -311,6 +333,7 @@ export function finishRun(s: AccountState, task: TaskRec, at: number): void {
   const current = currentRun(s, task, task.attempt);
   release(s, task);
   startUploads(s, spec, code, at, current, (failure) => {
+    node.totalTasksRun++;
     if (failure) {
       completeTask(s, task, at, code, failure, { kind: 'fileUploadError', code });
       return;

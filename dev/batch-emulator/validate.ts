@@ -273,6 +273,29 @@ export function checkResize(
   };
 }
 
+/** Pools_RemoveNodes' body: `nodeList` of 1..100 node ids, and the resize's timeout and option. */
+export function checkRemoveNodes(body: Body): {
+  nodeList: string[];
+  option: DeallocationOption;
+  resizeTimeout: string | undefined;
+} {
+  const list = checkArray(body, 'nodeList');
+  if (!list) throw errors.missingProperty('nodeList');
+  if (list.length === 0 || list.length > 100 || list.some((id) => typeof id !== 'string'))
+    throw errors.invalidProperty('nodeList', 'The list must name between 1 and 100 node ids.');
+  const resize = checkDuration(body, 'resizeTimeout');
+  if (resize !== undefined && resize < FIVE_MINUTES)
+    throw errors.invalidProperty('resizeTimeout', 'The resize timeout must be at least 5 minutes.');
+  const option =
+    checkEnum(body, 'nodeDeallocationOption', ['requeue', 'terminate', 'taskcompletion', 'retaineddata']) ??
+    'requeue';
+  return {
+    nodeList: list as string[],
+    option,
+    resizeTimeout: typeof body.resizeTimeout === 'string' ? body.resizeTimeout : undefined,
+  };
+}
+
 export function checkJobCreate(body: Body): { poolId: string } {
   checkId(body.id);
   checkDisplayName(body);

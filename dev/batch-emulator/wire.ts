@@ -97,13 +97,17 @@ export function nodeToWire(node: NodeRec, base: string): Record<string, unknown>
     runningTasksCount: node.running.size,
     runningTaskSlotsCount: slotsInUse,
     isDedicated: !node.lowPriority,
-    recentTasks: [...node.running].slice(0, 20).map((t) => ({
-      taskUrl: `${base}/jobs/${t.job.id}/tasks/${t.id}`,
-      jobId: t.job.id,
-      taskId: t.id,
-      taskState: t.state,
-      executionInfo: executionInfo(t),
-    })),
+    // Batch: "the Tasks whose state has recently changed" on the node; here the last 20 started on it,
+    // each with its current state (a preempted node's show the tasks it lost).
+    recentTasks: (node.recent ?? [])
+      .filter((t) => t.job.tasks.get(t.key) === t)
+      .map((t) => ({
+        taskUrl: `${base}/jobs/${t.job.id}/tasks/${t.id}`,
+        jobId: t.job.id,
+        taskId: t.id,
+        taskState: t.state,
+        executionInfo: executionInfo(t),
+      })),
     nodeAgentInfo: { version: '1.11.0', lastUpdateTime: batchTime(node.allocationTime) },
   };
 }

@@ -51,7 +51,8 @@ export function taskCallbackToken(input: {
  * n is `batchJobIdFor(tenant, job, n)`.
  */
 export function attemptOf(job: Pick<JobDoc, 'history'>): number {
-  return Math.max(0, job.history.filter((h) => h.state === 'submitting').length - 1);
+  // Notes (a node removed, …) are not state changes: only entering `submitting` counts.
+  return Math.max(0, job.history.filter((h) => h.state === 'submitting' && !h.note).length - 1);
 }
 
 /** Whether a token's attempt is the one whose Batch job the job runs now (ids compare ignoring case). */

@@ -5,7 +5,7 @@
 
 import { redactSas } from '../core/redact-sas.js';
 import type { DeliveryStatus, JobDoc, JobFailure, PreparationStatus, WaitingReason } from './job.js';
-import { isExistingPool } from './request-schema.js';
+import { isExistingPool, type TaskEventKind } from './request-schema.js';
 
 /*
  * Texts that can quote what Batch said (a failure message naming a resource file's URL) pass through
@@ -54,6 +54,8 @@ export interface JobView {
   readonly waiting?: JobDoc['waiting'];
   /** The job preparation task per node (counts, and up to 100 nodes, failed first). */
   readonly preparation?: JobDoc['preparation'];
+  /** Tasks put back in the queue by a preemption of their Spot node (absent before the first). */
+  readonly preemptions?: number;
   readonly history: JobDoc['history'];
   /**
    * Once Batch ended the job: node-seconds it occupied, slot-seconds its tasks used, and their ratio
@@ -62,7 +64,7 @@ export interface JobView {
   readonly efficiency?: JobDoc['efficiency'];
   /** Failed tasks whose exit conditions say `jobAction: none`: they did not fail the job. */
   readonly toleratedFailures?: JobDoc['toleratedFailures'];
-  readonly callback?: { readonly url: string };
+  readonly callback?: { readonly url: string; readonly taskEvents?: readonly TaskEventKind[] };
   readonly deliveries: readonly {
     readonly eventId: string;
     readonly type: string;
@@ -108,10 +110,18 @@ export function toJobView(job: JobDoc, basePath = '/api'): JobView {
     ...(job.failure ? { failure: failureOut(job.failure) } : {}),
     ...(job.waiting ? { waiting: waitingOut(job.waiting) } : {}),
     ...(job.preparation ? { preparation: preparationOut(job.preparation) } : {}),
+    ...(job.preemptions ? { preemptions: job.preemptions } : {}),
     history: job.history,
     ...(job.efficiency ? { efficiency: job.efficiency } : {}),
     ...(job.toleratedFailures ? { toleratedFailures: job.toleratedFailures } : {}),
-    ...(request?.callback ? { callback: { url: request.callback.url } } : {}),
+    ...(request?.callback
+      ? {
+          callback: {
+            url: request.callback.url,
+            ...(request.callback.taskEvents ? { taskEvents: request.callback.taskEvents } : {}),
+          },
+        }
+      : {}),
     deliveries: job.events
       .filter((e) => e.delivery.status !== 'none')
       .map((e) => ({

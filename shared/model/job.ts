@@ -8,7 +8,7 @@
 
 import type { JobBody, PoolBody } from './batch-bodies.js';
 import type { JobEfficiency } from './efficiency.js';
-import type { JobRequest } from './request-schema.js';
+import type { JobRequest, TaskEventKind } from './request-schema.js';
 import type { FieldError } from './validate-request.js';
 
 export const jobStates = [
@@ -60,6 +60,58 @@ export interface EventDelivery {
   deliveredAt?: string;
 }
 
+/**
+ * A line in the job's history that is not a state change (its `state` is the state the job was in):
+ * something done to or seen on the job's pool, such as a node removed because it failed every task.
+ */
+export interface HistoryNote {
+  /** `NodeRemoved` (a managed pool's node taken out), `NodeUnhealthy` (seen on an existing pool, reported only). */
+  readonly code: string;
+  readonly message: string;
+  readonly poolId?: string;
+  readonly nodeId?: string;
+}
+
+export interface HistoryEntry {
+  readonly state: JobState;
+  readonly at: string;
+  readonly note?: HistoryNote;
+}
+
+/** What a node event says of the node (`slotwise.job.node_removed`, `slotwise.job.node_unhealthy`). */
+export interface NodeEventDetail {
+  readonly poolId: string;
+  readonly nodeId: string;
+  /** Why: `NodeUnusable`, `NodeStartTaskFailed`, `NodeFailsTasks`. */
+  readonly reason: string;
+  readonly message: string;
+  readonly action: 'removed' | 'reported';
+}
+
+/** One task of a task event (`slotwise.task.failed` / `slotwise.task.completed`). */
+export interface TaskEventItem {
+  /** The caller's task id. */
+  readonly id: string;
+  readonly exitCode?: number;
+  readonly failure?: { readonly category: string; readonly code: string; readonly message: string };
+  readonly nodeId?: string;
+  readonly endTime?: string;
+}
+
+/** A batch of tasks that ended, carried by one task event; `more` ended meanwhile and are not listed. */
+export interface TaskEventBatch {
+  readonly tasks: readonly TaskEventItem[];
+  readonly more: number;
+  /** More tasks ended than one read could count: some are neither listed nor in `more`. */
+  readonly truncated?: boolean;
+}
+
+/** What an event carries besides the job's state and counts (absent on state-change events). */
+export interface EventDetail {
+  readonly node?: NodeEventDetail;
+  readonly taskBatch?: TaskEventBatch;
+}
+
 export interface JobEvent {
   readonly seq: number;
   /** Unique event id: the CloudEvents `id` and the `webhook-id`, stable across retries. */
@@ -69,6 +121,8 @@ export interface JobEvent {
   readonly state: JobState;
   readonly at: string;
   readonly taskCounts: TaskCounts;
+  /** Node and task events only: what happened (sent in the event's `data`). */
+  detail?: EventDetail;
   delivery: EventDelivery;
 }
 
@@ -246,6 +300,21 @@ export interface ToleratedFailures {
   readonly tasks: readonly { readonly taskId: string; readonly exitCode?: number }[];
 }
 
+/**
+ * Task events a job asked for (`callback.taskEvents`), and how far they have been reported. The
+ * reconcile pass reads tasks that ended from `watermark` on (Batch's `stateTransitionTime` of a
+ * completed task), leaving out the `atWatermark` ids already reported at that very instant.
+ */
+export interface TaskEventsState {
+  readonly kinds: readonly TaskEventKind[];
+  readonly watermark?: string;
+  readonly atWatermark?: readonly string[];
+  /** When the last task event was added: the next waits `TASK_EVENT_INTERVAL_MS` (task-events.ts). */
+  readonly lastEventAt?: string;
+  /** Tasks Batch counted as ended (of the kinds asked for) at the last look: no change, no Batch call. */
+  readonly ended?: number;
+}
+
 export interface JobDoc {
   /** Document id: `job:<lowercased job id>` (job ids are unique ignoring case, as in Batch). */
   id: string;
@@ -274,11 +343,18 @@ export interface JobDoc {
   waiting?: WaitingReason;
   /** The job preparation task's status per node (jobs with a `jobPreparation`), from reconcile. */
   preparation?: PreparationStatus;
+  /** Present when the callback asked for task events. */
+  taskEvents?: TaskEventsState;
+  /**
+   * Times a task of the job was put back in the queue because its low-priority (Spot) node was
+   * preempted, as the pool controller saw it (pipeline/preemptions.ts). Absent until the first.
+   */
+  preemptions?: number;
   retry?: RetryRequest;
   taskCounts: TaskCounts;
   /** W3C trace context of the trace the job began in (shared/adapters/telemetry); absent without telemetry. */
   traceparent?: string;
-  history: { state: JobState; at: string }[];
+  history: HistoryEntry[];
   events: JobEvent[];
   notifyLease?: Lease;
   /** When the receiver answered 410 Gone: no event of this job is delivered after it. */

@@ -20,6 +20,9 @@ import {
 } from './output-rules.js';
 
 export const MAX_EXPLICIT_TASKS = 10_000;
+/** The task events a callback may ask for (`callback.taskEvents`). */
+export const TASK_EVENT_KINDS = ['failed', 'completed'] as const;
+export type TaskEventKind = (typeof TASK_EVENT_KINDS)[number];
 export const MAX_TASKS = 1_000_000;
 export const MAX_ID_LENGTH = 64;
 /** Batch's limits on one task, in characters. */
@@ -368,7 +371,22 @@ export const jobRequestSchema = z
     maxWallClockTime: isoDuration.optional(),
     /** Expected run time of tasks that give none (ISO 8601), for the dry run's estimate only. */
     expectedDuration: isoDuration.optional(),
-    callback: z.strictObject({ url: z.url() }).optional(),
+    callback: z
+      .strictObject({
+        url: z.url(),
+        /**
+         * Task events wanted on the callback (opt-in; none by default): `failed` sends
+         * `slotwise.task.failed`, `completed` sends `slotwise.task.completed` (tasks that succeeded),
+         * batched and at most one of each kind per job per 30 s. See docs/webhooks.md.
+         */
+        taskEvents: z
+          .array(z.enum(TASK_EVENT_KINDS))
+          .min(1)
+          .max(TASK_EVENT_KINDS.length)
+          .refine((kinds) => new Set(kinds).size === kinds.length, 'each kind at most once')
+          .optional(),
+      })
+      .optional(),
     /**
      * Batch's job preparation task: runs once on each node before the first task of the job there,
      * typically to download shared input once per node instead of once per task. No commandLine →

@@ -79,6 +79,15 @@ export function toCloudEventPayload(job: JobDoc, event: JobEvent): object {
       // The reason is read from the job at send time (events carry no copy): a pool that recovered
       // before the send has cleared it, and the event then says only that the job waited.
       ...(event.type === WAITING_EVENT_TYPE && job.waiting ? { waiting: job.waiting } : {}),
+      // Node and task events carry what happened with the event itself (bad-nodes.ts, task-events.ts).
+      ...(event.detail?.node ? { node: event.detail.node } : {}),
+      ...(event.detail?.taskBatch
+        ? {
+            tasks: event.detail.taskBatch.tasks,
+            more: event.detail.taskBatch.more,
+            ...(event.detail.taskBatch.truncated ? { truncated: true } : {}),
+          }
+        : {}),
     },
   };
 }

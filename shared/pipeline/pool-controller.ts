@@ -18,6 +18,9 @@
  *    pool recovers — except for the account's core quota, which they wait for without a deadline.
  * A pool that disappeared while jobs still need it (deleted as idle a moment before a new job came,
  * or deleted outside Slotwise) is created again from its recorded body.
+ * Each pass also looks for bad nodes (`bad-nodes.ts`): a managed pool loses one, an existing pool's
+ * are only reported; either way the jobs on the pool get a history line and an event. On Spot pools
+ * it counts preemptions on the jobs (`preemptions.ts`).
  */
 
 import type { BatchGateway, PoolInfo } from '../adapters/batch/batch-gateway.js';
@@ -33,6 +36,7 @@ import { describeError } from '../core/errors.js';
 import { isOwnPool, type PoolOwner } from '../model/batch-names.js';
 import type { JobDoc } from '../model/job.js';
 import { makeEvent, transition } from '../model/lifecycle.js';
+import type { NodeHealth } from '../model/node-health.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import { DEFAULT_MAX_NODES } from '../planner/plan-job.js';
 import {
@@ -45,12 +49,14 @@ import {
   shareNodeLimit,
 } from '../planner/size-pool.js';
 import { announce } from './announce.js';
+import { reportBadNodesOnExistingPools } from './bad-nodes.js';
 import {
   DEFAULT_LEASE_MS,
   heartbeatEveryMs,
   keepLeaseAlive,
   type LeaseHeartbeat,
 } from './lease-heartbeat.js';
+import { nodeUpkeep } from './node-upkeep.js';
 
 export interface PoolControllerDeps {
   readonly pools: PoolStore;
@@ -88,6 +94,12 @@ export interface PoolControllerReport {
   waiting: number;
   failed: number;
   errors: number;
+  /** Bad nodes removed from managed pools. */
+  nodesRemoved: number;
+  /** Jobs told of a bad node on an existing pool. */
+  nodesReported: number;
+  /** Tasks of jobs found put back in the queue by a node preemption. */
+  preempted: number;
 }
 
 const ACTIVE_ON_POOL = new Set(['planned', 'submitting', 'submitted', 'running']);
@@ -123,6 +135,9 @@ export async function runPoolController(
     waiting: 0,
     failed: 0,
     errors: 0,
+    nodesRemoved: 0,
+    nodesReported: 0,
+    preempted: 0,
   };
   const docs = await deps.pools.list(scope.tenant ? { tenant: scope.tenant } : {});
   const tenants = [...new Set(docs.map((d) => d.tenant))];
@@ -134,6 +149,13 @@ export async function runPoolController(
       deps.log?.(`Pool control for tenant ${tenant} failed this pass: ${describeError(e)}`);
     }
   }
+  // The timer's full pass only: a pass for one pool (a job just placed on it) has other work.
+  if (!scope.tenant && !scope.poolId)
+    report.nodesReported += await reportBadNodesOnExistingPools(deps).catch((e: unknown) => {
+      report.errors++;
+      deps.log?.(`Existing pools not checked for bad nodes this pass: ${describeError(e)}`);
+      return 0;
+    });
   return report;
 }
 
@@ -144,6 +166,8 @@ interface Observed {
   readonly desired: number;
   /** Nodes running a task now (0 without nodes): never asked to go. */
   readonly busy: number;
+  /** The pool's nodes with their states and task counts (the bad-node rule reads them). */
+  readonly nodes: readonly NodeHealth[];
 }
 
 /** The tenant's node limit as one pass saw it: what waiting jobs are told, and who must yield. */
@@ -201,14 +225,16 @@ async function controlClaimedTenant(
     const active = jobs.filter((j) => ACTIVE_ON_POOL.has(j.state));
     const slotsPerNode = doc.body.taskSlotsPerNode ?? 1;
     const demands = active.map((j) => jobDemand(j, deps.limits.poolMaxNodes));
-    // Busy nodes bound what a pool may be asked to give up (only idle nodes go).
-    const busy = pool && pool.currentNodes > 0 ? await deps.batch.countBusyNodes(doc.id) : 0;
+    // Busy nodes bound what a pool may be asked to give up (only idle nodes go). One node list
+    // gives them and what the bad-node rule reads.
+    const nodes = pool && pool.currentNodes > 0 ? await deps.batch.listNodeHealth(doc.id) : [];
     return {
       doc,
       pool,
       jobs: active,
       desired: desiredNodes(demands, slotsPerNode, deps.limits.poolMaxNodes),
-      busy,
+      busy: nodes.filter((n) => n.state === 'running').length,
+      nodes,
     };
   });
   // Every pool of the tenant is shared in one go, even when the pass acts on one pool only: the
@@ -277,6 +303,18 @@ async function controlPool(
   }
   if (!isOwnPool(pool.metadata, poolOwner)) {
     deps.log?.(`Pool ${pool.id} does not carry this owner's metadata; it is left alone`);
+    return;
+  }
+
+  const health = await nodeUpkeep(
+    { doc, pool, nodes: o.nodes, jobs: o.jobs, spot: isLowPriority(doc) },
+    deps,
+  );
+  report.preempted += health.preempted;
+  if (health.removed > 0) {
+    // The pool is resizing now: sizing waits for the next pass, which grows it back if demand remains.
+    report.nodesRemoved += health.removed;
+    await deps.pools.update(doc.id, (current) => ({ ...current, nodeBaselines: health.baselines }));
     return;
   }
 
@@ -354,6 +392,8 @@ async function controlPool(
     else delete next.emptySince;
     if (problem) next.allocationProblem = problem;
     else delete next.allocationProblem;
+    if (Object.keys(health.baselines).length > 0) next.nodeBaselines = health.baselines;
+    else delete next.nodeBaselines;
     return next;
   });
 

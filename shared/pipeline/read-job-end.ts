@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { createUsageAccumulator, type JobEfficiency } from '../model/efficiency.js';
 import { exitConditionsLookup, isToleratedFailure, taskEnding } from '../model/exit-conditions.js';
 import type { JobDoc } from '../model/job.js';
+import { toCallerTaskId } from '../model/task-ids.js';
 
 export interface JobEndReading {
   readonly efficiency: JobEfficiency;
@@ -36,7 +37,8 @@ export async function readJobEnd(
     tolerated++;
     if (toleratedTasks.length < TOLERATED_SHOWN)
       toleratedTasks.push({
-        taskId: task.id,
+        // Batch knows a fan-in sweep's tasks by index; the job shows the caller's ids.
+        taskId: job.request ? toCallerTaskId(job.request, task.id) : task.id,
         ...(task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
       });
   });

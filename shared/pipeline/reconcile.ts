@@ -29,11 +29,13 @@ import { batchJobIdFor } from '../model/batch-names.js';
 import { usesJobActions } from '../model/exit-conditions.js';
 import type { JobDoc, JobFailure, JobState, TaskCounts } from '../model/job.js';
 import { transition } from '../model/lifecycle.js';
+import { toCallerTaskId } from '../model/task-ids.js';
 import { announce } from './announce.js';
 import { type FairShare, takeFairly } from './fair-order.js';
 import { finalPreparationStatus, reconcilePreparation, withFinalPreparation } from './preparation.js';
 import { type JobEndReading, readJobEnd } from './read-job-end.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
+import { reportTaskEvents } from './task-events.js';
 
 export interface ReconcileDeps {
   readonly jobs: JobStore;
@@ -161,6 +163,12 @@ export async function reconcileJob(
   const seen = await observe(job, batchJobId, deps, pass);
   if (!seen) return 'none';
   const { observation, subject } = seen;
+  // Task events (jobs that asked for them) go out before the state change this pass may make, so a
+  // receiver hears of the last tasks before `completed` or `failed`. A failed read waits for the next pass.
+  if (job.taskEvents && observation.kind === 'seen') {
+    const final = observation.job?.state === 'completed';
+    await reportTaskEvents(job, batchJobId, observation.counts, deps, final).catch(() => 0);
+  }
   const first = decide(subject, observation);
   // The preparation is followed while the job runs on (its end is Batch's to tell, above).
   if (first.kind !== 'move' && observation.kind === 'seen' && job.batch?.jobPreparation) {
@@ -181,7 +189,12 @@ export async function reconcileJob(
   if (first.kind === 'move' && failure?.code === 'TaskFailed') {
     failure = {
       ...failure,
-      failedTasks: await deps.batch.listFailedTasks(batchJobId, deps.failedTaskDetail ?? 20),
+      // Batch knows a fan-in sweep's tasks by index; the job shows the caller's ids.
+      failedTasks: (await deps.batch.listFailedTasks(batchJobId, deps.failedTaskDetail ?? 20)).map((t) =>
+        'request' in subject && subject.request
+          ? { ...t, taskId: toCallerTaskId(subject.request, t.taskId) }
+          : t,
+      ),
     };
   }
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) => {

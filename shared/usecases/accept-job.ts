@@ -211,6 +211,8 @@ function newJobDoc(
     taskCounts: { ...zeroTaskCounts },
     history: [{ state: 'accepted', at: iso }],
     events: [],
+    // Kept apart from the request so the reconcile pass finds it in its projection.
+    ...(request?.callback?.taskEvents ? { taskEvents: { kinds: [...request.callback.taskEvents] } } : {}),
   };
   doc.events = [makeEvent(doc, 'accepted', iso, eventId)];
   return doc;

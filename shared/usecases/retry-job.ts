@@ -173,7 +173,7 @@ export async function requestRetry(
       retry: {
         requestId,
         number,
-        attempt: Math.max(1, current.history.filter((h) => h.state === 'submitting').length),
+        attempt: Math.max(1, current.history.filter((h) => h.state === 'submitting' && !h.note).length),
         requestedAt: deps.clock.now().toISOString(),
         status: 'queued',
         tasks: 0,

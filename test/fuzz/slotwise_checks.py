@@ -146,11 +146,12 @@ def problem_details(ctx: Any, response: Any, case: Any) -> bool | None:
     if status < 400:
         return None
     # Not the app's answers: a method the route does not declare gets the Functions host's bare 404, a
-    # body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT its bare 413 (the API never sees either); and the
+    # body over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT its bare 413, a URL over 4,096 bytes its bare 414 (the
+    # API never sees any of them); and the
     # dashboard's page and assets are for browsers (a missing asset is text/plain).
     if case.method.upper() != case.operation.method.upper() or case.operation.path.startswith("/ui"):
         return None
-    if status == 413 and not response.content and not response.headers.get("content-type"):
+    if status in (413, 414) and not response.content and not response.headers.get("content-type"):
         return None
     content_type = (response.headers.get("content-type") or [""])[0]
     if not content_type.lower().startswith("application/problem+json"):

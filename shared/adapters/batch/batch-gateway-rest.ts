@@ -7,9 +7,10 @@
 import { redactSas } from '../../core/redact-sas.js';
 import { isOwnJob, isOwnPool } from '../../model/batch-names.js';
 import type { FailedTask, NodePreparation } from '../../model/job.js';
+import type { NodeHealth } from '../../model/node-health.js';
 import { traceparentOf, withTraceMetadata } from '../telemetry/trace-context.js';
 import { addTasks } from './add-tasks.js';
-import type { BatchGateway, PoolInfo, TaskFilter, TaskInfo } from './batch-gateway.js';
+import type { BatchGateway, PoolInfo, PreemptedNode, TaskFilter, TaskInfo } from './batch-gateway.js';
 import { type BatchClient, BatchError } from './client.js';
 
 interface WirePool {
@@ -212,6 +213,81 @@ export function createRestBatchGateway(
       for await (const _ of client.nodes.list(poolId, { filter: "state eq 'running'", select: 'id' })) n++;
       return n;
     },
+    async listNodeHealth(poolId) {
+      const nodes: NodeHealth[] = [];
+      try {
+        for await (const n of client.nodes.list(poolId, {
+          select: 'id,state,runningTasksCount,totalTasksRun,totalTasksSucceeded',
+          maxResults: 1000,
+        })) {
+          const node = n as {
+            id: string;
+            state?: string;
+            runningTasksCount?: number;
+            totalTasksRun?: number;
+            totalTasksSucceeded?: number;
+          };
+          nodes.push({
+            id: node.id,
+            state: node.state ?? 'unknown',
+            running: node.runningTasksCount ?? 0,
+            totalRun: node.totalTasksRun ?? 0,
+            totalSucceeded: node.totalTasksSucceeded ?? 0,
+          });
+        }
+      } catch (e) {
+        if (notFound(e)) return [];
+        throw e;
+      }
+      return nodes;
+    },
+    async listPreemptedNodes(poolId) {
+      const nodes: PreemptedNode[] = [];
+      try {
+        for await (const n of client.nodes.list(poolId, {
+          filter: "state eq 'preempted'",
+          select: 'id,stateTransitionTime,recentTasks',
+        })) {
+          const node = n as {
+            id: string;
+            stateTransitionTime?: string;
+            recentTasks?: {
+              jobId?: string;
+              taskId?: string;
+              taskState?: string;
+              executionInfo?: { startTime?: string };
+            }[];
+          };
+          nodes.push({
+            id: node.id,
+            preemptedAt: node.stateTransitionTime ?? '',
+            recentTasks: (node.recentTasks ?? []).map((t) => ({
+              jobId: t.jobId ?? '',
+              taskId: t.taskId ?? '',
+              state: t.taskState ?? '',
+              ...(t.executionInfo?.startTime ? { startTime: t.executionInfo.startTime } : {}),
+            })),
+          });
+        }
+      } catch (e) {
+        if (notFound(e)) return [];
+        throw e;
+      }
+      return nodes;
+    },
+    async removeNodes(poolId, nodeIds, owner) {
+      const pool = await gateway.getPool(poolId);
+      if (!pool) return 'missing';
+      if (!isOwnPool(pool.metadata, owner)) return 'foreign';
+      try {
+        await client.pools.removeNodes(poolId, { nodeList: nodeIds, nodeDeallocationOption: 'requeue' });
+      } catch (e) {
+        if (exists(e, 'PoolBeingResized')) return 'busy';
+        if (notFound(e)) return 'missing';
+        throw e;
+      }
+      return 'done';
+    },
     async deletePool(poolId, owner) {
       const pool = await gateway.getPool(poolId);
       if (!pool) return 'missing';
@@ -390,6 +466,30 @@ export function createRestBatchGateway(
         return {
           tasks: page.value.map((t) => toTaskInfo(t as unknown as WireTask)),
           ...(page.nextLink ? { skipToken: skipTokenOf(page.nextLink) } : {}),
+        };
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async listEndedTasks(jobId, { since, result, maxResults }) {
+      // `stateTransitionTime` takes ge on Batch's task list (learn.microsoft.com/rest/api/batchservice/
+      // odata-filters-in-batch, "List tasks"); a completed task's is when it completed.
+      const terms = ["state eq 'completed'"];
+      if (since) terms.push(`stateTransitionTime ge datetime'${since}'`);
+      if (result) terms.push(`executionInfo/result eq '${result}'`);
+      try {
+        const page = await client.tasks.listPage(jobId, {
+          filter: terms.join(' and '),
+          select: `${TASK_INFO_SELECT},stateTransitionTime`,
+          maxResults,
+        });
+        return {
+          tasks: page.value.map((t) => ({
+            ...toTaskInfo(t as unknown as WireTask),
+            stateTransitionTime: String((t as { stateTransitionTime?: string }).stateTransitionTime ?? ''),
+          })),
+          truncated: page.nextLink !== undefined,
         };
       } catch (e) {
         if (notFound(e)) return undefined;

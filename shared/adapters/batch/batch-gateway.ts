@@ -6,6 +6,7 @@
 import type { JobBody, PoolBody, TaskBody } from '../../model/batch-bodies.js';
 import type { JobOwner, PoolOwner } from '../../model/batch-names.js';
 import type { FailedTask, NodePreparation } from '../../model/job.js';
+import type { NodeHealth } from '../../model/node-health.js';
 
 /** What a guarded action found: done, nothing there, or a resource that is not this owner's (left alone). */
 export type GuardedOutcome = 'done' | 'missing' | 'foreign';
@@ -25,6 +26,18 @@ export interface PoolInfo {
   readonly resizeErrors: readonly { readonly code: string; readonly message: string }[];
   readonly containerImages: readonly string[] | undefined;
   readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** A preempted node and the tasks it ran last (Batch's `recentTasks`, each with its current state). */
+export interface PreemptedNode {
+  readonly id: string;
+  readonly preemptedAt: string;
+  readonly recentTasks: readonly {
+    readonly jobId: string;
+    readonly taskId: string;
+    readonly state: string;
+    readonly startTime?: string;
+  }[];
 }
 
 export interface BatchJobInfo {
@@ -98,6 +111,18 @@ export interface TaskInfo {
   readonly nodeId?: string;
 }
 
+/** A task that ended, as one page of `listEndedTasks` shows it. */
+export interface EndedTaskInfo extends TaskInfo {
+  /** When Batch moved the task to `completed` (the task-event watermark). */
+  readonly stateTransitionTime: string;
+}
+
+export interface EndedTaskPage {
+  readonly tasks: readonly EndedTaskInfo[];
+  /** More tasks matched than the page holds (Batch gave a next link). */
+  readonly truncated: boolean;
+}
+
 export interface TaskInfoPage {
   readonly tasks: readonly TaskInfo[];
   /** Batch's `$skiptoken` for the next page; absent on the last. A page may be empty and still have one. */
@@ -131,6 +156,22 @@ export interface BatchGateway {
   ): Promise<GuardedOutcome>;
   /** Nodes of the pool with tasks running on them (state `running`). */
   countBusyNodes(poolId: string): Promise<number>;
+  /**
+   * Every node of the pool with its state and task counts (one node list, every page; empty when the
+   * pool does not exist): what the bad-node rule (`model/node-health.ts`) and the busy count read.
+   */
+  listNodeHealth(poolId: string): Promise<NodeHealth[]>;
+  /**
+   * Removes the named nodes (Pools_RemoveNodes, their running tasks requeued) from a pool whose
+   * metadata names this owner. 'busy' while the pool is resizing (Batch removes only from a steady
+   * pool); 'missing' when the pool or a node is gone.
+   */
+  removeNodes(poolId: string, nodeIds: readonly string[], owner: PoolOwner): Promise<GuardedOutcome | 'busy'>;
+  /**
+   * The pool's nodes in state `preempted` (one filtered node list), each with when it was preempted
+   * (`stateTransitionTime`) and its `recentTasks`. Empty when the pool does not exist.
+   */
+  listPreemptedNodes(poolId: string): Promise<PreemptedNode[]>;
   /** Deletes only a pool whose metadata names this owner; a pool already being deleted is 'done'. */
   deletePool(poolId: string, owner: PoolOwner): Promise<GuardedOutcome>;
   createJob(job: JobBody): Promise<'created' | 'exists'>;
@@ -180,6 +221,14 @@ export interface BatchGateway {
   ): Promise<TaskInfoPage | undefined>;
   /** One task; undefined when the task or its job does not exist. */
   getTask(jobId: string, taskId: string): Promise<TaskInfo | undefined>;
+  /**
+   * One page (one Batch call, at most `maxResults`) of the job's tasks that completed at or after
+   * `since` (all of them without it), of one result or both. undefined when the Batch job does not exist.
+   */
+  listEndedTasks(
+    jobId: string,
+    options: { since?: string; result?: 'success' | 'failure'; maxResults: number },
+  ): Promise<EndedTaskPage | undefined>;
   /**
    * A file of the task's directory on its node (`stdout.txt`, `wd/out.txt`), as Batch serves it while
    * the node keeps it. 'gone' when Batch cannot serve it: no such file, task or job, the task has not

@@ -136,6 +136,8 @@ export interface BatchClient {
     exists(poolId: string): Promise<boolean>;
     patch(poolId: string, body: object): Promise<void>;
     resize(poolId: string, body: object): Promise<void>;
+    /** Pools_RemoveNodes: `{ nodeList, nodeDeallocationOption?, resizeTimeout? }`. */
+    removeNodes(poolId: string, body: object): Promise<void>;
     delete(poolId: string): Promise<void>;
     list(options?: ListOptions): AsyncIterable<Record<string, unknown>>;
   };
@@ -425,6 +427,13 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
         void (await call({
           method: 'POST',
           path: `/pools/${enc(id)}/resize`,
+          body: json(b),
+          kind: 'update',
+        })),
+      removeNodes: async (id, b) =>
+        void (await call({
+          method: 'POST',
+          path: `/pools/${enc(id)}/removenodes`,
           body: json(b),
           kind: 'update',
         })),

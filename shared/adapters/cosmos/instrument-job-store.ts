@@ -16,6 +16,8 @@ export function instrumentJobStore(store: JobStore, metrics: JobMetrics = create
   const entered = (job: JobDoc, from: JobState | undefined, historyFrom: number) => {
     let previous = from;
     for (const step of job.history.slice(historyFrom)) {
+      // A note (a node removed, …) is a line in the history, not a transition.
+      if (step.note) continue;
       metrics.transition(step.state, previous);
       previous = step.state;
       if (step.state === 'planned' && job.plan) metrics.planned(job.plan.nodes, job.plan.lowerBound);

@@ -112,6 +112,8 @@ export interface WorkItem {
   readonly planning?: { readonly lease?: Lease; readonly retryAt?: string };
   readonly retry?: { readonly requestId: string; readonly lease?: Lease };
   readonly traceparent?: string;
+  /** Jobs whose callback asked for task events (a few hundred bytes at most). */
+  readonly taskEvents?: JobDoc['taskEvents'];
 }
 
 export interface WorkCursor {
@@ -336,6 +338,7 @@ const WORK_FIELDS = [
   'c.planning.retryAt AS planningRetryAt',
   'c.retry.requestId AS retryRequestId',
   'c.retry.lease AS retryLease',
+  'c.taskEvents',
 ].join(', ');
 
 interface WorkRow {
@@ -353,6 +356,7 @@ interface WorkRow {
   planningRetryAt?: string;
   retryRequestId?: string;
   retryLease?: Lease;
+  taskEvents?: JobDoc['taskEvents'];
 }
 
 function fromWorkRow(row: WorkRow): WorkItem {
@@ -378,6 +382,7 @@ function fromWorkRow(row: WorkRow): WorkItem {
     ...(row.retryRequestId !== undefined
       ? { retry: { requestId: row.retryRequestId, ...(row.retryLease ? { lease: row.retryLease } : {}) } }
       : {}),
+    ...(row.taskEvents ? { taskEvents: row.taskEvents } : {}),
   };
 }
 

@@ -14,11 +14,18 @@ export interface JobOnPool {
   readonly slotHistogram: readonly (readonly [number, number])[];
   readonly maxNodes?: number;
   readonly waiting?: WaitingReason;
+  /** The Batch job of the job's current attempt (absent before it is planned). */
+  readonly batchJobId?: string;
 }
 
 export interface PoolDemandReader {
   /** The tenant's jobs placed on the pool that have not ended. */
   listOnPool(tenant: string, poolId: string): Promise<JobOnPool[]>;
+  /**
+   * Existing (operator's) pools that jobs not yet ended run on, each with the tenants using it (one
+   * query over every tenant; Batch pool ids compare ignoring case). At most `limit` pools.
+   */
+  listExistingPoolsInUse(limit: number): Promise<{ poolId: string; tenants: string[] }[]>;
 }
 
 export function createPoolDemandReader(jobs: Container): PoolDemandReader {
@@ -31,10 +38,11 @@ export function createPoolDemandReader(jobs: Container): PoolDemandReader {
           taskCounts: TaskCounts;
           plan?: { tasks?: number; slotHistogram?: [number, number][]; maxNodes?: number };
           waiting?: WaitingReason;
+          batchJobId?: string;
         }>(
           {
             query:
-              "SELECT c.jobId, c.state, c.taskCounts, c.plan, c.waiting FROM c WHERE c.tenant = @tenant AND c.type = 'job' AND c.batch.poolId = @pool AND NOT IS_DEFINED(c.endedAt)",
+              "SELECT c.jobId, c.state, c.taskCounts, c.plan, c.waiting, c.batch.jobId AS batchJobId FROM c WHERE c.tenant = @tenant AND c.type = 'job' AND c.batch.poolId = @pool AND NOT IS_DEFINED(c.endedAt)",
             parameters: [
               { name: '@tenant', value: tenant },
               { name: '@pool', value: poolId },
@@ -52,8 +60,29 @@ export function createPoolDemandReader(jobs: Container): PoolDemandReader {
           slotHistogram: r.plan?.slotHistogram ?? [],
           ...(r.plan?.maxNodes !== undefined ? { maxNodes: r.plan.maxNodes } : {}),
           ...(r.waiting ? { waiting: r.waiting } : {}),
+          ...(r.batchJobId ? { batchJobId: r.batchJobId } : {}),
         }))
         .sort((a, b) => (a.jobId < b.jobId ? -1 : 1));
+    },
+    async listExistingPoolsInUse(limit) {
+      const { resources } = await jobs.items
+        .query<{ tenant: string; poolId: string }>({
+          query:
+            "SELECT c.tenant, c.batch.poolId FROM c WHERE c.type = 'job' AND c.batch.managedPool = false AND NOT IS_DEFINED(c.endedAt)",
+        })
+        .fetchAll();
+      const pools = new Map<string, { poolId: string; tenants: Set<string> }>();
+      for (const r of resources) {
+        if (!r.poolId) continue;
+        const key = r.poolId.toLowerCase();
+        const entry = pools.get(key) ?? { poolId: r.poolId, tenants: new Set<string>() };
+        entry.tenants.add(r.tenant);
+        pools.set(key, entry);
+      }
+      return [...pools.values()]
+        .sort((a, b) => (a.poolId.toLowerCase() < b.poolId.toLowerCase() ? -1 : 1))
+        .slice(0, limit)
+        .map((p) => ({ poolId: p.poolId, tenants: [...p.tenants].sort() }));
     },
   };
 }

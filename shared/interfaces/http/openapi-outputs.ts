@@ -15,6 +15,14 @@ const problem = (description: string, headers?: Record<string, object>) => ({
 const unauthorized = problem('Missing or wrong API key', {
   'WWW-Authenticate': { required: true, schema: text },
 });
+/**
+ * Routes whose path or query can carry a long blob name: a URL over 4,096 bytes is refused by the
+ * Functions host itself (its URL limit), with a 414 of its own and no body, before the API sees it.
+ */
+export const uriTooLong = {
+  description: "The URL is over the Functions host's 4,096 bytes: the host's 414, without a body",
+};
+
 const notFound = problem('No such job (another tenant’s job is not found either)');
 
 export function outputSchemas(): Record<string, object> {
@@ -107,6 +115,7 @@ export function outputPaths(idParam: object): Record<string, object> {
           400: problem('Invalid query (each parameter named in `errors`)'),
           401: unauthorized,
           404: notFound,
+          414: uriTooLong,
         },
       },
     },
@@ -129,7 +138,7 @@ export function outputPaths(idParam: object): Record<string, object> {
             in: 'header',
             required: false,
             description: 'One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`.',
-            schema: text,
+            schema: { type: 'string', pattern: '^bytes=(?:[0-9]+-[0-9]*|-[0-9]+)$' },
           },
           {
             name: 'If-Range',
@@ -146,6 +155,7 @@ export function outputPaths(idParam: object): Record<string, object> {
           400: problem('Invalid `path` or `Range` (named in `errors`)'),
           401: unauthorized,
           404: problem('No such job (another tenant’s job is not found either), or no such output'),
+          414: uriTooLong,
           416: problem('The range starts past the end of the file', {
             'Content-Range': { description: '`bytes */<size>`', required: true, schema: text },
           }),

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { jobStates } from '../../model/job.js';
 import { jobRequestSchema, sweepSchema, taskSpecSchema } from '../../model/request-schema.js';
-import { outputPaths, outputSchemas } from './openapi-outputs.js';
+import { outputPaths, outputSchemas, uriTooLong } from './openapi-outputs.js';
 import { MAX_JOB_BODY_BYTES } from './read-json.js';
 
 let cached: object | undefined;
@@ -238,11 +238,32 @@ function schemas(): Record<string, object> {
       failure,
       waiting,
       preparation,
+      preemptions: {
+        ...count,
+        description:
+          'Times a task of the job was put back in the queue because its low-priority (Spot) node was preempted (managed pools; absent before the first). See docs/api.md.',
+      },
       history: {
         type: 'array',
+        description:
+          "State changes, and notes (with `note`) of what was done to or seen on the job's pool, such as a bad node removed; a note's `state` is the state the job was in.",
         items: {
           type: 'object',
-          properties: { state: ref('JobState'), at: dateTime },
+          properties: {
+            state: ref('JobState'),
+            at: dateTime,
+            note: {
+              type: 'object',
+              properties: {
+                code: { enum: ['NodeRemoved', 'NodeUnhealthy'] },
+                message: text,
+                poolId: text,
+                nodeId: text,
+              },
+              required: ['code', 'message'],
+              additionalProperties: false,
+            },
+          },
           required: ['state', 'at'],
           additionalProperties: false,
         },
@@ -272,7 +293,19 @@ function schemas(): Record<string, object> {
         },
         required: ['count', 'tasks'],
       },
-      callback: { type: 'object', properties: { url: text }, required: ['url'], additionalProperties: false },
+      callback: {
+        type: 'object',
+        properties: {
+          url: text,
+          taskEvents: {
+            type: 'array',
+            description: 'The task events the callback asked for (see docs/webhooks.md).',
+            items: { enum: ['failed', 'completed'] },
+          },
+        },
+        required: ['url'],
+        additionalProperties: false,
+      },
       deliveries: {
         type: 'array',
         description: "Webhook deliveries of the job's events.",
@@ -688,7 +721,7 @@ function taskPaths(idParam: object): Record<string, object> {
             in: 'header',
             required: false,
             description: 'One byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`.',
-            schema: text,
+            schema: { type: 'string', pattern: '^bytes=(?:[0-9]+-[0-9]*|-[0-9]+)$' },
           },
         ],
         responses: {
@@ -699,6 +732,7 @@ function taskPaths(idParam: object): Record<string, object> {
           400: problem('Invalid `path` or `Range` (named in `errors`)'),
           401: unauthorized,
           404: notFound,
+          414: uriTooLong,
           416: problem('The range starts at or past the end of the file', {
             'Content-Range': { description: '`bytes */<size>`', required: true, schema: text },
           }),

@@ -250,7 +250,10 @@ function renderDetail(job: JobView): void {
     el(
       'ol',
       { class: 'history' },
-      ...job.history.map((h) => el('li', {}, stateBadge(h.state), ` ${shortTime(h.at)}`)),
+      // A note (a bad node removed or reported) reads as text beside the state the job was in.
+      ...job.history.map((h) =>
+        el('li', {}, stateBadge(h.state), ` ${shortTime(h.at)}`, h.note ? ` — ${h.note.message}` : undefined),
+      ),
     ),
   );
   const shown = (list: (HTMLElement | undefined)[]) => list.filter((s): s is HTMLElement => s !== undefined);
