@@ -4,24 +4,7 @@
  * answer must be added here too.
  */
 import { DEFAULT_OUTPUTS_LIMIT, MAX_BLOB_NAME, MAX_OUTPUTS_LIMIT } from '../../usecases/job-outputs.js';
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const text = { type: 'string' };
-const problem = (description: string, headers?: Record<string, object>) => ({
-  description,
-  ...(headers ? { headers } : {}),
-  content: { 'application/problem+json': { schema: ref('Problem') } },
-});
-const unauthorized = problem('Missing or wrong API key', {
-  'WWW-Authenticate': { required: true, schema: text },
-});
-/**
- * Routes whose path or query can carry a long blob name: a URL over 4,096 bytes is refused by the
- * Functions host itself (its URL limit), with a 414 of its own and no body, before the API sees it.
- */
-export const uriTooLong = {
-  description: "The URL is over the Functions host's 4,096 bytes: the host's 414, without a body",
-};
+import { problem, ref, text, unauthorized, uriTooLong } from './openapi-parts.js';
 
 const notFound = problem('No such job (another tenant’s job is not found either)');
 
