@@ -13,11 +13,17 @@
  *   failure using up one of the task's retries as a non-zero exit would.
  */
 
-import { parseDuration } from './command.js';
 import type { DeallocationOption, FailureInfo, NodeRec, PoolRec, TaskRec } from './model.js';
-import { rebucket, retireNode, setAllocationState, touchPool, unbucket } from './pools.js';
+import {
+  rebucket,
+  retireNode,
+  scheduleAllocationEnd,
+  setAllocationState,
+  touchPool,
+  unbucket,
+} from './pools.js';
 import { type AccountState, markDirty, ms } from './state.js';
-import { completeTask, enqueue, moveCounts, release, requeueRunning, setTaskState } from './tasks.js';
+import { completeTask, hasRetriesLeft, requeueRunning, retryRun } from './tasks.js';
 
 /** Simulated seconds a task spends on a `failTasks` node before it fails. */
 export const NODE_FAULT_RUN_SECONDS = 1;
@@ -41,14 +47,8 @@ export function failRunOnNode(s: AccountState, task: TaskRec, at: number): void 
 export function finishNodeFailure(s: AccountState, task: TaskRec, at: number): void {
   const failure = task.nodeFailure ?? NODE_FAULT_FAILURE;
   task.nodeFailure = undefined;
-  if (task.maxRetries === -1 || task.retryCount < task.maxRetries) {
-    release(s, task);
-    task.attempt++;
-    task.retryCount++;
-    task.shownExitCode = undefined;
-    setTaskState(task, 'active', at);
-    moveCounts(s, task, 'running', 'active', at);
-    enqueue(s, task, true);
+  if (hasRetriesLeft(task)) {
+    retryRun(s, task, at, undefined);
     return;
   }
   completeTask(s, task, at, undefined, failure, { kind: 'preProcessingError' });
@@ -95,13 +95,6 @@ export function removeNodes(
   touchPool(s, pool);
   setAllocationState(pool, 'resizing', now);
   for (const node of leaving) retireNode(s, node, option, now);
-  pool.resizeDeadline = now + (parseDuration(resizeTimeout) ?? ms(15 * 60));
-  pool.allocationDue = now + ms(s.timings.allocationSeconds);
-  s.events.push({
-    at: Math.min(pool.allocationDue, pool.resizeDeadline),
-    kind: 'poolAllocated',
-    pool,
-    version: pool.allocVersion,
-  });
+  scheduleAllocationEnd(s, pool, now, resizeTimeout);
   markDirty(s, pool.key);
 }

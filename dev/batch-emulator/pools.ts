@@ -108,6 +108,16 @@ export function resize(
   }
   // Capacity that takes longer than the resize timeout never arrives: the allocation ends at the
   // deadline with AllocationTimedout.
+  scheduleAllocationEnd(s, pool, now, resizeTimeout);
+}
+
+/** When the resize begun at `now` settles: allocation done, or its resize timeout (default 15 min). */
+export function scheduleAllocationEnd(
+  s: AccountState,
+  pool: PoolRec,
+  now: number,
+  resizeTimeout: unknown,
+): void {
   pool.resizeDeadline = now + (parseDuration(resizeTimeout) ?? ms(15 * 60));
   pool.allocationDue = now + ms(s.timings.allocationSeconds);
   s.events.push({

@@ -284,6 +284,26 @@ export function beginRun(s: AccountState, task: TaskRec, at: number): void {
   });
 }
 
+export function hasRetriesLeft(task: TaskRec): boolean {
+  return task.maxRetries === -1 || task.retryCount < task.maxRetries;
+}
+
+/** A failed run that Batch retries: the task goes back to the front of the queue as a new attempt. */
+export function retryRun(
+  s: AccountState,
+  task: TaskRec,
+  at: number,
+  shownExitCode: number | undefined,
+): void {
+  release(s, task);
+  task.attempt++;
+  task.retryCount++;
+  task.shownExitCode = shownExitCode;
+  setTaskState(task, 'active', at);
+  moveCounts(s, task, 'running', 'active', at);
+  enqueue(s, task, true);
+}
+
 export function finishRun(s: AccountState, task: TaskRec, at: number): void {
   // Batch's totalTasksRun: the tasks "completed on the node", each run counted (retries too); a run
   // cut short by a preemption, a requeue or a removal is not. A run whose files go up counts when
@@ -314,14 +334,8 @@ export function finishRun(s: AccountState, task: TaskRec, at: number): void {
     return;
   }
   const code = task.exitCode;
-  if (code !== 0 && (task.maxRetries === -1 || task.retryCount < task.maxRetries)) {
-    release(s, task);
-    task.attempt++;
-    task.retryCount++;
-    task.shownExitCode = code;
-    setTaskState(task, 'active', at);
-    moveCounts(s, task, 'running', 'active', at);
-    enqueue(s, task, true);
+  if (code !== 0 && hasRetriesLeft(task)) {
+    retryRun(s, task, at, code);
     return;
   }
   const node = task.node;
