@@ -10,10 +10,11 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { type Command, Option } from 'commander';
+import { formatBytes } from '../ui/format.js';
 import { type ApiClient, CliError, exitCodes } from './api-client.js';
 import { intervalOption, positiveInteger } from './options.js';
 import { followFile, lastLines, readFrom, readTail } from './task-files.js';
-import { failedTaskLines, formatBytes, renderOutputs, renderTasks } from './task-render.js';
+import { failedTaskLines, renderOutputs, renderTasks } from './task-render.js';
 import { taskResults, taskStates } from './task-shapes.js';
 
 export interface CommandKit {
@@ -73,6 +74,20 @@ const limitOption = () =>
 
 export function addTaskCommands(program: Command, kit: CommandKit): void {
   const { action, print } = kit;
+  /** The first page, or every page with --all, printed with a hint when more remain. */
+  const printPages = async <T>(
+    first: { value: T[]; nextLink?: string },
+    next: (link: string) => Promise<{ value: T[]; nextLink?: string }>,
+    all: boolean,
+    render: (page: { value: T[]; nextLink?: string }) => string[],
+  ) => {
+    const result = await pages(first, next, all);
+    print(result, () => [
+      ...render(result),
+      ...(result.nextLink ? ['(more: --all, or --limit up to 1000)'] : []),
+    ]);
+    return exitCodes.ok;
+  };
 
   program
     .command('tasks')
@@ -95,12 +110,7 @@ export function addTaskCommands(program: Command, kit: CommandKit): void {
             ...(options.state ? { state: options.state } : {}),
             ...(options.result ? { result: options.result } : {}),
           });
-          const result = await pages(first, (next) => api.tasks(job, { next }), options.all === true);
-          print(result, () => [
-            ...renderTasks(result),
-            ...(result.nextLink ? ['(more: --all, or --limit up to 1000)'] : []),
-          ]);
-          return exitCodes.ok;
+          return printPages(first, (next) => api.tasks(job, { next }), options.all === true, renderTasks);
         },
       ),
     );
@@ -152,12 +162,7 @@ export function addTaskCommands(program: Command, kit: CommandKit): void {
             limit: options.limit,
             ...(options.prefix ? { prefix: options.prefix } : {}),
           });
-          const result = await pages(first, (next) => api.outputs(job, { next }), options.all === true);
-          print(result, () => [
-            ...renderOutputs(result),
-            ...(result.nextLink ? ['(more: --all, or --limit up to 1000)'] : []),
-          ]);
-          return exitCodes.ok;
+          return printPages(first, (next) => api.outputs(job, { next }), options.all === true, renderOutputs);
         },
       ),
     );

@@ -2,6 +2,7 @@
  * Plain-text renderings of task pages, outputs and a failed task for `slotwise` (what it prints
  * without `--json`). Pure functions returning lines, as in render.ts.
  */
+import { formatBytes } from '../ui/format.js';
 import type { CliOutputPage, CliTask, CliTaskPage } from './task-shapes.js';
 
 /** Columns padded to their widest cell, two spaces apart. */
@@ -31,18 +32,6 @@ export function renderTasks(page: Pick<CliTaskPage, 'value'>): string[] {
       t.endTime ?? '',
     ]),
   );
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 export function renderOutputs(page: Pick<CliOutputPage, 'value'>): string[] {

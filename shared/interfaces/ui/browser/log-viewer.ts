@@ -6,8 +6,10 @@
  * The API answers at most 4 MiB per request and `Range: bytes=a-b`; the tail is read as the head
  * (which is everything for a small log) and then, for a larger one, its last bytes.
  */
+
+import { formatBytes } from '../format.js';
 import { type ApiCall, jobPath, problemError } from './api.js';
-import { el, formatBytes, saveBlob } from './dom.js';
+import { el, saveBlob } from './dom.js';
 
 const TAIL_BYTES = 256 * 1024;
 const files = ['stdout.txt', 'stderr.txt'] as const;

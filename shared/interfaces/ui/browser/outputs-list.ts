@@ -3,6 +3,8 @@
  * key and handed to the browser as a file, since a plain link would carry no key). Paged with the
  * API's nextLink ("Show more").
  */
+
+import { formatBytes } from '../format.js';
 import {
   type ApiCall,
   belowApi,
@@ -13,7 +15,7 @@ import {
   type Page,
   problemError,
 } from './api.js';
-import { el, formatBytes, saveBlob, shortTime } from './dom.js';
+import { el, saveBlob, shortTime } from './dom.js';
 
 const PAGE = 50;
 
