@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isLoopbackHttp } from '../shared/adapters/batch-management/local-auth.js';
 import { loadLocalSettings } from './host/config.js';
 import { createDeployedQueues } from './services/queues.js';
 
@@ -23,6 +24,12 @@ const settings = loadLocalSettings(settingsFile);
 const values = settings.values;
 const hostUrl = `http://127.0.0.1:${settings.port}`;
 const batchUrl = new URL(values.BATCH_ENDPOINT ?? 'http://127.0.0.1:7070');
+// Managed pools go through the management plane, which the emulator started here serves on its one
+// port: a loopback (or missing, in a local.settings.json older than the setting) endpoint means it.
+const managementEndpoint =
+  !values.BATCH_MANAGEMENT_ENDPOINT || isLoopbackHttp(values.BATCH_MANAGEMENT_ENDPOINT)
+    ? batchUrl.origin
+    : values.BATCH_MANAGEMENT_ENDPOINT;
 const cosmosUrl = new URL(values.COSMOS_ENDPOINT ?? 'http://127.0.0.1:8081');
 const inboxPort = Number(process.env.WEBHOOK_INBOX_PORT ?? 7072);
 const storage = storagePorts(values.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true');
@@ -139,10 +146,15 @@ try {
     'Batch emulator',
     answers(`${batchUrl.origin}/_emulator/health`, (s) => s === 200),
   );
-  run('host', './host/main.js', { SLOTWISE_PUBLIC_URL: values.SLOTWISE_PUBLIC_URL || hostUrl }, [
-    '--settings',
-    settingsFile,
-  ]);
+  run(
+    'host',
+    './host/main.js',
+    {
+      SLOTWISE_PUBLIC_URL: values.SLOTWISE_PUBLIC_URL || hostUrl,
+      BATCH_MANAGEMENT_ENDPOINT: managementEndpoint,
+    },
+    ['--settings', settingsFile],
+  );
   await until(
     'dev host',
     answers(`${hostUrl}/api/health`, (s) => s === 200),

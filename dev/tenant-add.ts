@@ -5,6 +5,8 @@
  *   npm run tenant:add -- <tenant> [--new-key | --api-key <key>] [--revoke-key <key>]...
  *       [--rotate-webhook-secret] [--rotate-intake-secret]
  *       [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]
+ *       [--allow-identity <identity ARM id>]... [--allow-subnet <subnet ARM id>]...
+ *       [--allow-start-task true|false] [--allow-secret <secret name>]...
  *       [--settings local.settings.json]
  *
  * Creates the tenant (or updates it). A key is minted only when the tenant is created or with
@@ -12,8 +14,9 @@
  * `apiKeyWeakness`). Secrets are printed once: a minted key and the webhook and intake secrets when
  * they are created or rotated by this run, never again (only the key's hash is stored). Adding a key
  * and revoking the old one rotates a key without downtime; task callback tokens use a key of their
- * own and keep working. Everything is checked before anything is written: the policy change, the
- * given key's strength, and that the key is not another tenant's.
+ * own and keep working. A list of grants given (pools, identities, subnets, secrets) replaces the
+ * stored one. Everything is checked before anything is written: the policy change, the given key's
+ * strength, and that the key is not another tenant's.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -43,6 +46,10 @@ async function main(): Promise<void> {
       limit: { type: 'string', multiple: true },
       'allow-pool': { type: 'string', multiple: true },
       'allow-admin-tasks': { type: 'string' },
+      'allow-identity': { type: 'string', multiple: true },
+      'allow-subnet': { type: 'string', multiple: true },
+      'allow-start-task': { type: 'string' },
+      'allow-secret': { type: 'string', multiple: true },
       settings: { type: 'string', default: 'local.settings.json' },
     },
   });
@@ -50,6 +57,10 @@ async function main(): Promise<void> {
     ...(values.limit ? { limits: values.limit } : {}),
     ...(values['allow-pool'] ? { allowPools: values['allow-pool'] } : {}),
     ...(values['allow-admin-tasks'] !== undefined ? { allowAdminTasks: values['allow-admin-tasks'] } : {}),
+    ...(values['allow-identity'] ? { allowIdentities: values['allow-identity'] } : {}),
+    ...(values['allow-subnet'] ? { allowSubnets: values['allow-subnet'] } : {}),
+    ...(values['allow-start-task'] !== undefined ? { allowStartTask: values['allow-start-task'] } : {}),
+    ...(values['allow-secret'] ? { allowSecrets: values['allow-secret'] } : {}),
   });
   if (!policy.ok) {
     console.error(`tenant:add: ${policy.message}`);
@@ -57,7 +68,15 @@ async function main(): Promise<void> {
   }
   const tenant = positionals[0];
   if (!tenant || !tenantIdPattern.test(tenant)) {
-    console.error('usage: npm run tenant:add -- <tenant id: 1-16 lowercase letters, digits, hyphens>');
+    console.error(
+      [
+        'usage: npm run tenant:add -- <tenant id: 1-16 lowercase letters, digits, hyphens>',
+        '    [--new-key | --api-key <key>] [--revoke-key <key>]... [--rotate-webhook-secret] [--rotate-intake-secret]',
+        '    [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]',
+        '    [--allow-identity <identity ARM id>]... [--allow-subnet <subnet ARM id>]...',
+        '    [--allow-start-task true|false] [--allow-secret <secret name>]... [--settings <file>]',
+      ].join('\n'),
+    );
     process.exit(2);
   }
   const givenKey = values['api-key'];

@@ -70,6 +70,12 @@ param batchServicePrincipalId string = ''
 @description('User subscription mode only: give the Batch service principal the Azure Batch Service Orchestration Role on the subscription. Set false when the subscription already has it (a role may be assigned only once per principal and scope).')
 param assignBatchServiceRole bool = true
 
+@description('User-assigned identities tenants may give their managed pools (pool.identity, once the operator grants one to a tenant), comma-separated resource ids (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>; any resource group or subscription of this directory). The app gets Managed Identity Operator on each, without which Batch refuses to attach it to a pool. A string, not an array: every azd version passes it as it is.')
+param poolIdentityIds string = ''
+
+@description('Subnets tenants may put their managed pools in (pool.network.subnetId, once granted to a tenant), comma-separated resource ids (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>), in the Batch account\'s subscription and region as Batch requires. The app gets a custom role with only the subnet\'s join and read actions on each; creating that role needs Owner or User Access Administrator on the subscription.')
+param poolSubnetIds string = ''
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -77,6 +83,10 @@ var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var allowedOrigins = filter(map(split(dashboardOrigins, ','), o => trim(o)), o => !empty(o))
 var userSubscriptionBatch = batchPoolAllocationMode == 'UserSubscription'
+// Resource ids compare ignoring case: lower case, so a repeated id (in any case) is granted once and a
+// role assignment keeps its name from one run to the next.
+var poolIdentityIdList = union(filter(map(split(poolIdentityIds, ','), i => toLower(trim(i))), i => !empty(i)), [])
+var poolSubnetIdList = union(filter(map(split(poolSubnetIds, ','), i => toLower(trim(i))), i => !empty(i)), [])
 // Azure Batch Service Orchestration Role: what the Batch service needs in a user-subscription account's
 // subscription (VMs, disks, networking for pools). Id from test/fixtures/azure/batch-builtin-roles.json.
 var batchServiceOrchestrationRole = 'a35466a1-cfd6-450a-b35e-683fcdf30363'
@@ -162,6 +172,18 @@ resource batchServiceRole 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', batchServiceOrchestrationRole)
     principalId: batchServicePrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// What managed pools need beyond the Batch account: the identities and subnets they may use.
+module poolGrants 'app/pool-grants.bicep' = {
+  // Nested deployments at subscription scope share one namespace per subscription: one name per environment.
+  name: 'pool-grants-${resourceToken}'
+  params: {
+    appPrincipalId: identity.outputs.principalId
+    poolIdentityIds: poolIdentityIdList
+    poolSubnetIds: poolSubnetIdList
+    roleNameSuffix: '${environmentName}, ${resourceToken}'
   }
 }
 

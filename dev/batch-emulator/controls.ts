@@ -1,7 +1,7 @@
 /**
  * Test-only controls under `/_emulator/` (no auth, plain JSON, never faulted):
  * health, faults, clock, counters, transfers, reset, applications, quotas (jobs, pools, cores), timings,
- * task-count lag, preemption, bad nodes, and out-of-band pool/job events.
+ * task-count lag, preemption, bad nodes, start task failures, and out-of-band pool/job events.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -77,6 +77,7 @@ const badNodeSchema = z.object({
   nodeId: z.string().min(1).optional(),
   fault: z.enum(['failTasks', 'unusable', 'starttaskfailed', 'healthy']),
 });
+const startTaskFailuresSchema = z.object({ count: z.number().int().min(0) });
 const preemptionSchema = z.object({
   ratePerNodeHour: z.number().min(0),
   seed: z.number().int().optional(),
@@ -237,7 +238,9 @@ export async function handleControl(
       }
       if (method === 'GET') return reply(200, account.preemption.describe());
     }
-    const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation|preempt|bad-node))?$/.exec(path);
+    const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation|preempt|bad-node|start-task-failures))?$/.exec(
+      path,
+    );
     if (poolMatch) {
       const pool = account.pools.get(decodeURIComponent(poolMatch[1]!).toLowerCase());
       if (!pool) throw new ControlError(404, 'No such pool.');
@@ -249,6 +252,11 @@ export async function handleControl(
           body.message ?? resizeErrorMessages[body.code] ?? 'The pool resize failed.',
         );
         return reply(204);
+      }
+      if (poolMatch[2] === 'start-task-failures' && method === 'POST') {
+        // The start task of the pool's next `count` nodes exits 1 on every attempt.
+        pool.startTaskFailures = parse(startTaskFailuresSchema, raw).count;
+        return reply(200, { startTaskFailures: pool.startTaskFailures });
       }
       if (poolMatch[2] === 'bad-node' && method === 'POST') {
         const body = parse(badNodeSchema, raw);

@@ -7,14 +7,13 @@
 import { checkAllComplete, setJobState, terminateJob } from './jobs.js';
 import {
   allocateNodes,
-  armPreemption,
   preemptNode,
-  rebucket,
   removeNodeIfDone,
   setAllocationState,
   settleAllocation,
 } from './pools.js';
 import { scheduleDirty } from './scheduling.js';
+import { nodeJoined } from './start-task.js';
 import { type AccountState, markDirty, ms, type SimEvent } from './state.js';
 import { finishRun } from './tasks.js';
 
@@ -63,11 +62,8 @@ function handle(s: AccountState, e: SimEvent): void {
         !node.pool.nodes.has(node.id)
       )
         return;
-      node.state = 'idle';
-      node.stateTransitionTime = e.at;
-      rebucket(node);
-      markDirty(s, node.pool.key);
-      armPreemption(s, node, e.at);
+      // Mounts and the pool's start task, then into service (start-task.ts).
+      nodeJoined(s, node, e.at);
       return;
     }
     case 'nodeRecovered': {

@@ -1,8 +1,9 @@
 /**
  * An Azure Batch emulator: the data-plane REST API over real HTTP (node:http, keep-alive), with
  * Shared Key and bearer auth, Batch's JSON shapes, headers and error codes, and a simulation of
- * pools, nodes, task slots and time. Standalone: it depends on nothing of Slotwise but the VM size
- * table (`shared/model/vm-sizes.ts`).
+ * pools, nodes, task slots and time. On the same port, the management plane's pools API
+ * (`/subscriptions/…/Microsoft.Batch/batchAccounts/{account}/pools`, arm.ts) over the same account.
+ * Standalone: it depends on nothing of Slotwise but the VM size table (`shared/model/vm-sizes.ts`).
  *
  * Test controls live under `/_emulator/` (no auth): health, faults, clock, counters, transfers,
  * reset, applications, quotas, pool/job events. Faults apply to the REST surface only.
@@ -11,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Account } from './account.js';
+import { createArmHandler, isArmPath } from './arm.js';
 import { authenticate } from './auth.js';
 import { createSimClock } from './clock.js';
 import { type Counters, handleControl } from './controls.js';
@@ -19,6 +21,7 @@ import { FaultInjector } from './faults.js';
 import { createRestHandler } from './rest.js';
 import type { PoolAllocationMode } from './validate.js';
 
+export { ARM_API_VERSIONS } from './arm.js';
 export { MAX_COLLECTION_BODY_BYTES, MAX_COLLECTION_TASKS } from './rest.js';
 
 /** The api-versions served: the current stable one and the one `@azure/batch@10.2.0` sends. */
@@ -36,8 +39,12 @@ export interface BatchEmulatorOptions {
   readonly port?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   readonly host?: string;
-  /** The account name clients sign with. */
+  /** The account name clients sign with (and the management plane's `batchAccounts/{account}`). */
   readonly accountName: string;
+  /** The management plane's subscription; when set, another one is answered 404. Default: any. */
+  readonly subscriptionId?: string;
+  /** The management plane's resource group; when set, another one is answered 404. Default: any. */
+  readonly resourceGroup?: string;
   /** The base64 account key for Shared Key. */
   readonly accountKey: string;
   /** Simulated seconds per real second. Default 60. */
@@ -125,9 +132,27 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
     return tooLarge ? 'tooLarge' : Buffer.concat(chunks);
   }
 
+  const arm = createArmHandler({
+    account,
+    clock,
+    faults,
+    counters,
+    accountName: options.accountName,
+    ...(options.subscriptionId !== undefined ? { subscriptionId: options.subscriptionId } : {}),
+    ...(options.resourceGroup !== undefined ? { resourceGroup: options.resourceGroup } : {}),
+    poolAllocationMode: options.poolAllocationMode ?? 'UserSubscription',
+    base: () => base,
+    now: realNow,
+    readBody,
+  });
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
+    if (isArmPath(url.pathname)) {
+      await arm(req, res, url);
+      return;
+    }
     if (url.pathname.startsWith('/_emulator/')) {
       const raw = await readBody(req);
       await handleControl(

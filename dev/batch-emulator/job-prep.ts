@@ -42,7 +42,7 @@ const nodeInService = (s: AccountState, node: NodeRec) =>
   s.pools.get(node.pool.key) === node.pool && node.pool.nodes.get(node.id) === node;
 
 /** Ends a side run with an outcome: the wall clock, the exit code, a pre-processing error. */
-function settle(run: SideRun, outcome: RunOutcome, wallMs: number | undefined, at: number): void {
+export function settle(run: SideRun, outcome: RunOutcome, wallMs: number | undefined, at: number): void {
   run.state = 'completed';
   run.endTime = at;
   if (outcome.kind === 'preProcessingError') {

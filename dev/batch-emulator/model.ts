@@ -4,9 +4,13 @@ import type { NodeFs } from './node-fs.js';
 
 export type PoolState = 'active' | 'deleting';
 export type AllocationState = 'steady' | 'resizing' | 'stopping';
-/** `unusable` and `starttaskfailed` are Batch's states for a broken node: it takes no tasks. */
+/**
+ * `unusable` and `starttaskfailed` are Batch's states for a broken node: it takes no tasks.
+ * `waitingforstarttask`: its start task runs with waitForSuccess; it takes tasks once that succeeds.
+ */
 export type NodeState =
   | 'starting'
+  | 'waitingforstarttask'
   | 'idle'
   | 'running'
   | 'leavingpool'
@@ -60,6 +64,27 @@ export interface NodeRec {
   failsTasks?: boolean;
   /** The last tasks started on the node, most recent first (its `recentTasks`); kept through a preemption. */
   recent?: TaskRec[];
+  /** The pool's start task as it ran on this incarnation of the node (its `startTask`, `startTaskInfo`). */
+  startTaskRun?: StartTaskRun;
+}
+
+/** One node's start task: the body it ran with (a later pool update does not change it) and its runs. */
+export interface StartTaskRun extends SideRun {
+  readonly body: Record<string, unknown>;
+  readonly waitForSuccess: boolean;
+  /** The node incarnation it ran on: a node that comes back from a preemption runs it afresh. */
+  readonly incarnation: number;
+  /** Scripted (`/_emulator/pools/{id}/start-task-failures`): every attempt exits 1. */
+  readonly scriptedFailure: boolean;
+}
+
+/** The last resize asked of a pool, for ARM's `resizeOperationStatus`. */
+export interface ResizeOperation {
+  readonly targetDedicatedNodes: number;
+  readonly targetLowPriorityNodes: number;
+  readonly resizeTimeout: string;
+  readonly nodeDeallocationOption: DeallocationOption;
+  readonly startTime: number;
 }
 
 export interface PoolRec {
@@ -74,11 +99,12 @@ export interface PoolRec {
   targetDedicated: number;
   targetLowPriority: number;
   resizeTimeout: string;
-  readonly vmSize: string;
-  readonly slots: number;
-  readonly fill: 'pack' | 'spread';
-  readonly containers: boolean;
-  readonly autoScale: boolean;
+  /** The shape fields change only while the pool has no nodes (a pool update on an empty pool). */
+  vmSize: string;
+  slots: number;
+  fill: 'pack' | 'spread';
+  containers: boolean;
+  autoScale: boolean;
   readonly nodes: Map<string, NodeRec>;
   /** byFree[k] = nodes that take tasks and have exactly k free slots. */
   readonly byFree: Set<NodeRec>[];
@@ -95,6 +121,10 @@ export interface PoolRec {
   allocationDue: number;
   nodeSeq: number;
   failNextAllocation?: { code: string; message: string };
+  /** The last resize asked (creation included). */
+  resizeOperation?: ResizeOperation;
+  /** Scripted: how many of the next nodes to run the start task fail it. */
+  startTaskFailures?: number;
 }
 
 export interface Counts {

@@ -4,7 +4,8 @@
  *
  *   /mnt/batch/tasks                                  AZ_BATCH_NODE_ROOT_DIR
  *   /mnt/batch/tasks/shared                           AZ_BATCH_NODE_SHARED_DIR
- *   /mnt/batch/tasks/startup                          AZ_BATCH_NODE_STARTUP_DIR
+ *   /mnt/batch/tasks/startup                          AZ_BATCH_NODE_STARTUP_DIR (start task: stdout.txt, stderr.txt, wd/)
+ *   /mnt/batch/tasks/fsmounts/<relativeMountPath>     AZ_BATCH_NODE_MOUNTS_DIR, one directory per mount
  *   /mnt/batch/tasks/workitems/<job>/job-1/<task>     AZ_BATCH_TASK_DIR (stdout.txt, stderr.txt)
  *   /mnt/batch/tasks/workitems/<job>/job-1/<task>/wd  AZ_BATCH_TASK_WORKING_DIR
  *
@@ -148,6 +149,16 @@ export class NodeFs {
     const workitems = intact ? cached : this.mkdirp(`${NODE_ROOT_DIR}/workitems`, now);
     this.workitems = workitems;
     return this.childDir(this.childDir(this.childDir(workitems, jobId, now), 'job-1', now), name, now);
+  }
+
+  /**
+   * Puts a directory entry at `path` (its parents created), replacing what was there: a mount, whose
+   * one entry every node of the pool shares, so what a task writes there the others see.
+   */
+  attach(path: string, entry: DirEntry, now: number): void {
+    const parent = this.mkdirp(dirOf(path), now);
+    parent.children.set(baseName(path), entry);
+    parent.modified = now;
   }
 
   /** Writes (or appends to) a file in a directory entry. */

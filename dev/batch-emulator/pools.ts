@@ -91,6 +91,13 @@ export function resize(
   pool.targetDedicated = dedicated;
   pool.targetLowPriority = lowPriority;
   pool.resizeTimeout = resizeTimeout;
+  pool.resizeOperation = {
+    targetDedicatedNodes: dedicated,
+    targetLowPriorityNodes: lowPriority,
+    resizeTimeout,
+    nodeDeallocationOption: option,
+    startTime: now,
+  };
   pool.resizeErrors = [];
   pool.allocVersion++;
   pool.awaitingAllocation = true;

@@ -9,6 +9,7 @@ import type { Account } from './account.js';
 import { EmulatedBatchError, errors } from './errors.js';
 import type { JobRec, PoolRec, TaskRec } from './model.js';
 import { applySelect, type Item, listPage } from './odata.js';
+import { checkPoolFeatures, checkStartTask, ENUMS, poolIdentityIds } from './pool-features.js';
 import { createFileRoutes } from './rest-files.js';
 import { newEtag } from './state.js';
 import { type SupportedImage, supportedImages } from './supported-images.js';
@@ -183,8 +184,10 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
       if (method === 'GET')
         return list(account.pools.values(), (p: PoolRec) => poolToWire(p, ctx.base()), req, 'pools');
       if (method !== 'POST') throw errors.verb();
-      const body = parseBody(req.body, true);
+      // The data plane's pool has no writable identity (only the management plane sets one).
+      const { identity: _readOnly, ...body } = parseBody(req.body, true);
       const shape = checkPoolCreate(body, account.applications, ctx.poolAllocationMode);
+      checkPoolFeatures(body);
       const existing = account.pools.get(String(body.id).toLowerCase());
       if (existing) {
         if (existing.state === 'deleting') poolNotDeleting(existing);
@@ -216,6 +219,7 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
             throw errors.invalidProperty('applicationPackageReferences', 'The value must be an array.');
           checkPoolPackages(body.applicationPackageReferences, account.applications);
         }
+        checkPoolUpdate(pool, body);
         for (const key of [
           'applicationPackageReferences',
           'metadata',
@@ -273,7 +277,10 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
       for (const key of ['applicationPackageReferences', 'metadata'])
         if (body[key] === undefined) throw errors.missingProperty(key);
       checkPoolPackages(body.applicationPackageReferences as unknown[], account.applications);
-      pool.body = { ...pool.body, ...body };
+      checkPoolUpdate(pool, body);
+      // updateproperties replaces: a start task not given is removed (BatchPoolReplaceContent).
+      const { startTask: _old, ...kept } = pool.body;
+      pool.body = { ...kept, ...body };
       account.touchPool(pool);
       return { status: 204, headers: resourceHeaders(self, pool.etag, pool.lastModified) };
     }
@@ -576,6 +583,23 @@ export function createRestHandler(ctx: RestContext): (req: RestRequest) => RestR
     }
     throw errors.resource(req);
   };
+}
+
+/** A pool update's start task and communication mode, checked as at creation (against the pool's identity). */
+function checkPoolUpdate(pool: PoolRec, body: Body): void {
+  checkStartTask(body.startTask, poolIdentityIds(pool.body));
+  const mode = body.targetNodeCommunicationMode;
+  if (
+    mode !== undefined &&
+    !ENUMS.communicationMode.values.some(
+      (v) => typeof mode === 'string' && v.toLowerCase() === mode.toLowerCase(),
+    )
+  )
+    throw errors.invalidProperty(
+      'targetNodeCommunicationMode',
+      'The value must be one of: default, classic, simplified.',
+    );
+  if (mode !== undefined) checkPoolFeatures({ ...pool.body, targetNodeCommunicationMode: mode });
 }
 
 function checkPathId(id: string | undefined): string {

@@ -24,6 +24,7 @@ import {
   resolvePath,
   taskRootDirectory,
 } from './node-fs.js';
+import { outputFileWithoutIdentity, poolIdentityIds, resourceFileIdentityFailure } from './pool-features.js';
 import { runScript } from './shell.js';
 import { parseCommandLine, type Script } from './shell-parse.js';
 import type { AccountState } from './state.js';
@@ -176,7 +177,10 @@ export function startRun(
     done({ kind: 'preProcessingError', failure }, at);
     return;
   }
-  const scripted = preProcessingFailure(spec.body);
+  // A resource file naming an identity the pool lacks fails as Batch reports it (pool-features.ts).
+  const scripted =
+    resourceFileIdentityFailure(poolIdentityIds(spec.node.pool.body), spec.body) ??
+    preProcessingFailure(spec.body);
   if (scripted) {
     done({ kind: 'preProcessingError', failure: scripted }, at);
     return;
@@ -242,7 +246,9 @@ export function startUploads(
     done(undefined, at);
     return;
   }
-  const scripted = scriptedUploadFailure(files);
+  const withoutIdentity = outputFileWithoutIdentity(poolIdentityIds(spec.node.pool.body), files);
+  const scripted =
+    withoutIdentity !== undefined ? uploadFailure(withoutIdentity) : scriptedUploadFailure(files);
   if (scripted) {
     done(scripted, at);
     return;

@@ -11,6 +11,7 @@ import type { SimClock } from './clock.js';
 import { type CoreQuotaSettings, defaultCoreQuotas } from './core-quotas.js';
 import { MinHeap } from './heap.js';
 import type { ApplicationRec, JobRec, JobState, NodeRec, PoolRec, TaskRec } from './model.js';
+import type { DirEntry } from './node-fs.js';
 import { PreemptionPolicy } from './preemption.js';
 import { TaskCountHistory } from './task-count-history.js';
 import { TransferStats } from './transfer-stats.js';
@@ -66,6 +67,8 @@ export class AccountState {
   readonly limiter = new Limiter(TRANSFER_CONCURRENCY);
   /** Whether loopback storage is contacted for real (`transfers: 'loopback'`, the default). */
   transfersLive = true;
+  /** The storage behind pool mounts, by source (a share, a container): one directory every node mounts. */
+  readonly mounts = new Map<string, DirEntry>();
   /** The account's name and URL, for AZ_BATCH_ACCOUNT_NAME / AZ_BATCH_ACCOUNT_URL. */
   readonly identity = { accountName: '', accountUrl: '' };
 
@@ -88,6 +91,7 @@ export class AccountState {
     this.taskCounts.setLag(0, [], this.clock.now());
     this.preemption.set({ ratePerNodeHour: 0 });
     this.transfers.reset();
+    this.mounts.clear();
   }
 }
 

@@ -13,7 +13,13 @@
 import { glob, hasWildcard } from './glob.js';
 import type { FailureInfo } from './model.js';
 import type { NodeFs } from './node-fs.js';
-import { reachOf, scriptedDownloadFailure, type Upload, uploadFailure } from './transfers.js';
+import {
+  reachOf,
+  scriptedDownloadFailure,
+  type Upload,
+  uploadFailure,
+  withIdentityAccess,
+} from './transfers.js';
 
 type Body = Record<string, unknown>;
 
@@ -35,7 +41,14 @@ export function hasRealDownloads(body: Body): boolean {
 
 interface OutputFile {
   filePattern?: unknown;
-  destination?: { container?: { containerUrl?: unknown; path?: unknown; uploadHeaders?: unknown } };
+  destination?: {
+    container?: {
+      containerUrl?: unknown;
+      path?: unknown;
+      uploadHeaders?: unknown;
+      identityReference?: unknown;
+    };
+  };
   uploadOptions?: { uploadCondition?: unknown };
 }
 
@@ -70,8 +83,10 @@ export function planUploads(
   const uploads: Upload[] = [];
   for (const f of files) {
     const container = f.destination?.container;
-    const containerUrl = container?.containerUrl;
-    if (typeof containerUrl !== 'string' || reachOf(containerUrl) !== 'real') continue;
+    const givenUrl = container?.containerUrl;
+    if (typeof givenUrl !== 'string' || reachOf(givenUrl) !== 'real') continue;
+    // Named with the pool's identity (checked before the upload): keyless on loopback storage.
+    const containerUrl = container?.identityReference ? withIdentityAccess(givenUrl) : givenUrl;
     const pattern = expandVars(String(f.filePattern ?? ''), env);
     const path = typeof container?.path === 'string' ? container.path.replace(/^\/+|\/+$/g, '') : '';
     const wild = pattern.split('/').some(hasWildcard);

@@ -13,6 +13,14 @@
  * anything else → BlobDownloadMiscError; every failed upload → FileUploadMiscError. No URL query (the
  * SAS) ever reaches a failure message, a log file or a counter.
  */
+import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
+  generateAccountSASQueryParameters,
+  SASProtocol,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
 import type { FailureInfo, NameValue } from './model.js';
 
 export type Reach = 'real' | 'offline' | 'unreachable';
@@ -40,6 +48,45 @@ export function withoutQuery(url: string): string {
   } catch {
     return '(not a URL)';
   }
+}
+
+/**
+ * Azurite's well-known development account and key (published with Azurite; not a secret). The
+ * storage an identity-authorised transfer on loopback can reach.
+ */
+const LOCAL_STORAGE_KEYS: Readonly<Record<string, string>> = {
+  devstoreaccount1:
+    'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+};
+
+/**
+ * A resource or output file that names the pool's identity (`identityReference`) carries no SAS: on
+ * Azure the node asks Entra for a token as that identity. Offline there is neither Entra nor a role
+ * assignment to check, so on loopback storage (Azurite, path-style `/{account}/{container}/…`) the
+ * emulator stands in for both with a short-lived account SAS signed by the local account's key: a
+ * granted identity is taken to hold the data role. A URL that already has a query, or on any other
+ * host, is left as it is.
+ */
+export function withIdentityAccess(url: string): string {
+  if (reachOf(url) !== 'real') return url;
+  const u = new URL(url);
+  if (u.search) return url;
+  const account = u.pathname.split('/').filter(Boolean)[0] ?? '';
+  const key = LOCAL_STORAGE_KEYS[account];
+  if (!key) return url;
+  const sas = generateAccountSASQueryParameters(
+    {
+      permissions: AccountSASPermissions.parse('rwlc'),
+      services: AccountSASServices.parse('b').toString(),
+      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+      protocol: SASProtocol.HttpsAndHttp,
+      startsOn: new Date(Date.now() - 60_000),
+      expiresOn: new Date(Date.now() + 3_600_000),
+    },
+    new StorageSharedKeyCredential(account, key),
+  ).toString();
+  u.search = sas;
+  return u.toString();
 }
 
 /** At most `limit` transfers in flight; the rest wait their turn in order. */
@@ -211,13 +258,15 @@ export async function fetchResourceFiles(
   for (const f of files) {
     const mode = typeof f.fileMode === 'string' ? f.fileMode : '0770';
     const filePath = typeof f.filePath === 'string' ? f.filePath : '';
+    // A file named with the pool's identity (the run checked it is the pool's) reaches loopback storage keyless.
+    const access = (url: string) => (f.identityReference ? withIdentityAccess(url) : url);
     try {
       if (typeof f.httpUrl === 'string') {
         if (reachOf(f.httpUrl) !== 'real') continue;
-        out.push({ path: filePath, data: await http(limiter, f.httpUrl, { method: 'GET' }), mode });
+        out.push({ path: filePath, data: await http(limiter, access(f.httpUrl), { method: 'GET' }), mode });
       } else if (typeof f.storageContainerUrl === 'string') {
         if (reachOf(f.storageContainerUrl) !== 'real') continue;
-        const container = f.storageContainerUrl;
+        const container = access(f.storageContainerUrl);
         const names = await listBlobs(
           limiter,
           container,

@@ -377,9 +377,9 @@ function checkSideTasks(body: Body): void {
 /**
  * ResourceFile: exactly one of autoStorageContainerName, storageContainerUrl, httpUrl; filePath
  * required with httpUrl and never breaking out of the working directory; blobPrefix only with a
- * container.
+ * container; an identityReference names its identity by `resourceId`.
  */
-function checkResourceFiles(body: Body, prefix = ''): void {
+export function checkResourceFiles(body: Body, prefix = ''): void {
   for (const [i, f] of (checkArray(body, 'resourceFiles', `${prefix}resourceFiles`) ?? []).entries()) {
     const path = `${prefix}resourceFiles[${i}]`;
     if (!isObject(f)) throw errors.invalidProperty(path, 'The value must be an object.');
@@ -403,7 +403,19 @@ function checkResourceFiles(body: Body, prefix = ''): void {
         `${path}.filePath`,
         "The path cannot break out of the task's working directory.",
       );
+    checkIdentityReference(f, path);
   }
+}
+
+/** `identityReference`, when given, is `{ resourceId }` (BatchNodeIdentityReference). */
+export function checkIdentityReference(owner: Body, path: string): void {
+  const ref = owner.identityReference;
+  if (ref === undefined || ref === null) return;
+  if (!isObject(ref) || typeof ref.resourceId !== 'string' || ref.resourceId === '')
+    throw errors.invalidProperty(
+      `${path}.identityReference`,
+      'An identity reference names a user-assigned identity by its resourceId.',
+    );
 }
 
 /** OutputFile: filePattern, destination.container.containerUrl and uploadOptions.uploadCondition required. */
@@ -417,6 +429,7 @@ function checkOutputFiles(body: Body): void {
       isObject(f.destination) && isObject(f.destination.container) ? f.destination.container : undefined;
     if (typeof container?.containerUrl !== 'string')
       throw errors.missingProperty(`${path}.destination.container.containerUrl`);
+    checkIdentityReference(container, `${path}.destination.container`);
     if (!isObject(f.uploadOptions) || f.uploadOptions.uploadCondition === undefined)
       throw errors.missingProperty(`${path}.uploadOptions.uploadCondition`);
     checkEnum(

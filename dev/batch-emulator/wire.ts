@@ -1,6 +1,7 @@
 /** Batch's JSON shapes for pools, nodes, jobs, tasks and applications (lowercase enums, 7-digit times). */
 import { UNLIMITED_DURATION } from './command.js';
-import type { ApplicationRec, JobRec, NodeRec, PoolRec, TaskRec } from './model.js';
+import type { ApplicationRec, JobRec, NodeRec, PoolRec, StartTaskRun, TaskRec } from './model.js';
+import { recasePool, withoutSecrets } from './pool-features.js';
 
 /** ISO 8601 UTC with seven fractional digits, as Batch writes times. */
 export function batchTime(ms: number): string {
@@ -35,7 +36,9 @@ function normalizedVmConfig(vm: unknown): unknown {
 }
 
 export function poolToWire(pool: PoolRec, base: string): Record<string, unknown> {
-  const b = pool.body;
+  // The data plane's casing, and nothing secret: Batch returns no mount key, SAS or password.
+  const b = withoutSecrets(recasePool(pool.body, 'data'));
+  const mode = typeof b.targetNodeCommunicationMode === 'string' ? b.targetNodeCommunicationMode : undefined;
   let dedicated = 0;
   for (const n of pool.nodes.values()) if (!n.lowPriority) dedicated++;
   return {
@@ -67,14 +70,25 @@ export function poolToWire(pool: PoolRec, base: string): Record<string, unknown>
         }
       : {}),
     enableInterNodeCommunication: b.enableInterNodeCommunication === true,
-    ...pick(b, ['networkConfiguration', 'startTask', 'userAccounts', 'mountConfiguration', 'resourceTags']),
+    ...pick(b, [
+      'networkConfiguration',
+      'startTask',
+      'certificateReferences',
+      'userAccounts',
+      'mountConfiguration',
+      'resourceTags',
+    ]),
     ...(b.applicationPackageReferences
       ? { applicationPackageReferences: b.applicationPackageReferences }
       : {}),
     taskSlotsPerNode: pool.slots,
     taskSchedulingPolicy: { nodeFillType: pool.fill },
     ...(b.metadata ? { metadata: b.metadata } : {}),
-    currentNodeCommunicationMode: 'simplified',
+    // Read-only here: only the management plane gives a pool an identity.
+    ...(b.identity ? { identity: b.identity } : {}),
+    ...(mode !== undefined ? { targetNodeCommunicationMode: mode } : {}),
+    currentNodeCommunicationMode: mode === 'classic' ? 'classic' : 'simplified',
+    ...(b.upgradePolicy ? { upgradePolicy: b.upgradePolicy } : {}),
   };
 }
 
@@ -108,7 +122,31 @@ export function nodeToWire(node: NodeRec, base: string): Record<string, unknown>
         taskState: t.state,
         executionInfo: executionInfo(t),
       })),
+    ...(node.startTaskRun ? startTaskToWire(node.startTaskRun) : {}),
     nodeAgentInfo: { version: '1.11.0', lastUpdateTime: batchTime(node.allocationTime) },
+  };
+}
+
+/** The node's `startTask` (as it ran there) and `startTaskInfo` (BatchStartTaskInfo). */
+function startTaskToWire(run: StartTaskRun): Record<string, unknown> {
+  const st = withoutSecrets(recasePool({ startTask: run.body }, 'data')).startTask as Record<string, unknown>;
+  return {
+    startTask: {
+      ...st,
+      userIdentity: normalizedUserIdentity(st.userIdentity),
+      maxTaskRetryCount: Number(st.maxTaskRetryCount ?? 0),
+      waitForSuccess: run.waitForSuccess,
+    },
+    startTaskInfo: {
+      state: run.state,
+      startTime: batchTime(run.startTime),
+      ...(run.endTime !== undefined ? { endTime: batchTime(run.endTime) } : {}),
+      ...(run.exitCode !== undefined ? { exitCode: run.exitCode } : {}),
+      ...(run.failureInfo ? { failureInfo: run.failureInfo } : {}),
+      retryCount: run.retryCount,
+      ...(run.lastRetryTime !== undefined ? { lastRetryTime: batchTime(run.lastRetryTime) } : {}),
+      ...(run.result ? { result: run.result } : {}),
+    },
   };
 }
 

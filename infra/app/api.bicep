@@ -24,6 +24,11 @@ param batchPoolAllocationMode string = 'BatchService'
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
+// Azure Resource Manager of this cloud (https://management.azure.com/ in the public cloud), without the
+// trailing slash: the app creates, resizes and deletes managed pools there (Batch's management plane).
+var resourceManager = environment().resourceManager
+var managementEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -89,6 +94,9 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     BATCH_ENDPOINT: batchEndpoint
     BATCH_ACCOUNT_NAME: batchAccountName
     BATCH_POOL_ALLOCATION_MODE: batchPoolAllocationMode
+    // Pools go through the management plane (ARM: an identity and a subnet can be given to a pool only
+    // there); jobs, tasks and reads through the account's endpoint above.
+    BATCH_MANAGEMENT_ENDPOINT: managementEndpoint
     BATCH_SUBSCRIPTION_ID: subscription().subscriptionId
     BATCH_RESOURCE_GROUP: resourceGroup().name
     SLOTWISE_PUBLIC_URL: 'https://${app.properties.defaultHostName}'

@@ -1,7 +1,10 @@
 // The Batch account, Microsoft Entra only (no shared keys), and who may do what on it:
 // - the app: the built-in Azure Batch Data Contributor (pools and applications as actions, jobs and their
-//   tasks as data actions). No custom role: none has to be created (roleDefinitions/write) or replicated
-//   before it is assigned, and none is left behind by `azd down`;
+//   tasks as data actions). Managed pools are created, resized and deleted through the management plane
+//   (ARM: pools/write, read, delete, and poolOperationResults/read, polled while a pool is deleted), which
+//   checks these same actions. No custom role: none has to be created (roleDefinitions/write) or
+//   replicated before it is assigned, and none is left behind by `azd down`. What pools with an identity
+//   or a subnet need on those resources is granted in pool-grants.bicep;
 // - the operator (AZURE_PRINCIPAL_ID): Azure Batch Account Reader, so `az batch ... --auth-mode login` and
 //   Batch Explorer can read pools, jobs and tasks;
 // - the account's own identity: Storage Blob Data Contributor on the app's storage account, linked as the

@@ -1,6 +1,7 @@
-// Key Vault for tenant secrets (webhook secret, intake secret, callback-token key). Cosmos holds
-// references (`keyvault:<name>`); the app reads them with its identity, the operator's admin CLI
-// writes them with the operator's.
+// Key Vault for tenant secrets (webhook secret, intake secret, callback-token key) and the secrets
+// tenants' environment values name (`{ "secretRef": "<name>" }`, kept as `tenant-<tenant>-env-<name>`,
+// read when tasks and pools are sent to Batch). Cosmos holds references (`keyvault:<name>`); the app
+// reads them with its identity, the operator's admin CLI writes them with the operator's.
 param name string
 param location string
 param tags object

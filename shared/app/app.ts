@@ -4,9 +4,12 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { CosmosClient } from '@azure/cosmos';
+import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import { createRestBatchGateway } from '../adapters/batch/batch-gateway-rest.js';
 import { createBatchClient } from '../adapters/batch/client.js';
+import { createArmPoolOperations } from '../adapters/batch-management/arm-pools.js';
+import { isLoopbackHttp } from '../adapters/batch-management/local-auth.js';
 import {
   createResultsStore,
   type ResultsStore,
@@ -31,6 +34,12 @@ import { createPoolDemandReader, type PoolDemandReader } from '../adapters/cosmo
 import { createPoolStore, type PoolStore } from '../adapters/cosmos/pool-store.js';
 import { createTenantStore, type TenantStore } from '../adapters/cosmos/tenant-store.js';
 import { createUsageStore, type UsageStore } from '../adapters/cosmos/usage-store.js';
+import {
+  createCosmosSecretStore,
+  createEnvSecretResolver,
+  createEnvSecrets,
+  type EnvSecretResolver,
+} from '../adapters/key-vault/env-secrets.js';
 import { createKeyVaultSecretStore, withSecretStore } from '../adapters/key-vault/secret-store.js';
 import {
   createMessageReleaser,
@@ -64,6 +73,11 @@ export interface AppDeps {
   readonly results: ResultsStore;
   /** The results store's SAS for tasks, minted as bodies go to Batch and reused while they last. */
   readonly resultsSas: ResultsSas;
+  /**
+   * Tenants' task environment secrets (Key Vault in Azure, the tenants container locally), read as
+   * bodies go to Batch, cached. `secrets.resolveSecret(tenant, name)` is what every sender uses.
+   */
+  readonly secrets: EnvSecretResolver;
   readonly policy: ValidationPolicy;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -89,6 +103,8 @@ export async function createAppDeps(
     credential?: TokenCredential;
     /** Told what the start is doing before each step that waits on a dependency (for `/api/health`). */
     onStep?: (step: string) => void;
+    /** Options for the Key Vault client (tests: a TLS agent trusting a local vault). Default none. */
+    keyVaultClientOptions?: SecretClientOptions;
   } = {},
 ): Promise<AppDeps> {
   const step = overrides.onStep ?? (() => undefined);
@@ -98,7 +114,11 @@ export async function createAppDeps(
   const ids = overrides.ids ?? randomIds;
   // One credential for every keyless client; created only when one is keyless.
   const credential =
-    overrides.credential ?? (needsCredential(settings) ? createAzureCredential(settings) : undefined);
+    overrides.credential ??
+    // The management plane signs in with Entra everywhere but on the local stack's loopback emulator.
+    (needsCredential(settings) || !isLoopbackHttp(settings.BATCH_MANAGEMENT_ENDPOINT)
+      ? createAzureCredential(settings)
+      : undefined);
   const storage = storageConnection(settings)!;
   const queues = createQueueGateway(
     storage.kind === 'connectionString'
@@ -124,11 +144,17 @@ export async function createAppDeps(
     throw e;
   });
   const tenantStore = createTenantStore(containers.tenants, containers.apiKeys);
-  const tenants = settings.KEY_VAULT_URI
-    ? withSecretStore(tenantStore, createKeyVaultSecretStore(settings.KEY_VAULT_URI, credential!), {
-        now: () => clock.now().getTime(),
-      })
+  const vault = settings.KEY_VAULT_URI
+    ? createKeyVaultSecretStore(settings.KEY_VAULT_URI, credential!, overrides.keyVaultClientOptions)
+    : undefined;
+  const tenants = vault
+    ? withSecretStore(tenantStore, vault, { now: () => clock.now().getTime() })
     : tenantStore;
+  // Locally the values are documents of their own in the tenants container, never in jobs or chunks.
+  const secrets = createEnvSecretResolver(
+    createEnvSecrets(vault ?? createCosmosSecretStore(containers.tenants)),
+    { backend: vault ? 'key-vault' : 'local', now: () => clock.now().getTime() },
+  );
   const switches = localSwitches(settings);
   if (switches.refused.length > 0) {
     (overrides.log ?? ((m: string) => console.warn(m)))(
@@ -156,7 +182,20 @@ export async function createAppDeps(
       ? { accountKey: settings.BATCH_ACCOUNT_KEY }
       : { credential: credential! }),
   });
-  const batch = createRestBatchGateway(batchClient);
+  // Managed pools are created, resized and deleted through the management plane (only there can a pool
+  // get an identity); jobs, tasks, reads and node removal stay on the data plane.
+  const dataPlane = createRestBatchGateway(batchClient);
+  const armPools = createArmPoolOperations({
+    endpoint: settings.BATCH_MANAGEMENT_ENDPOINT,
+    subscriptionId: settings.BATCH_SUBSCRIPTION_ID,
+    resourceGroup: settings.BATCH_RESOURCE_GROUP,
+    accountName: settings.BATCH_ACCOUNT_NAME,
+    ...(credential ? { credential } : {}),
+    resolveSecret: (tenant, name) => secrets.resolveSecret(tenant, name),
+    // Asking again for nodes a failed allocation left missing, the target unchanged: a data-plane resize.
+    resizeAgain: (poolId, target, owner) => dataPlane.resizePool(poolId, target, owner),
+  });
+  const batch: BatchGateway = { ...dataPlane, ...armPools };
   const blob = blobServiceConnection(settings);
   const now = () => clock.now().getTime();
   const results = !blob
@@ -197,6 +236,7 @@ export async function createAppDeps(
     batch,
     results,
     resultsSas: createResultsSas(results, { now }),
+    secrets,
     policy: {
       checkCallbackUrl: (url) => validateCallbackUrl(url, callbackPolicy),
       poolAllocationMode: settings.BATCH_POOL_ALLOCATION_MODE,

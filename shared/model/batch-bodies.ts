@@ -1,8 +1,21 @@
 /**
  * The Batch request bodies the planner produces: exactly the wire shapes of Pools_CreatePool,
- * Jobs_CreateJob and Tasks_CreateTaskCollection items (field names as on the wire).
+ * Jobs_CreateJob and Tasks_CreateTaskCollection items (field names as on the data-plane wire; a
+ * managed pool is created through the management plane from the same body).
+ *
+ * Secrets: a value that is exactly `slotwise-secret:<name>` (`secretPlaceholder(name)`) stands for the
+ * tenant's secret `<name>` and is replaced by its value only when the body is sent to Batch. Chunks
+ * are sized with every placeholder counted at MAX_SECRET_VALUE_LENGTH.
  */
 import type { ExitConditions } from './request-schema.js';
+
+export {
+  isSecretPlaceholder,
+  MAX_SECRET_VALUE_LENGTH,
+  SECRET_REF_PREFIX,
+  secretNameOf,
+  secretPlaceholder,
+} from './secret-refs.js';
 
 export interface NameValue {
   readonly name: string;
@@ -14,10 +27,71 @@ export interface ApplicationPackageReference {
   readonly version?: string;
 }
 
+/** Batch's BatchNodeIdentityReference: one of the pool's user-assigned identities. */
+export interface IdentityReference {
+  readonly resourceId: string;
+}
+
+/** Batch's DataDisk, as the data plane writes its enums (lower case). */
+export interface DataDiskBody {
+  readonly lun: number;
+  readonly diskSizeGB: number;
+  readonly caching?: 'none' | 'readonly' | 'readwrite';
+  readonly storageAccountType?: 'standard_lrs' | 'premium_lrs' | 'standardssd_lrs';
+}
+
+/** Batch's NetworkConfiguration (the parts a managed pool sets). */
+export interface NetworkConfigurationBody {
+  readonly subnetId: string;
+  readonly publicIPAddressConfiguration?: { readonly provision: 'batchmanaged' | 'nopublicipaddresses' };
+}
+
+/** Batch's BatchStartTask; environment values may be secret placeholders. */
+export interface StartTaskBody {
+  readonly commandLine: string;
+  readonly resourceFiles?: readonly ResourceFileBody[];
+  readonly environmentSettings?: readonly NameValue[];
+  readonly userIdentity: {
+    readonly autoUser: { readonly scope: 'pool'; readonly elevationLevel: 'nonadmin' | 'admin' };
+  };
+  readonly maxTaskRetryCount: number;
+  readonly waitForSuccess: boolean;
+}
+
+/** Batch's MountConfiguration entries a managed pool may have. */
+export type MountConfigurationBody =
+  | {
+      readonly azureBlobFileSystemConfiguration: {
+        readonly accountName: string;
+        readonly containerName: string;
+        readonly relativeMountPath: string;
+        readonly blobfuseOptions?: string;
+        readonly identityReference: IdentityReference;
+      };
+    }
+  | {
+      readonly azureFileShareConfiguration: {
+        readonly accountName: string;
+        /** `https://<account>.file.core.windows.net/<share>` */
+        readonly azureFileUrl: string;
+        /** A secret placeholder: the key is put in only when the pool is created. */
+        readonly accountKey: string;
+        readonly relativeMountPath: string;
+        readonly mountOptions?: string;
+      };
+    };
+
+/** Batch's pool identity: user-assigned identities only. */
+export interface PoolIdentityBody {
+  readonly type: 'UserAssigned';
+  readonly userAssignedIdentities: readonly IdentityReference[];
+}
+
 export interface PoolBody {
   readonly id: string;
   readonly displayName?: string;
   readonly vmSize: string;
+  readonly identity?: PoolIdentityBody;
   readonly virtualMachineConfiguration: {
     readonly imageReference: {
       readonly publisher: string;
@@ -31,10 +105,16 @@ export interface PoolBody {
       readonly containerImageNames: readonly string[];
       readonly containerRegistries?: readonly {
         readonly registryServer: string;
-        readonly identityReference?: { readonly resourceId: string };
+        readonly identityReference?: IdentityReference;
       }[];
     };
+    readonly dataDisks?: readonly DataDiskBody[];
   };
+  readonly networkConfiguration?: NetworkConfigurationBody;
+  /** Simplified node communication on every managed pool (classic mode retires on 31 March 2026). */
+  readonly targetNodeCommunicationMode?: 'simplified';
+  readonly startTask?: StartTaskBody;
+  readonly mountConfiguration?: readonly MountConfigurationBody[];
   readonly taskSlotsPerNode: number;
   readonly taskSchedulingPolicy: { readonly nodeFillType: 'pack' };
   readonly targetDedicatedNodes: number;
@@ -113,6 +193,8 @@ export interface OutputFileBody {
       readonly containerUrl: string;
       /** Blob name (no wildcard in the pattern) or virtual directory (wildcards), inside the container. */
       readonly path?: string;
+      /** The pool's identity, for the caller's container (`identity: true`). */
+      readonly identityReference?: IdentityReference;
     };
   };
   readonly uploadOptions: { readonly uploadCondition: 'tasksuccess' | 'taskfailure' | 'taskcompletion' };
@@ -125,6 +207,8 @@ export interface ResourceFileBody {
   readonly blobPrefix?: string;
   readonly filePath?: string;
   readonly fileMode?: string;
+  /** The pool's identity (`identity: true` in the request), instead of a SAS in the URL. */
+  readonly identityReference?: IdentityReference;
 }
 
 export interface TaskBody {

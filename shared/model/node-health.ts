@@ -116,3 +116,30 @@ export function judgeNodes(
   const healthy = nodes.filter((n) => IN_SERVICE.has(n.state) && !badIds.has(n.id)).length;
   return { bad, healthy, baselines };
 }
+
+/** Code of a job's wait while no node of its pool has passed the pool's start task. */
+export const START_TASK_FAILED_CODE = 'PoolStartTaskFailed';
+
+/** Kept on a managed pool's record while no node of the pool is in service because start tasks fail. */
+export interface StartTaskProblem {
+  readonly since: string;
+  /** A node whose start task failed (the first seen). */
+  readonly nodeId: string;
+}
+
+/**
+ * Whether a pool waits on its start task: a node of it failed the start task and none is in service.
+ * Failed nodes are removed and replaced as bad ones; while the replacements start, the problem stands
+ * (from the first failure), so jobs waiting on the pool are told why and fail at the allocation
+ * deadline instead of waiting forever. One node in service clears it.
+ */
+export function judgeStartTask(
+  nodes: readonly NodeHealth[],
+  previous: StartTaskProblem | undefined,
+  now: Date,
+): StartTaskProblem | undefined {
+  if (nodes.some((n) => n.state === 'idle' || n.state === 'running')) return undefined;
+  if (previous) return previous;
+  const failed = nodes.find((n) => n.state === 'starttaskfailed');
+  return failed ? { since: now.toISOString(), nodeId: failed.id } : undefined;
+}

@@ -6,10 +6,12 @@
  * Limits (documented in docs/api.md): ids ≤ 64 chars of letters, digits, `-`, `_` (Batch's rule, unique
  * ignoring case); ≤ 10,000 explicit tasks; a sweep expands to ≤ 1,000,000 tasks; command lines ≤ 8,000
  * chars; ≤ 100 environment variables, ≤ 100 resource files and ≤ 20 output files per task; ≤ 10
- * application packages per level; ≤ 20 metadata entries. The per-task limits hold for every task a sweep expands to, and the
+ * application packages per level; ≤ 20 metadata entries; ≤ 10 mounts and ≤ 16 data disks per managed
+ * pool. The per-task limits hold for every task a sweep expands to, and the
  * expanded job as a whole is capped (validate-request.ts checks both without expanding the sweep).
  */
 import { z } from 'zod';
+import { identityIdSchema, subnetIdSchema } from './azure-ids.js';
 import {
   blobPathProblem,
   filePatternProblem,
@@ -18,6 +20,7 @@ import {
   resultsPathProblem,
   resultsPrefixProblem,
 } from './output-rules.js';
+import { secretRefSchema } from './secret-refs.js';
 
 export const MAX_EXPLICIT_TASKS = 10_000;
 /** The task events a callback may ask for (`callback.taskEvents`). */
@@ -55,10 +58,18 @@ const batchId = z
 
 const isoDuration = z.iso.duration({ message: 'must be an ISO 8601 duration such as PT2H or P1D' });
 
+/**
+ * An environment value: plain text, or `{ "secretRef": "<name>" }`, one of the tenant's secrets
+ * (granted by the operator), put in only when the body is sent to Batch (see secret-refs.ts).
+ */
+const environmentValue = z.union([z.string().max(MAX_ENVIRONMENT_VALUE_LENGTH), secretRefSchema], {
+  message: 'must be a string or { "secretRef": "<secret name>" }',
+});
+
 const environment = z
   .record(
     z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'names must be letters, digits and underscores'),
-    z.string().max(MAX_ENVIRONMENT_VALUE_LENGTH),
+    environmentValue,
   )
   .refine((env) => Object.keys(env).length <= 100, 'at most 100 environment variables');
 
@@ -92,32 +103,43 @@ const fromResultsFile = z.strictObject({
     .optional(),
 });
 
-const resourceFile = z.union(
-  [
-    z.strictObject({
-      httpUrl: httpsOrBlobUrl,
-      filePath: z.string().min(1).max(MAX_FILE_PATH_LENGTH),
-      fileMode: z
-        .string()
-        .regex(/^[0-7]{3,4}$/)
-        .optional(),
-    }),
-    z.strictObject({
-      storageContainerUrl: httpsOrBlobUrl,
-      blobPrefix: z.string().max(1024).optional(),
-      filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
-      fileMode: z
-        .string()
-        .regex(/^[0-7]{3,4}$/)
-        .optional(),
-    }),
-    fromResultsFile,
-  ],
-  {
-    message:
-      'must be { "httpUrl", "filePath" }, { "storageContainerUrl", "blobPrefix"?, "filePath"? } or { "fromResults": { "prefix", "job"? }, "filePath"? }',
-  },
-);
+/**
+ * `identity: true`: the node downloads with the pool's user-assigned identity (`pool.identity`,
+ * Batch's `identityReference`) instead of a SAS in the URL.
+ */
+const useIdentity = z.boolean().optional();
+
+const httpResourceFile = z.strictObject({
+  httpUrl: httpsOrBlobUrl,
+  filePath: z.string().min(1).max(MAX_FILE_PATH_LENGTH),
+  fileMode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/)
+    .optional(),
+  identity: useIdentity,
+});
+
+const containerResourceFile = z.strictObject({
+  storageContainerUrl: httpsOrBlobUrl,
+  blobPrefix: z.string().max(1024).optional(),
+  filePath: z.string().max(MAX_FILE_PATH_LENGTH).optional(),
+  fileMode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/)
+    .optional(),
+  identity: useIdentity,
+});
+
+const resourceFile = z.union([httpResourceFile, containerResourceFile, fromResultsFile], {
+  message:
+    'must be { "httpUrl", "filePath", "identity"? }, { "storageContainerUrl", "blobPrefix"?, "filePath"?, "identity"? } or { "fromResults": { "prefix", "job"? }, "filePath"? }',
+});
+
+/** A start task's files: the results store belongs to jobs, and a pool outlives them, so no `fromResults`. */
+const startTaskResourceFile = z.union([httpResourceFile, containerResourceFile], {
+  message:
+    'must be { "httpUrl", "filePath", "identity"? } or { "storageContainerUrl", "blobPrefix"?, "filePath"?, "identity"? }',
+});
 
 /**
  * Outputs per task (explicit or expanded). Each one the results store receives carries the store's
@@ -149,6 +171,8 @@ const outputFile = z.strictObject({
             .max(MAX_BLOB_NAME_LENGTH, `must be at most ${MAX_BLOB_NAME_LENGTH} characters`)
             .superRefine(rule(blobPathProblem))
             .optional(),
+          /** Upload with the pool's identity (`pool.identity`) instead of a SAS in `containerUrl`. */
+          identity: useIdentity,
         }),
         z.strictObject({
           /** `path` is relative to the job's folder; default `<task>/<file name>`, or `<task>` for a wildcard pattern. */
@@ -162,7 +186,7 @@ const outputFile = z.strictObject({
           }),
         }),
       ],
-      { message: 'must be { "containerUrl", "path"? } or { "results": { "path"? } }' },
+      { message: 'must be { "containerUrl", "path"?, "identity"? } or { "results": { "path"? } }' },
     )
     .optional(),
   /** Batch's upload condition; default taskCompletion. */
@@ -296,8 +320,9 @@ const sweepParameter = z.union([
 
 /**
  * A parametric sweep: one task template × parameter ranges, expanded at plan time, so a
- * 100,000-task job is a small request. `{name}` in `idTemplate`, `commandLine`, environment values,
- * resource file paths and output file patterns and paths is replaced by each value; the cartesian
+ * 100,000-task job is a small request. `{name}` in `idTemplate`, `commandLine`, plain environment
+ * values (not secret references), resource file paths and output file patterns and paths is replaced
+ * by each value; the cartesian
  * product of all parameters is taken.
  */
 export const sweepSchema = z.strictObject({
@@ -317,6 +342,90 @@ export const sweepSchema = z.strictObject({
 });
 
 export const existingPoolSchema = z.strictObject({ id: batchId });
+
+/** Storage account names: 3 to 24 lowercase letters and digits. */
+const storageAccountName = z
+  .string()
+  .regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name: 3 to 24 lowercase letters and digits');
+
+/** Blob container and file share names: 3 to 63 lowercase letters, digits and single hyphens. */
+const containerOrShareName = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/,
+      `must be a ${what} name: 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit`,
+    );
+
+/** Mounted under Batch's mounts directory (`AZ_BATCH_NODE_MOUNTS_DIR`): one folder name, never a path. */
+const relativeMountPath = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    'must be a folder name of 1 to 64 letters, digits, ".", "_" and "-" (mounted under AZ_BATCH_NODE_MOUNTS_DIR)',
+  );
+
+/** Options handed to the mount command: plain words only, nothing a shell or the agent could read as more. */
+const mountOptions = z
+  .string()
+  .max(1024)
+  .regex(/^[A-Za-z0-9 ,=._/:+-]*$/, 'may contain only letters, digits, spaces and , = . _ / : + -');
+
+/**
+ * A file system mounted on every node of the pool. Blob containers (blobfuse) are mounted with the
+ * pool's identity (`pool.identity` must be set and have read access); Azure Files takes the account
+ * key (Batch's share mount has no identity option), given as one of the tenant's secrets.
+ */
+const mount = z.union(
+  [
+    z.strictObject({
+      azureBlob: z.strictObject({
+        accountName: storageAccountName,
+        containerName: containerOrShareName('container'),
+        relativeMountPath,
+        blobfuseOptions: mountOptions.optional(),
+      }),
+    }),
+    z.strictObject({
+      azureFiles: z.strictObject({
+        accountName: storageAccountName,
+        shareName: containerOrShareName('file share'),
+        relativeMountPath,
+        mountOptions: mountOptions.optional(),
+        accountKey: secretRefSchema,
+      }),
+    }),
+  ],
+  {
+    message:
+      'must be { "azureBlob": { "accountName", "containerName", "relativeMountPath", "blobfuseOptions"? } } or { "azureFiles": { "accountName", "shareName", "relativeMountPath", "mountOptions"?, "accountKey": { "secretRef" } } }',
+  },
+);
+
+/** A managed disk attached to every node (Batch's DataDisk); the start task formats and mounts it. */
+const dataDisk = z.strictObject({
+  lun: z.number().int().min(0).max(63),
+  diskSizeGB: z.number().int().min(1).max(32_767),
+  caching: z.enum(['none', 'readOnly', 'readWrite']).optional(),
+  storageAccountType: z.enum(['standard_lrs', 'premium_lrs', 'standardssd_lrs']).optional(),
+});
+
+/**
+ * Batch's pool start task: runs on every node as it joins the pool (drivers, agents, tools). Runs as
+ * the pool-scoped auto-user, admin only with `elevated` (which needs the tenant's admin grant); the
+ * tenant needs the operator's `allowStartTask` grant for any start task.
+ */
+const startTask = z.strictObject({
+  commandLine: z.string().min(1).max(MAX_COMMAND_LINE_LENGTH),
+  resourceFiles: z.array(startTaskResourceFile).max(100).optional(),
+  environment: environment.optional(),
+  /** Default true: no task runs on a node until its start task succeeded there. */
+  waitForSuccess: z.boolean().optional(),
+  /** Retries after a non-zero exit (Batch `maxTaskRetryCount`), 0..100; default 0. */
+  maxRetries: z.number().int().min(0).max(100).optional(),
+  /** Run as admin (Batch `elevationLevel: admin`). Default false. */
+  elevated: z.boolean().optional(),
+});
 
 export const managedPoolSchema = z.strictObject({
   vmSize: z.string().min(1).max(64),
@@ -339,12 +448,31 @@ export const managedPoolSchema = z.strictObject({
     .array(
       z.strictObject({
         registryServer: z.string().min(1),
-        /** ARM id of a user-assigned identity with pull rights (preferred over passwords). */
-        identityResourceId: z.string().min(1).optional(),
+        /**
+         * Pull with the pool's identity: must be `pool.identity` (the identity needs pull rights on
+         * the registry). Batch only uses identities the pool carries.
+         */
+        identityResourceId: z.string().min(1).max(1024).optional(),
       }),
     )
     .max(10)
     .optional(),
+  /**
+   * ARM id of a user-assigned identity the pool carries (granted to the tenant by the operator):
+   * used by `identity: true` on resource and output files, Blob mounts and registry pulls.
+   */
+  identity: identityIdSchema.optional(),
+  /** The nodes join the tenant's subnet (granted by the operator); `publicIp: none` gives them no public IP. */
+  network: z
+    .strictObject({
+      subnetId: subnetIdSchema,
+      /** Default batchManaged. */
+      publicIp: z.enum(['batchManaged', 'none']).optional(),
+    })
+    .optional(),
+  startTask: startTask.optional(),
+  mounts: z.array(mount).max(10, 'at most 10 mounts').optional(),
+  dataDisks: z.array(dataDisk).max(16, 'at most 16 data disks').optional(),
 });
 
 export const jobRequestSchema = z
@@ -429,6 +557,10 @@ export type ApplicationPackage = z.infer<typeof applicationPackage>;
 export type ExitConditions = z.infer<typeof exitConditionsSchema>;
 export type OutputFileSpec = z.infer<typeof outputFile>;
 export type ResourceFileSpec = z.infer<typeof resourceFile>;
+export type StartTaskSpec = z.infer<typeof startTask>;
+export type MountSpec = z.infer<typeof mount>;
+export type DataDiskSpec = z.infer<typeof dataDisk>;
+export type EnvironmentSpec = z.infer<typeof environment>;
 export type KeepLogs = NonNullable<JobRequest['keepLogs']>;
 
 export function isExistingPool(pool: JobRequest['pool']): pool is ExistingPoolRequest {

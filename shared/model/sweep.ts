@@ -34,8 +34,9 @@ export function renderTemplate(template: string, values: Readonly<Record<string,
 }
 
 /**
- * One expanded task: the template with `values` substituted in the id, command line, environment,
- * resource file paths and output file patterns and paths (never in URLs).
+ * One expanded task: the template with `values` substituted in the id, command line, plain
+ * environment values, resource file paths and output file patterns and paths (never in URLs, never
+ * in secret references).
  */
 function renderSweepTask(sweep: SweepSpec, values: Readonly<Record<string, string>>): TaskSpec {
   const { idTemplate, parameters: _parameters, ...template } = sweep;
@@ -46,7 +47,11 @@ function renderSweepTask(sweep: SweepSpec, values: Readonly<Record<string, strin
   };
   if (template.environment) {
     task.environment = Object.fromEntries(
-      Object.entries(template.environment).map(([k, v]) => [k, renderTemplate(v, values)]),
+      // A secret reference is a name, never a template.
+      Object.entries(template.environment).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? renderTemplate(v, values) : v,
+      ]),
     );
   }
   if (template.resourceFiles) {
@@ -73,7 +78,7 @@ export function sweepTemplates(sweep: SweepSpec): string[] {
   return [
     sweep.idTemplate,
     sweep.commandLine,
-    ...Object.values(sweep.environment ?? {}),
+    ...Object.values(sweep.environment ?? {}).filter((v) => typeof v === 'string'),
     ...(sweep.resourceFiles ?? []).flatMap((f) => (f.filePath === undefined ? [] : [f.filePath])),
     ...(sweep.outputFiles ?? []).flatMap((o) => [o.filePattern, ...outputPathTemplates(o)]),
   ];

@@ -4,6 +4,8 @@
  * The effective policy is computed once per request with `tenantPolicy(doc)` and passed down.
  */
 import { z } from 'zod';
+import { identityIdSchema, sameAzureId, subnetIdSchema } from './azure-ids.js';
+import { secretNameSchema } from './secret-refs.js';
 
 export interface TenantLimits {
   /**
@@ -42,6 +44,20 @@ export interface TenantPolicy {
   readonly allowedPools: readonly string[];
   /** Whether tasks may ask for `elevationLevel: admin`. Default false: non-admin auto-user, task scope. */
   readonly allowAdminTasks: boolean;
+  /**
+   * User-assigned identities (ARM ids) the tenant's managed pools may carry (`pool.identity`). Default
+   * none. The operator also gives Batch the right to assign them (Managed Identity Operator).
+   */
+  readonly allowedIdentities: readonly string[];
+  /** Subnets (ARM ids) the tenant's managed pools may join (`pool.network.subnetId`). Default none. */
+  readonly allowedSubnets: readonly string[];
+  /**
+   * Whether managed pools may have a `startTask`. Default false: a start task runs on every node of
+   * the pool, before any task. An elevated start task also needs `allowAdminTasks`.
+   */
+  readonly allowStartTask: boolean;
+  /** Names of the tenant's secrets that requests may reference (`{ "secretRef": name }`). Default none. */
+  readonly allowedSecrets: readonly string[];
 }
 
 export const defaultTenantLimits: TenantLimits = {
@@ -76,6 +92,10 @@ export const tenantPolicyOverridesSchema = z.strictObject({
     .max(1000)
     .optional(),
   allowAdminTasks: z.boolean().optional(),
+  identities: z.array(identityIdSchema).max(100).optional(),
+  subnets: z.array(subnetIdSchema).max(100).optional(),
+  allowStartTask: z.boolean().optional(),
+  secrets: z.array(secretNameSchema).max(1000).optional(),
 });
 
 export type TenantPolicyOverrides = z.infer<typeof tenantPolicyOverridesSchema>;
@@ -92,6 +112,10 @@ export function tenantPolicy(overrides: TenantPolicyOverrides | undefined): Tena
     limits,
     allowedPools: o.allowedPools ?? [],
     allowAdminTasks: o.allowAdminTasks ?? false,
+    allowedIdentities: o.identities ?? [],
+    allowedSubnets: o.subnets ?? [],
+    allowStartTask: o.allowStartTask ?? false,
+    allowedSecrets: o.secrets ?? [],
   };
 }
 
@@ -99,6 +123,21 @@ export function tenantPolicy(overrides: TenantPolicyOverrides | undefined): Tena
 export function isPoolGranted(policy: TenantPolicy, poolId: string): boolean {
   const wanted = poolId.toLowerCase();
   return policy.allowedPools.some((p) => p.toLowerCase() === wanted);
+}
+
+/** ARM ids are compared ignoring case. */
+export function isIdentityGranted(policy: TenantPolicy, identityId: string): boolean {
+  return policy.allowedIdentities.some((id) => sameAzureId(id, identityId));
+}
+
+export function isSubnetGranted(policy: TenantPolicy, subnetId: string): boolean {
+  return policy.allowedSubnets.some((id) => sameAzureId(id, subnetId));
+}
+
+/** Secret names are compared ignoring case (Key Vault's names are case-insensitive). */
+export function isSecretGranted(policy: TenantPolicy, name: string): boolean {
+  const wanted = name.toLowerCase();
+  return policy.allowedSecrets.some((s) => s.toLowerCase() === wanted);
 }
 
 export function isVmSizeAllowed(policy: TenantPolicy, vmSize: string): boolean {
@@ -118,13 +157,19 @@ export function mergePolicyOverrides(
 
 /**
  * An operator's policy change from command-line words: `--limit name=value` (numbers, or a comma list
- * for `allowedVmSizes`, `all` for every size), `--allow-pool id`, `--allow-admin-tasks true|false`.
- * Validated with the stored schema, so a typo is refused before anything is written.
+ * for `allowedVmSizes`, `all` for every size), `--allow-pool id`, `--allow-admin-tasks true|false`,
+ * `--allow-identity <ARM id>`, `--allow-subnet <ARM id>`, `--allow-start-task true|false`,
+ * `--allow-secret <name>`. A list given replaces the stored one (an empty run leaves it). Validated
+ * with the stored schema, so a typo is refused before anything is written.
  */
 export function policyChangeFromArgs(args: {
   readonly limits?: readonly string[];
   readonly allowPools?: readonly string[];
   readonly allowAdminTasks?: string;
+  readonly allowIdentities?: readonly string[];
+  readonly allowSubnets?: readonly string[];
+  readonly allowStartTask?: string;
+  readonly allowSecrets?: readonly string[];
 }): { ok: true; change: TenantPolicyOverrides } | { ok: false; message: string } {
   const limits: Record<string, unknown> = {};
   for (const word of args.limits ?? []) {
@@ -152,6 +197,14 @@ export function policyChangeFromArgs(args: {
       return { ok: false, message: '--allow-admin-tasks takes true or false' };
     change.allowAdminTasks = args.allowAdminTasks === 'true';
   }
+  if (args.allowIdentities && args.allowIdentities.length > 0) change.identities = [...args.allowIdentities];
+  if (args.allowSubnets && args.allowSubnets.length > 0) change.subnets = [...args.allowSubnets];
+  if (args.allowStartTask !== undefined) {
+    if (args.allowStartTask !== 'true' && args.allowStartTask !== 'false')
+      return { ok: false, message: '--allow-start-task takes true or false' };
+    change.allowStartTask = args.allowStartTask === 'true';
+  }
+  if (args.allowSecrets && args.allowSecrets.length > 0) change.secrets = [...args.allowSecrets];
   const parsed = tenantPolicyOverridesSchema.safeParse(change);
   if (!parsed.success) {
     return {

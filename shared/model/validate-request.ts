@@ -1,13 +1,15 @@
 /**
  * Full validation of a job request: the schema, then the rules that need more than one field (ids
- * unique ignoring case, dependencies that exist, slots that fit the VM size, one container mode), the
- * tenant's grants (container run options, elevation) and the sizes a sweep reaches once substituted.
+ * unique ignoring case, dependencies that exist, slots that fit the VM size, one container mode, the
+ * pool identity behind every `identity: true`, see pool-options.ts), the tenant's grants (container
+ * run options, elevation) and the sizes a sweep reaches once substituted.
  * All problems are collected and returned together; nothing is thrown for bad input.
  */
 
 import type { z } from 'zod';
 import { checkRunOptions } from './container-run-options.js';
 import { type FieldError, fieldError } from './field-error.js';
+import { checkPoolOptions, secretRefCount } from './pool-options.js';
 import {
   isExistingPool,
   type JobRequest,
@@ -25,6 +27,7 @@ import {
   type SweepSpec,
   type TaskSpec,
 } from './request-schema.js';
+import { MAX_SECRET_VALUE_LENGTH } from './secret-refs.js';
 import {
   type ParameterStats,
   renderedLengths,
@@ -103,6 +106,7 @@ export function validateJobRequest(input: unknown, policy: ValidationPolicy): Va
   }
   checkStorageFields(request, stats, { allowHttpLoopback: policy.allowHttpLoopbackStorage ?? false }, errors);
   checkPool(request, errors);
+  checkPoolOptions(request, errors);
   if (!isExistingPool(request.pool)) checkLowPriority(request.pool, policy.poolAllocationMode, errors);
   if (request.callback) {
     const why = policy.checkCallbackUrl(request.callback.url);
@@ -136,6 +140,13 @@ function issueErrors(issue: Issue, prefix: readonly PropertyKey[], input: unknow
     );
     const best = fits.sort((a, b) => a.length - b.length)[0];
     if (best) return best.flatMap((i) => issueErrors(i, path, input));
+    // A plain value (a string too long, say) meant the one shape that takes its type.
+    if (typeof value !== 'object' || value === null) {
+      const typed = issue.errors.filter(
+        (branch) => branch.length > 0 && branch.every((i) => i.code !== 'invalid_type'),
+      );
+      if (typed.length === 1) return typed[0]!.flatMap((i) => issueErrors(i, path, input));
+    }
   }
   return [fieldError(path, issue.message)];
 }
@@ -211,10 +222,12 @@ function checkTasks(request: JobRequest, errors: FieldError[]): void {
     }
   });
   tasks.forEach((task, i) => {
-    // Each reference to the results store grows by its URL and SAS once the submitter resolves it.
+    // Each reference to the results store grows by its URL and SAS once the submitter resolves it,
+    // each secret reference by its value.
     const bytes =
       Buffer.byteLength(JSON.stringify(task)) +
-      resultsReferences(task, request.keepLogs) * RESULTS_REFERENCE_BYTES;
+      resultsReferences(task, request.keepLogs) * RESULTS_REFERENCE_BYTES +
+      secretRefCount(task.environment) * MAX_SECRET_VALUE_LENGTH;
     if (bytes > MAX_TASK_JSON_BYTES) {
       errors.push(
         fieldError(
@@ -307,7 +320,8 @@ function checkSweepSizes(
   };
   field(sweep.commandLine, ['sweep', 'commandLine'], MAX_COMMAND_LINE_LENGTH, 'command lines', 1);
   for (const [name, value] of Object.entries(sweep.environment ?? {})) {
-    field(value, ['sweep', 'environment', name], MAX_ENVIRONMENT_VALUE_LENGTH, 'values');
+    if (typeof value === 'string')
+      field(value, ['sweep', 'environment', name], MAX_ENVIRONMENT_VALUE_LENGTH, 'values');
   }
   sweep.resourceFiles?.forEach((file, i) => {
     if (file.filePath === undefined) return;
@@ -317,7 +331,10 @@ function checkSweepSizes(
   });
 
   const bytes = sweepTaskBytes(sweep, stats);
-  const maxTask = bytes.maxTask + resultsReferences(sweep, request.keepLogs) * RESULTS_REFERENCE_BYTES;
+  const maxTask =
+    bytes.maxTask +
+    resultsReferences(sweep, request.keepLogs) * RESULTS_REFERENCE_BYTES +
+    secretRefCount(sweep.environment) * MAX_SECRET_VALUE_LENGTH;
   if (maxTask > MAX_TASK_JSON_BYTES) {
     errors.push(
       fieldError(

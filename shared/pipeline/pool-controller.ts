@@ -36,7 +36,7 @@ import { describeError } from '../core/errors.js';
 import { isOwnPool, type PoolOwner } from '../model/batch-names.js';
 import type { JobDoc } from '../model/job.js';
 import { makeEvent, transition } from '../model/lifecycle.js';
-import type { NodeHealth } from '../model/node-health.js';
+import { judgeStartTask, type NodeHealth, START_TASK_FAILED_CODE } from '../model/node-health.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import { DEFAULT_MAX_NODES } from '../planner/plan-job.js';
 import {
@@ -311,10 +311,16 @@ async function controlPool(
     deps,
   );
   report.preempted += health.preempted;
+  const startTask = wanted > 0 ? judgeStartTask(o.nodes, doc.startTaskProblem, now) : undefined;
   if (health.removed > 0) {
     // The pool is resizing now: sizing waits for the next pass, which grows it back if demand remains.
     report.nodesRemoved += health.removed;
-    await deps.pools.update(doc.id, (current) => ({ ...current, nodeBaselines: health.baselines }));
+    await deps.pools.update(doc.id, (current) => {
+      const next: ManagedPoolDoc = { ...current, nodeBaselines: health.baselines };
+      if (startTask) next.startTaskProblem = startTask;
+      else delete next.startTaskProblem;
+      return next;
+    });
     return;
   }
 
@@ -392,12 +398,24 @@ async function controlPool(
     else delete next.emptySince;
     if (problem) next.allocationProblem = problem;
     else delete next.allocationProblem;
+    if (startTask) next.startTaskProblem = startTask;
+    else delete next.startTaskProblem;
     if (Object.keys(health.baselines).length > 0) next.nodeBaselines = health.baselines;
     else delete next.nodeBaselines;
     return next;
   });
 
-  await updateWaitingJobs(o, problem, deps, report);
+  // Nodes that never pass the start task hold the jobs as an allocation failure does.
+  const waitsOn: AllocationProblem | undefined =
+    problem ??
+    (startTask
+      ? {
+          code: START_TASK_FAILED_CODE,
+          message: `No node of the pool has passed its start task: it failed on node ${startTask.nodeId} (its output is in the node's startup folder, stdout.txt and stderr.txt). Nodes that fail it are replaced.`,
+          since: startTask.since,
+        }
+      : undefined);
+  await updateWaitingJobs(o, waitsOn, deps, report);
   await updateNodeLimitWaits(o, share, picture, problem !== undefined, deps, report);
 }
 
@@ -526,7 +544,10 @@ async function updateWaitingJobs(
           ? transition(current, 'failed', now, deps.ids.uuid(), {
               failure: {
                 code: problem.code,
-                message: `The pool could not allocate nodes for ${Math.round(deps.limits.allocationDeadlineMs / 60_000)} minutes: ${problem.message}`,
+                message:
+                  problem.code === START_TASK_FAILED_CODE
+                    ? `No node of the pool passed its start task for ${Math.round(deps.limits.allocationDeadlineMs / 60_000)} minutes: ${problem.message}`
+                    : `The pool could not allocate nodes for ${Math.round(deps.limits.allocationDeadlineMs / 60_000)} minutes: ${problem.message}`,
               },
             })
           : undefined,

@@ -47,6 +47,7 @@ import {
 } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
 import { type ResultsSas, resolveResultsStore } from './results-sas.js';
+import { type SecretResolver, type SecretSender, secretSender } from './secret-values.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
 
 export interface SubmitStageDeps {
@@ -70,6 +71,8 @@ export interface SubmitStageDeps {
     >;
   /** The tenant's results store SAS, put in place of `RESULTS_STORE_URL` as bodies go to Batch. */
   readonly resultsSas?: ResultsSas;
+  /** The tenant's task environment secrets, put in place of their placeholders as bodies go to Batch. */
+  readonly secrets?: SecretResolver;
   readonly log?: (message: string) => void;
   /**
    * How long a claim on a job lasts without renewal. Default 30 s (`DEFAULT_LEASE_MS`): a live holder
@@ -190,6 +193,8 @@ async function submitClaimed(
   const bodies = job.batchBodies;
   const refs = job.batch;
   if (!bodies || !refs) return failJob(job, 'PlanMissing', 'The job has no plan to submit', deps);
+  // Values go into the bodies sent to Batch only; anything kept that Batch might quote is redacted.
+  const secrets = secretSender(job.tenant, deps.secrets);
 
   try {
     await ensurePool(job, deps);
@@ -202,7 +207,7 @@ async function submitClaimed(
     let tasksAdded = submission.tasksAdded;
     // Every chunk already in means an earlier attempt got as far as the last step; its Batch job may
     // legitimately have run to the end since.
-    await ensureBatchJob(job, bodies.job, deps, next >= submission.chunksTotal);
+    await ensureBatchJob(job, bodies.job, deps, next >= submission.chunksTotal, secrets);
     job = await clearRoomWait(job, deps);
     const round = deps.chunksPerRound ?? 20;
     const sliceMs = deps.sliceMs ?? DEFAULT_SUBMIT_SLICE_MS;
@@ -235,11 +240,13 @@ async function submitClaimed(
         while (!exhausted && !overBudget && inFlight.length < 2) {
           const chunks = await take();
           if (chunks.length === 0) break;
-          const tasks = await resolveResultsStore(
-            chunks.flatMap((c) => c.tasks),
-            job,
-            bodies.job,
-            deps,
+          const tasks = await secrets.resolve(
+            await resolveResultsStore(
+              chunks.flatMap((c) => c.tasks),
+              job,
+              bodies.job,
+              deps,
+            ),
           );
           const outcome = deps.batch.addTasks(refs.jobId, tasks);
           outcome.catch(() => undefined); // awaited in order below; never left unhandled
@@ -252,7 +259,9 @@ async function submitClaimed(
           const first = outcome.failed[0]!;
           throw new PermanentFailure(
             first.code,
-            `Batch refused ${outcome.failed.length} task(s), first '${first.taskId}': ${first.message}`,
+            secrets.redact(
+              `Batch refused ${outcome.failed.length} task(s), first '${first.taskId}': ${first.message}`,
+            ),
           );
         }
         next += head.chunks;
@@ -318,9 +327,9 @@ async function submitClaimed(
     if (e instanceof BatchError && ACCOUNT_QUOTA_CODES.has(e.code))
       return waitForAccountRoom(job, message, owner, e.code, deps);
     if (e instanceof SlotwiseError && !e.retryable) {
-      return failJob(job, e.code, e.message, deps, refs.jobId);
+      return failJob(job, e.code, secrets.redact(e.message), deps, refs.jobId);
     }
-    await releaseLease(job, owner, e, deps);
+    await releaseLease(job, owner, e, deps, secrets.redact);
     // Re-queued with a delay rather than thrown: the host would retry at once and then poison it.
     await deps.queues.send(queueNames.submit, message, {
       delaySeconds: submitRetryDelaySeconds(
@@ -496,6 +505,7 @@ async function ensureBatchJob(
   body: JobBody,
   deps: SubmitStageDeps,
   mayHaveEnded: boolean,
+  secrets: SecretSender,
 ): Promise<void> {
   const environment: NameValue[] = [{ name: 'SLOTWISE_JOB_ID', value: job.jobId }];
   const tenant = await deps.tenants.get(job.tenant);
@@ -521,7 +531,9 @@ async function ensureBatchJob(
     );
   }
   const created = await deps.batch.createJob(
-    await resolveResultsStore({ ...body, commonEnvironmentSettings: environment }, job, body, deps),
+    await secrets.resolve(
+      await resolveResultsStore({ ...body, commonEnvironmentSettings: environment }, job, body, deps),
+    ),
   );
   if (created === 'created') return;
   const existing = await deps.batch.getJob(body.id);
@@ -571,8 +583,10 @@ async function releaseLease(
   owner: string,
   error: unknown,
   deps: SubmitStageDeps,
+  redact: (text: string) => string = (text) => text,
 ): Promise<void> {
-  const reason = error instanceof SlotwiseError ? `${error.code}: ${error.message}` : describeError(error);
+  const reason =
+    error instanceof SlotwiseError ? `${error.code}: ${redact(error.message)}` : describeError(error);
   await deps.jobs
     .update(job.tenant, job.jobId, (current) => {
       if (current.submission?.lease?.owner !== owner) return undefined;

@@ -14,7 +14,13 @@
  * Pure: the existing pool (if any) is read from Batch by the caller and passed in.
  */
 
-import type { ApplicationPackageReference, JobBody, PoolBody, TaskBody } from '../model/batch-bodies.js';
+import {
+  type ApplicationPackageReference,
+  type JobBody,
+  MAX_SECRET_VALUE_LENGTH,
+  type PoolBody,
+  type TaskBody,
+} from '../model/batch-bodies.js';
 import {
   batchJobIdFor,
   jobOwnerMetadata,
@@ -24,6 +30,7 @@ import {
 } from '../model/batch-names.js';
 import { usesDependencyActions, usesJobActions } from '../model/exit-conditions.js';
 import type { BatchRefs, PlanSummary } from '../model/job.js';
+import { secretRefCount } from '../model/pool-options.js';
 import {
   isExistingPool,
   type JobRequest,
@@ -35,10 +42,12 @@ import { resultsReferences } from '../model/validate-outputs.js';
 import { type FieldError, fieldError } from '../model/validate-request.js';
 import { maxTaskSlotsPerNode, tryGetVmSize, type VmSize } from '../model/vm-sizes.js';
 import { packSlots, planWaves } from './pack.js';
+import { managedPoolSpec } from './pool-body.js';
 import {
   jobPreparationBodies,
   RESULTS_URL_GROWTH,
   resultsReferenceCount,
+  secretGrowth,
   type TaskBodyContext,
   taskBodyContext,
   toPackageRef,
@@ -49,8 +58,9 @@ export const DEFAULT_MAX_NODES = 20;
 export const MAX_TASKS_PER_CHUNK = 100;
 /**
  * Batch rejects add-collection bodies of 1 MB or more; keep a margin for the envelope. Bodies are
- * measured with every results store reference at its resolved size (RESULTS_URL_GROWTH), so the
- * chunk stays under this once the submitter puts the store's URL and SAS in.
+ * measured with every results store reference at its resolved size (RESULTS_URL_GROWTH) and every
+ * secret placeholder at MAX_SECRET_VALUE_LENGTH, so the chunk stays under this once the submitter puts
+ * the store's URL and SAS and the secrets' values in.
  */
 export const MAX_CHUNK_BYTES = 900_000;
 
@@ -73,11 +83,7 @@ export interface PlanDefaults {
   readonly batchAccountResourceId?: string;
 }
 
-/** Container pools need an image whose supported-images entry lists DockerCompatible; a pool's own image wins. */
-export const DEFAULT_CONTAINER_IMAGE = {
-  image: { publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest' },
-  nodeAgentSkuId: 'batch.node.ubuntu 22.04',
-} as const;
+export { DEFAULT_CONTAINER_IMAGE } from './pool-body.js';
 
 export function batchAccountResourceId(
   subscriptionId: string,
@@ -341,7 +347,10 @@ function* chunkTasks(
     const body = toTaskBody(task, index, slotsAt(index, task), ctx);
     const length = neverCut
       ? 0
-      : Buffer.byteLength(JSON.stringify(body)) + 1 + resultsReferenceCount(body) * RESULTS_URL_GROWTH;
+      : Buffer.byteLength(JSON.stringify(body)) +
+        1 +
+        resultsReferenceCount(body) * RESULTS_URL_GROWTH +
+        secretGrowth(body);
     if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_CHUNK || bytes + length > MAX_CHUNK_BYTES)) {
       yield chunk;
       chunk = [];
@@ -393,15 +402,18 @@ export function* rebuildChunks(
 
 /**
  * The byte limit cannot cut a chunk when 100 bodies of `widest` bytes (plus commas, brackets) fit,
- * each with its results store references at their resolved size.
+ * each with its results store references and secret values at their resolved size.
  */
 function byteLimitNeverCuts(widest: number, request: JobRequest): boolean {
-  const references = Math.max(
+  const growth = (t: Pick<TaskSpec, 'outputFiles' | 'resourceFiles' | 'environment'>) =>
+    resultsReferences(t, request.keepLogs) * RESULTS_URL_GROWTH +
+    secretRefCount(t.environment) * MAX_SECRET_VALUE_LENGTH;
+  const most = Math.max(
     0,
-    ...(request.tasks ?? []).map((t) => resultsReferences(t, request.keepLogs)),
-    ...(request.sweep ? [resultsReferences(request.sweep, request.keepLogs)] : []),
+    ...(request.tasks ?? []).map(growth),
+    ...(request.sweep ? [growth(request.sweep)] : []),
   );
-  return 2 + MAX_TASKS_PER_CHUNK * (widest + references * RESULTS_URL_GROWTH + 1) <= MAX_CHUNK_BYTES;
+  return 2 + MAX_TASKS_PER_CHUNK * (widest + most + 1) <= MAX_CHUNK_BYTES;
 }
 
 /**
@@ -413,7 +425,7 @@ function byteLimitNeverCuts(widest: number, request: JobRequest): boolean {
  * Parameters vary independently, so the task with every widest value exists and this is exact,
  * except where a value changes an output's default path (a wildcard in it, which drops the file name
  * from the path): such a task is narrower, so the figure stays an upper bound. Results store
- * references are counted here as written (the placeholder); their growth is added by the callers.
+ * references and secret placeholders are counted here as written; their growth is added by the callers.
  */
 export function widestTaskBody(
   request: JobRequest,
@@ -487,6 +499,17 @@ function resolveTarget(input: PlanInput): Target {
       ],
     };
   }
+  // Validation refuses this; a pool body must never carry an empty identity reference.
+  if (request.pool.identity === undefined) {
+    const blob = request.pool.mounts?.findIndex((m) => 'azureBlob' in m) ?? -1;
+    if (blob >= 0)
+      return {
+        ok: false,
+        errors: [
+          fieldError(['pool', 'mounts', blob, 'azureBlob'], "needs the pool's identity (pool.identity)"),
+        ],
+      };
+  }
   return { ok: true, kind: 'managed', pool: request.pool, size, slotsPerNode };
 }
 
@@ -545,53 +568,4 @@ function toPoolPackageRef(
 ): ApplicationPackageReference {
   if (!accountResourceId) return toPackageRef(p);
   return toPackageRef({ ...p, applicationId: `${accountResourceId}/applications/${p.applicationId}` });
-}
-
-function managedPoolSpec(
-  pool: ManagedPoolRequest,
-  size: VmSize,
-  slotsPerNode: number,
-  images: string[],
-  packages: ApplicationPackageReference[],
-  defaults: PlanDefaults,
-): Pick<
-  PoolBody,
-  | 'vmSize'
-  | 'virtualMachineConfiguration'
-  | 'taskSlotsPerNode'
-  | 'taskSchedulingPolicy'
-  | 'applicationPackageReferences'
-> {
-  const registries = pool.containerRegistries ?? [];
-  return {
-    vmSize: size.name,
-    virtualMachineConfiguration: {
-      imageReference:
-        pool.image ?? (images.length > 0 ? { ...DEFAULT_CONTAINER_IMAGE.image } : defaults.image),
-      nodeAgentSKUId:
-        pool.nodeAgentSkuId ??
-        (images.length > 0 && !pool.image ? DEFAULT_CONTAINER_IMAGE.nodeAgentSkuId : defaults.nodeAgentSkuId),
-      ...(images.length > 0
-        ? {
-            containerConfiguration: {
-              type: 'dockerCompatible' as const,
-              containerImageNames: images,
-              ...(registries.length > 0
-                ? {
-                    containerRegistries: registries.map((r) => ({
-                      registryServer: r.registryServer,
-                      ...(r.identityResourceId
-                        ? { identityReference: { resourceId: r.identityResourceId } }
-                        : {}),
-                    })),
-                  }
-                : {}),
-            },
-          }
-        : {}),
-    },
-    taskSlotsPerNode: slotsPerNode,
-    taskSchedulingPolicy: { nodeFillType: 'pack' },
-    ...(packages.length > 0 ? { applicationPackageReferences: packages } : {}),
-  };
 }

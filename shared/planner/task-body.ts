@@ -12,27 +12,37 @@
  * - Fan-in (`dependsOn.sweep`): the sweep's tasks get their index as Batch id, keep the caller's id
  *   as display name (unless the template gives one) and in `SLOTWISE_TASK_ID`; a task depending on
  *   the sweep gets `taskIdRanges` 0..N-1.
+ * - Keyless files: `identity: true` on a resource file or an output to the caller's container becomes
+ *   `identityReference` to the pool's identity (validation has checked the pool has one).
+ * - Secrets: an environment value `{ secretRef: name }` becomes `secretPlaceholder(name)`, resolved
+ *   only when the body is sent; chunks count each at MAX_SECRET_VALUE_LENGTH (SECRET_VALUE_GROWTH).
  */
 
 import {
   type ApplicationPackageReference,
   type AutoUserIdentity,
+  type IdentityReference,
   type JobPreparationTaskBody,
   type JobReleaseTaskBody,
   MAX_RESULTS_URL_LENGTH,
+  MAX_SECRET_VALUE_LENGTH,
   type NameValue,
   type OutputFileBody,
   RESULTS_STORE_URL,
   type ResourceFileBody,
+  secretNameOf,
+  secretPlaceholder,
   type TaskBody,
 } from '../model/batch-bodies.js';
 import { baseName, hasWildcard } from '../model/output-rules.js';
-import type {
-  JobRequest,
-  KeepLogs,
-  OutputFileSpec,
-  ResourceFileSpec,
-  TaskSpec,
+import {
+  type EnvironmentSpec,
+  isExistingPool,
+  type JobRequest,
+  type KeepLogs,
+  type OutputFileSpec,
+  type ResourceFileSpec,
+  type TaskSpec,
 } from '../model/request-schema.js';
 import { taskLogPath, taskResultsPrefix } from '../model/results-paths.js';
 import { sweepSize } from '../model/sweep.js';
@@ -49,6 +59,8 @@ export interface TaskBodyContext {
   /** The sweep's tasks carry their index as Batch id (the job fans in over its sweep). */
   readonly sweepIndexIds: boolean;
   readonly sweepTasks: number;
+  /** The managed pool's identity (`pool.identity`), for `identity: true` on files. */
+  readonly poolIdentity: string | undefined;
 }
 
 export function taskBodyContext(
@@ -63,7 +75,39 @@ export function taskBodyContext(
     explicitTasks: request.tasks?.length ?? 0,
     sweepIndexIds: usesSweepIndexIds(request),
     sweepTasks: request.sweep ? sweepSize(request.sweep) : 0,
+    poolIdentity: poolIdentityOf(request),
   };
+}
+
+/** The managed pool's identity, if it has one (an existing pool's identities are not known). */
+export function poolIdentityOf(request: JobRequest): string | undefined {
+  return isExistingPool(request.pool) ? undefined : request.pool.identity;
+}
+
+/** `identityReference` to the pool's identity when a file asks for it. */
+const identityReference = (
+  asked: boolean | undefined,
+  poolIdentity: string | undefined,
+): { identityReference?: IdentityReference } =>
+  asked === true && poolIdentity !== undefined ? { identityReference: { resourceId: poolIdentity } } : {};
+
+/** An environment as Batch's name/value list: a secret reference becomes its placeholder. */
+export function toEnvironmentSettings(environment: EnvironmentSpec | undefined): NameValue[] {
+  return Object.entries(environment ?? {}).map(([name, value]) => ({
+    name,
+    value: typeof value === 'string' ? value : secretPlaceholder(value.secretRef),
+  }));
+}
+
+/**
+ * Bytes a body's secret placeholders may add once resolved: each placeholder is counted at
+ * MAX_SECRET_VALUE_LENGTH, the longest value the resolver puts in.
+ */
+export function secretGrowth(body: Pick<TaskBody, 'environmentSettings'>): number {
+  let n = 0;
+  for (const { value } of body.environmentSettings ?? [])
+    if (secretNameOf(value) !== undefined) n += Math.max(0, MAX_SECRET_VALUE_LENGTH - value.length);
+  return n;
 }
 
 /**
@@ -88,16 +132,13 @@ const autoUser = (elevationLevel: 'nonadmin' | 'admin'): AutoUserIdentity => ({
 /** The body of the job's task number `index` (explicit tasks first, then the sweep's, in order). */
 export function toTaskBody(task: TaskSpec, index: number, slots: number, ctx: TaskBodyContext): TaskBody {
   const packages = [...ctx.jobPackages, ...(task.applicationPackages ?? []).map(toPackageRef)];
-  const environment: NameValue[] = Object.entries(task.environment ?? {}).map(([name, value]) => ({
-    name,
-    value,
-  }));
+  const environment = toEnvironmentSettings(task.environment);
   const sweepIndex = index - ctx.explicitTasks;
   const indexed = ctx.sweepIndexIds && sweepIndex >= 0;
   if (indexed) environment.push({ name: 'SLOTWISE_TASK_ID', value: task.id });
   const displayName = task.displayName || (indexed ? task.id : undefined);
   const outputs = [
-    ...(task.outputFiles ?? []).map((o) => toOutputBody(o, ctx.jobId, task.id)),
+    ...(task.outputFiles ?? []).map((o) => toOutputBody(o, ctx.jobId, task.id, ctx.poolIdentity)),
     ...logOutputs(ctx.jobId, task.id, ctx.keepLogs),
   ];
   const deps = task.dependsOn;
@@ -112,7 +153,11 @@ export function toTaskBody(task: TaskSpec, index: number, slots: number, ctx: Ta
     requiredSlots: slots,
     ...(environment.length > 0 ? { environmentSettings: environment } : {}),
     ...(task.resourceFiles
-      ? { resourceFiles: task.resourceFiles.map((f) => toResourceFileBody(f, ctx.jobId)) }
+      ? {
+          resourceFiles: task.resourceFiles.map((f) =>
+            toResourceFileBody(f, ctx.jobId, undefined, ctx.poolIdentity),
+          ),
+        }
       : {}),
     ...(outputs.length > 0 ? { outputFiles: outputs } : {}),
     ...(task.container
@@ -161,13 +206,24 @@ type UploadCondition = OutputFileBody['uploadOptions']['uploadCondition'];
 const condition = (c: OutputFileSpec['uploadCondition'] | KeepLogs): UploadCondition =>
   (c ?? 'taskCompletion').toLowerCase() as UploadCondition;
 
-export function toOutputBody(o: OutputFileSpec, jobId: string, callerTaskId: string): OutputFileBody {
+export function toOutputBody(
+  o: OutputFileSpec,
+  jobId: string,
+  callerTaskId: string,
+  poolIdentity?: string,
+): OutputFileBody {
   const d = o.destination;
   const uploadOptions = { uploadCondition: condition(o.uploadCondition) };
   if (d && 'containerUrl' in d) {
     return {
       filePattern: o.filePattern,
-      destination: { container: { containerUrl: d.containerUrl, ...(d.path ? { path: d.path } : {}) } },
+      destination: {
+        container: {
+          containerUrl: d.containerUrl,
+          ...(d.path ? { path: d.path } : {}),
+          ...identityReference(d.identity, poolIdentity),
+        },
+      },
       uploadOptions,
     };
   }
@@ -201,6 +257,7 @@ export function toResourceFileBody(
   f: ResourceFileSpec,
   jobId: string,
   defaultMode?: string,
+  poolIdentity?: string,
 ): ResourceFileBody {
   const fileMode = f.fileMode ?? defaultMode;
   if ('fromResults' in f) {
@@ -211,7 +268,8 @@ export function toResourceFileBody(
       ...(fileMode ? { fileMode } : {}),
     };
   }
-  return fileMode && f.fileMode === undefined ? { ...f, fileMode } : f;
+  const { identity, ...file } = f;
+  return { ...file, ...(fileMode ? { fileMode } : {}), ...identityReference(identity, poolIdentity) };
 }
 
 /** Batch requires a command line on a preparation task: this one does nothing (Linux nodes). */
@@ -238,15 +296,20 @@ export function jobPreparationBodies(
   const prep = request.jobPreparation;
   const release = request.jobRelease;
   if (!prep && !release) return {};
-  const env = (e: Record<string, string> | undefined): { environmentSettings?: NameValue[] } => {
-    const settings = Object.entries(e ?? {}).map(([name, value]) => ({ name, value }));
+  const env = (e: EnvironmentSpec | undefined): { environmentSettings?: NameValue[] } => {
+    const settings = toEnvironmentSettings(e);
     return settings.length > 0 ? { environmentSettings: settings } : {};
   };
+  const poolIdentity = poolIdentityOf(request);
   const jobPreparationTask: JobPreparationTaskBody = {
     id: 'jobpreparation',
     commandLine: prep?.commandLine ?? NO_OP_COMMAND_LINE,
     ...(prep?.resourceFiles?.length
-      ? { resourceFiles: prep.resourceFiles.map((f) => toResourceFileBody(f, jobId, PREPARATION_FILE_MODE)) }
+      ? {
+          resourceFiles: prep.resourceFiles.map((f) =>
+            toResourceFileBody(f, jobId, PREPARATION_FILE_MODE, poolIdentity),
+          ),
+        }
       : {}),
     ...env(prep?.environment),
     constraints: { maxTaskRetryCount: PREPARATION_RETRIES },

@@ -7,7 +7,8 @@
  * task quotas (they describe the moment of a real submission, not the job), nor whether the id is
  * already taken (a dry run is no submission, so it is no replay or conflict either). An existing pool
  * is read from Batch as the plan stage reads it, with the same refusals. The answer shows the Batch
- * job body with every SAS signature redacted (the caller's resource file URLs may carry one).
+ * pool and job bodies with every SAS signature redacted (the caller's resource file URLs may carry
+ * one) and secret references as placeholders (`slotwise-secret:<name>`): values are never read here.
  */
 
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
@@ -113,7 +114,8 @@ export async function dryRunJob(
     answer: {
       dryRun: true,
       plan: { ...summary, chunks, poolId: plan.poolId },
-      pool: plan.pool ?? {
+      // A start task's resource file URLs may carry the caller's SAS; secrets are only placeholders.
+      pool: (plan.pool ? withoutSas(plan.pool) : undefined) ?? {
         id: plan.poolId,
         existing: true,
         vmSize: summary.vmSize,

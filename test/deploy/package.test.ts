@@ -32,14 +32,11 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'slotwise-package-'));
   const zip = join(work, 'slotwise.zip');
   staged = join(work, 'package');
-  const [svc] = await Promise.all([
-    startTestServices(),
-    Promise.resolve().then(() => {
-      buildPackage(zip);
-      stagePackage(staged);
-    }),
-  ]);
-  services = svc;
+  // Packaging is synchronous: the services start after it, so their start-up timers never run out
+  // while the event loop is blocked by it.
+  buildPackage(zip);
+  stagePackage(staged);
+  services = await startTestServices();
   entries = unzipSync(readFileSync(zip));
 }, 300_000);
 afterAll(async () => {

@@ -6,7 +6,10 @@
  * matched against checked-in snapshots, each naming its source and date:
  * - test/fixtures/azure/microsoft-batch-operations.json: the Microsoft.Batch provider operations (what
  *   `az provider operation show --namespace Microsoft.Batch` lists), actions and data actions apart;
- * - test/fixtures/azure/batch-builtin-roles.json: the built-in Batch roles (ids, actions, data actions).
+ * - test/fixtures/azure/batch-builtin-roles.json: the built-in Batch roles (ids, actions, data actions);
+ * - test/fixtures/azure/microsoft-managedidentity-operations.json and microsoft-network-operations.json
+ *   (the latter an excerpt: the operations under Microsoft.Network/virtualNetworks/), and
+ *   pool-grant-roles.json (Managed Identity Operator): what managed pools with an identity or a subnet need.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +19,8 @@ import { describe, expect, it } from 'vitest';
 interface Operations {
   readonly source: string;
   readonly retrieved: string;
+  /** Set when the snapshot holds only the operations whose names start with it. */
+  readonly excerpt?: string;
   readonly actions: readonly string[];
   readonly dataActions: readonly string[];
 }
@@ -34,15 +39,34 @@ const builtIns = fixture<{
   other_batch_related_builtin_roles: { roleName: string; roleDefinitionId: string }[];
 }>('batch-builtin-roles.json');
 
+const managedIdentityOperations = fixture<Operations>('microsoft-managedidentity-operations.json');
+const networkOperations = fixture<Operations>('microsoft-network-operations.json');
+const poolGrantRoles = fixture<{ source: string; retrieved: string; roles: BuiltInRole[] }>(
+  'pool-grant-roles.json',
+);
+
 /** Snapshots by provider namespace: a role entry of any other namespace has nothing to be checked against. */
-const snapshots: Record<string, Operations> = { 'microsoft.batch': batchOperations };
+const snapshots: Record<string, Operations> = {
+  'microsoft.batch': batchOperations,
+  'microsoft.managedidentity': managedIdentityOperations,
+  'microsoft.network': networkOperations,
+};
 
 type ListName = 'actions' | 'notActions' | 'dataActions' | 'notDataActions';
 const isDataList = (list: ListName) => list === 'dataActions' || list === 'notDataActions';
 
-/** Azure RBAC's wildcard: `*` matches any run of characters; names compare case-insensitively. */
+/**
+ * Azure RBAC's wildcard: `*` matches any run of characters, and a whole `*` segment any path, the
+ * empty one included: Managed Identity Operator grants the one operation
+ * `userAssignedIdentities/assign/action` through its entry with a `*` segment before `assign/action`.
+ * Names compare case-insensitively.
+ */
 function pattern(entry: string): RegExp {
-  return new RegExp(`^${entry.split('*').map(escapeRegExp).join('.*')}$`, 'i');
+  const body = entry
+    .split('/*/')
+    .map((part) => part.split('*').map(escapeRegExp).join('.*'))
+    .join('/(?:.*/)?');
+  return new RegExp(`^${body}$`, 'i');
 }
 const escapeRegExp = (s: string) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 
@@ -55,6 +79,12 @@ function permissionProblems(permissions: Partial<Record<ListName, readonly strin
       const ops = snapshots[namespace];
       if (!ops) {
         problems.push(`${list}: '${entry}': no operations snapshot for ${namespace} in test/fixtures/azure`);
+        continue;
+      }
+      if (ops.excerpt && !entry.toLowerCase().startsWith(ops.excerpt.toLowerCase())) {
+        problems.push(
+          `${list}: '${entry}': outside the ${namespace} snapshot, which holds ${ops.excerpt}* only`,
+        );
         continue;
       }
       const own = isDataList(list) ? ops.dataActions : ops.actions;
@@ -116,23 +146,41 @@ function roleDefinitions(text: string) {
   }));
 }
 
-/** Role assignments: the built-in role id each grants (through a `var` or a literal) and to whom. */
-function roleAssignments(text: string): { roleId: string; principal: string }[] {
+/**
+ * Role assignments: the role each grants and to whom, and the resource it is scoped to. The role is a
+ * built-in role id (through a `var` or a literal), or `param:<name>` when the module's caller names it.
+ */
+function roleAssignments(text: string): { roleId: string; principal: string; scope?: string }[] {
   const vars = new Map([...text.matchAll(/^var (\w+) = '([0-9a-f-]{36})'/gm)].map((m) => [m[1]!, m[2]!]));
+  const params = new Set([...text.matchAll(/^param (\w+) string/gm)].map((m) => m[1]!));
   return resources(text, 'Microsoft.Authorization/roleAssignments').map(({ name, body }) => {
     const ref = /roleDefinitions', (\w+|'[0-9a-f-]{36}')\)/.exec(body)?.[1];
-    const roleId = ref?.startsWith("'") ? ref.slice(1, -1) : vars.get(ref ?? '');
+    const roleId = ref?.startsWith("'")
+      ? ref.slice(1, -1)
+      : (vars.get(ref ?? '') ?? (ref && params.has(ref) ? `param:${ref}` : undefined));
     const principal = /principalId: ([\w.]+)/.exec(body)?.[1];
     if (!roleId || !principal) throw new Error(`role assignment ${name}: role or principal not found`);
-    return { roleId, principal };
+    const scope = /^ {2}scope: (\w+)$/m.exec(body)?.[1];
+    return scope ? { roleId, principal, scope } : { roleId, principal };
   });
+}
+
+/** The type of the resource a symbolic name stands for (`existing` ones included). */
+function resourceType(text: string, symbol: string): string | undefined {
+  return new RegExp(`^resource ${symbol} '([^@']+)@`, 'm').exec(text)?.[1];
 }
 
 const read = (path: string) => readFileSync(join(infraRoot, path), 'utf8');
 
 describe('role definitions against the provider operations', () => {
   it('the snapshots name their source and date', () => {
-    for (const snapshot of [batchOperations, fixture<Operations>('batch-builtin-roles.json')]) {
+    for (const snapshot of [
+      batchOperations,
+      fixture<Operations>('batch-builtin-roles.json'),
+      managedIdentityOperations,
+      networkOperations,
+      poolGrantRoles,
+    ]) {
       expect(snapshot.source).toMatch(
         /^https:\/\/github\.com\/MicrosoftDocs\/azure-docs\/blob\/[0-9a-f]{40}\//,
       );
@@ -140,6 +188,27 @@ describe('role definitions against the provider operations', () => {
     }
     expect(batchOperations.actions.length).toBeGreaterThan(50);
     expect(batchOperations.dataActions).toContain('Microsoft.Batch/batchAccounts/jobs/write');
+    expect(managedIdentityOperations.actions).toContain(
+      'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action',
+    );
+    // An excerpt holds only its own prefix, and every operation there is one of the page's.
+    expect(networkOperations.excerpt).toBe('Microsoft.Network/virtualNetworks/');
+    expect(networkOperations.actions.every((op) => op.startsWith(networkOperations.excerpt!))).toBe(true);
+    expect(networkOperations.actions).toContain('Microsoft.Network/virtualNetworks/subnets/join/action');
+  });
+
+  it('reads `*` as Azure does: a run of characters, and a whole segment as any path, the empty one too', () => {
+    expect(pattern('Microsoft.Batch/*/read').test('Microsoft.Batch/batchAccounts/pools/read')).toBe(true);
+    const assign = pattern('Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action');
+    expect(assign.test('Microsoft.ManagedIdentity/userAssignedIdentities/assign/action')).toBe(true);
+    expect(assign.test('Microsoft.ManagedIdentity/userAssignedIdentities/write')).toBe(false);
+    expect(pattern('Microsoft.Batch/batchAccounts/pools/*').test('Microsoft.Batch/batchAccounts/read')).toBe(
+      false,
+    );
+    // An entry outside an excerpt snapshot cannot be vouched for.
+    expect(permissionProblems({ actions: ['Microsoft.Network/networkInterfaces/join/action'] })).toEqual([
+      "actions: 'Microsoft.Network/networkInterfaces/join/action': outside the microsoft.network snapshot, which holds Microsoft.Network/virtualNetworks/* only",
+    ]);
   });
 
   it('every action and data action of every role definition in infra/ is an operation of its own list', () => {
@@ -185,13 +254,17 @@ describe('role definitions against the provider operations', () => {
   });
 
   it("grants the app's identity every Batch operation Slotwise calls, each in the list Batch checks", () => {
-    // What the REST client calls (shared/adapters/batch): pools (create, resize, delete, list), jobs and
-    // their tasks (tasks are checked as jobs/*), and reading the applications a pool references.
+    // What the clients call: managed pools through the management plane (shared/adapters/batch-management:
+    // create and resize are pools/write, then pools/read; delete is pools/delete, polled through the
+    // `Location` ARM answers with, .../poolOperationResults/delete-<pool>); through the data plane
+    // (shared/adapters/batch) the pool list and node reads, jobs and their tasks (tasks are checked as
+    // jobs/*), and reading the applications a pool references.
     const needs: { op: string; data: boolean }[] = [
       { op: 'Microsoft.Batch/batchAccounts/read', data: false },
       { op: 'Microsoft.Batch/batchAccounts/pools/read', data: false },
       { op: 'Microsoft.Batch/batchAccounts/pools/write', data: false },
       { op: 'Microsoft.Batch/batchAccounts/pools/delete', data: false },
+      { op: 'Microsoft.Batch/batchAccounts/poolOperationResults/read', data: false },
       { op: 'Microsoft.Batch/batchAccounts/applications/read', data: false },
       { op: 'Microsoft.Batch/batchAccounts/applications/versions/read', data: false },
       { op: 'Microsoft.Batch/batchAccounts/jobs/read', data: true },
@@ -222,6 +295,7 @@ describe('role definitions against the provider operations', () => {
     expect(roleAssignments(read('app/batch.bicep'))).toContainEqual({
       roleId: reader.roleDefinitionId,
       principal: 'userPrincipalId',
+      scope: 'account',
     });
     // Every Batch built-in role the template assigns is one the snapshot knows, under its published id.
     const known = new Set([
@@ -239,6 +313,100 @@ describe('role definitions against the provider operations', () => {
           throw new Error(`${file}: role ${a.roleId} is not in test/fixtures/azure/batch-builtin-roles.json`);
   });
 });
+
+describe('what managed pools with an identity or a subnet need, granted on each one the operator names', () => {
+  // Forms of the ids (the job request's pool.identity and pool.network.subnetId).
+  const subscription = '11111111-2222-4333-8444-555555555555';
+  const identityId = `/subscriptions/${subscription}/resourceGroups/rg-identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-render`;
+  const subnetId = `/subscriptions/${subscription}/resourceGroups/rg-network/providers/Microsoft.Network/virtualNetworks/vnet-batch/subnets/nodes`;
+
+  it('Managed Identity Operator on each identity: it grants the assign operation ARM checks when a pool takes one', () => {
+    const text = read('app/pool-identity-grant.bicep');
+    const operator = poolGrantRoles.roles.find((r) => r.roleName === 'Managed Identity Operator')!;
+    expect(operator.roleDefinitionId).toBe('f1a07417-d97a-45cb-824c-7a7467783830');
+    expect(roleAssignments(text)).toEqual([
+      { roleId: operator.roleDefinitionId, principal: 'appPrincipalId', scope: 'poolIdentity' },
+    ]);
+    expect(resourceType(text, 'poolIdentity')).toBe('Microsoft.ManagedIdentity/userAssignedIdentities');
+    expect(text).toMatch(/^resource poolIdentity '[^']+' existing = \{\n {2}name: identityName\n\}/m);
+    const assign = 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action';
+    expect(managedIdentityOperations.actions).toContain(assign);
+    expect(
+      operator.actions.some((entry) => pattern(entry).test(assign)),
+      assign,
+    ).toBe(true);
+    expect(
+      permissionProblems({
+        actions: operator.actions.filter((a) => a.startsWith('Microsoft.ManagedIdentity/')),
+      }),
+    ).toEqual([]);
+  });
+
+  it('on each subnet a custom role that joins and reads the subnet and nothing else, defined only when there are subnets', () => {
+    const grants = read('app/pool-grants.bicep');
+    const roles = roleDefinitions(grants);
+    expect(roles.map((r) => r.name)).toEqual(['subnetJoinRole']);
+    const { permissions } = roles[0]!;
+    const join = 'Microsoft.Network/virtualNetworks/subnets/join/action';
+    // Exactly these operations of the provider's list, no data actions: no write or delete of the subnet
+    // (Network Contributor would allow both), nothing on the rest of the network.
+    const granted = networkOperations.actions.filter((op) =>
+      permissions.actions.some((entry) => pattern(entry).test(op)),
+    );
+    expect(granted.sort()).toEqual([join, 'Microsoft.Network/virtualNetworks/subnets/read'].sort());
+    expect(permissionProblems(permissions)).toEqual([]);
+    expect([...permissions.dataActions, ...permissions.notActions, ...permissions.notDataActions]).toEqual(
+      [],
+    );
+    expect(grants).toMatch(
+      /^resource subnetJoinRole 'Microsoft\.Authorization\/roleDefinitions@[^']+' = if \(!empty\(poolSubnetIds\)\) \{\n {2}name: subnetJoinRoleName\n/m,
+    );
+    expect(grants).toMatch(/assignableScopes: \[subscription\(\)\.id\]/);
+    // The role assigned on each subnet is that one, once it exists.
+    const text = read('app/pool-subnet-grant.bicep');
+    expect(roleAssignments(text)).toEqual([
+      { roleId: 'param:subnetJoinRoleName', principal: 'appPrincipalId', scope: 'subnet' },
+    ]);
+    expect(resourceType(text, 'subnet')).toBe('Microsoft.Network/virtualNetworks/subnets');
+    expect(text).toMatch(
+      /^resource subnet '[^']+' existing = \{\n {2}parent: network\n {2}name: subnetName\n\}/m,
+    );
+    expect(text).toMatch(/^resource network '[^']+' existing = \{\n {2}name: virtualNetworkName\n\}/m);
+    const loop = moduleLoops(grants).find((m) => m.file === 'pool-subnet-grant.bicep')!;
+    expect(loop.body).toMatch(/subnetJoinRoleName: subnetJoinRoleName\n/);
+    expect(loop.body).toMatch(/dependsOn: \[subnetJoinRole\]/);
+  });
+
+  it('scopes each grant to the resource group its id names, reading each name from its segment of the id', () => {
+    const loops = moduleLoops(read('app/pool-grants.bicep'));
+    expect(loops.map(({ file, over }) => ({ file, over }))).toEqual([
+      { file: 'pool-identity-grant.bicep', over: 'poolIdentityIds' },
+      { file: 'pool-subnet-grant.bicep', over: 'poolSubnetIds' },
+    ]);
+    const evaluated = (body: string, id: string) => {
+      const parts = id.split('/');
+      return body.replace(/split\(id, '\/'\)\[(\d+)\]/g, (_, i: string) => `'${parts[Number(i)]}'`);
+    };
+    const identity = evaluated(loops[0]!.body, identityId);
+    expect(identity).toContain(`scope: resourceGroup('${subscription}', 'rg-identities')`);
+    expect(identity).toContain("identityName: 'id-render'");
+    const subnet = evaluated(loops[1]!.body, subnetId);
+    expect(subnet).toContain(`scope: resourceGroup('${subscription}', 'rg-network')`);
+    expect(subnet).toContain("virtualNetworkName: 'vnet-batch'");
+    expect(subnet).toContain("subnetName: 'nodes'");
+    // Every grant goes to the app's identity.
+    for (const { body } of loops) expect(body).toMatch(/appPrincipalId: appPrincipalId\n/);
+  });
+});
+
+/** The module loops of a Bicep text: `module <name> '<file>' = [for id in <array>: { ... }]`. */
+function moduleLoops(text: string): { file: string; over: string; body: string }[] {
+  return [...text.matchAll(/^module \w+ '([^']+)' = \[for id in (\w+): \{\n([\s\S]*?)^\}\]$/gm)].map((m) => ({
+    file: m[1]!,
+    over: m[2]!,
+    body: m[3]!,
+  }));
+}
 
 /** Storage Blob Data Contributor: the Batch account's identity on its linked (auto-)storage account. */
 const storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe';

@@ -130,6 +130,9 @@ describe('deployment template contract', () => {
       'app/keyvault.bicep': ['4633458b-17de-408a-b874-0445c86b69e6'],
       // Telemetry with Entra (local auth is off on Application Insights).
       'app/monitoring.bicep': ['3913510d-42f4-4e42-8a64-420c390055eb'],
+      // Managed Identity Operator on each identity tenants may give their pools (ARM checks assign/action);
+      // the subnet-join role is a custom one (test/deploy/role-actions.test.ts checks both).
+      'app/pool-identity-grant.bicep': ['f1a07417-d97a-45cb-824c-7a7467783830'],
     };
     for (const [file, ids] of Object.entries(roles)) {
       const text = read(file);
@@ -150,7 +153,16 @@ describe('deployment template contract', () => {
 
   it('wires the modules into main.bicep', () => {
     const main = read('main.bicep');
-    for (const module of ['identity', 'monitoring', 'storage', 'cosmos', 'batch', 'keyvault', 'api'])
+    for (const module of [
+      'identity',
+      'monitoring',
+      'storage',
+      'cosmos',
+      'batch',
+      'pool-grants',
+      'keyvault',
+      'api',
+    ])
       expect(main).toContain(`'app/${module}.bicep'`);
     const params = JSON.parse(read('main.parameters.json')) as { parameters: Record<string, unknown> };
     expect(Object.keys(params.parameters)).toEqual(
@@ -175,6 +187,53 @@ describe('deployment template contract', () => {
     expect(cosmos).toMatch(/@batchSize\(1\)\nresource sqlContainers /);
     expect(cosmos).toMatch(/resource appDataRole [\s\S]*?dependsOn: \[sqlContainers\]/);
     expect(cosmos).toMatch(/resource userDataRole [\s\S]*?dependsOn: \[appDataRole\]/);
+  });
+
+  it('points the app at the management plane of its own cloud, where it creates, resizes and deletes pools', () => {
+    const set = appSettings();
+    expect(set.get('BATCH_MANAGEMENT_ENDPOINT')).toBe('managementEndpoint');
+    const api = read('app/api.bicep');
+    // environment().resourceManager is https://management.azure.com/ in the public cloud; the slash is dropped.
+    expect(api).toMatch(/^var resourceManager = environment\(\)\.resourceManager$/m);
+    expect(api).toMatch(
+      /^var managementEndpoint = endsWith\(resourceManager, '\/'\) \? substring\(resourceManager, 0, length\(resourceManager\) - 1\) : resourceManager$/m,
+    );
+    // The account's ARM id: the app is deployed to the Batch account's own resource group.
+    expect(set.get('BATCH_SUBSCRIPTION_ID')).toBe('subscription().subscriptionId');
+    expect(set.get('BATCH_RESOURCE_GROUP')).toBe('resourceGroup().name');
+    expect(set.get('BATCH_ACCOUNT_NAME')).toBe('batchAccountName');
+    const main = read('main.bicep');
+    for (const m of ['batch', 'api']) {
+      const start = main.indexOf(`module ${m} 'app/${m}.bicep'`);
+      expect(main.slice(start, main.indexOf('\n}', start))).toMatch(/\n {2}scope: rg\n/);
+    }
+  });
+
+  it('grants the identities and subnets the operator lists, given as azd variables and handed to the grants', () => {
+    const main = read('main.bicep');
+    // Strings, comma-separated (like dashboardOrigins): every azd version passes a string as it is.
+    expect(main).toMatch(/^param poolIdentityIds string = ''$/m);
+    expect(main).toMatch(/^param poolSubnetIds string = ''$/m);
+    for (const [param, list] of [
+      ['poolIdentityIds', 'poolIdentityIdList'],
+      ['poolSubnetIds', 'poolSubnetIdList'],
+    ])
+      expect(main).toContain(
+        `var ${list} = union(filter(map(split(${param}, ','), i => toLower(trim(i))), i => !empty(i)), [])`,
+      );
+    const start = main.indexOf("module poolGrants 'app/pool-grants.bicep'");
+    expect(start).toBeGreaterThan(0);
+    const block = main.slice(start, main.indexOf('\n}', start));
+    expect(block).toMatch(/appPrincipalId: identity\.outputs\.principalId\n/);
+    expect(block).toMatch(/poolIdentityIds: poolIdentityIdList\n/);
+    expect(block).toMatch(/poolSubnetIds: poolSubnetIdList\n/);
+    // A subscription-scope deployment name is shared by every environment of the subscription.
+    expect(block).toMatch(/name: 'pool-grants-\$\{resourceToken\}'/);
+    const params = JSON.parse(read('main.parameters.json')) as {
+      parameters: Record<string, { value: string }>;
+    };
+    expect(params.parameters.poolIdentityIds?.value).toBe(`\${SLOTWISE_POOL_IDENTITY_IDS}`);
+    expect(params.parameters.poolSubnetIds?.value).toBe(`\${SLOTWISE_POOL_SUBNET_IDS}`);
   });
 
   it('sets the pool allocation mode the app reads from the template parameter', () => {
@@ -244,9 +303,18 @@ describe('azure.yaml against the azd rules it relies on', () => {
     // resource (the plan) failed the deploy.
     const files = [
       'main.bicep',
-      ...['api', 'batch', 'cosmos', 'identity', 'keyvault', 'monitoring', 'storage'].map(
-        (m) => `app/${m}.bicep`,
-      ),
+      ...[
+        'api',
+        'batch',
+        'cosmos',
+        'identity',
+        'keyvault',
+        'monitoring',
+        'pool-grants',
+        'pool-identity-grant',
+        'pool-subnet-grant',
+        'storage',
+      ].map((m) => `app/${m}.bicep`),
     ];
     const tagged = files.flatMap((f) => [...read(f).matchAll(/'azd-service-name'/g)].map(() => f));
     expect(tagged).toEqual(['app/api.bicep']);

@@ -147,12 +147,12 @@ describe('output files', () => {
 
   it('names the destination that fits neither shape, and the upload condition', () => {
     expect(errorsOf(output({ filePattern: 'x', destination: {} }))).toEqual([
-      'tasks[0].outputFiles[0].destination: must be { "containerUrl", "path"? } or { "results": { "path"? } }',
+      'tasks[0].outputFiles[0].destination: must be { "containerUrl", "path"?, "identity"? } or { "results": { "path"? } }',
     ]);
     expect(
       errorsOf(output({ filePattern: 'x', destination: { results: {}, containerUrl: 'https://a.b/c' } })),
     ).toEqual([
-      'tasks[0].outputFiles[0].destination: must be { "containerUrl", "path"? } or { "results": { "path"? } }',
+      'tasks[0].outputFiles[0].destination: must be { "containerUrl", "path"?, "identity"? } or { "results": { "path"? } }',
     ]);
     const [condition] = errorsOf(output({ filePattern: 'x', uploadCondition: 'always' }));
     expect(condition).toMatch(/^tasks\[0\]\.outputFiles\[0\]\.uploadCondition: /);
@@ -252,7 +252,7 @@ describe('reading from the results store', () => {
     ],
     [
       { nothing: true },
-      'tasks[0].resourceFiles[0]: must be { "httpUrl", "filePath" }, { "storageContainerUrl", "blobPrefix"?, "filePath"? } or { "fromResults": { "prefix", "job"? }, "filePath"? }',
+      'tasks[0].resourceFiles[0]: must be { "httpUrl", "filePath", "identity"? }, { "storageContainerUrl", "blobPrefix"?, "filePath"?, "identity"? } or { "fromResults": { "prefix", "job"? }, "filePath"? }',
     ],
   ])('refuses %j', (file, message) => {
     expect(errorsOf(task({ resourceFiles: [file] }))).toEqual([message]);

@@ -37,7 +37,7 @@ const terminations = (all: Record<string, number>) =>
 
 describe('Batch authentication errors during submission', () => {
   it('waits out a passing 403 and submits the job', async () => {
-    await faults({ rate403: 1, count: 1, pathPrefix: '/pools' });
+    await faults({ rate403: 1, count: 1, pathPrefix: '/subscriptions' });
     const res = await stack.request('/jobs', {
       method: 'POST',
       body: JSON.stringify({
@@ -55,7 +55,7 @@ describe('Batch authentication errors during submission', () => {
 
   it('fails the job after the grace period without terminating anything in Batch', async () => {
     const before = terminations(await requests());
-    await faults({ rate403: 1, pathPrefix: '/pools' });
+    await faults({ rate403: 1, pathPrefix: '/subscriptions' });
     try {
       const res = await stack.request('/jobs', {
         method: 'POST',

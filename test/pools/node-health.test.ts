@@ -8,6 +8,7 @@ import {
   BAD_NODE_FAILURES,
   failuresNeeded,
   judgeNodes,
+  judgeStartTask,
   type NodeHealth,
 } from '../../shared/model/node-health.js';
 
@@ -70,5 +71,32 @@ describe('judgeNodes', () => {
     expect(healed.baselines.x).toEqual({ failed: 3, succeeded: 11 });
     // Without a baseline, a node that ever succeeded is not judged by its counts.
     expect(judgeNodes([node('x', 13, 10), node('ok', 6, 6)]).bad).toEqual([]);
+  });
+});
+
+describe('judgeStartTask', () => {
+  const t0 = new Date('2026-12-07T10:00:00Z');
+  const later = new Date('2026-12-07T10:05:00Z');
+  it('starts at the first failed start task while no node is in service, and keeps its start', () => {
+    const first = judgeStartTask([node('a', 0, 0, { state: 'starttaskfailed' })], undefined, t0);
+    expect(first).toEqual({ since: t0.toISOString(), nodeId: 'a' });
+    // The failed node was replaced and its replacement is still starting: the wait goes on from t0.
+    expect(judgeStartTask([node('b', 0, 0, { state: 'starting' })], first, later)).toEqual(first);
+  });
+  it('is cleared by one node in service, and never raised while one is', () => {
+    const first = { since: t0.toISOString(), nodeId: 'a' };
+    expect(judgeStartTask([node('b', 0, 0)], first, later)).toBeUndefined();
+    expect(
+      judgeStartTask(
+        [node('a', 0, 0, { state: 'starttaskfailed' }), node('b', 1, 1, { state: 'running' })],
+        undefined,
+        t0,
+      ),
+    ).toBeUndefined();
+  });
+  it('is not raised by nodes that are only starting', () => {
+    expect(
+      judgeStartTask([node('a', 0, 0, { state: 'waitingforstarttask' })], undefined, t0),
+    ).toBeUndefined();
   });
 });

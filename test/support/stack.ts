@@ -119,6 +119,8 @@ export async function startSlotwise(
     COSMOS_KEY: services.cosmosKey,
     COSMOS_DATABASE: `t${randomUUID().slice(0, 8)}`,
     BATCH_ENDPOINT: emulator.url,
+    // Managed pools go through the management plane, which the emulator serves on the same port.
+    BATCH_MANAGEMENT_ENDPOINT: emulator.url,
     BATCH_ACCOUNT_NAME: BATCH_ACCOUNT,
     BATCH_ACCOUNT_KEY: BATCH_KEY,
     SLOTWISE_DEV_API_KEY: TEST_API_KEY,

@@ -14,6 +14,10 @@ describe('tenant policy', () => {
       limits: defaultTenantLimits,
       allowedPools: [],
       allowAdminTasks: false,
+      allowedIdentities: [],
+      allowedSubnets: [],
+      allowStartTask: false,
+      allowedSecrets: [],
     });
     const broken = tenantPolicy({ limits: { maxActiveJobs: -5 } } as never);
     expect(broken.limits.maxActiveJobs).toBe(defaultTenantLimits.maxActiveJobs);

@@ -50,6 +50,11 @@ const settingsSchema = z.object({
   /** Subscription and resource group of the Batch account: pool-level package references are full ARM ids. */
   BATCH_SUBSCRIPTION_ID: z.string().default('00000000-0000-0000-0000-000000000000'),
   BATCH_RESOURCE_GROUP: z.string().default('slotwise-local'),
+  /**
+   * Batch's management plane (Azure Resource Manager), where managed pools are created, resized and
+   * deleted (with identity, network, start task, mounts). Locally the emulator's http loopback URL.
+   */
+  BATCH_MANAGEMENT_ENDPOINT: z.url().default('https://management.azure.com'),
   /** Local stack only: seeds tenant `dev` with this API key. */
   SLOTWISE_DEV_API_KEY: z.string().default(''),
   SLOTWISE_DEV_WEBHOOK_SECRET: z.string().default(''),

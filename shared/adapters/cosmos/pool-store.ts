@@ -8,7 +8,7 @@ import { SlotwiseError } from '../../core/errors.js';
 import type { PoolBody } from '../../model/batch-bodies.js';
 import type { PoolOwner } from '../../model/batch-names.js';
 import type { Lease } from '../../model/job.js';
-import type { NodeBaseline } from '../../model/node-health.js';
+import type { NodeBaseline, StartTaskProblem } from '../../model/node-health.js';
 import { cosmosStatus, stripSystem } from './cosmos-setup.js';
 
 export interface AllocationProblem {
@@ -35,6 +35,8 @@ export interface ManagedPoolDoc {
   emptySince?: string;
   /** Set while Batch reports it cannot allocate the nodes asked for. */
   allocationProblem?: AllocationProblem;
+  /** Set while no node of the pool is in service because its start task fails (`judgeStartTask`). */
+  startTaskProblem?: StartTaskProblem;
   /** Per node, its counts at its last success as the controller saw them (the bad-node rule's memory). */
   nodeBaselines?: Record<string, NodeBaseline>;
   /** Per node now `preempted`, when it was preempted: each preemption is counted once. */
