@@ -319,7 +319,9 @@ export function createArmHandler(
       return single(pool);
     }
     if (method === 'DELETE') {
-      if (!pool) throw poolNotFound(name);
+      // Pool_Delete's responses are 200, 202 and 204 (the 2024-07-01 spec, examples/PoolDelete.json):
+      // as ARM answers a DELETE of a resource that is not there, 204.
+      if (!pool) return { status: 204 };
       let opId = operationOf.get(pool);
       if (!opId) {
         opId = `delete-${pool.id}-${pool.etag.replace(/^0x/i, '')}`;

@@ -17,6 +17,7 @@
  */
 import { MAX_SAS_LIFETIME_MS, type ResultsStore } from '../adapters/blob/results-store.js';
 import { SlotwiseError } from '../core/errors.js';
+import { rewriteTree } from '../core/rewrite-tree.js';
 import { RESULTS_STORE_URL } from '../model/batch-bodies.js';
 import { isoDurationSeconds } from '../model/callback-token.js';
 
@@ -96,28 +97,12 @@ export function usesResultsStore(value: unknown): boolean {
  * `storageContainerUrl` (resource files) by the read URL. Parts without it are shared, not copied.
  */
 export function withResultsUrls<T>(value: T, urls: Pick<ResultsUrls, 'write' | 'read'>): T {
-  if (Array.isArray(value)) {
-    let changed = false;
-    const out = value.map((v) => {
-      const r = withResultsUrls(v, urls);
-      if (r !== v) changed = true;
-      return r;
-    });
-    return (changed ? out : value) as T;
-  }
-  if (typeof value !== 'object' || value === null) return value;
-  let out: Record<string, unknown> | undefined;
-  for (const [key, v] of Object.entries(value)) {
-    let r: unknown = v;
-    if (v === RESULTS_STORE_URL && key === 'containerUrl') r = urls.write;
-    else if (v === RESULTS_STORE_URL && key === 'storageContainerUrl') r = urls.read;
-    else if (typeof v === 'object' && v !== null) r = withResultsUrls(v, urls);
-    if (r !== v) {
-      out ??= { ...(value as Record<string, unknown>) };
-      out[key] = r;
-    }
-  }
-  return (out ?? value) as T;
+  return rewriteTree(value, (key, v) => {
+    if (v !== RESULTS_STORE_URL) return undefined;
+    if (key === 'containerUrl') return urls.write;
+    if (key === 'storageContainerUrl') return urls.read;
+    return undefined;
+  });
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import { EnvSecretError, TOO_LONG } from '../adapters/key-vault/env-secrets.js';
 import { SlotwiseError } from '../core/errors.js';
+import { rewriteTree } from '../core/rewrite-tree.js';
 import { secretNameOf } from '../model/batch-bodies.js';
 import { secretValueFits } from '../model/secret-refs.js';
 
@@ -46,36 +47,18 @@ export function secretRefsIn(value: unknown, into: Set<string> = new Set()): Set
 
 /** `value` with placeholders in `environmentSettings` replaced; parts without one are shared, not copied. */
 export function withSecretValues<T>(value: T, values: ReadonlyMap<string, string>): T {
-  if (Array.isArray(value)) {
+  return rewriteTree(value, (key, v) => {
+    if (key !== 'environmentSettings' || !isNameValueList(v)) return undefined;
     let changed = false;
-    const out = value.map((v) => {
-      const r = withSecretValues(v, values);
-      if (r !== v) changed = true;
-      return r;
+    const settings = v.map((setting) => {
+      const name = secretRefOf(setting.value);
+      const resolved = name === undefined ? undefined : values.get(name);
+      if (resolved === undefined) return setting;
+      changed = true;
+      return { ...setting, value: resolved };
     });
-    return (changed ? out : value) as T;
-  }
-  if (typeof value !== 'object' || value === null) return value;
-  let out: Record<string, unknown> | undefined;
-  for (const [key, v] of Object.entries(value)) {
-    let r: unknown = v;
-    if (key === 'environmentSettings' && isNameValueList(v)) {
-      let changed = false;
-      const settings = v.map((setting) => {
-        const name = secretRefOf(setting.value);
-        const resolved = name === undefined ? undefined : values.get(name);
-        if (resolved === undefined) return setting;
-        changed = true;
-        return { ...setting, value: resolved };
-      });
-      if (changed) r = settings;
-    } else if (typeof v === 'object' && v !== null) r = withSecretValues(v, values);
-    if (r !== v) {
-      out ??= { ...(value as Record<string, unknown>) };
-      out[key] = r;
-    }
-  }
-  return (out ?? value) as T;
+    return changed ? settings : v;
+  });
 }
 
 /** What one submission uses: resolves bodies for a tenant and remembers the values, to redact them. */

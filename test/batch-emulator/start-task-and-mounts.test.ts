@@ -6,13 +6,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BatchManagementClient, type Pool } from '@azure/arm-batch';
-import { bearerTokenAuthenticationPolicyName } from '@azure/core-rest-pipeline';
+import type { BatchManagementClient, Pool } from '@azure/arm-batch';
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEmulator } from '../../dev/batch-emulator/index.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, startAzurite } from '../../dev/services/services.js';
 import { type BatchClient, createBatchClient } from '../../shared/adapters/batch/client.js';
+import { localArmClient } from '../support/arm.js';
 import { ACCOUNT, advance, call, control, KEY, start, until } from './helpers.js';
 
 const SUB = '00000000-1111-2222-3333-444444444444';
@@ -75,23 +75,7 @@ async function nodeFile(
 
 beforeAll(async () => {
   emulator = await start({ clockFactor: 600, allocationSeconds: 30, nodeStartSeconds: 5 });
-  arm = new BatchManagementClient(
-    { getToken: async () => ({ token: 'unused', expiresOnTimestamp: Date.now() + 3_600_000 }) },
-    SUB,
-    { endpoint: emulator.url, retryOptions: { maxRetries: 0 } },
-  );
-  arm.pipeline.removePolicy({ name: bearerTokenAuthenticationPolicyName });
-  arm.pipeline.addPolicy(
-    {
-      name: 'testBearer',
-      sendRequest: (request, next) => {
-        request.headers.set('authorization', 'Bearer x');
-        request.allowInsecureConnection = true;
-        return next(request);
-      },
-    },
-    { phase: 'Sign' },
-  );
+  arm = localArmClient(emulator.url, SUB);
   data = createBatchClient({ endpoint: emulator.url, accountName: ACCOUNT, accountKey: KEY });
   files = createServer((req, res) => {
     if (req.url === '/tool.sh') {

@@ -7,12 +7,12 @@
  * identity. Two tenants asking for the same spec get two pools. A start task that fails on a node makes
  * the node bad: the pool controller removes it and the job completes on the others.
  */
-import { BatchManagementClient, type Pool } from '@azure/arm-batch';
-import { bearerTokenAuthenticationPolicyName } from '@azure/core-rest-pipeline';
+import type { BatchManagementClient, Pool } from '@azure/arm-batch';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchClient } from '../../shared/adapters/batch/client.js';
 import type { JobDoc } from '../../shared/model/job.js';
+import { localArmClient } from '../support/arm.js';
 import {
   BATCH_ACCOUNT,
   emulatorClient,
@@ -57,23 +57,7 @@ beforeAll(async () => {
   await stack.deps.tenants.updatePolicy('acme', grants);
 
   // The official management client, as an operator would read the pool (http: a fixed local token).
-  arm = new BatchManagementClient(
-    { getToken: async () => ({ token: 'unused', expiresOnTimestamp: Date.now() + 3_600_000 }) },
-    SUB,
-    { endpoint: stack.emulator.url, retryOptions: { maxRetries: 0 } },
-  );
-  arm.pipeline.removePolicy({ name: bearerTokenAuthenticationPolicyName });
-  arm.pipeline.addPolicy(
-    {
-      name: 'localBearer',
-      sendRequest: (request, next) => {
-        request.headers.set('authorization', 'Bearer operator');
-        request.allowInsecureConnection = true;
-        return next(request);
-      },
-    },
-    { phase: 'Sign' },
-  );
+  arm = localArmClient(stack.emulator.url, SUB, 'operator');
 
   // A container the pool's identity reads: no SAS in the request (the emulator lets a pool identity in).
   const blobs = BlobServiceClient.fromConnectionString(stack.env.AzureWebJobsStorage!);
