@@ -232,17 +232,27 @@ describe("the tenant's node limit", () => {
           })),
         }),
       });
-    expect((await submit('left', 'standard_d2s_v3')).status).toBe(202);
-    expect((await submit('right', 'standard_e2s_v3')).status).toBe(202);
-    const jobs = await Promise.all(
-      ['left', 'right'].map((id) =>
-        waitFor(
-          () => getJob(stack, id, key),
-          (j) => j?.batch !== undefined,
-          { what: `${id} planned` },
+    // The two jobs' demand must reach the controller in one pass: a pass between the two plans would
+    // give the first pool the whole limit, and its busy nodes are never taken back. Holding the
+    // tenant's controller claim while both are planned makes that order certain.
+    const holder = 'test-holds-the-pass';
+    expect(await stack.deps.pools.claimTenant('capped', holder, new Date(), 60_000)).toBe(true);
+    let jobs: Awaited<ReturnType<typeof getJob>>[];
+    try {
+      expect((await submit('left', 'standard_d2s_v3')).status).toBe(202);
+      expect((await submit('right', 'standard_e2s_v3')).status).toBe(202);
+      jobs = await Promise.all(
+        ['left', 'right'].map((id) =>
+          waitFor(
+            () => getJob(stack, id, key),
+            (j) => j?.batch !== undefined,
+            { what: `${id} planned` },
+          ),
         ),
-      ),
-    );
+      );
+    } finally {
+      await stack.deps.pools.releaseTenant('capped', holder);
+    }
     const poolIds = jobs.map((j) => j!.batch!.poolId);
     expect(new Set(poolIds).size).toBe(2);
     // Each job alone wants 4 nodes (4 tasks of 2 slots on 2-slot nodes); together they get the limit.
