@@ -5,9 +5,9 @@
  * dist) and the function-app target zips the directory itself. The zip must hold what the Functions host
  * needs, node_modules included (remoteBuild false), and nothing else.
  *
- * Needs `azd` on PATH (CI installs it with Azure/setup-azd before .ci/run); skipped, saying so, where it
- * is missing — the Go module proxy does not serve azd, so these machines have none, and the azd rules
- * are then checked from azd's source in template-contract.test.ts. The prepackage hook (`npm ci && npm
+ * Needs `azd` on PATH: `.ci/run` builds it from its Go module (test/deploy/build-azd.sh) where Go and the
+ * module proxy are there, and GitHub's workflow installs it with Azure/setup-azd. Skipped, saying so,
+ * where it is missing; the azd rules are also checked from azd's source in template-contract.test.ts. The prepackage hook (`npm ci && npm
  * run package`) is left out here: it needs the registry; its command is checked in that test too.
  */
 import { execFile, execFileSync } from 'node:child_process';
