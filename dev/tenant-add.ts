@@ -1,24 +1,3 @@
-/**
- * Tenant administration, locally and against a deployed environment (Entra identity for Cosmos DB and
- * Key Vault when no keys are set):
- *
- *   npm run tenant:add -- <tenant> [--new-key | --api-key <key>] [--revoke-key <key>]...
- *       [--rotate-webhook-secret] [--rotate-intake-secret]
- *       [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]
- *       [--allow-identity <identity ARM id>]... [--allow-subnet <subnet ARM id>]...
- *       [--allow-start-task true|false] [--allow-secret <secret name>]...
- *       [--settings local.settings.json]
- *
- * Creates the tenant (or updates it). A key is minted only when the tenant is created or with
- * `--new-key`; `--api-key` adds a key of the operator's own (32 random bytes or more, see
- * `apiKeyWeakness`). Secrets are printed once: a minted key and the webhook and intake secrets when
- * they are created or rotated by this run, never again (only the key's hash is stored). Adding a key
- * and revoking the old one rotates a key without downtime; task callback tokens use a key of their
- * own and keep working. A list of grants given (pools, identities, subnets, secrets) replaces the
- * stored one. Everything is checked before anything is written: the policy change, the given key's
- * strength, and that the key is not another tenant's.
- */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
@@ -33,6 +12,7 @@ import {
 } from '../shared/adapters/cosmos/tenant-store.js';
 import { createKeyVaultSecretStore, withSecretStore } from '../shared/adapters/key-vault/secret-store.js';
 import { policyChangeFromArgs, tenantPolicy } from '../shared/model/tenant-policy.js';
+import { localSettingsValuesOrNone } from './host/config.js';
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -90,7 +70,7 @@ async function main(): Promise<void> {
     console.error(`tenant:add: --api-key ${weakness}; nothing was changed (omit it to have one generated)`);
     process.exit(2);
   }
-  const env = { ...readValues(values.settings!), ...process.env };
+  const env = { ...localSettingsValuesOrNone(values.settings!), ...process.env };
   const endpoint = env.COSMOS_ENDPOINT;
   if (!endpoint) {
     console.error('COSMOS_ENDPOINT is not set (in the environment or the settings file)');
@@ -179,15 +159,6 @@ async function main(): Promise<void> {
       2,
     ),
   );
-}
-
-function readValues(path: string): Record<string, string> {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, string> };
-    return parsed.Values ?? {};
-  } catch {
-    return {};
-  }
 }
 
 main().catch((e: unknown) => {

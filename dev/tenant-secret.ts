@@ -1,17 +1,3 @@
-/**
- * Sets a tenant's task environment secret, locally and against a deployed environment (Entra identity
- * for Cosmos DB and Key Vault when no keys are set):
- *
- *   npm run tenant:secret -- <tenant> <name> [--settings local.settings.json] < value-file
- *
- * The value is read from stdin (one trailing newline is dropped), never from the command line, so it
- * lands in no shell history or process list. With KEY_VAULT_URI (a deployed environment) it goes to
- * Key Vault as `tenant-<tenant>-env-<name>`; locally to a document of its own in the tenants container.
- * Jobs reference it as `{ "secretRef": "<name>" }` once the tenant is granted the name
- * (`npm run tenant:add -- <tenant> --allow-secret <name>`). Running tasks see a new value once the
- * app's cache of it expires (5 minutes); tasks already in Batch keep the value they were sent with.
- */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CosmosClient } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
@@ -26,6 +12,7 @@ import {
 } from '../shared/adapters/key-vault/env-secrets.js';
 import { createKeyVaultSecretStore } from '../shared/adapters/key-vault/secret-store.js';
 import { SECRET_NAME_PATTERN, secretValueFits } from '../shared/model/secret-refs.js';
+import { localSettingsValuesOrNone } from './host/config.js';
 
 const usage =
   'usage: npm run tenant:secret -- <tenant> <name: 1-64 letters, digits, hyphens> [--settings <file>] < value';
@@ -55,7 +42,7 @@ async function main(): Promise<void> {
     console.error(`tenant:secret: the value is ${TOO_LONG}; nothing was changed`);
     process.exit(2);
   }
-  const env = { ...readValues(values.settings!), ...process.env };
+  const env = { ...localSettingsValuesOrNone(values.settings!), ...process.env };
   if (!env.COSMOS_ENDPOINT) {
     console.error('COSMOS_ENDPOINT is not set (in the environment or the settings file)');
     process.exit(2);
@@ -95,15 +82,6 @@ async function main(): Promise<void> {
       2,
     ),
   );
-}
-
-function readValues(path: string): Record<string, string> {
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as { Values?: Record<string, string> };
-    return parsed.Values ?? {};
-  } catch {
-    return {};
-  }
 }
 
 main().catch((e: unknown) => {

@@ -74,10 +74,26 @@ export function prepTaskId(job: JobRec): string | undefined {
   return typeof prep.id === 'string' ? prep.id : DEFAULT_PREP_ID;
 }
 
-function settings(list: unknown, into: Record<string, string>): void {
+/** Batch `environmentSettings` (name/value pairs) into `into`, later ones overriding earlier ones. */
+export function settings(list: unknown, into: Record<string, string>): void {
   if (!Array.isArray(list)) return;
   for (const e of list as { name?: unknown; value?: unknown }[])
     if (typeof e.name === 'string') into[e.name] = typeof e.value === 'string' ? e.value : '';
+}
+
+/** The variables Batch sets on every node, for tasks and the start task alike. */
+export function nodeVariables(s: AccountState, node: NodeRec): Record<string, string> {
+  return {
+    AZ_BATCH_ACCOUNT_NAME: s.identity.accountName,
+    AZ_BATCH_ACCOUNT_URL: s.identity.accountUrl,
+    AZ_BATCH_POOL_ID: node.pool.id,
+    AZ_BATCH_NODE_ID: node.id,
+    AZ_BATCH_NODE_IS_DEDICATED: String(!node.lowPriority),
+    AZ_BATCH_NODE_ROOT_DIR: NODE_ROOT_DIR,
+    AZ_BATCH_NODE_SHARED_DIR: NODE_SHARED_DIR,
+    AZ_BATCH_NODE_STARTUP_DIR: NODE_STARTUP_DIR,
+    AZ_BATCH_NODE_MOUNTS_DIR: NODE_MOUNTS_DIR,
+  };
 }
 
 /**
@@ -92,16 +108,7 @@ export function runDirs(s: AccountState, spec: RunSpec): RunDirs {
   const env: Record<string, string> = {};
   settings(job.body.commonEnvironmentSettings, env);
   settings(spec.body.environmentSettings, env);
-  Object.assign(env, {
-    AZ_BATCH_ACCOUNT_NAME: s.identity.accountName,
-    AZ_BATCH_ACCOUNT_URL: s.identity.accountUrl,
-    AZ_BATCH_POOL_ID: node.pool.id,
-    AZ_BATCH_NODE_ID: node.id,
-    AZ_BATCH_NODE_IS_DEDICATED: String(!node.lowPriority),
-    AZ_BATCH_NODE_ROOT_DIR: NODE_ROOT_DIR,
-    AZ_BATCH_NODE_SHARED_DIR: NODE_SHARED_DIR,
-    AZ_BATCH_NODE_STARTUP_DIR: NODE_STARTUP_DIR,
-    AZ_BATCH_NODE_MOUNTS_DIR: NODE_MOUNTS_DIR,
+  Object.assign(env, nodeVariables(s, node), {
     AZ_BATCH_JOB_ID: job.id,
     AZ_BATCH_TASK_ID: spec.dirName,
     AZ_BATCH_TASK_DIR: taskDir,

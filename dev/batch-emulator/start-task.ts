@@ -18,18 +18,10 @@
 import { commandBehaviour } from './command.js';
 import { settle } from './job-prep.js';
 import type { FailureInfo, NodeRec, StartTaskRun } from './model.js';
-import {
-  type DirEntry,
-  FsError,
-  NODE_MOUNTS_DIR,
-  NODE_ROOT_DIR,
-  NODE_SHARED_DIR,
-  NODE_STARTUP_DIR,
-  resolvePath,
-} from './node-fs.js';
+import { type DirEntry, FsError, NODE_MOUNTS_DIR, NODE_STARTUP_DIR, resolvePath } from './node-fs.js';
 import { mountPoints, poolIdentityIds, resourceFileIdentityFailure } from './pool-features.js';
 import { armPreemption, rebucket } from './pools.js';
-import { defer, type RunOutcome } from './runs.js';
+import { defer, nodeVariables, type RunOutcome, settings } from './runs.js';
 import { runScript } from './shell.js';
 import { parseCommandLine } from './shell-parse.js';
 import { type AccountState, markDirty, ms } from './state.js';
@@ -99,20 +91,9 @@ function attachMounts(s: AccountState, node: NodeRec, at: number): void {
 
 function startEnv(s: AccountState, node: NodeRec, body: Body): Record<string, string> {
   const env: Record<string, string> = {};
-  if (Array.isArray(body.environmentSettings))
-    for (const e of body.environmentSettings as { name?: unknown; value?: unknown }[])
-      if (typeof e.name === 'string') env[e.name] = typeof e.value === 'string' ? e.value : '';
+  settings(body.environmentSettings, env);
   // The variables Batch sets for a start task, which its settings cannot override.
-  return Object.assign(env, {
-    AZ_BATCH_ACCOUNT_NAME: s.identity.accountName,
-    AZ_BATCH_ACCOUNT_URL: s.identity.accountUrl,
-    AZ_BATCH_POOL_ID: node.pool.id,
-    AZ_BATCH_NODE_ID: node.id,
-    AZ_BATCH_NODE_IS_DEDICATED: String(!node.lowPriority),
-    AZ_BATCH_NODE_ROOT_DIR: NODE_ROOT_DIR,
-    AZ_BATCH_NODE_SHARED_DIR: NODE_SHARED_DIR,
-    AZ_BATCH_NODE_STARTUP_DIR: NODE_STARTUP_DIR,
-    AZ_BATCH_NODE_MOUNTS_DIR: NODE_MOUNTS_DIR,
+  return Object.assign(env, nodeVariables(s, node), {
     AZ_BATCH_TASK_DIR: NODE_STARTUP_DIR,
     AZ_BATCH_TASK_WORKING_DIR: START_WD,
   });

@@ -185,6 +185,18 @@ export function loadLocalSettings(path: string): LocalSettings {
   return parseLocalSettings(readText(path, 'local.settings.json'), path);
 }
 
+/**
+ * The `Values` of a local settings file for the operator scripts (`tenant:add`, `tenant:secret`): none
+ * when the file is missing or unreadable, since the environment may give every setting instead.
+ */
+export function localSettingsValuesOrNone(path: string): Readonly<Record<string, string>> {
+  try {
+    return loadLocalSettings(path).values;
+  } catch {
+    return {};
+  }
+}
+
 function readText(path: string, name: string): string {
   try {
     return readFileSync(path, 'utf8');

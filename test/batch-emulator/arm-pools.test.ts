@@ -8,7 +8,7 @@ import type { BatchManagementClient, Pool } from '@azure/arm-batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEmulator } from '../../dev/batch-emulator/index.js';
 import { type BatchClient, createBatchClient } from '../../shared/adapters/batch/client.js';
-import { localArmClient } from '../support/arm.js';
+import { armPool, localArmClient } from '../support/arm.js';
 import { ACCOUNT, control, KEY, start, until } from './helpers.js';
 
 const SUB = '00000000-1111-2222-3333-444444444444';
@@ -23,24 +23,8 @@ let data: BatchClient;
 
 const armClient = (url: string, token: string | null = 'x') => localArmClient(url, SUB, token);
 
-const vm = {
-  imageReference: {
-    publisher: 'canonical',
-    offer: '0001-com-ubuntu-server-jammy',
-    sku: '22_04-lts',
-    version: 'latest',
-  },
-  nodeAgentSkuId: 'batch.node.ubuntu 22.04',
-};
-
-function pool(extra: Pool = {}, dedicated = 0): Pool {
-  return {
-    vmSize: 'STANDARD_D2S_V3',
-    deploymentConfiguration: { virtualMachineConfiguration: vm },
-    scaleSettings: { fixedScale: { targetDedicatedNodes: dedicated, resizeTimeout: 'PT15M' } },
-    ...extra,
-  };
-}
+const pool = armPool;
+const vm = armPool().deploymentConfiguration!.virtualMachineConfiguration!;
 
 interface ArmFailure {
   code?: string;

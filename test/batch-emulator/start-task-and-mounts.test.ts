@@ -6,13 +6,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BatchManagementClient, Pool } from '@azure/arm-batch';
+import type { BatchManagementClient } from '@azure/arm-batch';
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEmulator } from '../../dev/batch-emulator/index.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type Azurite, startAzurite } from '../../dev/services/services.js';
 import { type BatchClient, createBatchClient } from '../../shared/adapters/batch/client.js';
-import { localArmClient } from '../support/arm.js';
+import { armPool, localArmClient } from '../support/arm.js';
 import { ACCOUNT, advance, call, control, KEY, start, until } from './helpers.js';
 
 const SUB = '00000000-1111-2222-3333-444444444444';
@@ -26,24 +26,7 @@ let data: BatchClient;
 let files: Server;
 let filesUrl: string;
 
-const vm = {
-  imageReference: {
-    publisher: 'canonical',
-    offer: '0001-com-ubuntu-server-jammy',
-    sku: '22_04-lts',
-    version: 'latest',
-  },
-  nodeAgentSkuId: 'batch.node.ubuntu 22.04',
-};
-
-function pool(extra: Pool = {}, dedicated = 0): Pool {
-  return {
-    vmSize: 'STANDARD_D2S_V3',
-    deploymentConfiguration: { virtualMachineConfiguration: vm },
-    scaleSettings: { fixedScale: { targetDedicatedNodes: dedicated } },
-    ...extra,
-  };
-}
+const pool = armPool;
 
 type Node = Record<string, unknown> & {
   id: string;
