@@ -62,9 +62,13 @@ describe('exit conditions', () => {
         {
           id: 'ok-to-fail',
           commandLine: "/bin/sh -c 'exit 3'",
-          exitConditions: { exitCodes: [{ code: 3, exitOptions: { jobAction: 'none' } }] },
+          exitConditions: {
+            exitCodes: [{ code: 3, exitOptions: { jobAction: 'none', dependencyAction: 'satisfy' } }],
+          },
         },
-        { id: 'bad', commandLine: "/bin/sh -c 'sleep 2; exit 9'" },
+        // After the tolerated failure, not beside it: a fast clock would otherwise let `bad` end the job
+        // while `ok-to-fail` is still finishing, which then ends as terminated, not with its exit code.
+        { id: 'bad', commandLine: "/bin/sh -c 'sleep 2; exit 9'", dependsOn: { taskIds: ['ok-to-fail'] } },
         { id: 'long', commandLine: 'sleep 3000', dependsOn: { taskIds: ['bad'] } },
       ],
     });
