@@ -1,8 +1,9 @@
 /** Wraps an HTTP handler so it runs only for an authenticated tenant (401 problem otherwise). */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { AppDeps } from '../shared/app/app.js';
-import { authenticateRequest } from '../shared/interfaces/http/authenticate.js';
+import { authenticateRequest, authenticateTesRequest } from '../shared/interfaces/http/authenticate.js';
 import { problems } from '../shared/interfaces/http/problem.js';
+import { tesUnauthorized } from '../shared/interfaces/http/tes-http.js';
 
 export function forTenant(
   handler: (
@@ -40,4 +41,24 @@ export function forTenantJob(
     if (!jobIdPattern.test(id)) return problems.notFound(`Job '${id.slice(0, 80)}'`);
     return handler(request, context, deps, tenant, id);
   });
+}
+
+/** As `forTenant`, with the credentials TES clients send (Bearer or Basic; see authenticateTesRequest). */
+export function forTesTenant(
+  handler: (
+    request: HttpRequest,
+    context: InvocationContext,
+    deps: AppDeps,
+    tenant: string,
+  ) => Promise<HttpResponseInit>,
+) {
+  return async (
+    request: HttpRequest,
+    context: InvocationContext,
+    deps: AppDeps,
+  ): Promise<HttpResponseInit> => {
+    const tenant = await authenticateTesRequest(request, deps.tenants);
+    if (!tenant) return tesUnauthorized();
+    return handler(request, context, deps, tenant);
+  };
 }

@@ -26,6 +26,14 @@ import { reconcileTimer } from './reconcile-timer.js';
 import { retrier } from './retrier.js';
 import { submitter } from './submitter.js';
 import { sweepTimer } from './sweep-timer.js';
+import { tesReconcileTimer } from './tes-reconcile-timer.js';
+import { tesServiceInfo } from './tes-service-info.js';
+import { tesServiceInfoUnversioned } from './tes-service-info-unversioned.js';
+import { tesSubmitter } from './tes-submitter.js';
+import { tesTasksCancel } from './tes-tasks-cancel.js';
+import { tesTasksCreate } from './tes-tasks-create.js';
+import { tesTasksGet } from './tes-tasks-get.js';
+import { tesTasksList } from './tes-tasks-list.js';
 import { ui } from './ui.js';
 import { uiAsset } from './ui-asset.js';
 
@@ -56,6 +64,14 @@ export const functionTable: readonly FunctionDefinition<AppDeps>[] = [
   sweepTimer,
   poolController,
   poolControllerTimer,
+  tesServiceInfo,
+  tesServiceInfoUnversioned,
+  tesTasksCreate,
+  tesTasksList,
+  tesTasksGet,
+  tesTasksCancel,
+  tesSubmitter,
+  tesReconcileTimer,
   ui,
   uiAsset,
 ].map((fn) => instrumentFunction(fn));

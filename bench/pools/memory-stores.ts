@@ -89,6 +89,7 @@ export const unusedJobStore: JobStore = {
   requestReconcile: () => unused('jobs.requestReconcile'),
   list: () => unused('jobs.list'),
   listInStates: () => unused('jobs.listInStates'),
+  listLanes: () => unused('jobs.listLanes'),
   listWithDueDeliveries: () => unused('jobs.listWithDueDeliveries'),
   nextTenantWithWork: () => unused('jobs.nextTenantWithWork'),
   listTenantWork: () => unused('jobs.listTenantWork'),

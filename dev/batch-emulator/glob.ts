@@ -5,7 +5,7 @@
  * starting with `.` unless the pattern segment starts with `.` itself; a wildcard character is
  * escaped by brackets (`abc[*]`). The shell's globbing uses the same matcher.
  */
-import { type Entry, type NodeFs, resolvePath } from './node-fs.js';
+import { type Disk, type Entry, resolvePath } from './node-fs.js';
 
 export const hasWildcard = (segment: string): boolean => /[*?[]/.test(segment);
 
@@ -44,7 +44,7 @@ export interface GlobMatch {
  * The entries a pattern matches, resolved from `cwd`, sorted by path. `filesOnly` leaves directories
  * out (output files upload files, never directories).
  */
-export function glob(fs: NodeFs, cwd: string, pattern: string, filesOnly: boolean): GlobMatch[] {
+export function glob(fs: Disk, cwd: string, pattern: string, filesOnly: boolean): GlobMatch[] {
   const segments = pattern.split('/');
   const absolute = pattern.startsWith('/');
   const firstWild = segments.findIndex(hasWildcard);

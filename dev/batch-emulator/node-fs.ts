@@ -50,7 +50,8 @@ export interface Listed {
 
 export class FsError extends Error {
   constructor(
-    readonly reason: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST',
+    /** EROFS: a write under a read-only bind of a container (container-fs.ts). */
+    readonly reason: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'EROFS',
     readonly path: string,
   ) {
     super(`${reason}: ${path}`);
@@ -80,13 +81,28 @@ function dirOf(path: string): string {
   return i <= 0 ? '/' : path.slice(0, i);
 }
 
-export class NodeFs {
+/**
+ * What the shell and the glob matcher need of a disk: a node's (NodeFs) or a container's view of it
+ * (container-fs.ts). Paths are absolute and resolved.
+ */
+export interface Disk {
+  lookup(path: string): Entry | undefined;
+  mkdirp(path: string, now: number): unknown;
+  mkdir(path: string, now: number): void;
+  writeFile(path: string, data: Buffer, now: number, options?: { append?: boolean; mode?: string }): void;
+  readFile(path: string): Buffer;
+  remove(path: string, now: number): boolean;
+}
+
+export class NodeFs implements Disk {
   private readonly root: DirEntry;
   /** `workitems`, kept at hand: every run creates its directory below it. */
   private workitems?: DirEntry;
 
-  constructor(now: number) {
+  /** `bare`: an empty disk without Batch's layout (a container's own file system). */
+  constructor(now: number, options: { bare?: boolean } = {}) {
     this.root = { kind: 'dir', children: new Map(), created: now, modified: now };
+    if (options.bare) return;
     for (const dir of [NODE_SHARED_DIR, NODE_STARTUP_DIR, `${NODE_ROOT_DIR}/workitems`])
       this.mkdirp(dir, now);
   }

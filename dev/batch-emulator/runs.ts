@@ -25,9 +25,10 @@ import {
   taskRootDirectory,
 } from './node-fs.js';
 import { outputFileWithoutIdentity, poolIdentityIds, resourceFileIdentityFailure } from './pool-features.js';
-import { runScript } from './shell.js';
+import { type DockerAccess, runScript } from './shell.js';
 import { parseCommandLine, type Script } from './shell-parse.js';
 import type { AccountState } from './state.js';
+import { findSupportedImage } from './supported-images.js';
 import {
   hasRealDownloads,
   outputFilesFor,
@@ -130,6 +131,26 @@ export function defer(s: AccountState, run: (at: number) => void): void {
   advance(s);
 }
 
+const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whether a run on a node of this pool may use Docker: the node has it when the pool has a container
+ * configuration or its image's supported-images entry lists `DockerCompatible` (images with Docker
+ * installed), and a run reaches its socket (`/var/run/docker.sock`, group `docker`) only as an admin
+ * auto-user (`userIdentity.autoUser.elevationLevel: admin`; Batch's default is a non-admin user).
+ */
+export function dockerAccess(poolBody: Body, runBody: Body): DockerAccess | undefined {
+  const vm = isObject(poolBody.virtualMachineConfiguration) ? poolBody.virtualMachineConfiguration : {};
+  const image = isObject(vm.imageReference) ? vm.imageReference : {};
+  const installed =
+    isObject(vm.containerConfiguration) ||
+    findSupportedImage(image)?.capabilities?.includes('DockerCompatible') === true;
+  if (!installed) return undefined;
+  const user = isObject(runBody.userIdentity) ? runBody.userIdentity : {};
+  const auto = isObject(user.autoUser) ? user.autoUser : {};
+  return String(auto.elevationLevel ?? '').toLowerCase() === 'admin' ? 'allowed' : 'denied';
+}
+
 const parsed = new Map<string, Script | undefined>();
 
 /** A command line's script; lines repeat across a sweep's tasks, so the last ones are kept. */
@@ -147,7 +168,14 @@ export function execute(spec: RunSpec, dirs: RunDirs, taskEntry: DirEntry, at: n
   const script = scriptOf(commandLine);
   if (!script) return { kind: 'ran', ...commandBehaviour(commandLine) };
   const fs = spec.node.fs;
-  const result = runScript(script, { fs, cwd: dirs.wd, env: dirs.env, now: at });
+  const docker = dockerAccess(spec.node.pool.body, spec.body);
+  const result = runScript(script, {
+    fs,
+    cwd: dirs.wd,
+    env: dirs.env,
+    now: at,
+    ...(docker ? { docker } : {}),
+  });
   if (result.stdout.length > 0) fs.put(taskEntry, 'stdout.txt', result.stdout, at, { append: true });
   if (result.stderr.length > 0) fs.put(taskEntry, 'stderr.txt', result.stderr, at, { append: true });
   return { kind: 'ran', durationMs: result.durationMs, exitCode: result.exitCode };

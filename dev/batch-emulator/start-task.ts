@@ -21,7 +21,7 @@ import type { FailureInfo, NodeRec, StartTaskRun } from './model.js';
 import { type DirEntry, FsError, NODE_MOUNTS_DIR, NODE_STARTUP_DIR, resolvePath } from './node-fs.js';
 import { mountPoints, poolIdentityIds, resourceFileIdentityFailure } from './pool-features.js';
 import { armPreemption, rebucket } from './pools.js';
-import { defer, nodeVariables, type RunOutcome, settings } from './runs.js';
+import { defer, dockerAccess, nodeVariables, type RunOutcome, settings } from './runs.js';
 import { runScript } from './shell.js';
 import { parseCommandLine } from './shell-parse.js';
 import { type AccountState, markDirty, ms } from './state.js';
@@ -109,7 +109,14 @@ function execute(
   const commandLine = String(run.body.commandLine);
   const script = parseCommandLine(commandLine);
   if (!script) return { kind: 'ran', ...commandBehaviour(commandLine) };
-  const result = runScript(script, { fs: node.fs, cwd: START_WD, env, now: at });
+  const docker = dockerAccess(node.pool.body, run.body);
+  const result = runScript(script, {
+    fs: node.fs,
+    cwd: START_WD,
+    env,
+    now: at,
+    ...(docker ? { docker } : {}),
+  });
   if (result.stdout.length > 0) node.fs.put(dir, 'stdout.txt', result.stdout, at, { append: true });
   if (result.stderr.length > 0) node.fs.put(dir, 'stderr.txt', result.stderr, at, { append: true });
   return { kind: 'ran', durationMs: result.durationMs, exitCode: result.exitCode };

@@ -275,7 +275,9 @@ export async function fetchResourceFiles(
         const datas = await Promise.all(
           names.map((n) => http(limiter, blobUrl(container, n), { method: 'GET' })),
         );
-        // The blob's own path is kept under filePath (ResourceFile.filePath in the spec).
+        // The blob's whole name is kept under filePath: "any directory structure already associated
+        // with the input data will be retained in full and appended to the specified filePath
+        // directory" (ResourceFile.filePath in the spec): prefix `a/` puts blob `a/b/c` at `<filePath>/a/b/c`.
         names.forEach((n, i) => {
           out.push({ path: filePath ? `${filePath.replace(/\/$/, '')}/${n}` : n, data: datas[i]!, mode });
         });

@@ -27,6 +27,8 @@ var queueNames = [
   'slotwise-reconcile-poison'
   'slotwise-pools'
   'slotwise-pools-poison'
+  'slotwise-tes'
+  'slotwise-tes-poison'
 ]
 
 // Built-in role ids (Azure docs, "Azure built-in roles").

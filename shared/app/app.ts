@@ -33,6 +33,7 @@ import { createJobStore, type JobStore } from '../adapters/cosmos/job-store.js';
 import { createPoolDemandReader, type PoolDemandReader } from '../adapters/cosmos/pool-demand.js';
 import { createPoolStore, type PoolStore } from '../adapters/cosmos/pool-store.js';
 import { createTenantStore, type TenantStore } from '../adapters/cosmos/tenant-store.js';
+import { createTesTaskStore, type TesTaskStore } from '../adapters/cosmos/tes-store.js';
 import { createUsageStore, type UsageStore } from '../adapters/cosmos/usage-store.js';
 import {
   createCosmosSecretStore,
@@ -68,6 +69,8 @@ export interface AppDeps {
   readonly usage: UsageStore;
   /** Queued requests waiting for a limit to free up (one per tenant and job id). */
   readonly intakeWaits: IntakeWaitStore;
+  /** GA4GH TES tasks (in the tenants' partitions of the jobs container). */
+  readonly tesTasks: TesTaskStore;
   readonly batch: BatchGateway;
   /** Each tenant's results container in Slotwise's storage account (outputs, logs, shared inputs). */
   readonly results: ResultsStore;
@@ -233,6 +236,7 @@ export async function createAppDeps(
     tenants,
     usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
     intakeWaits: createIntakeWaitStore(containers.jobs),
+    tesTasks: createTesTaskStore(containers.jobs),
     batch,
     results,
     resultsSas: createResultsSas(results, { now }),

@@ -102,7 +102,7 @@ export interface PoolBody {
     readonly nodeAgentSKUId: string;
     readonly containerConfiguration?: {
       readonly type: 'dockerCompatible';
-      readonly containerImageNames: readonly string[];
+      readonly containerImageNames?: readonly string[];
       readonly containerRegistries?: readonly {
         readonly registryServer: string;
         readonly identityReference?: IdentityReference;

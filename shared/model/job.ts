@@ -367,7 +367,24 @@ export interface JobDoc {
   toleratedFailures?: ToleratedFailures;
   /** Set when the job reached an end state: the reconcile timer stops looking at it. */
   endedAt?: string;
+  /**
+   * Present on a lane: a long-lived job that GA4GH TES tasks are added to over time (one per tenant
+   * and pool spec, see model/tes-task.ts), so the Batch job count stays small whatever the task count.
+   * Its plan's `tasks` and `slotHistogram` are the lane's unfinished TES tasks (kept by the TES
+   * stages), which is what the pool controller sizes the pool by.
+   */
+  lane?: LaneInfo;
   _etag?: string;
+}
+
+export interface LaneInfo {
+  readonly kind: 'tes';
+  /** The placement's lane key (`TesPlacement.laneKey`). */
+  readonly key: string;
+  /** Set when the lane stopped taking tasks (idle too long, or its Batch job ended). */
+  readonly closedAt?: string;
+  /** Batch's `stateTransitionTime` of the newest task change read: the next pass lists from here. */
+  readonly watermark?: string;
 }
 
 export function jobDocId(jobId: string): string {

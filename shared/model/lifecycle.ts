@@ -11,7 +11,8 @@
  * document: it appends to `history` and to the outbox (`events`) in the same write.
  */
 import { SlotwiseError } from '../core/errors.js';
-import type { JobDoc, JobEvent, JobState } from './job.js';
+import { type JobDoc, type JobEvent, type JobState, jobDocId, zeroTaskCounts } from './job.js';
+import type { JobRequest } from './request-schema.js';
 
 const allowed: Readonly<Record<JobState, readonly JobState[]>> = {
   accepted: ['planned', 'rejected', 'cancelled', 'failed'],
@@ -85,4 +86,37 @@ export function makeEvent(job: JobDoc, state: JobState, at: string, eventId: str
 
 export function hasPendingEvents(job: JobDoc): boolean {
   return job.events.some((e) => e.delivery.status === 'pending');
+}
+
+/** A new job document in `accepted`, with its first event. */
+export function newJobDoc(
+  tenant: string,
+  jobId: string,
+  request: JobRequest | null,
+  hash: string,
+  now: Date,
+  eventId: string,
+  extra: Pick<JobDoc, 'lane'> = {},
+): JobDoc {
+  const iso = now.toISOString();
+  const doc: JobDoc = {
+    id: jobDocId(jobId),
+    type: 'job',
+    tenant,
+    jobId,
+    state: 'accepted',
+    createdAt: iso,
+    updatedAt: iso,
+    sortKey: `${iso}|${jobId.toLowerCase()}`,
+    requestHash: hash,
+    request,
+    taskCounts: { ...zeroTaskCounts },
+    history: [{ state: 'accepted', at: iso }],
+    events: [],
+    // Kept apart from the request so the reconcile pass finds it in its projection.
+    ...(request?.callback?.taskEvents ? { taskEvents: { kinds: [...request.callback.taskEvents] } } : {}),
+    ...(extra.lane ? { lane: extra.lane } : {}),
+  };
+  doc.events = [makeEvent(doc, 'accepted', iso, eventId)];
+  return doc;
 }

@@ -25,6 +25,15 @@ export interface TenantLimits {
   /** Submissions allowed at once above the sustained rate. Default 20. */
   readonly submissionBurst: number;
   /**
+   * Sustained GA4GH TES task submissions per second (`POST /ga4gh/tes/v1/tasks`), counted apart from
+   * jobs: a TES task is one task, and workflow engines submit them one by one. Default 100.
+   */
+  readonly tesTasksPerSecond: number;
+  /** TES task submissions allowed at once above that rate. Default 1,000. */
+  readonly tesTaskBurst: number;
+  /** TES tasks not yet ended, at most. Default 100,000. */
+  readonly maxTesTasksInFlight: number;
+  /**
    * Slotwise-managed pools the tenant holds at once (in use, or idle until the idle TTL deletes them).
    * Default 10: half of the smallest default Batch pool quota (20), a tenth of the usual one (100); a
    * tenant's handful of pool specs and the idle pools they leave for 15 minutes fit. A job that needs
@@ -67,6 +76,9 @@ export const defaultTenantLimits: TenantLimits = {
   allowedVmSizes: null,
   submissionsPerSecond: 10,
   submissionBurst: 20,
+  tesTasksPerSecond: 100,
+  tesTaskBurst: 1000,
+  maxTesTasksInFlight: 100_000,
   maxManagedPools: 10,
   maxRetriesPerJob: 10,
 };
@@ -82,6 +94,9 @@ export const tenantPolicyOverridesSchema = z.strictObject({
       allowedVmSizes: z.array(z.string().min(1).max(64)).max(500).nullable().optional(),
       submissionsPerSecond: z.number().positive().max(10_000).optional(),
       submissionBurst: z.number().int().min(1).max(100_000).optional(),
+      tesTasksPerSecond: z.number().positive().max(10_000).optional(),
+      tesTaskBurst: z.number().int().min(1).max(100_000).optional(),
+      maxTesTasksInFlight: z.number().int().min(1).max(10_000_000).optional(),
       // The usage ledger keeps one entry per managed pool too: 1,000 keeps it small.
       maxManagedPools: z.number().int().min(1).max(1000).optional(),
       maxRetriesPerJob: z.number().int().min(0).max(1000).optional(),

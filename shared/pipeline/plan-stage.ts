@@ -202,6 +202,7 @@ async function planClaimed(
     request,
     ...(existing.pool ? { existingPool: existing.pool } : {}),
     defaults: planDefaults(deps.settings),
+    ...(job.lane ? { lane: true } : {}),
   });
 
   if (!outcome.ok) return rejectPlan(job, outcome.errors, deps);

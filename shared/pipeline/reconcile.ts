@@ -85,7 +85,10 @@ export type Decision =
  * What `decide` reads of a job. `request` matters only once Batch says the job ended (exit options
  * that terminate it on purpose); reconcile reads the full document for that case.
  */
-export type DecisionSubject = Pick<JobDoc, 'state' | 'taskCounts'> & { readonly request?: JobDoc['request'] };
+export type DecisionSubject = Pick<JobDoc, 'state' | 'taskCounts'> & {
+  readonly request?: JobDoc['request'];
+  readonly lane?: JobDoc['lane'];
+};
 
 export function decide(job: DecisionSubject, seen: Observation): Decision {
   if (seen.kind === 'missing') {
@@ -104,6 +107,9 @@ export function decide(job: DecisionSubject, seen: Observation): Decision {
     failed: c.failed,
   };
   if (seen.job?.state === 'completed') {
+    // A TES lane's tasks fail and succeed on their own (each TES task carries its state): the lane
+    // itself ends well when it was closed.
+    if (job.lane) return { kind: 'move', to: 'completed', taskCounts };
     const reason = seen.job.terminateReason;
     if (seen.exact) {
       const total = seen.exact.total ?? c.active + c.running + c.completed;

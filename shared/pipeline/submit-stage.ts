@@ -296,7 +296,8 @@ async function submitClaimed(
       await source.return(undefined);
     }
     if (!exhausted) return await continueLater(job, message, owner, deps);
-    await deps.batch.terminateJobWhenTasksComplete(refs.jobId);
+    // A TES lane stays open: its tasks arrive over time (pipeline/tes-submit.ts adds them).
+    if (!job.lane) await deps.batch.terminateJobWhenTasksComplete(refs.jobId);
     const done = await deps.jobs.update(job.tenant, job.jobId, (current) => {
       if (current.state !== 'submitting') return undefined;
       const {

@@ -100,6 +100,11 @@ export interface PlanInput {
   /** Required when the request names an existing pool. */
   readonly existingPool?: ExistingPoolInfo;
   readonly defaults: PlanDefaults;
+  /**
+   * A TES lane (model/job.ts `lane`): no tasks yet, a container host pool, and a Batch job that
+   * stays open when its tasks are done (tasks keep arriving).
+   */
+  readonly lane?: boolean;
 }
 
 export interface JobPlan {
@@ -222,6 +227,7 @@ export function planJob(input: PlanInput): PlanOutcome {
       [...images],
       poolPackages,
       input.defaults,
+      { containerHost: input.lane === true },
     );
     const lowPriority = target.pool.lowPriority === true;
     const specHash = poolSpecHash(input.tenant, { ...spec, lowPriority });

@@ -38,6 +38,13 @@ export function managedPoolSpec(
   images: string[],
   packages: ApplicationPackageReference[],
   defaults: NodeImageDefaults,
+  /**
+   * A Docker host that is not a container pool (TES lanes: the tasks run `docker run` themselves). Not
+   * `containerConfiguration`: Batch requires `containerSettings` on every task of such a pool
+   * (TaskContainerSettings: "If the Pool that will run this Task has containerConfiguration set, this
+   * must be set as well"). The DockerCompatible image brings the Docker engine.
+   */
+  options: { readonly containerHost?: boolean } = {},
 ): Pick<
   PoolBody,
   | 'vmSize'
@@ -56,22 +63,23 @@ export function managedPoolSpec(
   // spelling is written, so the reference matches the identity the pool carries exactly.
   const identity = pool.identity;
   const disks = [...(pool.dataDisks ?? [])].sort((a, b) => a.lun - b.lun);
+  const containers = images.length > 0;
+  const dockerImage = containers || options.containerHost === true;
   return {
     vmSize: size.name,
     ...(identity
       ? { identity: { type: 'UserAssigned' as const, userAssignedIdentities: [{ resourceId: identity }] } }
       : {}),
     virtualMachineConfiguration: {
-      imageReference:
-        pool.image ?? (images.length > 0 ? { ...DEFAULT_CONTAINER_IMAGE.image } : defaults.image),
+      imageReference: pool.image ?? (dockerImage ? { ...DEFAULT_CONTAINER_IMAGE.image } : defaults.image),
       nodeAgentSKUId:
         pool.nodeAgentSkuId ??
-        (images.length > 0 && !pool.image ? DEFAULT_CONTAINER_IMAGE.nodeAgentSkuId : defaults.nodeAgentSkuId),
-      ...(images.length > 0
+        (dockerImage && !pool.image ? DEFAULT_CONTAINER_IMAGE.nodeAgentSkuId : defaults.nodeAgentSkuId),
+      ...(containers
         ? {
             containerConfiguration: {
               type: 'dockerCompatible' as const,
-              containerImageNames: images,
+              ...(images.length > 0 ? { containerImageNames: images } : {}),
               ...(registries.length > 0
                 ? {
                     containerRegistries: registries.map((r) => ({

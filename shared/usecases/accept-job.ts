@@ -16,8 +16,8 @@ import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
 import type { Clock, Ids } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import { checkTaskLimit, checkTenantPolicy } from '../model/check-tenant-policy.js';
-import { type JobDoc, jobDocId, zeroTaskCounts } from '../model/job.js';
-import { makeEvent } from '../model/lifecycle.js';
+import { type JobDoc, jobDocId } from '../model/job.js';
+import { makeEvent, newJobDoc } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import type { JobRequest } from '../model/request-schema.js';
 import { sweepSize } from '../model/sweep.js';
@@ -186,36 +186,6 @@ async function storeRejected(
   const { created, job } = await deps.jobs.create(doc);
   if (!created && job.requestHash !== hash) return { kind: 'conflict', job };
   return { kind: 'rejected', job, created };
-}
-
-function newJobDoc(
-  tenant: string,
-  jobId: string,
-  request: JobRequest | null,
-  hash: string,
-  now: Date,
-  eventId: string,
-): JobDoc {
-  const iso = now.toISOString();
-  const doc: JobDoc = {
-    id: jobDocId(jobId),
-    type: 'job',
-    tenant,
-    jobId,
-    state: 'accepted',
-    createdAt: iso,
-    updatedAt: iso,
-    sortKey: `${iso}|${jobId.toLowerCase()}`,
-    requestHash: hash,
-    request,
-    taskCounts: { ...zeroTaskCounts },
-    history: [{ state: 'accepted', at: iso }],
-    events: [],
-    // Kept apart from the request so the reconcile pass finds it in its projection.
-    ...(request?.callback?.taskEvents ? { taskEvents: { kinds: [...request.callback.taskEvents] } } : {}),
-  };
-  doc.events = [makeEvent(doc, 'accepted', iso, eventId)];
-  return doc;
 }
 
 /** SHA-256 over canonical JSON (keys sorted), so key order in the body does not matter. */

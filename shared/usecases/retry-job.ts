@@ -108,6 +108,8 @@ export function parseRetryMessage(message: unknown): RetryMessage {
 
 /** Why the document alone shows there is nothing to retry, or undefined. */
 function nothingToRetry(job: JobDoc): string | undefined {
+  // A lane's tasks are TES tasks: a TES client submits a failed one again itself.
+  if (job.lane) return 'a TES lane is not retried: TES clients submit failed tasks again';
   if ((job.state !== 'failed' && job.state !== 'running') || !job.batch || !job.batchBodies)
     return `a ${job.state} job has no failed tasks to retry`;
   // Counts as last reconciled: a task that failed since shows up within a reconcile interval.

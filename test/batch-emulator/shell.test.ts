@@ -37,8 +37,8 @@ describe('command lines', () => {
   it('falls back to the old reading (sleep N, exit K anywhere) for what it cannot parse', () => {
     for (const line of [
       'cat a | grep b; sleep 5; exit 2',
-      'if true; then sleep 5; fi; exit 2',
-      'echo $(date) sleep 5 exit 2',
+      'while true; do sleep 5; done; exit 2',
+      'echo `date` sleep 5 exit 2',
     ])
       expect(parseCommandLine(line)).toBeUndefined();
     expect(commandBehaviour('cat a | grep b; sleep 5; exit 2')).toEqual({ durationMs: 5000, exitCode: 2 });

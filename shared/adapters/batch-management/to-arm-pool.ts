@@ -74,7 +74,9 @@ export function toArmPool(body: PoolBody, context: ArmPoolContext): Pool {
           ? {
               containerConfiguration: {
                 type: 'DockerCompatible',
-                containerImageNames: [...container.containerImageNames],
+                ...(container.containerImageNames && container.containerImageNames.length > 0
+                  ? { containerImageNames: [...container.containerImageNames] }
+                  : {}),
                 ...(container.containerRegistries && container.containerRegistries.length > 0
                   ? { containerRegistries: container.containerRegistries.map(toArmRegistry) }
                   : {}),

@@ -496,6 +496,37 @@ export function createRestBatchGateway(
         throw e;
       }
     },
+    async listChangedTasks(jobId, { since, maxResults, skipToken }) {
+      try {
+        const page = await client.tasks.listPage(jobId, {
+          ...(since ? { filter: `stateTransitionTime ge datetime'${since}'` } : {}),
+          select: `${TASK_INFO_SELECT},stateTransitionTime`,
+          maxResults,
+          ...(skipToken ? { skipToken } : {}),
+        });
+        return {
+          tasks: page.value.map((t) => ({
+            ...toTaskInfo(t as unknown as WireTask),
+            stateTransitionTime: String((t as { stateTransitionTime?: string }).stateTransitionTime ?? ''),
+          })),
+          ...(page.nextLink ? { skipToken: skipTokenOf(page.nextLink) } : {}),
+        };
+      } catch (e) {
+        if (notFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async terminateTask(jobId, taskId) {
+      try {
+        await client.tasks.terminate(jobId, taskId);
+        return 'done';
+      } catch (e) {
+        if (notFound(e)) return 'missing';
+        // Ended already (it may have finished as the cancel came): nothing left to stop.
+        if (exists(e, 'TaskCompleted')) return 'done';
+        throw e;
+      }
+    },
     async getTask(jobId, taskId) {
       try {
         const task = await client.tasks.get(jobId, taskId, { select: TASK_INFO_SELECT });

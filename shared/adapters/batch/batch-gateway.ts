@@ -123,6 +123,12 @@ export interface EndedTaskPage {
   readonly truncated: boolean;
 }
 
+export interface ChangedTaskPage {
+  readonly tasks: readonly EndedTaskInfo[];
+  /** Batch's `$skiptoken` for the next page; absent on the last. */
+  readonly skipToken?: string;
+}
+
 export interface TaskInfoPage {
   readonly tasks: readonly TaskInfo[];
   /** Batch's `$skiptoken` for the next page; absent on the last. A page may be empty and still have one. */
@@ -221,6 +227,17 @@ export interface BatchGateway {
   ): Promise<TaskInfoPage | undefined>;
   /** One task; undefined when the task or its job does not exist. */
   getTask(jobId: string, taskId: string): Promise<TaskInfo | undefined>;
+  /**
+   * One page (one Batch call) of the job's tasks whose state changed at or after `since` (every task
+   * without it), in any state: how a long-lived job's tasks are followed by listing, not one call per
+   * task. undefined when the Batch job does not exist.
+   */
+  listChangedTasks(
+    jobId: string,
+    options: { since?: string; maxResults: number; skipToken?: string },
+  ): Promise<ChangedTaskPage | undefined>;
+  /** Terminates one task (it completes with Batch's `TaskEnded`); 'missing' when it or its job is gone. */
+  terminateTask(jobId: string, taskId: string): Promise<'done' | 'missing'>;
   /**
    * One page (one Batch call, at most `maxResults`) of the job's tasks that completed at or after
    * `since` (all of them without it), of one result or both. undefined when the Batch job does not exist.

@@ -71,6 +71,8 @@ export interface ResultsStore {
   read(tenantId: string, path: string, range?: ByteRange): Promise<ResultBlob | undefined>;
   /** Creates the tenant's container if it is not there (idempotent; remembered once done). */
   ensureContainer(tenantId: string): Promise<void>;
+  /** Writes a blob (replacing one of that name): inputs Slotwise itself stages, such as TES `content`. */
+  upload(tenantId: string, path: string, content: Uint8Array): Promise<void>;
 }
 
 /** Which storage account and how to reach it (config.ts `blobServiceConnection`). */
@@ -189,6 +191,10 @@ export function createResultsStore(
       return { items, ...(next ? { continuation: next } : {}) };
     },
 
+    async upload(tenantId, path, content) {
+      await ensureContainer(tenantId);
+      await containerOf(tenantId).getBlockBlobClient(path).uploadData(content);
+    },
     async read(tenantId, path, range) {
       const blob = containerOf(tenantId).getBlobClient(path);
       // Twice at most: a blob replaced between reading its size and its bytes is read again.
@@ -260,5 +266,5 @@ export function unavailableResultsStore(): ResultsStore {
       'No blob endpoint for the results store: set AzureWebJobsStorage, AzureWebJobsStorage__blobServiceUri or AzureWebJobsStorage__accountName',
     );
   };
-  return { writeSasUrl: fail, readSasUrl: fail, list: fail, read: fail, ensureContainer: fail };
+  return { writeSasUrl: fail, readSasUrl: fail, list: fail, read: fail, ensureContainer: fail, upload: fail };
 }

@@ -89,6 +89,13 @@ const settingsSchema = z.object({
    * must outlive the task; at most 167, as a user delegation key lives 7 days at most.
    */
   SLOTWISE_RESULTS_SAS_HOURS: z.coerce.number().int().min(1).max(167).default(48),
+  /**
+   * GA4GH TES: the VM size TES tasks run on when they fit it (one slot per vCPU, tasks packed by their
+   * cores and memory); larger tasks get the smallest larger size, `backend_parameters.vm_size` pins one.
+   */
+  SLOTWISE_TES_VM_SIZE: z.string().default('Standard_D8s_v5'),
+  /** GA4GH TES: the cap on nodes of each TES lane's pool. */
+  SLOTWISE_TES_MAX_NODES: positiveInt(20),
   /** Public base URL of this app, for task callbacks (e.g. https://slotwise.example.com). */
   SLOTWISE_PUBLIC_URL: z.string().default(''),
   /** Set by App Service / Azure Functions on every instance: the app runs in Azure. */

@@ -54,6 +54,11 @@ export interface JobStore {
     states: readonly JobState[],
     options?: { updatedBefore?: string; limit?: number },
   ): Promise<JobDoc[]>;
+  /**
+   * TES lanes (jobs with `lane`) still open, or ended after `endedAfter` (their last tasks are read
+   * once more), across tenants.
+   */
+  listLanes(options: { endedAfter: string; limit: number }): Promise<JobDoc[]>;
   /** Jobs with an event whose delivery is due before `before`. */
   listWithDueDeliveries(before: string, limit: number): Promise<JobDoc[]>;
   /**
@@ -114,6 +119,8 @@ export interface WorkItem {
   readonly traceparent?: string;
   /** Jobs whose callback asked for task events (a few hundred bytes at most). */
   readonly taskEvents?: JobDoc['taskEvents'];
+  /** TES lanes (see model/job.ts). */
+  readonly lane?: JobDoc['lane'];
 }
 
 export interface WorkCursor {
@@ -245,6 +252,16 @@ export function createJobStore(container: Container): JobStore {
       return resources.map(stripSystem);
     },
 
+    async listLanes({ endedAfter, limit }) {
+      const { resources } = await container.items
+        .query<JobDoc>({
+          query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.type = 'job' AND IS_DEFINED(c.lane) AND (NOT IS_DEFINED(c.endedAt) OR c.endedAt > @after)`,
+          parameters: [{ name: '@after', value: endedAfter }],
+        })
+        .fetchAll();
+      return resources.map(stripSystem);
+    },
+
     async listWithDueDeliveries(before, limit) {
       const { resources } = await container.items
         .query<JobDoc>({
@@ -339,6 +356,7 @@ const WORK_FIELDS = [
   'c.retry.requestId AS retryRequestId',
   'c.retry.lease AS retryLease',
   'c.taskEvents',
+  'c.lane',
 ].join(', ');
 
 interface WorkRow {
@@ -357,6 +375,7 @@ interface WorkRow {
   retryRequestId?: string;
   retryLease?: Lease;
   taskEvents?: JobDoc['taskEvents'];
+  lane?: JobDoc['lane'];
 }
 
 function fromWorkRow(row: WorkRow): WorkItem {
@@ -383,6 +402,7 @@ function fromWorkRow(row: WorkRow): WorkItem {
       ? { retry: { requestId: row.retryRequestId, ...(row.retryLease ? { lease: row.retryLease } : {}) } }
       : {}),
     ...(row.taskEvents ? { taskEvents: row.taskEvents } : {}),
+    ...(row.lane ? { lane: row.lane } : {}),
   };
 }
 

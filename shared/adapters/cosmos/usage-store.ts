@@ -25,7 +25,8 @@ import { SlotwiseError } from '../../core/errors.js';
 import { cosmosStatus } from './cosmos-setup.js';
 
 interface RateDoc {
-  id: 'rate';
+  /** `rate` (jobs) or `rate-tes` (TES tasks). */
+  id: string;
   tenant: string;
   type: 'rate';
   /** Theoretical arrival time (ms since the epoch) of the next conforming submission. */
@@ -81,7 +82,20 @@ export interface UsageStore {
     tenant: string,
     rate: { perSecond: number; burst: number },
     clock: { now(): Date },
+    /** Which budget: jobs (default) or TES tasks, each a cell of its own. */
+    cell?: 'jobs' | 'tes',
   ): Promise<RateOutcome>;
+  /**
+   * Takes up to `count` submissions at once (one write): as many as the burst allows now. Callers that
+   * arrive together share one update of the cell instead of racing on it.
+   */
+  takeSubmissions(
+    tenant: string,
+    rate: { perSecond: number; burst: number },
+    clock: { now(): Date },
+    cell: 'jobs' | 'tes',
+    count: number,
+  ): Promise<{ readonly granted: number; readonly retryAfterMs: number }>;
   /**
    * Reserves room for a job, pruning ended jobs when the ledger looks full. Idempotent per job and
    * `for`: the same reservation again is answered ok without a check. A reservation under the same key
@@ -134,7 +148,7 @@ export function createUsageStore(jobs: Container, options: { random?: () => numb
   const random = options.random ?? Math.random;
   async function read<T extends RateDoc | UsageDoc>(
     tenant: string,
-    id: 'rate' | 'usage',
+    id: 'rate' | 'rate-tes' | 'usage',
   ): Promise<T | undefined> {
     try {
       const { resource } = await jobs.item(id, tenant).read<T>();
@@ -251,21 +265,42 @@ export function createUsageStore(jobs: Container, options: { random?: () => numb
   };
 
   return {
-    async takeSubmission(tenant, { perSecond, burst }, clock) {
+    async takeSubmission(tenant, { perSecond, burst }, clock, cell = 'jobs') {
       const interval = 1000 / perSecond;
+      const id = cell === 'tes' ? 'rate-tes' : 'rate';
       for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-        const current = await read<RateDoc>(tenant, 'rate');
+        const current = await read<RateDoc>(tenant, id);
         // Read the clock with the document: a submission that lost a few races is not "early".
         const t = clock.now().getTime();
         const tat = Math.max(current?.tat ?? t, t);
         const next = tat + interval;
         const excess = next - t - burst * interval;
         if (excess > 0) return { ok: false, retryAfterMs: Math.ceil(excess) };
-        if (await write({ id: 'rate', tenant, type: 'rate', tat: next }, current?._etag)) return { ok: true };
+        if (await write({ id, tenant, type: 'rate', tat: next }, current?._etag)) return { ok: true };
         await pauseAfterConflict(attempt, random);
       }
       // Constant contention on one tenant's cell is itself a burst: ask the caller to slow down.
       return { ok: false, retryAfterMs: Math.ceil(interval) };
+    },
+
+    async takeSubmissions(tenant, { perSecond, burst }, clock, cell, count) {
+      const interval = 1000 / perSecond;
+      const id = cell === 'tes' ? 'rate-tes' : 'rate';
+      for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
+        const current = await read<RateDoc>(tenant, id);
+        const t = clock.now().getTime();
+        const tat = Math.max(current?.tat ?? t, t);
+        // GCRA for k cells: the k-th is conforming while tat + k·T − t ≤ burst·T.
+        const room = Math.floor((burst * interval - (tat - t)) / interval + 1e-9);
+        const granted = Math.max(0, Math.min(count, room));
+        const retryAfterMs =
+          granted < count ? Math.ceil(tat + (granted + 1) * interval - t - burst * interval) : 0;
+        if (granted === 0) return { granted, retryAfterMs: Math.max(1, retryAfterMs) };
+        if (await write({ id, tenant, type: 'rate', tat: tat + granted * interval }, current?._etag))
+          return { granted, retryAfterMs: Math.max(0, retryAfterMs) };
+        await pauseAfterConflict(attempt, random);
+      }
+      return { granted: 0, retryAfterMs: Math.ceil(interval) };
     },
 
     async reserve(tenant, job, limits, now) {

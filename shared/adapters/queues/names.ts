@@ -14,6 +14,8 @@ export const queueNames = {
   reconcile: 'slotwise-reconcile',
   /** Wakes the pool controller for one pool (a job was placed on it). */
   pools: 'slotwise-pools',
+  /** Wakes the TES submitter for one tenant's lane key (TES tasks waiting to go to Batch). */
+  tes: 'slotwise-tes',
 } as const;
 
 export type QueueName = (typeof queueNames)[keyof typeof queueNames];

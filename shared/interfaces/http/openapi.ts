@@ -14,6 +14,7 @@ import { jobRequestSchema, sweepSchema, taskSpecSchema } from '../../model/reque
 import { outputPaths, outputSchemas } from './openapi-outputs.js';
 import { count, dateTime, int, jobId, json, problem, ref, text, unauthorized } from './openapi-parts.js';
 import { taskPaths, taskSchemas } from './openapi-tasks.js';
+import { basicAuthScheme, tesPaths, tesSchemas } from './openapi-tes.js';
 import { MAX_JOB_BODY_BYTES } from './read-json.js';
 
 let cached: object | undefined;
@@ -382,6 +383,7 @@ function schemas(): Record<string, object> {
     },
     ...taskSchemas(),
     ...outputSchemas(),
+    ...tesSchemas(),
     DryRun: {
       type: 'object',
       description: 'What Slotwise would do: the plan, the pool, the Batch job and the estimate.',
@@ -668,6 +670,7 @@ function build(): object {
       },
       ...taskPaths(idParam),
       ...outputPaths(idParam),
+      ...tesPaths(),
       '/health': {
         get: {
           summary: 'Health: only up/down without a key; each dependency with a tenant API key',
@@ -725,6 +728,7 @@ function build(): object {
     components: {
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: "The tenant's API key" },
+        basicAuth: basicAuthScheme,
         taskToken: {
           type: 'http',
           scheme: 'bearer',
