@@ -14,6 +14,7 @@
 import type { SimClock } from './clock.js';
 import type { CoreQuotaSettings } from './core-quotas.js';
 import { advance, nextEventAt } from './events.js';
+import { type FileShareMapping, listFileShares, mapFileShare, unmapFileShare } from './file-shares.js';
 import {
   addJob,
   armJobWallClock,
@@ -89,6 +90,20 @@ export class Account {
   /** `off`: no storage is contacted, as if every host were remote (scripted failures still apply). */
   setTransfers(mode: 'loopback' | 'off'): void {
     this.state.transfersLive = mode === 'loopback';
+  }
+
+  /** Backs an Azure Files share with a host directory (file-shares.ts); FileShareError when unusable. */
+  mapFileShare(mapping: FileShareMapping): void {
+    mapFileShare(this.state, mapping, this.clock.now());
+  }
+
+  /** Ends a share's mapping; false when it had none. */
+  unmapFileShare(accountName: string, shareName: string): boolean {
+    return unmapFileShare(this.state, accountName, shareName, this.clock.now());
+  }
+
+  fileShares(): FileShareMapping[] {
+    return listFileShares(this.state);
   }
 
   /** Bytes and files the nodes moved (`GET /_emulator/transfers`). */

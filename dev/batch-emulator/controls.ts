@@ -1,7 +1,10 @@
 /**
  * Test-only controls under `/_emulator/` (no auth, plain JSON, never faulted):
  * health, faults, clock, counters, transfers, reset, applications, quotas (jobs, pools, cores), timings,
- * task-count lag, preemption, bad nodes, start task failures, and out-of-band pool/job events.
+ * task-count lag, preemption, bad nodes, start task failures, out-of-band pool/job events, and Azure
+ * Files shares backed by host directories (`file-shares`: GET lists them; POST `{ accountName,
+ * shareName, hostPath }` maps one, 204, the same again changes nothing; DELETE
+ * `file-shares/{account}/{share}` ends one; file-shares.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -9,6 +12,7 @@ import type { Account } from './account.js';
 import type { SimClock } from './clock.js';
 import { coreUsage } from './core-quotas.js';
 import { type FaultInjector, faultConfigSchema } from './faults.js';
+import { FileShareError, fileShareSchema } from './file-shares.js';
 
 export interface Counters {
   requests: Record<string, number>;
@@ -237,6 +241,28 @@ export async function handleControl(
         return reply(204);
       }
       if (method === 'GET') return reply(200, account.preemption.describe());
+    }
+    if (path === 'file-shares') {
+      if (method === 'GET') return reply(200, { fileShares: account.fileShares() });
+      if (method === 'POST') {
+        const mapping = parse(fileShareSchema, raw);
+        try {
+          account.mapFileShare(mapping);
+        } catch (e) {
+          if (e instanceof FileShareError) throw new ControlError(400, e.message);
+          throw e;
+        }
+        return reply(204);
+      }
+    }
+    const shareMatch = /^file-shares\/([^/]+)\/([^/]+)$/.exec(path);
+    if (shareMatch && method === 'DELETE') {
+      const [accountName, shareName] = [shareMatch[1]!, shareMatch[2]!].map(decodeURIComponent) as [
+        string,
+        string,
+      ];
+      if (!account.unmapFileShare(accountName, shareName)) throw new ControlError(404, 'No such file share.');
+      return reply(204);
     }
     const poolMatch = /^pools\/([^/]+)(?:\/(fail-allocation|preempt|bad-node|start-task-failures))?$/.exec(
       path,

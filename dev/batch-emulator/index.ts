@@ -6,7 +6,7 @@
  * Standalone: it depends on nothing of Slotwise but the VM size table (`shared/model/vm-sizes.ts`).
  *
  * Test controls live under `/_emulator/` (no auth): health, faults, clock, counters, transfers,
- * reset, applications, quotas, pool/job events. Faults apply to the REST surface only.
+ * reset, applications, quotas, pool/job events, file shares. Faults apply to the REST surface only.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -18,10 +18,12 @@ import { createSimClock } from './clock.js';
 import { type Counters, handleControl } from './controls.js';
 import { EmulatedBatchError } from './errors.js';
 import { FaultInjector } from './faults.js';
+import { FileShareError, type FileShareMapping, fileShareSchema } from './file-shares.js';
 import { createRestHandler } from './rest.js';
 import type { PoolAllocationMode } from './validate.js';
 
 export { ARM_API_VERSIONS } from './arm.js';
+export { FileShareError, type FileShareMapping } from './file-shares.js';
 export { MAX_COLLECTION_BODY_BYTES, MAX_COLLECTION_TASKS } from './rest.js';
 
 /** The api-versions served: the current stable one and the one `@azure/batch@10.2.0` sends. */
@@ -73,6 +75,13 @@ export interface BatchEmulatorOptions {
    * cost an Azurite request; `.invalid` hosts still fail as scripted.
    */
   readonly transfers?: 'loopback' | 'off';
+  /**
+   * Azure Files shares backed by directories of this machine (file-shares.ts): each node of a pool
+   * mounting `https://<accountName>.file.core.windows.net/<shareName>` sees `hostPath`'s real files at
+   * `$AZ_BATCH_NODE_MOUNTS_DIR/<relativeMountPath>`. Also `POST /_emulator/file-shares`. Default none.
+   * A bad mapping (a name Azure refuses, a path that is not a directory) throws FileShareError.
+   */
+  readonly fileShares?: readonly FileShareMapping[];
 }
 
 export interface BatchEmulator {
@@ -94,6 +103,18 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
     deleteSeconds: options.deleteSeconds ?? 10,
     transitionSeconds: 1,
   });
+  for (const [i, given] of (options.fileShares ?? []).entries()) {
+    const r = fileShareSchema.safeParse(given);
+    if (!r.success)
+      throw new FileShareError(
+        `fileShares[${i}]: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`,
+      );
+    try {
+      account.mapFileShare(r.data);
+    } catch (e) {
+      throw e instanceof FileShareError ? new FileShareError(`fileShares[${i}].${e.message}`) : e;
+    }
+  }
   const counters: Counters = { requests: {}, taskAdds: {} };
   const faults = new FaultInjector();
   const versions = new Set(SUPPORTED_API_VERSIONS);

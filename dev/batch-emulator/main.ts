@@ -5,10 +5,14 @@
  * `--clock-factor` or BATCH_EMULATOR_CLOCK_FACTOR (simulated seconds per real second, default 60),
  * BATCH_POOL_ALLOCATION_MODE (`BatchService`: low-priority nodes are refused, as Batch does; default
  * `UserSubscription`: Spot nodes are simulated), BATCH_EMULATOR_TRANSFERS (`loopback`, the default:
- * files on loopback storage move for real; `off`: no storage is contacted).
+ * files on loopback storage move for real; `off`: no storage is contacted), BATCH_EMULATOR_FILE_SHARES
+ * (JSON `[{ "accountName", "shareName", "hostPath" }]`: Azure Files shares backed by directories of
+ * this machine, file-shares.ts).
  */
 import { parseArgs } from 'node:util';
-import { startBatchEmulator } from './index.js';
+import { z } from 'zod';
+import { FileShareError, type FileShareMapping, fileShareSchema } from './file-shares.js';
+import { type BatchEmulator, startBatchEmulator } from './index.js';
 
 function numberSetting(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === '') return fallback;
@@ -36,20 +40,53 @@ if (transfers !== 'loopback' && transfers !== 'off') {
   console.error(`BATCH_EMULATOR_TRANSFERS must be loopback or off, got '${transfers}'`);
   process.exit(2);
 }
-const emulator = await startBatchEmulator({
-  poolAllocationMode: mode,
-  transfers,
-  port: numberSetting('port', values.port ?? process.env.BATCH_EMULATOR_PORT, 7070),
-  host: values.host ?? '127.0.0.1',
-  accountName,
-  accountKey,
-  clockFactor: numberSetting(
-    'clock factor',
-    values['clock-factor'] ?? process.env.BATCH_EMULATOR_CLOCK_FACTOR,
-    60,
-  ),
-});
+let fileShares: FileShareMapping[] = [];
+const sharesText = process.env.BATCH_EMULATOR_FILE_SHARES;
+if (sharesText) {
+  let given: unknown;
+  try {
+    given = JSON.parse(sharesText);
+  } catch {
+    given = undefined;
+  }
+  const parsed = z.array(fileShareSchema).safeParse(given);
+  if (!parsed.success) {
+    const why =
+      given === undefined
+        ? 'it is not JSON'
+        : parsed.error.issues.map((i) => `${i.path.join('.') || 'the value'}: ${i.message}`).join('; ');
+    console.error(
+      `BATCH_EMULATOR_FILE_SHARES must be a JSON array of { "accountName", "shareName", "hostPath" }: ${why}`,
+    );
+    process.exit(2);
+  }
+  fileShares = parsed.data;
+}
+let emulator: BatchEmulator;
+try {
+  emulator = await startBatchEmulator({
+    poolAllocationMode: mode,
+    transfers,
+    port: numberSetting('port', values.port ?? process.env.BATCH_EMULATOR_PORT, 7070),
+    host: values.host ?? '127.0.0.1',
+    accountName,
+    accountKey,
+    clockFactor: numberSetting(
+      'clock factor',
+      values['clock-factor'] ?? process.env.BATCH_EMULATOR_CLOCK_FACTOR,
+      60,
+    ),
+    fileShares,
+  });
+} catch (e) {
+  // A host directory that is not there; anything else (a port in use) is thrown as it is.
+  if (!(e instanceof FileShareError)) throw e;
+  console.error(`BATCH_EMULATOR_FILE_SHARES: ${e.message}`);
+  process.exit(2);
+}
 console.log(`Batch emulator ready at ${emulator.url} (account ${accountName})`);
+for (const share of fileShares)
+  console.log(`  Azure Files ${share.accountName}/${share.shareName} is ${share.hostPath}`);
 let stopping = false;
 const stop = () => {
   if (stopping) return;

@@ -11,6 +11,10 @@
  *
  * The job preparation and release tasks have their directories there too, named after their ids
  * (default `jobpreparation`, `jobrelease`). Paths are POSIX; times are simulated epoch milliseconds.
+ *
+ * A mount's directory may be a view of a real directory instead (an Azure Files share the emulator
+ * maps to one, host-fs.ts): its entries implement the same shapes, so every operation here and in the
+ * shell reaches the real files below it.
  */
 
 export const NODE_ROOT_DIR = '/mnt/batch/tasks';
@@ -31,11 +35,28 @@ export interface FileEntry {
   readonly created: number;
   modified: number;
   mode: string;
+  /** Its length without reading it (a file on the host, host-fs.ts); absent: `data.length`. */
+  readonly size?: number;
+  /** Appends in place (a file on the host); absent: `data` is replaced by the two joined. */
+  append?(data: Buffer, now: number): void;
+}
+
+/**
+ * A directory's entries by name: a Map for the in-memory disk, or a view of a real directory
+ * (host-fs.ts). An entry set into it is stored (written, for a real one); read it back with `get`.
+ */
+export interface Children extends Iterable<[string, Entry]> {
+  get(name: string): Entry | undefined;
+  has(name: string): boolean;
+  set(name: string, entry: Entry): unknown;
+  delete(name: string): boolean;
+  clear(): void;
+  keys(): IterableIterator<string>;
 }
 
 export interface DirEntry {
   readonly kind: 'dir';
-  readonly children: Map<string, Entry>;
+  readonly children: Children;
   readonly created: number;
   modified: number;
 }
@@ -50,8 +71,11 @@ export interface Listed {
 
 export class FsError extends Error {
   constructor(
-    /** EROFS: a write under a read-only bind of a container (container-fs.ts). */
-    readonly reason: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'EROFS',
+    /**
+     * EROFS: a write under a read-only bind of a container (container-fs.ts). EACCES: a path of a
+     * host-backed share that would leave its directory (host-fs.ts); EIO: any other host failure.
+     */
+    readonly reason: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'EROFS' | 'EACCES' | 'EIO',
     readonly path: string,
   ) {
     super(`${reason}: ${path}`);
@@ -59,6 +83,11 @@ export class FsError extends Error {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A file's length in bytes. */
+export function fileSize(entry: FileEntry): number {
+  return entry.size ?? entry.data.length;
+}
 
 /** `/a/./b/../c` → `/a/c`; a relative path is resolved from `cwd`; `..` stops at the root. */
 export function resolvePath(cwd: string, path: string): string {
@@ -133,10 +162,10 @@ export class NodeFs implements Disk {
         cur = next;
         continue;
       }
-      const dir: DirEntry = { kind: 'dir', children: new Map(), created: now, modified: now };
-      cur.children.set(seg, dir);
+      cur.children.set(seg, { kind: 'dir', children: new Map(), created: now, modified: now });
       cur.modified = now;
-      cur = dir;
+      // What the directory holds now (a host-backed one stores its own entry).
+      cur = cur.children.get(seg) as DirEntry;
     }
     return cur;
   }
@@ -146,10 +175,9 @@ export class NodeFs implements Disk {
     const next = dir.children.get(name);
     if (next?.kind === 'dir') return next;
     if (next) throw new FsError('ENOTDIR', name);
-    const created: DirEntry = { kind: 'dir', children: new Map(), created: now, modified: now };
-    dir.children.set(name, created);
+    dir.children.set(name, { kind: 'dir', children: new Map(), created: now, modified: now });
     dir.modified = now;
-    return created;
+    return dir.children.get(name) as DirEntry;
   }
 
   /** The directory `workitems/<job>/job-1/<name>`, created if missing (every run's, so kept quick). */
@@ -188,8 +216,10 @@ export class NodeFs implements Disk {
     const existing = dir.children.get(name);
     if (existing?.kind === 'dir') throw new FsError('EISDIR', name);
     if (existing) {
-      existing.data =
-        options.append && existing.data.length > 0 ? Buffer.concat([existing.data, data]) : data;
+      if (options.append && existing.append) existing.append(data, now);
+      else
+        existing.data =
+          options.append && existing.data.length > 0 ? Buffer.concat([existing.data, data]) : data;
       existing.modified = now;
       if (options.mode) existing.mode = options.mode;
       return;

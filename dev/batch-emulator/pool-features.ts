@@ -510,6 +510,26 @@ export interface MountPoint {
   readonly relativeMountPath: string;
   /** The storage behind it; two mounts of one source see the same files. */
   readonly source: string;
+  /** An Azure Files mount of a whole share: the account and share its URL names (lower case). */
+  readonly fileShare?: { readonly accountName: string; readonly shareName: string };
+}
+
+/**
+ * The account and share of an Azure Files URL, `https://{account}.file.core.windows.net/{share}`
+ * (AzureFileShareConfiguration.azureFileUrl; any cloud's `file.` endpoint suffix); undefined for a
+ * URL of another form or one naming a folder inside the share.
+ */
+export function fileShareOf(azureFileUrl: string): { accountName: string; shareName: string } | undefined {
+  let url: URL;
+  try {
+    url = new URL(azureFileUrl);
+  } catch {
+    return undefined;
+  }
+  const account = /^([a-z0-9]+)\.file\./.exec(url.hostname.toLowerCase())?.[1];
+  const segments = url.pathname.split('/').filter((s) => s !== '');
+  if (!account || segments.length !== 1) return undefined;
+  return { accountName: account, shareName: segments[0]!.toLowerCase() };
 }
 
 export function mountPoints(body: Body): MountPoint[] {
@@ -529,8 +549,13 @@ export function mountPoints(body: Body): MountPoint[] {
             ? [cifs, `cifs:${String(cifs.source)}`]
             : [undefined, ''];
     if (!config || typeof config.relativeMountPath !== 'string') return [];
+    const share = isObject(files) ? fileShareOf(String(files.azureFileUrl)) : undefined;
     return [
-      { relativeMountPath: config.relativeMountPath.replace(/[\\/]+$/, ''), source: source.toLowerCase() },
+      {
+        relativeMountPath: config.relativeMountPath.replace(/[\\/]+$/, ''),
+        source: source.toLowerCase(),
+        ...(share ? { fileShare: share } : {}),
+      },
     ];
   });
 }

@@ -20,7 +20,14 @@
 import { parseDuration } from './command.js';
 import { EmulatedBatchError, errors } from './errors.js';
 import type { JobRec, NodeRec, PrepExec, SideRun, TaskRec } from './model.js';
-import { type Entry, NODE_ROOT_DIR, type NodeFs, resolvePath, taskRootDirectory } from './node-fs.js';
+import {
+  type Entry,
+  fileSize,
+  NODE_ROOT_DIR,
+  type NodeFs,
+  resolvePath,
+  taskRootDirectory,
+} from './node-fs.js';
 import { listPage } from './odata.js';
 import type { RestContext, RestRequest, RestResult } from './rest.js';
 import { prepTaskId } from './runs.js';
@@ -103,7 +110,7 @@ export function createFileRoutes(
           // FileProperties: creationTime is not returned for files on Linux nodes.
           properties: {
             lastModified: batchTime(entry.modified),
-            contentLength: String(entry.kind === 'file' ? entry.data.length : 0),
+            contentLength: String(entry.kind === 'file' ? fileSize(entry) : 0),
             ...(entry.kind === 'file' ? { contentType: 'application/octet-stream' } : {}),
             fileMode: fileMode(entry),
           },

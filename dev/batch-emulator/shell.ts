@@ -28,7 +28,7 @@ import { commandBehaviour } from './command.js';
 import { type Bind, ContainerFs } from './container-fs.js';
 import { DOCKER_ERROR_EXIT, type DockerRun, parseDocker } from './docker.js';
 import { glob, hasWildcard, segmentRegExp } from './glob.js';
-import { baseName, type DirEntry, type Disk, type Entry, FsError, resolvePath } from './node-fs.js';
+import { baseName, type DirEntry, type Disk, type Entry, FsError, fileSize, resolvePath } from './node-fs.js';
 import type { AndOr, Command, IfCommand, Redirect, Script, SimpleCommand, Word } from './shell-parse.js';
 import { parseScript } from './shell-parse.js';
 
@@ -89,7 +89,11 @@ function fsMessage(e: unknown): string {
         ? 'Is a directory'
         : e.reason === 'EROFS'
           ? 'Read-only file system'
-          : 'File exists';
+          : e.reason === 'EACCES'
+            ? 'Permission denied'
+            : e.reason === 'EIO'
+              ? 'Input/output error'
+              : 'File exists';
 }
 
 function flagsAndOperands(args: readonly string[]): [Set<string>, string[]] {
@@ -449,7 +453,7 @@ function evaluateTest(sh: Shell, args: readonly string[]): number {
         return truth(operand !== '' && entry()?.kind === 'dir');
       case '-s': {
         const e = operand !== '' ? entry() : undefined;
-        return truth(e !== undefined && (e.kind === 'dir' || e.data.length > 0));
+        return truth(e !== undefined && (e.kind === 'dir' || fileSize(e) > 0));
       }
       default:
         sh.err(`sh: 1: test: ${op}: unexpected operator`);
@@ -541,7 +545,7 @@ function findPrintf(
     if (esc !== undefined) return escapes[esc]!;
     switch (directive) {
       case 's':
-        return String(found.entry.kind === 'file' ? found.entry.data.length : 4096);
+        return String(found.entry.kind === 'file' ? fileSize(found.entry) : 4096);
       case 'p':
         return found.shown;
       case 'P':
@@ -961,8 +965,13 @@ export function runScript(script: Script, run: ShellRun): ShellResult {
   try {
     sh.runAll(script.lists);
   } catch (e) {
-    if (!(e instanceof Exit)) throw e;
-    sh.status = e.code;
+    if (e instanceof FsError) {
+      // A host-backed share (host-fs.ts) failing under a command that cannot fail on the node's own
+      // disk (a write to an already open file): the script ends as a shell does on an I/O error.
+      sh.stderr.push(Buffer.from(`sh: 1: ${e.path}: ${fsMessage(e)}\n`));
+      sh.status = 2;
+    } else if (!(e instanceof Exit)) throw e;
+    else sh.status = e.code;
   }
   return {
     durationMs: sh.durationMs,

@@ -2,7 +2,8 @@
  * What a node does as it joins its pool, before it takes tasks (BatchStartTask in the data-plane spec):
  *
  * - its mounts appear under AZ_BATCH_NODE_MOUNTS_DIR, one directory per `relativeMountPath`; every
- *   node mounting the same share or container sees the same files;
+ *   node mounting the same share or container sees the same files (a host directory for an Azure
+ *   Files share the emulator maps, file-shares.ts);
  * - the pool's start task runs in AZ_BATCH_NODE_STARTUP_DIR (working directory `wd`, its resource files
  *   fetched there as a task's are, `stdout.txt` and `stderr.txt` beside it) with the emulator's shell.
  *   With `waitForSuccess` (the default) the node waits in `waitingforstarttask`; a non-zero exit is
@@ -16,10 +17,11 @@
  * `count` nodes exit 1 on every attempt.
  */
 import { commandBehaviour } from './command.js';
+import { attachMounts } from './file-shares.js';
 import { settle } from './job-prep.js';
 import type { FailureInfo, NodeRec, StartTaskRun } from './model.js';
-import { type DirEntry, FsError, NODE_MOUNTS_DIR, NODE_STARTUP_DIR, resolvePath } from './node-fs.js';
-import { mountPoints, poolIdentityIds, resourceFileIdentityFailure } from './pool-features.js';
+import { type DirEntry, FsError, NODE_STARTUP_DIR, resolvePath } from './node-fs.js';
+import { poolIdentityIds, resourceFileIdentityFailure } from './pool-features.js';
 import { armPreemption, rebucket } from './pools.js';
 import { defer, dockerAccess, nodeVariables, type RunOutcome, settings } from './runs.js';
 import { runScript } from './shell.js';
@@ -75,18 +77,6 @@ function intoService(s: AccountState, node: NodeRec, at: number): void {
   rebucket(node);
   markDirty(s, node.pool.key);
   armPreemption(s, node, at);
-}
-
-/** Each mount's storage, shared by every node that mounts it, at its relative mount path. */
-function attachMounts(s: AccountState, node: NodeRec, at: number): void {
-  for (const m of mountPoints(node.pool.body)) {
-    let entry = s.mounts.get(m.source);
-    if (!entry) {
-      entry = { kind: 'dir', children: new Map(), created: at, modified: at };
-      s.mounts.set(m.source, entry);
-    }
-    node.fs.attach(`${NODE_MOUNTS_DIR}/${m.relativeMountPath}`, entry, at);
-  }
 }
 
 function startEnv(s: AccountState, node: NodeRec, body: Body): Record<string, string> {

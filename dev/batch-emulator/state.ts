@@ -9,6 +9,7 @@
  */
 import type { SimClock } from './clock.js';
 import { type CoreQuotaSettings, defaultCoreQuotas } from './core-quotas.js';
+import type { FileShareMount } from './file-shares.js';
 import { MinHeap } from './heap.js';
 import type { ApplicationRec, JobRec, JobState, NodeRec, PoolRec, TaskRec } from './model.js';
 import type { DirEntry } from './node-fs.js';
@@ -69,6 +70,11 @@ export class AccountState {
   transfersLive = true;
   /** The storage behind pool mounts, by source (a share, a container): one directory every node mounts. */
   readonly mounts = new Map<string, DirEntry>();
+  /**
+   * Azure Files shares backed by host directories, by `<account>/<share>` (file-shares.ts): the
+   * emulator's configuration, kept by `reset`.
+   */
+  readonly fileShares = new Map<string, FileShareMount>();
   /** The account's name and URL, for AZ_BATCH_ACCOUNT_NAME / AZ_BATCH_ACCOUNT_URL. */
   readonly identity = { accountName: '', accountUrl: '' };
 

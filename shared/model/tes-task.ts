@@ -176,6 +176,8 @@ export interface TesTaskDoc {
   readonly batch?: {
     readonly state: string;
     readonly stateTransitionTime?: string;
+    /** When the attempt Batch last showed started: another start time is another attempt. */
+    readonly startTime?: string;
     readonly retryCount: number;
     readonly requeueCount: number;
   };

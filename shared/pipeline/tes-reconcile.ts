@@ -191,17 +191,19 @@ async function applyTask(
       if (isFinalTesState(current.state)) return undefined;
       const prior = current.batch;
       let logs: TesTaskLog[] = [...current.logs];
-      // Each requeue (a preempted or lost node) ended an attempt: its log stays, a new one begins.
-      const requeues = task.requeueCount - (prior?.requeueCount ?? 0);
-      for (let i = 0; i < requeues; i++) {
+      // An attempt that ended without the task completing (its Spot node preempted, its node lost or
+      // removed): Batch puts the task back in the queue. Preemption does not count in `requeueCount`
+      // (the spec counts user requests only), so it shows as a running task back to `active`, or
+      // running again from another start time; the ended attempt keeps its log, a new one begins.
+      if (endedAttempt(prior, task)) {
         const last = logs[logs.length - 1];
-        const attempt = logs.length;
         const closed: TesTaskLog = {
           ...(last ?? { logs: [], outputs: [] }),
-          ...(last?.start_time && !last.end_time ? { end_time: now } : {}),
+          ...(prior?.startTime && !last?.start_time ? { start_time: prior.startTime } : {}),
+          ...(!last?.end_time ? { end_time: task.state === 'active' ? task.stateTransitionTime : now } : {}),
           system_logs: [
             ...(last?.system_logs ?? []),
-            `attempt ${attempt + 1} did not finish: Batch put the task back in the queue (its node was preempted or lost)`,
+            `attempt ${Math.max(1, logs.length)} did not finish: its node was preempted or lost, and Batch put the task back in the queue`,
           ],
         };
         logs = last ? [...logs.slice(0, -1), closed] : [closed];
@@ -236,6 +238,7 @@ async function applyTask(
         batch: {
           state: task.state,
           stateTransitionTime: task.stateTransitionTime,
+          ...(task.startTime ? { startTime: task.startTime } : {}),
           retryCount: task.retryCount,
           requeueCount: task.requeueCount,
         },
@@ -246,6 +249,15 @@ async function applyTask(
     doc,
   );
   return result?.changed === true;
+}
+
+/** Whether the attempt seen before ended without the task completing (see applyTask). */
+function endedAttempt(prior: TesTaskDoc['batch'], task: EndedTaskInfo): boolean {
+  if (!prior) return false;
+  if (task.requeueCount > prior.requeueCount || task.retryCount > prior.retryCount) return true;
+  const ran = prior.state === 'running' || prior.state === 'preparing';
+  if (ran && task.state === 'active') return true;
+  return ran && !!prior.startTime && !!task.startTime && task.startTime !== prior.startTime;
 }
 
 /** The later view of an attempt wins, but the system logs of both are kept. */

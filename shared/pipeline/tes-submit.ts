@@ -13,6 +13,7 @@ import { BatchError } from '../adapters/batch/batch-error.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
 import type { TesTaskStore } from '../adapters/cosmos/tes-store.js';
 import { queueNames } from '../adapters/queues/names.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
@@ -31,6 +32,8 @@ import { type LaneState, openLane } from './tes-lanes.js';
 export interface TesSubmitDeps {
   readonly tesTasks: TesTaskStore;
   readonly jobs: JobStore;
+  /** The tenant's TES file systems, which its lanes mount (tes-lanes.ts). */
+  readonly tenants: Pick<TenantStore, 'get'>;
   readonly queues: QueueGateway;
   readonly batch: BatchGateway;
   readonly clock: Clock;
@@ -137,7 +140,10 @@ async function addRound(
 ): Promise<boolean> {
   const bodies: { task: TesTaskDoc; body: TaskBody }[] = [];
   for (const task of tasks) {
-    const built = tesTaskBody(task, { allowLoopbackHttp: deps.allowLoopbackHttp });
+    const built = tesTaskBody(task, {
+      allowLoopbackHttp: deps.allowLoopbackHttp,
+      fileSystems: lane.fileSystems,
+    });
     if (built.ok) bodies.push({ task, body: built.body });
     else {
       await endTask(task, built.reason, deps);

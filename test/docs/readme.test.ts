@@ -62,6 +62,27 @@ describe('the README', () => {
     expect(done.taskCounts.succeeded).toBe(job.tasks.length);
   });
 
+  it('runs its TES task as written, with HTTP Basic as the tenant', async () => {
+    const curl = codeBlock('sh', '/api/ga4gh/tes/v1/tasks');
+    expect(curl).toContain('-u dev:dev-key');
+    const body = /-d '([\s\S]*?)'\n/.exec(curl)?.[1];
+    const res = await stack.request('/ga4gh/tes/v1/tasks', {
+      method: 'POST',
+      body: body!,
+      key: null,
+      headers: { authorization: `Basic ${Buffer.from(`dev:${TEST_API_KEY}`).toString('base64')}` },
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const { id } = (await res.json()) as { id: string };
+    const done = await waitFor(
+      async () =>
+        (await (await stack.request(`/ga4gh/tes/v1/tasks/${id}?view=FULL`)).json()) as { state: string },
+      (t) => ['COMPLETE', 'EXECUTOR_ERROR', 'SYSTEM_ERROR'].includes(t.state),
+      { timeoutMs: 60_000, what: 'the README TES task' },
+    );
+    expect(done.state).toBe('COMPLETE');
+  });
+
   it('runs its first job over the queue as written, signed with the local intake secret', async () => {
     const script = codeBlock('js', "'job-requests'");
     expect(script).toContain(sampleIntakeSecret);
