@@ -11,7 +11,7 @@ import {
   tenantIdPattern,
 } from '../shared/adapters/cosmos/tenant-store.js';
 import { createKeyVaultSecretStore, withSecretStore } from '../shared/adapters/key-vault/secret-store.js';
-import { policyChangeFromArgs, tenantPolicy } from '../shared/model/tenant-policy.js';
+import { checkPolicyChange, policyChangeFromArgs, tenantPolicy } from '../shared/model/tenant-policy.js';
 import { localSettingsValuesOrNone } from './host/config.js';
 
 async function main(): Promise<void> {
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       'allow-subnet': { type: 'string', multiple: true },
       'allow-start-task': { type: 'string' },
       'allow-secret': { type: 'string', multiple: true },
+      'tes-file-system': { type: 'string', multiple: true },
       settings: { type: 'string', default: 'local.settings.json' },
     },
   });
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     ...(values['allow-subnet'] ? { allowSubnets: values['allow-subnet'] } : {}),
     ...(values['allow-start-task'] !== undefined ? { allowStartTask: values['allow-start-task'] } : {}),
     ...(values['allow-secret'] ? { allowSecrets: values['allow-secret'] } : {}),
+    ...(values['tes-file-system'] ? { tesFileSystems: values['tes-file-system'] } : {}),
   });
   if (!policy.ok) {
     console.error(`tenant:add: ${policy.message}`);
@@ -54,7 +56,8 @@ async function main(): Promise<void> {
         '    [--new-key | --api-key <key>] [--revoke-key <key>]... [--rotate-webhook-secret] [--rotate-intake-secret]',
         '    [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]',
         '    [--allow-identity <identity ARM id>]... [--allow-subnet <subnet ARM id>]...',
-        '    [--allow-start-task true|false] [--allow-secret <secret name>]... [--settings <file>]',
+        '    [--allow-start-task true|false] [--allow-secret <secret name>]...',
+        '    [--tes-file-system <root>=<storage account>/<file share>:<secret name>]... [--settings <file>]',
       ].join('\n'),
     );
     process.exit(2);
@@ -88,6 +91,14 @@ async function main(): Promise<void> {
     ? withSecretStore(inner, createKeyVaultSecretStore(env.KEY_VAULT_URI, new DefaultAzureCredential()))
     : inner;
   const existing = await store.get(tenant);
+  // The rules across fields (a TES file system's key must be a granted secret, perhaps granted in an
+  // earlier run) hold for the policy as it will be stored: checked here for a clear refusal.
+  const checked = checkPolicyChange(existing?.policy, policy.change);
+  if (!checked.ok) {
+    client.dispose();
+    console.error(`tenant:add: ${checked.message}; nothing was changed`);
+    process.exit(2);
+  }
   // Checked before anything is written, for a clear refusal; the store's conditional create keeps
   // the rule when two runs race.
   if (givenKey !== undefined) {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { identityIdSchema, sameAzureId, subnetIdSchema } from './azure-ids.js';
+import { type MountSpec, managedPoolSchema } from './request-schema.js';
 import { secretNameSchema } from './secret-refs.js';
 
 export interface TenantLimits {
@@ -67,7 +68,29 @@ export interface TenantPolicy {
   readonly allowStartTask: boolean;
   /** Names of the tenant's secrets that requests may reference (`{ "secretRef": name }`). Default none. */
   readonly allowedSecrets: readonly string[];
+  /**
+   * Shared file systems the tenant's TES tasks read and write through `file://<root>/…` URLs
+   * (docs/tes.md, "Shared file systems"): each an Azure Files share, mounted on every node of the
+   * tenant's TES lanes, that the workflow engine's machine mounts at `root`. Default none.
+   */
+  readonly tesFileSystems: readonly TesFileSystem[];
 }
+
+/** An Azure Files mount, as a managed pool's request gives it (`pool.mounts[]`). */
+export type AzureFilesMount = Extract<MountSpec, { azureFiles: unknown }>;
+
+/**
+ * A TES shared file system: `file://<root>/<rest>` names `<rest>` on the share, which the engine's
+ * machine mounts at `root` and every node of the tenant's TES lanes at
+ * `$AZ_BATCH_NODE_MOUNTS_DIR/<mount.azureFiles.relativeMountPath>`.
+ */
+export interface TesFileSystem {
+  readonly root: string;
+  readonly mount: AzureFilesMount;
+}
+
+/** At most this many TES file systems per tenant. */
+export const MAX_TES_FILE_SYSTEMS = 4;
 
 export const defaultTenantLimits: TenantLimits = {
   maxActiveJobs: 25,
@@ -83,8 +106,44 @@ export const defaultTenantLimits: TenantLimits = {
   maxRetriesPerJob: 10,
 };
 
-/** The stored overrides (operator-written; validated on write and on read). */
-export const tenantPolicyOverridesSchema = z.strictObject({
+/**
+ * Why `root` cannot be a TES file system's root, or undefined: an absolute POSIX folder path without
+ * a trailing slash, empty, `.` or `..` segments or control characters, and not `/` itself (every
+ * `file://` URL would then name the share).
+ */
+export function tesRootProblem(root: string): string | undefined {
+  if (!root.startsWith('/')) return 'must be an absolute path (starting with /)';
+  if (root === '/') return 'must not be / itself: give the folder where the share is mounted';
+  if (root.endsWith('/')) return 'must not end with /';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(root)) return 'must not contain control characters';
+  const segments = root.slice(1).split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..'))
+    return "must not have empty, '.' or '..' segments";
+  return undefined;
+}
+
+/** The request's `mount` (request-schema.ts), here only Azure Files: Batch mounts shares with their key. */
+const tesFileSystemMount = managedPoolSchema.shape.mounts
+  .unwrap()
+  .element.refine(
+    (m) => 'azureFiles' in m,
+    'must be { "azureFiles": { "accountName", "shareName", "relativeMountPath", "mountOptions"?, "accountKey": { "secretRef" } } }: a TES file system is an Azure Files share',
+  );
+
+const tesFileSystemSchema = z.strictObject({
+  root: z
+    .string()
+    .max(1024)
+    .superRefine((root, ctx) => {
+      const problem = tesRootProblem(root);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  mount: tesFileSystemMount,
+});
+
+/** The overrides' fields, each checked alone (an operator's change is read with this). */
+const tenantPolicyOverridesFields = z.strictObject({
   limits: z
     .strictObject({
       // The ledger holds one entry per active job in one document: 10,000 keeps it far under 2 MB.
@@ -111,6 +170,48 @@ export const tenantPolicyOverridesSchema = z.strictObject({
   subnets: z.array(subnetIdSchema).max(100).optional(),
   allowStartTask: z.boolean().optional(),
   secrets: z.array(secretNameSchema).max(1000).optional(),
+  tesFileSystems: z.array(tesFileSystemSchema).max(MAX_TES_FILE_SYSTEMS).optional(),
+});
+
+/**
+ * The stored overrides (operator-written; validated on write and on read): the fields, and the rules
+ * across them. Each TES file system's root and mount folder is its own, and its share's key is one
+ * of the tenant's granted `secrets` (the lane's pool references it as any pool mount does, and pool
+ * requests may reference only granted secrets: check-tenant-policy.ts).
+ */
+export const tenantPolicyOverridesSchema = tenantPolicyOverridesFields.superRefine((o, ctx) => {
+  const fileSystems = o.tesFileSystems ?? [];
+  const granted = new Set((o.secrets ?? []).map((s) => s.toLowerCase()));
+  const roots = new Map<string, number>();
+  const folders = new Map<string, number>();
+  fileSystems.forEach((fs, i) => {
+    if (!('azureFiles' in fs.mount)) return;
+    const files = fs.mount.azureFiles;
+    const sameRoot = roots.get(fs.root);
+    if (sameRoot !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tesFileSystems', i, 'root'],
+        message: `is also the root of tesFileSystems[${sameRoot}]`,
+      });
+    else roots.set(fs.root, i);
+    const folder = files.relativeMountPath.toLowerCase();
+    const sameFolder = folders.get(folder);
+    if (sameFolder !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tesFileSystems', i, 'mount', 'azureFiles', 'relativeMountPath'],
+        message: `is also the folder of tesFileSystems[${sameFolder}] (each share needs its own, ignoring case)`,
+      });
+    else folders.set(folder, i);
+    const secret = files.accountKey.secretRef;
+    if (!granted.has(secret.toLowerCase()))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tesFileSystems', i, 'mount', 'azureFiles', 'accountKey', 'secretRef'],
+        message: `the share's key, secret '${secret}', is not one of the tenant's granted secrets: grant it too (--allow-secret ${secret}) and set its value (npm run tenant:secret -- <tenant> ${secret})`,
+      });
+  });
 });
 
 export type TenantPolicyOverrides = z.infer<typeof tenantPolicyOverridesSchema>;
@@ -131,6 +232,9 @@ export function tenantPolicy(overrides: TenantPolicyOverrides | undefined): Tena
     allowedSubnets: o.subnets ?? [],
     allowStartTask: o.allowStartTask ?? false,
     allowedSecrets: o.secrets ?? [],
+    tesFileSystems: (o.tesFileSystems ?? []).flatMap((fs) =>
+      'azureFiles' in fs.mount ? [{ root: fs.root, mount: fs.mount }] : [],
+    ),
   };
 }
 
@@ -165,17 +269,44 @@ export function mergePolicyOverrides(
   current: TenantPolicyOverrides | undefined,
   change: TenantPolicyOverrides,
 ): TenantPolicyOverrides {
+  return tenantPolicyOverridesSchema.parse(mergedOverrides(current, change));
+}
+
+/**
+ * What `mergePolicyOverrides` would store, or why it refuses the change (the rules across fields,
+ * such as a TES file system's key not being a granted secret), in words an operator can act on.
+ */
+export function checkPolicyChange(
+  current: TenantPolicyOverrides | undefined,
+  change: TenantPolicyOverrides,
+): { ok: true; merged: TenantPolicyOverrides } | { ok: false; message: string } {
+  const parsed = tenantPolicyOverridesSchema.safeParse(mergedOverrides(current, change));
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error.issues) };
+  return { ok: true, merged: parsed.data };
+}
+
+function mergedOverrides(
+  current: TenantPolicyOverrides | undefined,
+  change: TenantPolicyOverrides,
+): TenantPolicyOverrides {
   const merged: TenantPolicyOverrides = { ...current, ...change };
   if (current?.limits || change.limits) merged.limits = { ...current?.limits, ...change.limits };
-  return tenantPolicyOverridesSchema.parse(merged);
+  return merged;
 }
+
+const issuesText = (issues: readonly z.core.$ZodIssue[]) =>
+  issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
 
 /**
  * An operator's policy change from command-line words: `--limit name=value` (numbers, or a comma list
  * for `allowedVmSizes`, `all` for every size), `--allow-pool id`, `--allow-admin-tasks true|false`,
  * `--allow-identity <ARM id>`, `--allow-subnet <ARM id>`, `--allow-start-task true|false`,
- * `--allow-secret <name>`. A list given replaces the stored one (an empty run leaves it). Validated
- * with the stored schema, so a typo is refused before anything is written.
+ * `--allow-secret <name>`, `--tes-file-system <root>=<account>/<share>:<secret name>` (a TES shared
+ * file system: the Azure Files share `<share>` of storage account `<account>`, its key the tenant's
+ * secret `<secret name>`, mounted on the nodes at `tes-fs-<index>`). A list given replaces the stored
+ * one (an empty run leaves it). Each field is validated as stored, so a typo is refused before
+ * anything is written; the rules across fields (a share's key must be a granted secret, perhaps
+ * granted in an earlier run) are checked against the stored policy by `checkPolicyChange`.
  */
 export function policyChangeFromArgs(args: {
   readonly limits?: readonly string[];
@@ -185,6 +316,7 @@ export function policyChangeFromArgs(args: {
   readonly allowSubnets?: readonly string[];
   readonly allowStartTask?: string;
   readonly allowSecrets?: readonly string[];
+  readonly tesFileSystems?: readonly string[];
 }): { ok: true; change: TenantPolicyOverrides } | { ok: false; message: string } {
   const limits: Record<string, unknown> = {};
   for (const word of args.limits ?? []) {
@@ -220,12 +352,38 @@ export function policyChangeFromArgs(args: {
     change.allowStartTask = args.allowStartTask === 'true';
   }
   if (args.allowSecrets && args.allowSecrets.length > 0) change.secrets = [...args.allowSecrets];
-  const parsed = tenantPolicyOverridesSchema.safeParse(change);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-    };
+  if (args.tesFileSystems && args.tesFileSystems.length > 0) {
+    const fileSystems: unknown[] = [];
+    for (const [index, word] of args.tesFileSystems.entries()) {
+      const parsed = tesFileSystemFromWord(word, index);
+      if (typeof parsed === 'string') return { ok: false, message: `--tes-file-system ${word}: ${parsed}` };
+      fileSystems.push(parsed);
+    }
+    change.tesFileSystems = fileSystems;
   }
+  const parsed = tenantPolicyOverridesFields.safeParse(change);
+  if (!parsed.success) return { ok: false, message: issuesText(parsed.error.issues) };
   return { ok: true, change: parsed.data };
+}
+
+/**
+ * `<root>=<account>/<share>:<secret name>` as a TES file system mounted at `tes-fs-<index>`, or what
+ * is wrong with it. The root is what comes before the last `=` (account, share and secret names hold
+ * none); the parts are checked by the schema.
+ */
+function tesFileSystemFromWord(word: string, index: number): object | string {
+  const eq = word.lastIndexOf('=');
+  const share = /^([^/]+)\/([^:]+):(.+)$/.exec(word.slice(eq + 1));
+  if (eq <= 0 || !share) return 'give <root>=<storage account>/<file share>:<secret name>';
+  return {
+    root: word.slice(0, eq),
+    mount: {
+      azureFiles: {
+        accountName: share[1],
+        shareName: share[2],
+        relativeMountPath: `tes-fs-${index}`,
+        accountKey: { secretRef: share[3] },
+      },
+    },
+  };
 }

@@ -16,7 +16,9 @@
  *                                            `ignore_error` let the run go on, 0 if not, and its start
  *                                            and end (UTC, RFC 3339 with milliseconds)
  *   fail <text>                              the wrapper itself failed (preparing a folder, staging an
- *                                            input); no executor runs after it
+ *                                            input: no executor runs after it; writing an executor's
+ *                                            stdout or stderr, copying an output to a shared file
+ *                                            system)
  *   output <k> <bytes> <relative path>       a file output k left: its size and its path below the
  *                                            output's listing root (empty for a FILE output); the path
  *                                            is the rest of the line and may hold spaces
@@ -25,7 +27,11 @@
  * Lines of other kinds are ignored (later versions may add some). Outputs are listed with `find` as
  * they lie on the node after the last executor; Batch's upload rules then decide which of them are
  * uploaded (OutputFile.filePattern: wildcards skip names starting with `.`), and `tesOutcome` keeps
- * exactly those, so `tesTaskLog.outputs` names the blobs Batch wrote.
+ * exactly those, so `tesTaskLog.outputs` names the blobs Batch wrote. Outputs to a shared file system
+ * (`file://` URLs, planner/tes-task-body.ts) are copied by the wrapper itself before they are listed:
+ * every file of a DIRECTORY output (hidden ones too), the matches of a wildcard as bash's glob takes
+ * them (the same rule as Batch's); a copy that failed is a `fail` line. Each listed file's URL is the
+ * output's URL plus its relative path, percent-encoded segment by segment.
  */
 import { redactSas } from '../core/redact-sas.js';
 import type {
@@ -309,13 +315,16 @@ function describeFailure(failure: NonNullable<TesBatchView['failure']>): string 
 function fileUrl(url: string, suffix: string): string {
   const bare = url.replace(/[?#].*$/s, '');
   if (suffix === '') return bare;
-  const encode = /^https?:\/\//i.test(bare);
+  const encode = /^(?:https?|file):/i.test(bare);
   const tail = suffix
     .split('/')
     .map((s) => (encode ? encodeURIComponent(s) : s))
     .join('/');
   return `${bare.replace(/\/+$/, '')}/${tail}`;
 }
+
+/** A `file:` URL reaching a report names a shared file system (any other was refused at create). */
+const isSharedUrl = (url: string) => /^file:/i.test(url);
 
 const joinPath = (dir: string, relative: string) =>
   relative === '' ? dir : `${dir === '/' ? '' : dir}/${relative}`;
@@ -333,7 +342,8 @@ function outputLogs(report: TesRunReport, outputs: readonly TesOutput[]): TesOut
       if (rel === '')
         logs.push({ url: fileUrl(output.url, ''), path: plan.path, size_bytes: listed.sizeBytes });
     } else if (plan.kind === 'directory') {
-      if (batchPatternMatches(DIRECTORY_PATTERN, rel))
+      // Copied to a shared file system with `cp -R`, which takes hidden files too.
+      if (isSharedUrl(output.url) || batchPatternMatches(DIRECTORY_PATTERN, rel))
         logs.push({
           url: fileUrl(output.url, rel),
           path: joinPath(plan.path, rel),

@@ -24,6 +24,15 @@
  * segments; the az:// and bare path forms are rewritten to https first, so the same holds for them.
  * A query is kept (as `sas`) only when it carries a SAS, recognised by its `sig` parameter; any
  * other query is dropped.
+ *
+ * `file://<root>/<rest>` (also `file:<root>/<rest>` and `file://localhost/…`, as clients write them)
+ * with `<root>` one of the tenant's TES file systems (`sharedRoots`, the longest that matches) is a
+ * file on that shared file system ('shared'), `<rest>` its path below the root: cwl-tes and other
+ * engines with a shared-file-system executor write every input and output so (docs/tes.md, "Shared
+ * file systems"). The path is read as the WHATWG URL parser reads file URLs (`.` and `..` segments
+ * resolved before the root is matched, so no URL names a file outside its root), then percent-decoded
+ * once per segment; a decoded segment holding `/` or NUL is refused. Any other `file:` URL names a
+ * file on the client's machine, which no node can read: unsupported.
  */
 import { redactSas } from '../core/redact-sas.js';
 
@@ -38,7 +47,21 @@ export type TesUrl =
       readonly sas?: string;
     }
   | { readonly kind: 'http'; readonly url: string }
+  | {
+      readonly kind: 'shared';
+      /** The index of the file system in `sharedRoots` (and in the tenant's `tesFileSystems`). */
+      readonly fileSystem: number;
+      /** Below the root, decoded, '/'-separated, without a leading or trailing '/'; '' for the root. */
+      readonly path: string;
+    }
   | { readonly kind: 'unsupported'; readonly scheme: string; readonly reason: string };
+
+export interface TesUrlOptions {
+  /** The local stack's Azurite URLs (http://127.0.0.1) are Blob URLs. */
+  readonly allowLoopbackHttp: boolean;
+  /** The roots of the tenant's TES file systems (tenant policy `tesFileSystems`), in their order. */
+  readonly sharedRoots?: readonly string[];
+}
 
 /** What Slotwise can stage, for messages about the rest. */
 export const SUPPORTED_URL_FORMS =
@@ -53,7 +76,7 @@ const BLOB_HOST = /^[a-z0-9]{3,24}\.(?:z\d{2}\.)?blob\.[^.]+(?:\.[^.]+)+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-export function classifyTesUrl(url: string, options: { allowLoopbackHttp: boolean }): TesUrl {
+export function classifyTesUrl(url: string, options: TesUrlOptions): TesUrl {
   if (CONTROL.test(url)) return unsupported('', 'contains control characters');
   if (url.startsWith('/') && !url.startsWith('//')) {
     return viaHttps(
@@ -70,6 +93,7 @@ export function classifyTesUrl(url: string, options: { allowLoopbackHttp: boolea
     if (!url.slice(3).startsWith('//')) return unsupported('az', 'must be az://<account>/<container>/<path>');
     return viaHttps(url.slice(5), 'az', 'az:// URLs are read as az://<account>/<container>/<path>');
   }
+  if (scheme === 'file') return classifyFile(url, options.sharedRoots ?? []);
   if (scheme !== 'http' && scheme !== 'https') {
     return unsupported(
       scheme,
@@ -112,7 +136,44 @@ function viaHttps(rest: string, scheme: string, form: string): TesUrl {
   return blobIn(parsed, `https://${parsed.host}`, 0, scheme);
 }
 
-function classifyHttp(url: URL, scheme: string, options: { allowLoopbackHttp: boolean }): TesUrl {
+function classifyFile(url: string, roots: readonly string[]): TesUrl {
+  const noShare = `${
+    roots.length === 0
+      ? 'file:// URLs name files on a machine no Batch node can read, and this tenant has no shared file system for TES (docs/tes.md, "Shared file systems")'
+      : `file:// URLs must name a file on one of this tenant's shared file systems (${roots.join(', ')})`
+  }; Slotwise also stages ${SUPPORTED_URL_FORMS}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return unsupported('file', 'is not a valid URL');
+  }
+  // file://localhost/… is the local machine too (RFC 8089); the URL parser drops `localhost`.
+  if (parsed.host !== '') return unsupported('file', `names host '${clip(parsed.host)}'; ${noShare}`);
+  const segments: string[] = [];
+  try {
+    for (const raw of parsed.pathname.split('/').slice(1)) {
+      if (raw === '') continue;
+      const segment = decodeURIComponent(raw);
+      if (segment.includes('/') || segment.includes('\0'))
+        return unsupported('file', "has a path segment holding an encoded '/' or NUL");
+      segments.push(segment);
+    }
+  } catch {
+    return unsupported('file', 'has a malformed percent-escape (%XX) in its path');
+  }
+  const path = `/${segments.join('/')}`;
+  let best: { index: number; root: string } | undefined;
+  roots.forEach((root, index) => {
+    const under = path === root || path.startsWith(`${root}/`);
+    if (under && (!best || root.length > best.root.length)) best = { index, root };
+  });
+  if (!best) return unsupported('file', noShare);
+  const found: { index: number; root: string } = best;
+  return { kind: 'shared', fileSystem: found.index, path: path.slice(found.root.length + 1) };
+}
+
+function classifyHttp(url: URL, scheme: string, options: TesUrlOptions): TesUrl {
   if (url.username || url.password) {
     return unsupported(scheme, 'must not carry a user name or password (give a SAS in the query)');
   }

@@ -10,9 +10,16 @@
  * unfinished tasks. Ids are `tes-<lane key>-<generation>`: a lane that ended (its pool could not
  * allocate, or the tenant cancelled it) is followed by the next generation, and racing openers
  * agree on the id, so one lane is opened, never two.
+ *
+ * A tenant's TES file systems (tenant policy `tesFileSystems`) are mounted on every lane's pool
+ * (`pool.mounts`), and the lane key covers them (planner/tes-placement.ts `tesLaneKey`). A lane is
+ * opened, and its tasks' bodies built, only with the file systems the key was made from: tasks
+ * placed before the tenant's file systems changed are refused, never sent to a pool whose shares
+ * differ from what their bodies expect.
  */
 import { createHash } from 'node:crypto';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
 import { queueNames } from '../adapters/queues/names.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
 import type { Clock, Ids } from '../core/clock.js';
@@ -20,10 +27,14 @@ import { SlotwiseError } from '../core/errors.js';
 import type { JobDoc } from '../model/job.js';
 import { newJobDoc } from '../model/lifecycle.js';
 import type { JobRequest } from '../model/request-schema.js';
+import { type TesFileSystem, tenantPolicy } from '../model/tenant-policy.js';
 import type { TesPlacement } from '../model/tes-task.js';
+import { tesLaneKey } from '../planner/tes-placement.js';
 
 export interface LaneDeps {
   readonly jobs: JobStore;
+  /** The tenant's TES file systems are read from its policy. */
+  readonly tenants: Pick<TenantStore, 'get'>;
   readonly queues: QueueGateway;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -38,21 +49,39 @@ export function laneJobId(laneKey: string, generation: number): string {
 
 export type LaneState =
   /** Its Batch job exists: tasks can be added. */
-  | { readonly kind: 'ready'; readonly lane: JobDoc; readonly batchJobId: string; readonly poolId: string }
+  | {
+      readonly kind: 'ready';
+      readonly lane: JobDoc;
+      readonly batchJobId: string;
+      readonly poolId: string;
+      /** What its pool mounts: the bodies of its tasks stage `file://` URLs through them. */
+      readonly fileSystems: readonly TesFileSystem[];
+    }
   /** Being planned or submitted (or waiting for room under a limit, `lane.waiting` says which). */
   | { readonly kind: 'opening'; readonly lane: JobDoc }
-  /** Its plan was refused: every task of the key would be refused the same way. */
-  | { readonly kind: 'rejected'; readonly lane: JobDoc; readonly reason: string };
+  /**
+   * Its plan was refused, or the key's tasks were placed with other file systems than the tenant
+   * has now (no lane then): every task of the key would be refused the same way.
+   */
+  | { readonly kind: 'rejected'; readonly lane?: JobDoc; readonly reason: string };
 
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /** The key's open lane, opened if there is none. */
 export async function openLane(tenant: string, placement: TesPlacement, deps: LaneDeps): Promise<LaneState> {
+  const fileSystems = tenantPolicy((await deps.tenants.get(tenant))?.policy).tesFileSystems;
+  if (tesLaneKey(tenant, placement, fileSystems) !== placement.laneKey) {
+    return {
+      kind: 'rejected',
+      reason:
+        "the tenant's TES file systems changed after the task was created (its lane would mount other shares); create the task again",
+    };
+  }
   for (let generation = 1; generation <= MAX_GENERATIONS; generation++) {
     const jobId = laneJobId(placement.laneKey, generation);
     let lane = await deps.jobs.get(tenant, jobId);
     if (!lane) {
-      const request = laneRequest(jobId, placement);
+      const request = laneRequest(jobId, placement, fileSystems);
       const created = await deps.jobs.create(
         newJobDoc(tenant, jobId, request, requestHashOf(request), deps.clock.now(), deps.ids.uuid(), {
           lane: { kind: 'tes', key: placement.laneKey },
@@ -67,7 +96,7 @@ export async function openLane(tenant: string, placement: TesPlacement, deps: La
     }
     if (ENDED.has(lane.state) || lane.lane?.closedAt) continue;
     if ((lane.state === 'submitted' || lane.state === 'running') && lane.batch)
-      return { kind: 'ready', lane, batchJobId: lane.batch.jobId, poolId: lane.batch.poolId };
+      return { kind: 'ready', lane, batchJobId: lane.batch.jobId, poolId: lane.batch.poolId, fileSystems };
     return { kind: 'opening', lane };
   }
   throw new SlotwiseError(
@@ -76,8 +105,15 @@ export async function openLane(tenant: string, placement: TesPlacement, deps: La
   );
 }
 
-/** The lane's job request: the pool spec only; tasks come later, through the TES submitter. */
-export function laneRequest(jobId: string, placement: TesPlacement): JobRequest {
+/**
+ * The lane's job request: the pool spec only (with the tenant's TES file systems mounted); tasks
+ * come later, through the TES submitter.
+ */
+export function laneRequest(
+  jobId: string,
+  placement: TesPlacement,
+  fileSystems: readonly TesFileSystem[] = [],
+): JobRequest {
   return {
     id: jobId,
     displayName: `TES tasks on ${placement.vmSize}${placement.lowPriority ? ' (Spot)' : ''}`,
@@ -86,6 +122,7 @@ export function laneRequest(jobId: string, placement: TesPlacement): JobRequest 
       taskSlotsPerNode: placement.taskSlotsPerNode,
       maxNodes: placement.maxNodes,
       ...(placement.lowPriority ? { lowPriority: true } : {}),
+      ...(fileSystems.length > 0 ? { mounts: fileSystems.map((f) => f.mount) } : {}),
     },
     tasks: [],
     // TES tasks upload their own logs and report (planner/tes-task-body.ts).

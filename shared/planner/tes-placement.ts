@@ -20,9 +20,13 @@
  *   has no Spot nodes (Batch service allocation mode), the task runs on dedicated nodes, which
  *   `preemptible: true` also allows, with a warning.
  * - `zones` cannot be honoured: Batch places the nodes of a pool itself.
+ * - A tenant with TES file systems (tenant policy `tesFileSystems`) has them mounted on every lane's
+ *   pool, whether a task uses them or not, so its lane key covers them too: one lane per spec, and a
+ *   change of file systems opens new lanes rather than sending tasks to pools that lack a share.
  */
 import { createHash } from 'node:crypto';
 import { type FieldError, fieldError } from '../model/field-error.js';
+import type { TesFileSystem } from '../model/tenant-policy.js';
 import type { TesPlacement, TesTaskRequest } from '../model/tes-task.js';
 import { tryGetVmSize, type VmSize } from '../model/vm-sizes.js';
 
@@ -54,6 +58,8 @@ export interface TesPlacementOptions {
   readonly maxNodes: number;
   /** Whether the Batch account has Spot nodes (user subscription mode); absent → true. */
   readonly lowPriorityAvailable?: boolean;
+  /** The tenant's TES file systems, which its lanes' pools mount; absent → none. */
+  readonly fileSystems?: readonly TesFileSystem[];
 }
 
 export type TesPlacementResult =
@@ -136,19 +142,33 @@ export function placeTesTask(
     );
   }
 
-  const vmSize = size.name;
+  const spec = {
+    vmSize: size.name,
+    taskSlotsPerNode,
+    requiredSlots,
+    lowPriority,
+    maxNodes: options.maxNodes,
+  };
   return {
     ok: true,
-    placement: {
-      laneKey: laneKeyOf(tenant, vmSize, taskSlotsPerNode, lowPriority, options.maxNodes),
-      vmSize,
-      taskSlotsPerNode,
-      requiredSlots,
-      lowPriority,
-      maxNodes: options.maxNodes,
-    },
+    placement: { laneKey: tesLaneKey(tenant, spec, options.fileSystems ?? []), ...spec },
     warnings,
   };
+}
+
+/**
+ * The lane key of a placement spec for a tenant with these TES file systems: what `placeTesTask`
+ * gives, so a stage can tell whether a task was placed with the file systems the tenant has now.
+ */
+export function tesLaneKey(
+  tenant: string,
+  spec: Pick<TesPlacement, 'vmSize' | 'taskSlotsPerNode' | 'lowPriority' | 'maxNodes'>,
+  fileSystems: readonly TesFileSystem[],
+): string {
+  const key = laneKeyOf(tenant, spec.vmSize, spec.taskSlotsPerNode, spec.lowPriority, spec.maxNodes);
+  if (fileSystems.length === 0) return key;
+  const mounts = JSON.stringify(fileSystems.map((f) => [f.root, f.mount]));
+  return createHash('sha256').update(`${key}\n${mounts}`, 'utf8').digest('hex').slice(0, 16);
 }
 
 /**

@@ -51,6 +51,20 @@
  * them. The wrapper lists every output file with its size (`find`) into the report, so Slotwise
  * can fill tesTaskLog.outputs.
  *
+ * Shared file systems (`file://<root>/…` on one of the tenant's TES file systems, tes-urls.ts; the
+ * lane's pool mounts file system i, an Azure Files share, at `$AZ_BATCH_NODE_MOUNTS_DIR/<its
+ * relativeMountPath>`, Batch's MountConfiguration): the wrapper first checks that every file system
+ * the task uses is mounted (a folder there), and never makes that folder itself, so a write can only
+ * land on the share. A FILE input is copied from the share into the mirror (`cp`), a DIRECTORY input
+ * its contents (`cp -R <dir>/.`), parent folders made first. After the executors, whatever their
+ * outcome (as Batch uploads on task completion), each output is copied back: a FILE output the file
+ * (when the executors made it), a DIRECTORY output its contents recursively (hidden files too) into
+ * the URL's folder, a wildcard output each match into the URL's folder plus (the pattern's folder −
+ * path_prefix), as for Blob outputs. A wildcard of a shared output may stand only in the path's last
+ * segment (bash matches it, as Batch would: not names starting with `.`; a matching folder is copied
+ * whole). Copied outputs are listed in the report like uploaded ones. A failed copy is a `fail` line
+ * naming the input or output and its URL (SYSTEM_ERROR).
+ *
  * Refused (`ok: false`, a reason naming the input or output, never a SAS): a URL Slotwise cannot
  * stage (tes-urls.ts), an output URL that is not Azure Blob storage with a SAS, a DIRECTORY input
  * that is not a Blob URL, a path_prefix Batch's naming cannot express (it must end at a folder of
@@ -68,6 +82,7 @@ import {
   type ResourceFileBody,
   type TaskBody,
 } from '../model/batch-bodies.js';
+import type { TesFileSystem } from '../model/tenant-policy.js';
 import {
   DIRECTORY_PATTERN,
   listingDepth,
@@ -81,7 +96,7 @@ import {
   tesRunPath,
 } from '../model/tes-run-report.js';
 import type { TesTaskDoc } from '../model/tes-task.js';
-import { classifyTesUrl, SUPPORTED_URL_FORMS } from '../model/tes-urls.js';
+import { classifyTesUrl, SUPPORTED_URL_FORMS, type TesUrlOptions } from '../model/tes-urls.js';
 
 export {
   tesContentBlobPath,
@@ -114,6 +129,16 @@ const mirror = (path: string) => `"$R"${path === '/' ? '' : shellQuote(path)}`;
 const TIMESTAMP = 'date -u +%Y-%m-%dT%H:%M:%S.%3NZ';
 
 type Built = { ok: true; body: TaskBody } | { ok: false; reason: string };
+
+export interface TesBodyContext {
+  /** The local stack's Azurite URLs (http://127.0.0.1) are Blob URLs. */
+  readonly allowLoopbackHttp: boolean;
+  /**
+   * The tenant's TES file systems (tenant policy `tesFileSystems`), which the task's lane mounts:
+   * `file://` URLs under their roots are staged through them. None: every `file://` URL is refused.
+   */
+  readonly fileSystems?: readonly TesFileSystem[];
+}
 
 class Refused extends Error {}
 
@@ -169,7 +194,41 @@ function foldBinds(binds: readonly Bind[]): Bind[] {
   return kept;
 }
 
-export function tesTaskBody(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: boolean }): Built {
+/**
+ * A wildcard segment as a bash word that matches as Batch's pattern does (tes-run-report.ts
+ * `batchPatternMatches`): `*`, `?` and `[…]` bare, everything else quoted. A bracket expression is
+ * kept only with letters, digits and `_.,:=+@%-` inside (after a leading `!` or `^`): anything else
+ * there could be read by bash as more than a character class.
+ */
+function globWord(segment: string, what: string): string {
+  let word = '';
+  let literal = '';
+  const flush = () => {
+    if (literal !== '') word += shellQuote(literal);
+    literal = '';
+  };
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i]!;
+    if (c === '*' || c === '?') {
+      flush();
+      word += c;
+    } else if (c === '[' && segment.indexOf(']', i + 2) >= 0) {
+      const close = segment.indexOf(']', i + 2);
+      const body = segment.slice(i + 1, close);
+      if (!/^[!^]?[A-Za-z0-9_.,:=+@%-]+$/.test(body))
+        throw new Refused(
+          `${what}: a bracket expression of an output to a shared file system may hold only letters, digits and _.,:=+@%- (after a leading ! or ^)`,
+        );
+      flush();
+      word += `[${body}]`;
+      i = close;
+    } else literal += c;
+  }
+  flush();
+  return word;
+}
+
+export function tesTaskBody(doc: TesTaskDoc, ctx: TesBodyContext): Built {
   try {
     return { ok: true, body: build(doc, ctx) };
   } catch (e) {
@@ -178,8 +237,23 @@ export function tesTaskBody(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: 
   }
 }
 
-function build(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: boolean }): TaskBody {
+function build(doc: TesTaskDoc, ctx: TesBodyContext): TaskBody {
   const request = doc.request;
+  const fileSystems = ctx.fileSystems ?? [];
+  const urlOptions: TesUrlOptions = {
+    allowLoopbackHttp: ctx.allowLoopbackHttp,
+    sharedRoots: fileSystems.map((f) => f.root),
+  };
+  /** The file systems the task uses (each checked to be mounted before anything is staged). */
+  const sharesUsed = new Set<number>();
+  /** File system i's folder on the node, or a path below it, as a bash word. */
+  const onShare = (i: number, path: string) => {
+    sharesUsed.add(i);
+    const folder = `"$AZ_BATCH_NODE_MOUNTS_DIR"/${shellQuote(fileSystems[i]!.mount.azureFiles.relativeMountPath)}`;
+    return path === '' ? folder : `${folder}/${shellQuote(path)}`;
+  };
+  /** Output copies to shared file systems, run after the executors. */
+  const copies: string[] = [];
   const resourceFiles: ResourceFileBody[] = [];
   const binds: Bind[] = [];
   /** Folders made before staging (staging moves into them). */
@@ -200,8 +274,23 @@ function build(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: boolean }): T
       return;
     }
     if (input.url === undefined) throw new Refused(`${what}: has neither url nor content`);
-    const url = classifyTesUrl(input.url, { allowLoopbackHttp: ctx.allowLoopbackHttp });
+    const url = classifyTesUrl(input.url, urlOptions);
     if (url.kind === 'unsupported') throw new Refused(`${what}: the url ${url.reason}`);
+    if (url.kind === 'shared') {
+      const failed = shellQuote(`staging ${what}: copying ${input.url} failed`);
+      if (input.type === 'DIRECTORY') {
+        early.add(mirror(path));
+        staging.push(`cp -R ${onShare(url.fileSystem, url.path)}/. ${mirror(path)} || w=${failed}`);
+        binds.push({ path, kind: 'dir' });
+        return;
+      }
+      if (url.path === '' || input.url.endsWith('/'))
+        throw new Refused(`${what}: the url names a folder, not a file (give type DIRECTORY for a folder)`);
+      early.add(mirror(parentOf(path)));
+      staging.push(`cp ${onShare(url.fileSystem, url.path)} ${mirror(path)} || w=${failed}`);
+      binds.push({ path, kind: 'file' });
+      return;
+    }
     if (input.type === 'DIRECTORY') {
       if (url.kind !== 'blob')
         throw new Refused(
@@ -263,8 +352,53 @@ function build(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: boolean }): T
     const what = `outputs[${k}] (${output.path})`;
     const plan = tesOutputPlan(output);
     if (plan.kind === 'invalid') throw new Refused(`${what}: ${plan.reason}`);
-    const url = classifyTesUrl(output.url, { allowLoopbackHttp: ctx.allowLoopbackHttp });
+    const url = classifyTesUrl(output.url, urlOptions);
     if (url.kind === 'unsupported') throw new Refused(`${what}: the url ${url.reason}`);
+    if (url.kind === 'shared') {
+      const mounted = `[ -n "$f${url.fileSystem}" ]`;
+      const failed = shellQuote(`copying ${what} to ${output.url} failed`);
+      const copy = (condition: string, command: string) =>
+        copies.push(
+          'w=',
+          `if ${mounted} && ${condition}; then ${command} || w=${failed}; fi`,
+          `if [ -n "$w" ]; then echo "fail $w" >>"$O"/${TES_REPORT_FILE}; [ $x -ne 0 ] || x=1; fi`,
+        );
+      if (plan.kind === 'file') {
+        const path = containerPath(plan.path, what, { bind: true });
+        if (url.path === '' || output.url.endsWith('/'))
+          throw new Refused(`${what}: the url names a folder, not a file (give type DIRECTORY for a folder)`);
+        const to = onShare(url.fileSystem, url.path);
+        const folder = parentOf(`/${url.path}`).slice(1);
+        copy(
+          `[ -f ${mirror(path)} ]`,
+          `${folder === '' ? '' : `mkdir -p ${onShare(url.fileSystem, folder)} && `}cp ${mirror(path)} ${to}`,
+        );
+        writtenFile(path, what);
+        listings.push(`find ${mirror(path)} -maxdepth 0 -type f -printf 'output ${k} %s %P\\n'`);
+      } else if (plan.kind === 'directory') {
+        const path = containerPath(plan.path, what, { bind: true });
+        const to = onShare(url.fileSystem, url.path);
+        copy(`[ -d ${mirror(path)} ]`, `mkdir -p ${to} && cp -R ${mirror(path)}/. ${to}`);
+        binds.push({ path, kind: 'dir' });
+        listings.push(`find ${mirror(path)} -type f -printf 'output ${k} %s %P\\n'`);
+      } else {
+        if (plan.rest.includes('/'))
+          throw new Refused(
+            `${what}: an output to a shared file system may have wildcards only in the last segment of its path`,
+          );
+        const base = containerPath(plan.base, what, { bind: true });
+        const to = onShare(url.fileSystem, [url.path, plan.under].filter((p) => p !== '').join('/'));
+        const matches = `${mirror(base)}/${globWord(plan.rest, what)}`;
+        // Without a match bash leaves the pattern as it is: nothing to copy.
+        copy(
+          `[ "$(echo ${matches})" != ${mirror(base)}/${shellQuote(plan.rest)} ]`,
+          `mkdir -p ${to} && cp -R ${matches} ${to}/`,
+        );
+        binds.push({ path: base, kind: 'dir' });
+        listings.push(`find ${mirror(base)} -maxdepth 1 -type f -printf 'output ${k} %s %P\\n'`);
+      }
+      return;
+    }
     if (url.kind !== 'blob' || url.sas === undefined)
       throw new Refused(
         `${what}: Slotwise uploads outputs only to Azure Blob storage, through a URL with a SAS granting write (${url.kind === 'blob' ? 'this URL has no SAS' : 'this URL is not a Blob URL'}); it stages ${SUPPORTED_URL_FORMS}`,
@@ -360,6 +494,12 @@ function build(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: boolean }): T
     'w=',
     `mkdir -p "$O" && echo ${shellQuote(TES_REPORT_HEADER)} >${report} || exit 1`,
     `docker version >/dev/null 2>&1 || w=${shellQuote('Docker is not usable on the node (docker version failed)')}`,
+    // A share not mounted is never made here: writes must land on the share or nowhere.
+    ...[...sharesUsed].flatMap((i) => [
+      `f${i}=`,
+      `[ -d ${onShare(i, '')} ] && f${i}=1`,
+      `[ -n "$w" ] || [ -n "$f${i}" ] || w=${shellQuote(`the shared file system ${fileSystems[i]!.root} is not mounted on the node ($AZ_BATCH_NODE_MOUNTS_DIR/${fileSystems[i]!.mount.azureFiles.relativeMountPath})`)}`,
+    ]),
     ...(early.size > 0
       ? [`[ -n "$w" ] || mkdir -p ${[...early].join(' ')} || w=${shellQuote('preparing folders')}`]
       : []),
@@ -409,7 +549,8 @@ function build(doc: TesTaskDoc, ctx: { readonly allowLoopbackHttp: boolean }): T
       'fi',
     );
   }
-  // Outputs are listed whatever happened: Batch uploads them on failure too.
+  // Outputs are copied to shared file systems and listed whatever happened: Batch uploads on failure too.
+  lines.push(...copies);
   for (const listing of listings) lines.push(`${listing} >>${report} 2>/dev/null`);
   lines.push(`echo "end $x" >>${report}`, 'exit $x');
 

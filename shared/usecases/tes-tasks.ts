@@ -6,7 +6,9 @@
  * in the tenant's results store, writes the task document (QUEUED) and wakes the TES submitter for
  * the task's lane key. A URL Slotwise cannot serve (s3://, gs://, an output Blob URL without a SAS) is
  * accepted, as the spec's clients expect, and the task ends SYSTEM_ERROR at once with the reason in
- * its system logs. Reads are served from the task documents only: no read calls Batch.
+ * its system logs. `file://` URLs under one of the tenant's TES file systems (tenant policy
+ * `tesFileSystems`) are staged through that share, which the tenant's lanes mount. Reads are served
+ * from the task documents only: no read calls Batch.
  */
 
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
@@ -29,6 +31,7 @@ import { isFinalTesState, type TesTaskDoc } from '../model/tes-task.js';
 import { type TesView, tesTaskView } from '../model/tes-views.js';
 import { placeTesTask } from '../planner/tes-placement.js';
 import { tesContentBlobPath, tesTaskBody } from '../planner/tes-task-body.js';
+import { takeRateToken } from './submission-tokens.js';
 
 export interface TesDeps {
   readonly tesTasks: TesTaskStore;
@@ -76,6 +79,8 @@ export async function createTesTask(tenant: string, body: unknown, deps: TesDeps
     maxNodes: deps.settings.SLOTWISE_TES_MAX_NODES,
     // Spot nodes are retired in Batch-managed accounts: a preemptible task runs dedicated there.
     lowPriorityAvailable: deps.settings.BATCH_POOL_ALLOCATION_MODE === 'UserSubscription',
+    // Every lane of a tenant with TES file systems mounts them: its lane keys cover them.
+    fileSystems: policy.tesFileSystems,
   });
   if (!placed.ok) return { kind: 'invalid', errors: placed.errors };
   const allowed = policy.limits.allowedVmSizes;
@@ -92,8 +97,9 @@ export async function createTesTask(tenant: string, body: unknown, deps: TesDeps
     };
   }
   const limits = policy.limits;
-  const rate = await takeTesToken(
+  const rate = await takeRateToken(
     tenant,
+    'tes',
     { perSecond: limits.tesTasksPerSecond, burst: limits.tesTaskBurst },
     deps,
   );
@@ -138,7 +144,11 @@ export async function createTesTask(tenant: string, body: unknown, deps: TesDeps
     logs: [],
     systemLogs: [...parsed.warnings, ...placed.warnings],
   };
-  const built = tesTaskBody(doc, { allowLoopbackHttp: deps.allowLoopbackHttp });
+  // file:// URLs under the tenant's TES file systems' roots are staged through them.
+  const built = tesTaskBody(doc, {
+    allowLoopbackHttp: deps.allowLoopbackHttp,
+    fileSystems: policy.tesFileSystems,
+  });
   if (!built.ok) {
     doc = { ...doc, state: 'SYSTEM_ERROR', systemLogs: [...doc.systemLogs, built.reason], endedAt: now };
   } else {
@@ -158,62 +168,6 @@ export async function createTesTask(tenant: string, body: unknown, deps: TesDeps
   await deps.tesTasks.create(doc);
   if (!doc.endedAt) await wake(tenant, doc.placement.laneKey, deps);
   return { kind: 'created', id };
-}
-
-interface TokenBatch {
-  readonly rate: { perSecond: number; burst: number };
-  readonly waiters: {
-    readonly resolve: (outcome: { ok: true } | { ok: false; retryAfterMs: number }) => void;
-    readonly reject: (e: unknown) => void;
-  }[];
-}
-const tokenBatches = new Map<string, TokenBatch>();
-const tokenFlushes = new Map<string, Promise<void>>();
-
-/**
- * One token of the tenant's TES rate. Engines post many tasks at once; racing on the one rate
- * document would turn into conflicts and retries, so the creates of one tenant waiting in this
- * instance take their tokens together, one write per batch, one batch in flight at a time.
- */
-function takeTesToken(
-  tenant: string,
-  rate: { perSecond: number; burst: number },
-  deps: TesDeps,
-): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
-  return new Promise((resolve, reject) => {
-    let batch = tokenBatches.get(tenant);
-    if (!batch) {
-      batch = { rate, waiters: [] };
-      tokenBatches.set(tenant, batch);
-      const previous = tokenFlushes.get(tenant) ?? Promise.resolve();
-      const flush = previous.then(() => flushTokens(tenant, deps));
-      tokenFlushes.set(tenant, flush);
-      void flush.finally(() => {
-        if (tokenFlushes.get(tenant) === flush) tokenFlushes.delete(tenant);
-      });
-    }
-    batch.waiters.push({ resolve, reject });
-  });
-}
-
-async function flushTokens(tenant: string, deps: TesDeps): Promise<void> {
-  const batch = tokenBatches.get(tenant);
-  tokenBatches.delete(tenant);
-  if (!batch) return;
-  try {
-    const { granted, retryAfterMs } = await deps.usage.takeSubmissions(
-      tenant,
-      batch.rate,
-      deps.clock,
-      'tes',
-      batch.waiters.length,
-    );
-    for (const [i, w] of batch.waiters.entries())
-      w.resolve(i < granted ? { ok: true } : { ok: false, retryAfterMs });
-  } catch (e) {
-    // The store failed (not a limit): every waiter fails as its own request would have.
-    for (const w of batch.waiters) w.reject(e);
-  }
 }
 
 async function wake(tenant: string, laneKey: string, deps: TesDeps): Promise<void> {

@@ -38,8 +38,20 @@ interface WirePool {
   currentDedicatedNodes: number;
 }
 
-/** One task per node: each task needs every slot of its node (slots per node = vCPUs here). */
-const submit = (id: string, vmSize: string, slots: number, tasks: number, maxNodes: number) =>
+/**
+ * One task per node: each task needs every slot of its node (slots per node = vCPUs here). Posted as
+ * a client does: a 429 (the tenant's rate document contended by 90 posts at once on a busy machine)
+ * is sent again after its Retry-After.
+ */
+async function submit(id: string, vmSize: string, slots: number, tasks: number, maxNodes: number) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await post(id, vmSize, slots, tasks, maxNodes);
+    if (res.status !== 429 || attempt >= 20) return res;
+    await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? '1') * 1000));
+  }
+}
+
+const post = (id: string, vmSize: string, slots: number, tasks: number, maxNodes: number) =>
   stack.request('/jobs', {
     method: 'POST',
     key,

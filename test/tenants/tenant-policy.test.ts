@@ -18,6 +18,7 @@ describe('tenant policy', () => {
       allowedSubnets: [],
       allowStartTask: false,
       allowedSecrets: [],
+      tesFileSystems: [],
     });
     const broken = tenantPolicy({ limits: { maxActiveJobs: -5 } } as never);
     expect(broken.limits.maxActiveJobs).toBe(defaultTenantLimits.maxActiveJobs);

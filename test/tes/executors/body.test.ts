@@ -2,10 +2,20 @@
  * A TES task's Batch body (shared/planner/tes-task-body.ts) on its own: its shape, how inputs and
  * outputs become resource and output files, what is refused, that every TES string reaches
  * `docker run` exactly (property tests in real bash with a stand-in `docker`, and in the emulator's
- * shell), the wrapper's semantics in real bash, and the size of a chunk of 100 bodies.
+ * shell), the wrapper's semantics in real bash, `file://` URLs staged through a tenant's shared file
+ * system (in real bash and in the emulator's shell), and the size of a chunk of 100 bodies.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -15,7 +25,8 @@ import {
   RESULTS_STORE_URL,
   type TaskBody,
 } from '../../../shared/model/batch-bodies.js';
-import { parseTesRunReport } from '../../../shared/model/tes-run-report.js';
+import type { TesFileSystem } from '../../../shared/model/tenant-policy.js';
+import { parseTesRunReport, tesOutcome } from '../../../shared/model/tes-run-report.js';
 import type { TesExecutor } from '../../../shared/model/tes-task.js';
 import {
   shellQuote,
@@ -25,7 +36,7 @@ import {
   tesRunReportPath,
   tesTaskBody,
 } from '../../../shared/planner/tes-task-body.js';
-import { runLocally, type TaskParts, tesDoc } from './fixtures.js';
+import { runLocally, type TaskParts, tesDoc, WD } from './fixtures.js';
 
 const BLOB = 'https://acct1.blob.core.windows.net';
 const SAS = 'sv=2024-01-01&sp=rw&sig=c2VjcmV0';
@@ -550,5 +561,291 @@ describe('the wrapper in real bash', () => {
       { index: 0, sizeBytes: '2', relative: 'idx/chr1.fai' },
     ]);
     rmSync(r.wd, { recursive: true, force: true });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Shared file systems: file:// URLs under a root of the tenant's TES file systems
+
+const FILE_SYSTEMS: TesFileSystem[] = [
+  {
+    root: '/eng/work',
+    mount: {
+      azureFiles: {
+        accountName: 'acct1',
+        shareName: 'work',
+        relativeMountPath: 'tes-fs-0',
+        accountKey: { secretRef: 'work-key' },
+      },
+    },
+  },
+  {
+    root: '/eng/ref',
+    mount: {
+      azureFiles: {
+        accountName: 'acct1',
+        shareName: 'refs',
+        relativeMountPath: 'tes-fs-1',
+        accountKey: { secretRef: 'work-key' },
+      },
+    },
+  },
+];
+const shares = { allowLoopbackHttp: false, fileSystems: FILE_SYSTEMS };
+
+/** A task much as cwl-tes sends it (test/tes/interop/cwl), plus a wildcard, a folder input and a missing output. */
+const sharedTask = (executors: TesExecutor[]): TaskParts => ({
+  executors,
+  inputs: [
+    { path: '/var/lib/cwl/stg1/hello.txt', type: 'FILE', url: 'file:///eng/work/tmp1/hello.txt' },
+    { path: '/ref', type: 'DIRECTORY', url: 'file:///eng/ref/hg38/' },
+  ],
+  outputs: [
+    { path: '/w/copy.txt', type: 'FILE', url: 'file:///eng/work/tmp2/sub/copy.txt' },
+    { path: '/w', type: 'DIRECTORY', url: 'file:///eng/work/tmp2/' },
+    { path: '/w/my run*.log', path_prefix: '/w', type: 'FILE', url: 'file:///eng/work/logs' },
+    { path: '/w/never.txt', type: 'FILE', url: 'file:///eng/work/tmp2/never.txt' },
+  ],
+});
+
+/** The share folders as the node mounts them, in a temporary folder; `layout` relative path → content. */
+function mountsDir(layout: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tes-mounts-'));
+  for (const [path, text] of Object.entries(layout)) {
+    if (path.endsWith('/')) mkdirSync(join(dir, path), { recursive: true });
+    else {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    }
+  }
+  return dir;
+}
+
+const SHARE_LAYOUT = {
+  'tes-fs-0/tmp1/hello.txt': 'hello world\n',
+  'tes-fs-1/hg38/chr1.fa': '>chr1\n',
+  'tes-fs-1/hg38/idx/.chr1.fai': '12',
+};
+
+describe('file:// URLs on a shared file system', () => {
+  it('need no resource or output files: the wrapper copies through the mounted share', () => {
+    const b = body(sharedTask([echo]), shares);
+    expect(b.resourceFiles).toBeUndefined();
+    expect(b.outputFiles).toEqual([
+      {
+        filePattern: 'tes/run/*',
+        destination: { container: { containerUrl: RESULTS_STORE_URL, path: 'tes/task-1/run' } },
+        uploadOptions: { uploadCondition: 'taskcompletion' },
+      },
+    ]);
+    expect(b.commandLine).toContain('$AZ_BATCH_NODE_MOUNTS_DIR');
+  });
+
+  it('in real bash: stage inputs from the share and copy every output back, after the executors', () => {
+    const mounts = mountsDir(SHARE_LAYOUT);
+    const b = body(
+      sharedTask([{ image: 'exit-0', command: [], stdout: '/w/copy.txt', stderr: '/w/my run1.log' }]),
+      shares,
+    );
+    const r = runInBash(b, {
+      env: { AZ_BATCH_NODE_MOUNTS_DIR: mounts },
+      files: { 'tes/root/w/.hidden': 'h', 'tes/root/w/sub/deep.txt': 'deep', 'tes/root/w/run.log': 'no' },
+    });
+    try {
+      expect(r.status, r.stderr).toBe(0);
+      const report = parseTesRunReport(r.report ?? '');
+      expect(report?.failures).toEqual([]);
+      // Inputs: the file, and the folder's contents (hidden files too).
+      expect(r.read('tes/root/var/lib/cwl/stg1/hello.txt')).toBe('hello world\n');
+      expect(r.read('tes/root/ref/idx/.chr1.fai')).toBe('12');
+      const argv = r.calls[0]!;
+      const binds = argv.flatMap((a, i) => (argv[i - 1] === '-v' ? [a] : []));
+      expect(binds).toContain(`${r.wd}/tes/root/var/lib/cwl/stg1/hello.txt:/var/lib/cwl/stg1/hello.txt`);
+      // Outputs: the FILE output, the DIRECTORY output whole, the wildcard's matches, nothing missing.
+      const share = (path: string) => {
+        try {
+          return readFileSync(join(mounts, 'tes-fs-0', path), 'utf8');
+        } catch {
+          return undefined;
+        }
+      };
+      expect(share('tmp2/sub/copy.txt')).toBe('out:exit-0\n');
+      expect(share('tmp2/copy.txt')).toBe('out:exit-0\n');
+      expect(share('tmp2/.hidden')).toBe('h');
+      expect(share('tmp2/sub/deep.txt')).toBe('deep');
+      expect(share('tmp2/my run1.log')).toBe('err:exit-0\n');
+      expect(share('logs/my run1.log')).toBe('err:exit-0\n');
+      expect(share('logs/run.log')).toBeUndefined();
+      expect(existsSync(join(mounts, 'tes-fs-0/tmp2/never.txt'))).toBe(false);
+      // The source share is only read.
+      expect(readdirSync(join(mounts, 'tes-fs-1'))).toEqual(['hg38']);
+      // What the task log lists: every file copied, at its file:// URL.
+      const outcome = tesOutcome({
+        batch: { state: 'completed', result: 'success', exitCode: 0 },
+        ...(report ? { report } : {}),
+        cancelRequested: false,
+        doc: { request: { outputs: sharedTask([]).outputs ?? [] } },
+      });
+      expect(outcome.state).toBe('COMPLETE');
+      expect(outcome.log?.outputs.map((o) => `${o.url} ${o.size_bytes}`).sort()).toEqual([
+        'file:///eng/work/logs/my%20run1.log 11',
+        'file:///eng/work/tmp2/.hidden 1',
+        'file:///eng/work/tmp2/copy.txt 11',
+        'file:///eng/work/tmp2/my%20run1.log 11',
+        'file:///eng/work/tmp2/run.log 2',
+        'file:///eng/work/tmp2/sub/copy.txt 11',
+        'file:///eng/work/tmp2/sub/deep.txt 4',
+      ]);
+    } finally {
+      for (const dir of [r.wd, r.logs, mounts]) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('in real bash: a share not mounted stops the run before anything, and its folder is never made', () => {
+    const mounts = mountsDir({ 'tes-fs-1/hg38/chr1.fa': '>chr1\n' });
+    const r = runInBash(body(sharedTask([{ image: 'exit-0', command: [] }]), shares), {
+      env: { AZ_BATCH_NODE_MOUNTS_DIR: mounts },
+    });
+    try {
+      expect(r.status).toBe(1);
+      expect(r.calls).toHaveLength(0);
+      expect(parseTesRunReport(r.report ?? '')?.failures).toEqual([
+        'the shared file system /eng/work is not mounted on the node ($AZ_BATCH_NODE_MOUNTS_DIR/tes-fs-0)',
+      ]);
+      expect(existsSync(join(mounts, 'tes-fs-0'))).toBe(false);
+    } finally {
+      for (const dir of [r.wd, r.logs, mounts]) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('in real bash: a failed copy is a failure naming the input or output and its URL', () => {
+    // The input is missing from the share.
+    const empty = mountsDir({ 'tes-fs-0/': '', 'tes-fs-1/hg38/': '' });
+    const missing = runInBash(body(sharedTask([{ image: 'exit-0', command: [] }]), shares), {
+      env: { AZ_BATCH_NODE_MOUNTS_DIR: empty },
+    });
+    // An output folder whose place on the share holds a file; the executor fails too.
+    const blocked = mountsDir({ ...SHARE_LAYOUT, 'tes-fs-0/tmp2': 'a file' });
+    const failing = runInBash(body(sharedTask([{ image: 'exit-3', command: [] }]), shares), {
+      env: { AZ_BATCH_NODE_MOUNTS_DIR: blocked },
+    });
+    try {
+      expect(missing.status).toBe(1);
+      expect(missing.calls).toHaveLength(0);
+      expect(parseTesRunReport(missing.report ?? '')?.failures).toEqual([
+        'staging inputs[0] (/var/lib/cwl/stg1/hello.txt): copying file:///eng/work/tmp1/hello.txt failed',
+      ]);
+      // The executor's own exit code stays the wrapper's; both failures are reported.
+      expect(failing.status).toBe(3);
+      const report = parseTesRunReport(failing.report ?? '');
+      expect(report?.executors.map((e) => e.exitCode)).toEqual([3]);
+      expect(report?.failures).toEqual(['copying outputs[1] (/w) to file:///eng/work/tmp2/ failed']);
+      expect(readFileSync(join(blocked, 'tes-fs-0/tmp2'), 'utf8')).toBe('a file');
+    } finally {
+      for (const r of [missing, failing]) {
+        rmSync(r.wd, { recursive: true, force: true });
+        rmSync(r.logs, { recursive: true, force: true });
+      }
+      for (const dir of [empty, blocked]) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('in the emulator: the same staging and copies, with executors that write the files', () => {
+    const MOUNTS = '/mnt/batch/tasks/fsmounts';
+    const b = body(
+      sharedTask([
+        {
+          image: 'alpine',
+          command: [
+            'sh',
+            '-c',
+            'cat /var/lib/cwl/stg1/hello.txt /ref/chr1.fa > copy.txt && echo x > "my run2.log"',
+          ],
+          workdir: '/w',
+        },
+      ]),
+      shares,
+    );
+    const r = runLocally(b, { 'tes/root/w/.hidden': 'h' }, 'allowed', {
+      env: { AZ_BATCH_NODE_MOUNTS_DIR: MOUNTS },
+      files: Object.fromEntries(Object.entries(SHARE_LAYOUT).map(([p, t]) => [`${MOUNTS}/${p}`, t])),
+    });
+    expect(r.exitCode, r.report).toBe(0);
+    expect(parseTesRunReport(r.report ?? '')?.failures).toEqual([]);
+    expect(r.read(`${MOUNTS}/tes-fs-0/tmp2/sub/copy.txt`)).toBe('hello world\n>chr1\n');
+    expect(r.read(`${MOUNTS}/tes-fs-0/tmp2/copy.txt`)).toBe('hello world\n>chr1\n');
+    expect(r.read(`${MOUNTS}/tes-fs-0/tmp2/.hidden`)).toBe('h');
+    expect(r.read(`${MOUNTS}/tes-fs-0/logs/my run2.log`)).toBe('x\n');
+    expect(r.fs.lookup(`${MOUNTS}/tes-fs-0/tmp2/never.txt`)).toBeUndefined();
+    expect(r.read(`${WD}/tes/root/ref/idx/.chr1.fai`)).toBe('12');
+    const unmounted = runLocally(b, {}, 'allowed', { env: { AZ_BATCH_NODE_MOUNTS_DIR: MOUNTS } });
+    expect(unmounted.exitCode).toBe(1);
+    expect(parseTesRunReport(unmounted.report ?? '')?.failures[0]).toMatch(/is not mounted on the node/);
+    expect(unmounted.fs.lookup(`${MOUNTS}/tes-fs-0`)).toBeUndefined();
+  });
+
+  it('refuses what it cannot copy, naming the input or output', () => {
+    const task = (parts: Partial<TaskParts>): TaskParts => ({ executors: [echo], ...parts });
+    expect(
+      refusal(task({ inputs: [{ path: '/in/a', type: 'FILE', url: 'file:///eng/work/a' }] }), local),
+    ).toMatch(/inputs\[0\] \(\/in\/a\): the url .*no shared file system for TES/);
+    expect(
+      refusal(task({ inputs: [{ path: '/in/a', type: 'FILE', url: 'file:///home/me/a' }] }), shares),
+    ).toMatch(/one of this tenant's shared file systems \(\/eng\/work, \/eng\/ref\)/);
+    expect(
+      refusal(task({ inputs: [{ path: '/in/a', type: 'FILE', url: 'file:///eng/work/dir/' }] }), shares),
+    ).toMatch(/inputs\[0\] \(\/in\/a\): the url names a folder, not a file/);
+    expect(
+      refusal(task({ outputs: [{ path: '/o/a', type: 'FILE', url: 'file:///eng/work' }] }), shares),
+    ).toMatch(/outputs\[0\] \(\/o\/a\): the url names a folder, not a file/);
+    expect(
+      refusal(
+        task({
+          outputs: [{ path: '/o/*/a.txt', path_prefix: '/o', type: 'FILE', url: 'file:///eng/work/r' }],
+        }),
+        shares,
+      ),
+    ).toMatch(/wildcards only in the last segment/);
+    expect(
+      refusal(
+        task({
+          outputs: [{ path: "/o/[a'b]*", path_prefix: '/o', type: 'FILE', url: 'file:///eng/work/r' }],
+        }),
+        shares,
+      ),
+    ).toMatch(/bracket expression/);
+  });
+
+  it('quotes every path and URL: names with quotes, spaces and $ reach the share unchanged', () => {
+    const weird = "it's $HOME `x` *";
+    const mounts = mountsDir({ [`tes-fs-0/in/${weird}`]: 'odd', 'tes-fs-1/': '' });
+    const b = body(
+      {
+        executors: [{ image: 'exit-0', command: [], stdout: '/o/x-1.txt' }],
+        inputs: [{ path: '/in/a', type: 'FILE', url: `file:///eng/work/in/${encodeURIComponent(weird)}` }],
+        outputs: [
+          {
+            path: '/o/[x]-?.txt',
+            path_prefix: '/o',
+            type: 'FILE',
+            url: `file:///eng/work/out/${encodeURIComponent(weird)}`,
+          },
+        ],
+      },
+      shares,
+    );
+    const r = runInBash(b, {
+      env: { AZ_BATCH_NODE_MOUNTS_DIR: mounts },
+      files: { 'tes/root/o/[x]-2.txt': 'literal', 'tes/root/o/x-22.txt': 'longer' },
+    });
+    try {
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.read('tes/root/in/a')).toBe('odd');
+      // '[x]' is a bracket expression: it matches 'x', not '[x]' itself; '?' one character.
+      expect(readdirSync(join(mounts, 'tes-fs-0/out', weird))).toEqual(['x-1.txt']);
+      expect(readdirSync(join(mounts, 'tes-fs-0/in'))).toEqual([weird]);
+    } finally {
+      for (const dir of [r.wd, r.logs, mounts]) rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -57,20 +57,31 @@ export function runLocally(
   body: TaskBody,
   files: Record<string, string> = {},
   docker: DockerAccess | undefined = 'allowed',
+  node: {
+    /** More of the task's environment (AZ_BATCH_NODE_MOUNTS_DIR, …). */
+    readonly env?: Record<string, string>;
+    /** Files elsewhere on the node's disk (absolute path → content); a path ending in '/' is a folder. */
+    readonly files?: Record<string, string>;
+  } = {},
 ) {
   const fs = new NodeFs(0);
   fs.mkdirp(WD, 0);
-  for (const [path, text] of Object.entries(files)) {
-    const abs = `${WD}/${path}`;
+  const put = (abs: string, text: string) => {
+    if (abs.endsWith('/')) {
+      fs.mkdirp(abs.slice(0, -1), 0);
+      return;
+    }
     fs.mkdirp(abs.slice(0, abs.lastIndexOf('/')), 0);
     fs.writeFile(abs, Buffer.from(text), 0, { mode: '0770' });
-  }
+  };
+  for (const [path, text] of Object.entries(files)) put(`${WD}/${path}`, text);
+  for (const [path, text] of Object.entries(node.files ?? {})) put(path, text);
   const script = parseCommandLine(body.commandLine);
   if (!script) throw new Error('the wrapper is outside the emulator shell grammar');
   const result = runScript(script, {
     fs,
     cwd: WD,
-    env: { AZ_BATCH_TASK_WORKING_DIR: WD },
+    env: { AZ_BATCH_TASK_WORKING_DIR: WD, ...node.env },
     now: Date.UTC(2026, 0, 1),
     ...(docker ? { docker } : {}),
   });

@@ -298,4 +298,52 @@ describe('tesOutcome', () => {
       { url: 'https://a.blob.core.windows.net/c/all/logs/x.log', path: '/out/logs/x.log', size_bytes: '4' },
     ]);
   });
+
+  it('lists the files copied to a shared file system with their file:// URLs, hidden ones too', () => {
+    const outputs: TesOutput[] = [
+      { path: '/w/hello.txt', type: 'FILE', url: 'file:///mnt/work/tmp1/hello.txt' },
+      // cwl-tes ends a DIRECTORY output's URL with '/'.
+      { path: '/w', type: 'DIRECTORY', url: 'file:///mnt/work/tmp1/' },
+      { path: '/w/*.log', path_prefix: '/w/', type: 'FILE', url: 'file:///mnt/work/logs' },
+    ];
+    const o = tesOutcome({
+      batch: completed(),
+      report: report({
+        outputs: [
+          { index: 0, sizeBytes: '12', relative: '' },
+          { index: 1, sizeBytes: '12', relative: 'hello.txt' },
+          { index: 1, sizeBytes: '3', relative: '.cache/x' },
+          { index: 1, sizeBytes: '1', relative: 'a b#1.txt' },
+          { index: 2, sizeBytes: '2', relative: 'run.log' },
+          { index: 2, sizeBytes: '2', relative: '.hidden.log' },
+        ],
+      }),
+      cancelRequested: false,
+      doc: { request: { outputs } },
+    });
+    expect(o.state).toBe('COMPLETE');
+    expect(o.log?.outputs).toEqual([
+      { url: 'file:///mnt/work/tmp1/hello.txt', path: '/w/hello.txt', size_bytes: '12' },
+      { url: 'file:///mnt/work/tmp1/hello.txt', path: '/w/hello.txt', size_bytes: '12' },
+      { url: 'file:///mnt/work/tmp1/.cache/x', path: '/w/.cache/x', size_bytes: '3' },
+      { url: 'file:///mnt/work/tmp1/a%20b%231.txt', path: '/w/a b#1.txt', size_bytes: '1' },
+      // bash's glob skips names starting with '.', as Batch's pattern does.
+      { url: 'file:///mnt/work/logs/run.log', path: '/w/run.log', size_bytes: '2' },
+    ]);
+  });
+
+  it('SYSTEM_ERROR when a copy to a shared file system failed, after executors that ended well', () => {
+    const o = outcome({
+      batch: completed({ result: 'failure', exitCode: 1 }),
+      report: report({
+        executors: [exec(0, 0)],
+        failures: ['copying outputs[1] (/w) to file:///mnt/work/tmp1/ failed'],
+        exitCode: 1,
+      }),
+    });
+    expect(o.state).toBe('SYSTEM_ERROR');
+    expect(o.systemLogs).toEqual([
+      "The task's wrapper failed: copying outputs[1] (/w) to file:///mnt/work/tmp1/ failed",
+    ]);
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * The URL forms TES clients send (shared/model/tes-urls.ts): each Blob form, plain http(s), the
- * local Azurite form behind its switch, and the schemes Slotwise cannot stage.
+ * local Azurite form behind its switch, `file://` URLs on the tenant's shared file systems, and the
+ * schemes Slotwise cannot stage.
  */
 import { describe, expect, it } from 'vitest';
 import { containsSas } from '../../../shared/core/redact-sas.js';
@@ -211,5 +212,55 @@ describe('redactUrlSas', () => {
       'https://acct.blob.core.windows.net/data/f?sv=2022-11-02&sp=rw&se=2030-01-01T00%3A00%3A00Z&sig=REDACTED',
     );
     expect(redactUrlSas('az://acct/data/f')).toBe('az://acct/data/f');
+  });
+});
+
+describe('classifyTesUrl: file:// URLs on a shared file system', () => {
+  const roots = { allowLoopbackHttp: false, sharedRoots: ['/mnt/work', '/mnt/work/deep', '/srv/ref'] };
+  const shared = (fileSystem: number, path: string): TesUrl => ({ kind: 'shared', fileSystem, path });
+
+  it('names the path below the longest root that holds it, in every form clients write', () => {
+    expect(classifyTesUrl('file:///mnt/work/tmp1/hello.txt', roots)).toStrictEqual(
+      shared(0, 'tmp1/hello.txt'),
+    );
+    expect(classifyTesUrl('file:/mnt/work/tmp1/hello.txt', roots)).toStrictEqual(shared(0, 'tmp1/hello.txt'));
+    expect(classifyTesUrl('file://localhost/srv/ref/g.fa', roots)).toStrictEqual(shared(2, 'g.fa'));
+    expect(classifyTesUrl('FILE:///srv/ref/g.fa', roots)).toStrictEqual(shared(2, 'g.fa'));
+    // A folder URL (cwl-tes ends DIRECTORY outputs with '/') and the root itself.
+    expect(classifyTesUrl('file:///mnt/work/tmp1/', roots)).toStrictEqual(shared(0, 'tmp1'));
+    expect(classifyTesUrl('file:///mnt/work', roots)).toStrictEqual(shared(0, ''));
+    expect(classifyTesUrl('file:///mnt/work/deep/x', roots)).toStrictEqual(shared(1, 'x'));
+    expect(classifyTesUrl('file:///mnt/work/deeper/x', roots)).toStrictEqual(shared(0, 'deeper/x'));
+    // Doubled slashes are one, as POSIX reads paths.
+    expect(classifyTesUrl('file:///mnt//work///a//b', roots)).toStrictEqual(shared(0, 'a/b'));
+  });
+
+  it('decodes percent-escapes once per segment', () => {
+    expect(classifyTesUrl('file:///mnt/work/my%20dir/a%2525.txt', roots)).toStrictEqual(
+      shared(0, 'my dir/a%25.txt'),
+    );
+    expect(classifyTesUrl('file:///mnt/work/caf%C3%A9', roots)).toStrictEqual(shared(0, 'café'));
+  });
+
+  it('resolves . and .. before matching, so no URL reaches outside its root', () => {
+    expect(classifyTesUrl('file:///mnt/work/a/../b/./c', roots)).toStrictEqual(shared(0, 'b/c'));
+    for (const outside of [
+      'file:///mnt/work/../../etc/passwd',
+      'file:///mnt/work/%2e%2e/secret',
+      'file:///mnt/work/..%2F..%2Fetc',
+      'file:///mnt/work/a%00b',
+    ])
+      expect(classifyTesUrl(outside, roots).kind, outside).toBe('unsupported');
+    expect(reasonOf('file:///mnt/work/..%2F..%2Fetc', roots).reason).toMatch(/encoded '\/'/);
+  });
+
+  it('refuses other files, other hosts and tenants without file systems, saying why', () => {
+    expect(reasonOf('file:///mnt/workshop/x', roots).reason).toMatch(
+      /one of this tenant's shared file systems \(\/mnt\/work, \/mnt\/work\/deep, \/srv\/ref\)/,
+    );
+    expect(reasonOf('file:///etc/passwd', roots).scheme).toBe('file');
+    expect(reasonOf('file://fileserver/mnt/work/x', roots).reason).toMatch(/names host 'fileserver'/);
+    expect(reasonOf('file:///mnt/work/x', remote).reason).toMatch(/no shared file system for TES/);
+    expect(reasonOf('file:///mnt/work/%zz', roots).reason).toMatch(/percent-escape/);
   });
 });
