@@ -106,6 +106,25 @@ export async function openLane(tenant: string, placement: TesPlacement, deps: La
 }
 
 /**
+ * The key's current lane, read only (nothing is opened): its newest generation, or undefined when
+ * none was opened yet. Reads serve a task not in Batch yet the reason its lane waits.
+ */
+export async function currentLane(
+  tenant: string,
+  laneKey: string,
+  jobs: Pick<JobStore, 'get'>,
+): Promise<JobDoc | undefined> {
+  let newest: JobDoc | undefined;
+  for (let generation = 1; generation <= MAX_GENERATIONS; generation++) {
+    const lane = await jobs.get(tenant, laneJobId(laneKey, generation));
+    if (!lane) return newest;
+    newest = lane;
+    if (!ENDED.has(lane.state) && !lane.lane?.closedAt) return lane;
+  }
+  return newest;
+}
+
+/**
  * The lane's job request: the pool spec only (with the tenant's TES file systems mounted); tasks
  * come later, through the TES submitter.
  */

@@ -29,6 +29,7 @@ import { encodeTesPageToken, parseTesListQuery, type TesListQuery } from '../mod
 import { parseTesTaskRequest } from '../model/tes-schema.js';
 import { isFinalTesState, type TesTaskDoc } from '../model/tes-task.js';
 import { type TesView, tesTaskView } from '../model/tes-views.js';
+import { currentLane } from '../pipeline/tes-lanes.js';
 import { placeTesTask } from '../planner/tes-placement.js';
 import { tesContentBlobPath, tesTaskBody } from '../planner/tes-task-body.js';
 import { takeRateToken } from './submission-tokens.js';
@@ -276,11 +277,14 @@ async function waitingOf(
   deps: TesDeps,
 ): Promise<{ code: string; message: string; since: string } | undefined> {
   if (doc.state !== 'QUEUED' && doc.state !== 'INITIALIZING') return undefined;
-  if (!doc.lane) return undefined;
-  let read = lanes.get(doc.lane.jobId);
+  // Not in Batch yet: its lane may be waiting to be planned (the tenant's pool limit, Batch's quotas).
+  const key = doc.lane?.jobId ?? `key:${doc.placement.laneKey}`;
+  let read = lanes.get(key);
   if (!read) {
-    read = deps.jobs.get(doc.tenant, doc.lane.jobId);
-    lanes.set(doc.lane.jobId, read);
+    read = doc.lane
+      ? deps.jobs.get(doc.tenant, doc.lane.jobId)
+      : currentLane(doc.tenant, doc.placement.laneKey, deps.jobs);
+    lanes.set(key, read);
   }
   const lane = await read;
   if (!lane) return undefined;

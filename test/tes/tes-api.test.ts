@@ -71,7 +71,7 @@ describe('TES tasks on the local stack', () => {
     expect(logs.at(-1)!.logs[0]!.exit_code).toBe(3);
   });
 
-  it('adds many tasks to one Batch job (the lane), in bulk', async () => {
+  it('adds many tasks to one Batch job (the lane), in bulk', { timeout: 240_000 }, async () => {
     const before = (await (await stack.emulatorControl('counters')).json()) as {
       requests: Record<string, number>;
     };
@@ -81,7 +81,8 @@ describe('TES tasks on the local stack', () => {
     await waitFor(
       async () => Promise.all(ids.map(async (id) => (await tes(`/tasks/${id}`)).body!.state)),
       (states) => states.every((s) => s === 'COMPLETE'),
-      { timeoutMs: 90_000, what: 'every bulk task COMPLETE' },
+      // 150 reads per look: look twice a second, not forty times.
+      { timeoutMs: 200_000, intervalMs: 500, what: 'every bulk task COMPLETE' },
     );
     const after = (await (await stack.emulatorControl('counters')).json()) as {
       requests: Record<string, number>;

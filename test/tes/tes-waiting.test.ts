@@ -2,7 +2,8 @@
  * TES tasks that wait, and tasks whose node goes away, on the real local stack: a queued task's FULL
  * view says why it waits (its lane's pool at its maximum; the Batch account's core quota used up) with
  * a system log line and `metadata.slotwise_wait_code`, and clears it when the cause goes; a task whose
- * Spot node is preempted runs again and shows each attempt as a task log; the tenant's TES rate limit
+ * Spot node is preempted runs again and shows each attempt as a task log; a task whose lane cannot be
+ * opened yet (the tenant's pool limit) says so before it is in Batch; the tenant's TES rate limit
  * answers 429 with Retry-After.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js'
 let stack: SlotwiseStack;
 const TES = '/ga4gh/tes/v1';
 const LIMITED = 'limited-tenant-key-0123456789';
+const ONE_POOL = 'one-pool-tenant-key-0123456789';
 
 beforeAll(async () => {
   stack = await startSlotwise({
@@ -20,6 +22,11 @@ beforeAll(async () => {
   await stack.deps.tenants.upsert('limited', {
     apiKey: LIMITED,
     policy: { limits: { tesTasksPerSecond: 0.01, tesTaskBurst: 2 } },
+    now: new Date(),
+  });
+  await stack.deps.tenants.upsert('onepool', {
+    apiKey: ONE_POOL,
+    policy: { limits: { maxManagedPools: 1 } },
     now: new Date(),
   });
 }, 120_000);
@@ -166,6 +173,30 @@ describe('TES tasks that wait', () => {
       expect(done.logs!.at(-1)!.logs.length).toBe(1);
     },
   );
+
+  it('says a task not yet in Batch waits for its lane, held by the tenant pool limit', async () => {
+    const first = await create(long('pool-a'), ONE_POOL);
+    await waitFor(
+      async () => (await (await stack.request(`${TES}/tasks/${first}`, { key: ONE_POOL })).json()) as Task,
+      (t) => t.state === 'RUNNING',
+      { timeoutMs: 60_000, what: 'the first lane running' },
+    );
+    // Another size is another lane, which needs a second managed pool: the tenant may hold one.
+    const second = await create(
+      { ...long('pool-b'), resources: { cpu_cores: 1, backend_parameters: { vm_size: 'standard_d4s_v5' } } },
+      ONE_POOL,
+    );
+    const waiting = await waitFor(
+      async () =>
+        (await (await stack.request(`${TES}/tasks/${second}?view=FULL`, { key: ONE_POOL })).json()) as Task,
+      (t) => waitCode(t) !== undefined,
+      { timeoutMs: 60_000, what: 'a wait code on the second lane' },
+    );
+    expect(waiting.state).toBe('QUEUED');
+    expect(waitCode(waiting)).toBe('ManagedPoolLimitReached');
+    for (const id of [first, second])
+      await stack.request(`${TES}/tasks/${id}:cancel`, { method: 'POST', key: ONE_POOL });
+  });
 
   it("answers 429 with Retry-After past the tenant's TES rate", async () => {
     const task = { executors: [{ image: 'alpine', command: ['echo', 'x'] }] };
