@@ -117,6 +117,9 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     SLOTWISE_POOL_NODE_AGENT_SKU: 'batch.node.ubuntu 22.04'
     // Empty: the built-in price table (shared/planner/cost.ts); JSON overrides per VM size.
     SLOTWISE_PRICES: ''
+    // GA4GH TES: the VM size tasks run on when they fit it, and the cap on nodes of each lane's pool.
+    SLOTWISE_TES_VM_SIZE: 'Standard_D8s_v5'
+    SLOTWISE_TES_MAX_NODES: '20'
     // settings:end
   }
 }
