@@ -13,6 +13,7 @@ import { BatchError } from '../adapters/batch/batch-error.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
+import type { PoolStore } from '../adapters/cosmos/pool-store.js';
 import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
 import type { TesTaskStore } from '../adapters/cosmos/tes-store.js';
 import { queueNames } from '../adapters/queues/names.js';
@@ -22,6 +23,7 @@ import { mapWithConcurrency } from '../core/concurrency.js';
 import { describeError } from '../core/errors.js';
 import { redactSas } from '../core/redact-sas.js';
 import type { TaskBody } from '../model/batch-bodies.js';
+import { poolOwnerOf } from '../model/batch-names.js';
 import type { TesTaskDoc } from '../model/tes-task.js';
 import { MAX_CHUNK_BYTES } from '../planner/plan-job.js';
 import { RESULTS_URL_GROWTH, resultsReferenceCount } from '../planner/task-body.js';
@@ -34,6 +36,8 @@ export interface TesSubmitDeps {
   readonly jobs: JobStore;
   /** The tenant's TES file systems, which its lanes mount (tes-lanes.ts). */
   readonly tenants: Pick<TenantStore, 'get'>;
+  /** Where the lane's pool is registered again for the pool controller (see registerLanePool). */
+  readonly pools: Pick<PoolStore, 'register'>;
   readonly queues: QueueGateway;
   readonly batch: BatchGateway;
   readonly clock: Clock;
@@ -101,6 +105,7 @@ async function submitKey(tenant: string, laneKey: string, deps: TesSubmitDeps): 
       );
       return report;
     }
+    await registerLanePool(lane, deps);
     const added = await addRound(waiting, lane, deps, report);
     if (!added) return report;
     await recordDemand(tenant, lane, deps);
@@ -109,6 +114,26 @@ async function submitKey(tenant: string, laneKey: string, deps: TesSubmitDeps): 
       return report;
     }
   }
+}
+
+/**
+ * The lane's pool, registered with the pool controller again as tasks arrive (as every submission of
+ * a job registers its pool): a lane outlives its pool, which the controller deletes after the idle
+ * TTL, record and all; registered again, the controller creates it again from this body for the
+ * demand the new tasks bring. Created empty: the controller is the only one that sizes it.
+ */
+async function registerLanePool(
+  lane: Extract<LaneState, { kind: 'ready' }>,
+  deps: Pick<TesSubmitDeps, 'pools' | 'clock'>,
+): Promise<void> {
+  const body = lane.lane.batchBodies?.pool;
+  const owner = body ? poolOwnerOf(body.metadata) : undefined;
+  if (!body || !owner || owner.tenant !== lane.lane.tenant) return;
+  await deps.pools.register(
+    { ...body, targetDedicatedNodes: 0, targetLowPriorityNodes: 0 },
+    owner,
+    deps.clock.now(),
+  );
 }
 
 /**

@@ -113,8 +113,9 @@ export async function createTesTask(tenant: string, body: unknown, deps: TesDeps
       detail: `This tenant may submit ${limits.tesTasksPerSecond} TES tasks per second (bursts of ${limits.tesTaskBurst}).`,
     };
   }
-  // Counted, not reserved: racing creates of one tenant may pass the limit by the number racing.
-  const unfinished = await deps.tesTasks.countUnfinished(tenant);
+  // Counted, not reserved (at most once a second per instance): racing creates, or creates in other
+  // instances within that second, may pass the limit by that many.
+  const unfinished = await unfinishedCount(tenant, deps);
   if (unfinished + 1 > limits.maxTesTasksInFlight) {
     return {
       kind: 'limited',
@@ -167,8 +168,33 @@ export async function createTesTask(tenant: string, body: unknown, deps: TesDeps
     );
   }
   await deps.tesTasks.create(doc);
+  if (!doc.endedAt) countCreated(tenant);
   if (!doc.endedAt) await wake(tenant, doc.placement.laneKey, deps);
   return { kind: 'created', id };
+}
+
+/** How long a tenant's count of unfinished TES tasks is reused in this instance. */
+const COUNT_TTL_MS = 1000;
+const unfinishedCounts = new Map<string, { at: number; count: Promise<number> }>();
+
+/**
+ * The tenant's unfinished TES tasks: one count query per second per instance, plus the tasks this
+ * instance created since (an engine posting thousands of tasks must not pay a count per task).
+ */
+function unfinishedCount(tenant: string, deps: TesDeps): Promise<number> {
+  const now = deps.clock.monotonicMs();
+  const cached = unfinishedCounts.get(tenant);
+  if (cached && now - cached.at < COUNT_TTL_MS) return cached.count;
+  const count = deps.tesTasks.countUnfinished(tenant);
+  unfinishedCounts.set(tenant, { at: now, count });
+  count.catch(() => unfinishedCounts.delete(tenant));
+  if (unfinishedCounts.size > 10_000) unfinishedCounts.delete(unfinishedCounts.keys().next().value!);
+  return count;
+}
+
+function countCreated(tenant: string): void {
+  const cached = unfinishedCounts.get(tenant);
+  if (cached) cached.count = cached.count.then((n) => n + 1);
 }
 
 async function wake(tenant: string, laneKey: string, deps: TesDeps): Promise<void> {
