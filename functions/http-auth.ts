@@ -5,24 +5,27 @@ import { authenticateRequest, authenticateTesRequest } from '../shared/interface
 import { problems } from '../shared/interfaces/http/problem.js';
 import { tesUnauthorized } from '../shared/interfaces/http/tes-http.js';
 
-export function forTenant(
-  handler: (
-    request: HttpRequest,
-    context: InvocationContext,
-    deps: AppDeps,
-    tenant: string,
-  ) => Promise<HttpResponseInit>,
+type TenantHandler = (
+  request: HttpRequest,
+  context: InvocationContext,
+  deps: AppDeps,
+  tenant: string,
+) => Promise<HttpResponseInit>;
+
+/** A handler run only for the tenant `authenticate` finds in the request, else `unauthorized`. */
+function guarded(
+  authenticate: (request: HttpRequest, tenants: AppDeps['tenants']) => Promise<string | undefined>,
+  unauthorized: () => HttpResponseInit,
 ) {
-  return async (
-    request: HttpRequest,
-    context: InvocationContext,
-    deps: AppDeps,
-  ): Promise<HttpResponseInit> => {
-    const tenant = await authenticateRequest(request, deps.tenants);
-    if (!tenant) return problems.unauthorized();
-    return handler(request, context, deps, tenant);
-  };
+  return (handler: TenantHandler) =>
+    async (request: HttpRequest, context: InvocationContext, deps: AppDeps): Promise<HttpResponseInit> => {
+      const tenant = await authenticate(request, deps.tenants);
+      if (!tenant) return unauthorized();
+      return handler(request, context, deps, tenant);
+    };
 }
+
+export const forTenant = guarded(authenticateRequest, problems.unauthorized);
 
 const jobIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -44,21 +47,4 @@ export function forTenantJob(
 }
 
 /** As `forTenant`, with the credentials TES clients send (Bearer or Basic; see authenticateTesRequest). */
-export function forTesTenant(
-  handler: (
-    request: HttpRequest,
-    context: InvocationContext,
-    deps: AppDeps,
-    tenant: string,
-  ) => Promise<HttpResponseInit>,
-) {
-  return async (
-    request: HttpRequest,
-    context: InvocationContext,
-    deps: AppDeps,
-  ): Promise<HttpResponseInit> => {
-    const tenant = await authenticateTesRequest(request, deps.tenants);
-    if (!tenant) return tesUnauthorized();
-    return handler(request, context, deps, tenant);
-  };
-}
+export const forTesTenant = guarded(authenticateTesRequest, tesUnauthorized);

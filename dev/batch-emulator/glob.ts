@@ -5,32 +5,12 @@
  * starting with `.` unless the pattern segment starts with `.` itself; a wildcard character is
  * escaped by brackets (`abc[*]`). The shell's globbing uses the same matcher.
  */
+import { segmentRegExp } from '../../shared/model/file-pattern.js';
 import { type Disk, type Entry, resolvePath } from './node-fs.js';
 
 export const hasWildcard = (segment: string): boolean => /[*?[]/.test(segment);
 
-/** One path segment's pattern (anything but `**`) as a regular expression. */
-export function segmentRegExp(segment: string): RegExp {
-  let re = '';
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = segment.indexOf(']', i + 2);
-      if (close < 0) {
-        re += '\\[';
-        continue;
-      }
-      let body = segment.slice(i + 1, close);
-      const negate = body.startsWith('!') || body.startsWith('^');
-      if (negate) body = body.slice(1);
-      re += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, (m) => `\\${m}`)}]`;
-      i = close;
-    } else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
+export { segmentRegExp };
 
 export interface GlobMatch {
   /** Absolute path on the node. */

@@ -34,6 +34,7 @@
  * output's URL plus its relative path, percent-encoded segment by segment.
  */
 import { redactSas } from '../core/redact-sas.js';
+import { segmentRegExp } from './file-pattern.js';
 import type {
   TesExecutorLog,
   TesOutput,
@@ -141,29 +142,6 @@ export function tesOutputPlan(output: Pick<TesOutput, 'path' | 'path_prefix' | '
   }
   const under = base.slice(prefix === '/' ? 1 : prefix.length).replace(/^\/+/, '');
   return { kind: 'wildcard', base, rest, under };
-}
-
-/** One segment of a Batch filePattern as a regular expression (`*`, `?`, `[abc]`, `[a-c]`, `[!a]`). */
-function segmentRegExp(segment: string): RegExp {
-  let re = '';
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const close = segment.indexOf(']', i + 2);
-      if (close < 0) {
-        re += '\\[';
-        continue;
-      }
-      let body = segment.slice(i + 1, close);
-      const negate = body.startsWith('!') || body.startsWith('^');
-      if (negate) body = body.slice(1);
-      re += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, (m) => `\\${m}`)}]`;
-      i = close;
-    } else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
 }
 
 /**
