@@ -1,6 +1,6 @@
 import type { AppDeps } from '../shared/app/app.js';
 import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
-import { MAX_JOB_BODY_BYTES, readJsonBody } from '../shared/interfaces/http/read-json.js';
+import { readJsonOrProblem } from '../shared/interfaces/http/read-json.js';
 import { toJobView } from '../shared/model/job-view.js';
 import { fieldError } from '../shared/model/validate-request.js';
 import { acceptJob } from '../shared/usecases/accept-job.js';
@@ -18,17 +18,8 @@ export const jobsCreate: HttpFunction<AppDeps> = {
   methods: ['POST'],
   route: 'jobs',
   handler: forTenant(async (request, context, deps, tenant) => {
-    const body = await readJsonBody(request);
-    switch (body.kind) {
-      case 'tooLarge':
-        return problems.tooLarge(MAX_JOB_BODY_BYTES);
-      case 'malformed':
-        return problems.malformedJson(body.detail);
-      case 'unsupportedMediaType':
-        return problems.unsupportedMediaType();
-      case 'ok':
-        break;
-    }
+    const body = await readJsonOrProblem(request);
+    if (!body.ok) return body.response;
     const dryRun = parseDryRun(request.query.get('dryRun'));
     if (dryRun === 'invalid') return problems.badQuery([fieldError(['dryRun'], 'must be true or false')]);
     if (dryRun) {

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../shared/app/app.js';
 import { jsonResponse, problems } from '../shared/interfaces/http/problem.js';
-import { readJsonBody } from '../shared/interfaces/http/read-json.js';
+import { readJsonOrProblem } from '../shared/interfaces/http/read-json.js';
 import { createTesTask } from '../shared/usecases/tes-tasks.js';
 import type { HttpFunction } from './definition.js';
 import { forTesTenant } from './http-auth.js';
@@ -16,17 +16,8 @@ export const tesTasksCreate: HttpFunction<AppDeps> = {
   methods: ['POST'],
   route: 'ga4gh/tes/v1/tasks',
   handler: forTesTenant(async (request, context, deps, tenant) => {
-    const body = await readJsonBody(request, MAX_TES_BODY_BYTES);
-    switch (body.kind) {
-      case 'tooLarge':
-        return problems.tooLarge(MAX_TES_BODY_BYTES);
-      case 'malformed':
-        return problems.malformedJson(body.detail);
-      case 'unsupportedMediaType':
-        return problems.unsupportedMediaType();
-      case 'ok':
-        break;
-    }
+    const body = await readJsonOrProblem(request, MAX_TES_BODY_BYTES);
+    if (!body.ok) return body.response;
     const result = await createTesTask(tenant, body.value, tesDeps(deps, context));
     switch (result.kind) {
       case 'invalid':

@@ -11,7 +11,7 @@
  * cwl-tes lives in test-artifacts/cwl-tes-venv, which .ci/run makes; without it this file skips itself
  * and says why (`npm test` needs only Node).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCosmosSecretStore, createEnvSecrets } from '../../shared/adapters/key-vault/env-secrets.js';
 import type { TesTaskDoc } from '../../shared/model/tes-task.js';
+import { runProcess } from '../support/run-process.js';
 import { emulatorClient, type SlotwiseStack, startSlotwise, TEST_API_KEY } from '../support/stack.js';
 
 const VENV = 'test-artifacts/cwl-tes-venv';
@@ -47,27 +48,8 @@ const SHARE = 'cwl-work';
 const KEY_SECRET = 'cwl-share-key';
 
 /** Runs cwl-tes to its end: exit code, stdout (the output object), stderr (its log). */
-function runCwlTes(
-  args: readonly string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cwlTes, args, {
-      cwd,
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TMPDIR: cwd },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runCwlTes(args: readonly string[], cwd: string) {
+  return runProcess(cwlTes, args, { cwd, env: { TMPDIR: cwd } });
 }
 
 describe.skipIf(skipReason !== undefined)(

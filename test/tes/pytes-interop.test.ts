@@ -7,10 +7,11 @@
  * py-tes lives in test-artifacts/tes-venv, which .ci/run makes; without it this file skips itself and
  * says why (`npm test` needs only Node).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runProcess } from '../support/run-process.js';
 import { type SlotwiseStack, startSlotwise, TEST_API_KEY } from '../support/stack.js';
 
 const VENV = 'test-artifacts/tes-venv';
@@ -50,25 +51,8 @@ interface Summary {
 }
 
 /** Runs the script to its end: exit code, stdout, stderr. */
-function runScript(
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [script], {
-      env: { ...process.env, ...env, PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runScript(env: Record<string, string>) {
+  return runProcess(python, [script], { env });
 }
 
 describe.skipIf(skipReason !== undefined)('py-tes 1.1.4 against the running API', () => {

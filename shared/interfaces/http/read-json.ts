@@ -1,5 +1,6 @@
 /** Reads a JSON request body with a size limit, returning a typed outcome instead of throwing. */
-import type { HttpRequest } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { problems } from './problem.js';
 
 export const MAX_JOB_BODY_BYTES = 1024 * 1024;
 
@@ -21,5 +22,28 @@ export async function readJsonBody(request: HttpRequest, limit = MAX_JOB_BODY_BY
     return { kind: 'ok', value: JSON.parse(bytes.toString('utf8')), bytes: bytes.length };
   } catch (e) {
     return { kind: 'malformed', detail: `The body is not valid JSON: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The JSON body, or the problem to answer instead (413, 400 malformed, 415): what a route that needs
+ * a body does first.
+ */
+export async function readJsonOrProblem(
+  request: HttpRequest,
+  limit = MAX_JOB_BODY_BYTES,
+): Promise<
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly response: HttpResponseInit }
+> {
+  const body = await readJsonBody(request, limit);
+  switch (body.kind) {
+    case 'ok':
+      return { ok: true, value: body.value };
+    case 'tooLarge':
+      return { ok: false, response: problems.tooLarge(limit) };
+    case 'malformed':
+      return { ok: false, response: problems.malformedJson(body.detail) };
+    case 'unsupportedMediaType':
+      return { ok: false, response: problems.unsupportedMediaType() };
   }
 }
