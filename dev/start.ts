@@ -2,6 +2,12 @@
  * `npm start`: the whole local stack in the foreground — Azurite and Cosmos (`dev/services`), the
  * Batch emulator, the webhook inbox and the dev host, each in its own process (so storage outlives a
  * host restart, as in Azure). Prints one line containing `ready` once the API answers; Ctrl-C stops all.
+ *
+ * `SLOTWISE_LOCAL_BATCH_ACCOUNTS=N` (environment or settings; default 0) starts N more Batch accounts,
+ * one emulator each, named `slotwise2`, `slotwise3`, … in regions `local-2`, `local-3`, … on the
+ * ports after the primary's that the stack leaves free (7072 is the webhook inbox's: 7073, 7074, …),
+ * and names them to the host in `SLOTWISE_BATCH_ACCOUNTS`; the primary's region is `BATCH_REGION`
+ * (default `local`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
@@ -34,6 +40,52 @@ const cosmosUrl = new URL(values.COSMOS_ENDPOINT ?? 'http://127.0.0.1:8081');
 const inboxPort = Number(process.env.WEBHOOK_INBOX_PORT ?? 7072);
 const storage = storagePorts(values.AzureWebJobsStorage ?? 'UseDevelopmentStorage=true');
 const children: ChildProcess[] = [];
+
+/** One more local Batch account: its emulator and how the host reaches it. */
+interface LocalAccount {
+  readonly name: string;
+  readonly region: string;
+  readonly port: number;
+  readonly url: string;
+  readonly key: string;
+}
+
+const primaryRegion = values.BATCH_REGION || 'local';
+const extraAccounts = localAccounts(
+  process.env.SLOTWISE_LOCAL_BATCH_ACCOUNTS ?? values.SLOTWISE_LOCAL_BATCH_ACCOUNTS ?? '0',
+);
+
+/**
+ * The N more accounts, on the ports after the primary's that nothing else of the stack uses (the API,
+ * the inbox, Cosmos, Azurite). The key is fixed and local, like the primary's sample key.
+ */
+function localAccounts(text: string): LocalAccount[] {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 0 || count > 20) {
+    console.error(`SLOTWISE_LOCAL_BATCH_ACCOUNTS must be a whole number from 0 to 20, got '${text}'`);
+    process.exit(2);
+  }
+  const taken = new Set(
+    [settings.port, inboxPort, cosmosUrl.port || 8081, storage.blob, storage.queue, storage.table].map(
+      Number,
+    ),
+  );
+  const out: LocalAccount[] = [];
+  let port = Number(batchUrl.port || 7070);
+  for (let i = 2; out.length < count; i++) {
+    do port++;
+    while (taken.has(port));
+    const name = `slotwise${i}`;
+    out.push({
+      name,
+      region: `local-${i}`,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      key: Buffer.from(`${name}-local-shared-key-not-a-secret`).toString('base64'),
+    });
+  }
+  return out;
+}
 
 /** Azurite's ports, from the storage connection string (the well-known ones for development storage). */
 function storagePorts(connection: string): { blob: string; queue: string; table: string } {
@@ -126,7 +178,17 @@ run('batch', './batch-emulator/main.js', {
   BATCH_EMULATOR_PORT: batchUrl.port || '7070',
   BATCH_ACCOUNT_NAME: values.BATCH_ACCOUNT_NAME,
   BATCH_ACCOUNT_KEY: values.BATCH_ACCOUNT_KEY,
+  BATCH_EMULATOR_LOCATION: primaryRegion,
 });
+for (const a of extraAccounts)
+  run(`batch ${a.name}`, './batch-emulator/main.js', {
+    BATCH_EMULATOR_PORT: String(a.port),
+    BATCH_ACCOUNT_NAME: a.name,
+    BATCH_ACCOUNT_KEY: a.key,
+    BATCH_EMULATOR_LOCATION: a.region,
+    // The mode the host is told below: the settings' default, where low-priority nodes are refused.
+    BATCH_POOL_ALLOCATION_MODE: 'BatchService',
+  });
 run('inbox', './webhook-inbox/main.js', {
   WEBHOOK_INBOX_PORT: String(inboxPort),
   SLOTWISE_DEV_WEBHOOK_SECRET: values.SLOTWISE_DEV_WEBHOOK_SECRET,
@@ -146,12 +208,33 @@ try {
     'Batch emulator',
     answers(`${batchUrl.origin}/_emulator/health`, (s) => s === 200),
   );
+  for (const a of extraAccounts)
+    await until(
+      `Batch emulator ${a.name}`,
+      answers(`${a.url}/_emulator/health`, (s) => s === 200),
+    );
   run(
     'host',
     './host/main.js',
     {
       SLOTWISE_PUBLIC_URL: values.SLOTWISE_PUBLIC_URL || hostUrl,
       BATCH_MANAGEMENT_ENDPOINT: managementEndpoint,
+      ...(extraAccounts.length > 0
+        ? {
+            BATCH_REGION: primaryRegion,
+            SLOTWISE_BATCH_ACCOUNTS: JSON.stringify(
+              extraAccounts.map((a) => ({
+                name: a.name,
+                endpoint: a.url,
+                region: a.region,
+                allocationMode: 'BatchService',
+                weight: 1,
+                managementEndpoint: a.url,
+                key: a.key,
+              })),
+            ),
+          }
+        : {}),
     },
     ['--settings', settingsFile],
   );
@@ -159,8 +242,9 @@ try {
     'dev host',
     answers(`${hostUrl}/api/health`, (s) => s === 200),
   );
+  const more = extraAccounts.map((a) => ` · Batch account ${a.name} ${a.url} (${a.region})`).join('');
   console.log(
-    `Slotwise ready in ${((Date.now() - started) / 1000).toFixed(1)} s: API ${hostUrl}/api · Batch emulator ${batchUrl.origin} · webhook inbox http://127.0.0.1:${inboxPort}/ · Cosmos ${cosmosUrl.origin} · queues http://127.0.0.1:${storage.queue}`,
+    `Slotwise ready in ${((Date.now() - started) / 1000).toFixed(1)} s: API ${hostUrl}/api · Batch emulator ${batchUrl.origin}${more} · webhook inbox http://127.0.0.1:${inboxPort}/ · Cosmos ${cosmosUrl.origin} · queues http://127.0.0.1:${storage.queue}`,
   );
 } catch (e) {
   console.error(`Start-up failed: ${(e as Error).message}`);

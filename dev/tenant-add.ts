@@ -31,6 +31,8 @@ async function main(): Promise<void> {
       'allow-start-task': { type: 'string' },
       'allow-secret': { type: 'string', multiple: true },
       'tes-file-system': { type: 'string', multiple: true },
+      'batch-accounts': { type: 'string' },
+      regions: { type: 'string' },
       settings: { type: 'string', default: 'local.settings.json' },
     },
   });
@@ -43,6 +45,8 @@ async function main(): Promise<void> {
     ...(values['allow-start-task'] !== undefined ? { allowStartTask: values['allow-start-task'] } : {}),
     ...(values['allow-secret'] ? { allowSecrets: values['allow-secret'] } : {}),
     ...(values['tes-file-system'] ? { tesFileSystems: values['tes-file-system'] } : {}),
+    ...(values['batch-accounts'] !== undefined ? { batchAccounts: values['batch-accounts'] } : {}),
+    ...(values.regions !== undefined ? { regions: values.regions } : {}),
   });
   if (!policy.ok) {
     console.error(`tenant:add: ${policy.message}`);
@@ -57,7 +61,8 @@ async function main(): Promise<void> {
         '    [--limit <name>=<value>]... [--allow-pool <pool id>]... [--allow-admin-tasks true|false]',
         '    [--allow-identity <identity ARM id>]... [--allow-subnet <subnet ARM id>]...',
         '    [--allow-start-task true|false] [--allow-secret <secret name>]...',
-        '    [--tes-file-system <root>=<storage account>/<file share>:<secret name>]... [--settings <file>]',
+        '    [--tes-file-system <root>=<storage account>/<file share>:<secret name>]...',
+        '    [--batch-accounts <name>,<name>|any] [--regions <region>,<region>|any] [--settings <file>]',
       ].join('\n'),
     );
     process.exit(2);

@@ -1,5 +1,5 @@
 import type { AppDeps } from '../shared/app/app.js';
-import { cachedHealth, HEALTH_MAX_AGE_MS, healthAccess } from '../shared/app/health.js';
+import { accountsHealth, cachedHealth, HEALTH_MAX_AGE_MS, healthAccess } from '../shared/app/health.js';
 import { problems } from '../shared/interfaces/http/problem.js';
 import type { HttpFunction } from './definition.js';
 
@@ -8,7 +8,8 @@ import type { HttpFunction } from './definition.js';
  * `{ "status": "up" | "down" }` (enough for probes, nothing for a scanner), from a check at most 10 s
  * old; with a tenant API key it names each dependency with its latency (a check at most 2 s old,
  * `checkedAt` says when), the local-only settings refused in Azure, and the caller's managed pools
- * that Batch cannot allocate. Checks are shared per instance (shared/app/health.ts), so callers
+ * that Batch cannot allocate, and each Batch account's state (healthy, degraded, unhealthy, draining)
+ * with its quotas and the cores Slotwise holds there. Checks are shared per instance (shared/app/health.ts), so callers
  * cannot make Batch, Cosmos and Storage work for each request.
  */
 export const health: HttpFunction<AppDeps> = {
@@ -36,9 +37,15 @@ export const health: HttpFunction<AppDeps> = {
     const cannotAllocate = (await deps.pools.list({ tenant: access.tenant }).catch(() => []))
       .filter((p) => p.allocationProblem)
       .map((p) => ({ poolId: p.id, ...p.allocationProblem }));
+    const accounts = await accountsHealth(deps).catch(() => undefined);
     return {
       status,
-      jsonBody: { ...report, localSwitches: { runsInAzure, refused }, pools: { cannotAllocate } },
+      jsonBody: {
+        ...report,
+        localSwitches: { runsInAzure, refused },
+        pools: { cannotAllocate },
+        ...(accounts ? { accounts } : {}),
+      },
       headers,
     };
   },

@@ -30,6 +30,11 @@ export const jobsCreate: HttpFunction<AppDeps> = {
           return problems.invalidRequest(planned.errors);
         case 'overLimit':
           return problems.overLimit(planned.limit, planned.errors);
+        case 'noAccount':
+          return problems.conflict(planned.errors[0]?.message ?? 'No Batch account takes the job now.', {
+            errors: planned.errors,
+            considered: planned.considered,
+          });
         case 'planned':
           return jsonResponse(200, planned.answer);
       }

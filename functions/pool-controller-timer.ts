@@ -1,4 +1,5 @@
 import type { AppDeps } from '../shared/app/app.js';
+import { upkeepAccounts } from '../shared/pipeline/account-upkeep.js';
 import { poolControllerDeps, runPoolController } from '../shared/pipeline/pool-controller.js';
 import type { TimerFunction } from './definition.js';
 
@@ -14,5 +15,9 @@ export const poolControllerTimer: TimerFunction<AppDeps> = {
     );
     const { pools: _pools, ...counts } = report;
     if (Object.values(counts).some((n) => n > 0)) context.info(`pools ${JSON.stringify(report)}`);
+    // After the pass: the usage it summed is what routing reads next.
+    const accounts = await upkeepAccounts({ ...deps, log: (m) => context.warn(m) });
+    const troubled = accounts.accounts.filter((a) => a.health !== 'healthy' || a.error);
+    if (troubled.length > 0) context.warn(`accounts ${JSON.stringify(troubled)}`);
   },
 };

@@ -1,7 +1,12 @@
 /**
- * Batch's management plane (Azure Resource Manager) for pools, on the emulator's own port:
+ * Batch's management plane (Azure Resource Manager) for the account and its pools, on the emulator's
+ * own port:
  *
+ *   /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Batch/batchAccounts/{account}
  *   /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Batch/batchAccounts/{account}/pools[/{pool}]
+ *
+ * GET of the account answers the BatchAccount resource with the quotas the emulator enforces
+ * (arm-account.ts).
  *
  * as BatchManagement.json (2023-11-01 … 2025-06-01, the operations `@azure/arm-batch` sends) has it:
  * PUT creates (200 with the Pool and its ETag; `If-None-Match: *` refuses to touch an existing pool,
@@ -23,6 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Account } from './account.js';
+import { accountToArm } from './arm-account.js';
 import {
   type ArmNames,
   accountResourceId,
@@ -54,6 +60,8 @@ export interface ArmContext {
   readonly subscriptionId?: string;
   readonly resourceGroup?: string;
   readonly poolAllocationMode: PoolAllocationMode;
+  /** The account's region (its resource's `location`). */
+  readonly location: string;
   base(): string;
   now(): number;
   readBody(req: IncomingMessage): Promise<Buffer | 'tooLarge'>;
@@ -76,7 +84,7 @@ export function isArmPath(pathname: string): boolean {
 }
 
 const ROUTE =
-  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/i;
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)(?:\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?)?\/?$/i;
 
 type Body = Record<string, unknown>;
 
@@ -195,7 +203,7 @@ export function createArmHandler(
   ): ArmResult {
     const [, subscriptionId, resourceGroup, , collection, name, action] = m.map((p) =>
       p === undefined ? p : decodeURIComponent(p),
-    ) as string[];
+    ) as (string | undefined)[];
     const method = req.method ?? 'GET';
     const names: ArmNames = {
       subscriptionId: subscriptionId!,
@@ -213,7 +221,22 @@ export function createArmHandler(
       ctx.counters.requests[op] = (ctx.counters.requests[op] ?? 0) + 1;
     };
 
-    if (collection!.toLowerCase() === 'pooloperationresults' && name && !action) {
+    if (collection === undefined) {
+      count(`ARM ${method} /batchAccounts/{account}`);
+      // Creating, updating or deleting the account itself is not emulated: it is given.
+      if (method !== 'GET') throw errors.verb();
+      return {
+        status: 200,
+        json: accountToArm({
+          account,
+          names,
+          location: ctx.location,
+          poolAllocationMode: ctx.poolAllocationMode,
+          base: ctx.base(),
+        }),
+      };
+    }
+    if (collection.toLowerCase() === 'pooloperationresults' && name && !action) {
       count(`ARM ${method} /poolOperationResults/{id}`);
       if (method !== 'GET') throw errors.verb();
       const pool = operations.get(name.toLowerCase());
@@ -228,7 +251,7 @@ export function createArmHandler(
         };
       return { status: 200 };
     }
-    if (collection!.toLowerCase() !== 'pools')
+    if (collection.toLowerCase() !== 'pools')
       throw new ArmError(
         400,
         'InvalidResourceType',
@@ -465,7 +488,7 @@ export function createArmHandler(
         throw new ArmError(
           400,
           'NoRegisteredProviderFound',
-          `No registered resource provider found for location 'local' and API version '${version}' for type 'batchAccounts'. The supported api-versions are '${ARM_API_VERSIONS.join(', ')}'.`,
+          `No registered resource provider found for location '${ctx.location}' and API version '${version}' for type 'batchAccounts'. The supported api-versions are '${ARM_API_VERSIONS.join(', ')}'.`,
         );
       const [, subscriptionId, resourceGroup, accountName] = m.map((p) =>
         p === undefined ? p : decodeURIComponent(p),

@@ -7,9 +7,8 @@
  * An allocation takes the nodes that fit and reports the rest as a resize error, which is what Batch
  * does when a resize would cross a quota.
  */
-import { tryGetVmSize } from '../../shared/model/vm-sizes.js';
+import { tryGetVmSize, vmFamilyOf } from '../../shared/model/vm-sizes.js';
 import type { NodeRec, PoolRec } from './model.js';
-import { vmFamilyOf } from './vm-families.js';
 
 export interface FamilyQuota {
   name: string;

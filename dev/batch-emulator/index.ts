@@ -1,8 +1,10 @@
 /**
  * An Azure Batch emulator: the data-plane REST API over real HTTP (node:http, keep-alive), with
  * Shared Key and bearer auth, Batch's JSON shapes, headers and error codes, and a simulation of
- * pools, nodes, task slots and time. On the same port, the management plane's pools API
- * (`/subscriptions/…/Microsoft.Batch/batchAccounts/{account}/pools`, arm.ts) over the same account.
+ * pools, nodes, task slots and time. On the same port, the management plane's account resource and
+ * pools API (`/subscriptions/…/Microsoft.Batch/batchAccounts/{account}[/pools]`, arm.ts) over the
+ * same account. One emulator is one account: `startBatchEmulatorAccounts` starts several, and
+ * `suspend()` / `resume()` make one go away and come back (an account's outage).
  * Standalone: it depends on nothing of Slotwise but the VM size table (`shared/model/vm-sizes.ts`).
  *
  * Test controls live under `/_emulator/` (no auth): health, faults, clock, counters, transfers,
@@ -47,6 +49,8 @@ export interface BatchEmulatorOptions {
   readonly subscriptionId?: string;
   /** The management plane's resource group; when set, another one is answered 404. Default: any. */
   readonly resourceGroup?: string;
+  /** The account's Azure region, as its management-plane resource states it (`location`). Default `local`. */
+  readonly location?: string;
   /** The base64 account key for Shared Key. */
   readonly accountKey: string;
   /** Simulated seconds per real second. Default 60. */
@@ -88,6 +92,18 @@ export interface BatchEmulator {
   /** Base URL, e.g. http://127.0.0.1:7070 (the Batch endpoint clients use). */
   readonly url: string;
   readonly port: number;
+  /** The account name clients sign with. */
+  readonly accountName: string;
+  /** The account's region (`location` of its management-plane resource). */
+  readonly location: string;
+  /**
+   * The account goes away: the port stops listening and open connections are destroyed, so clients
+   * meet connection refused or reset. The simulation keeps its state and its clock runs on. Once
+   * suspended, more calls change nothing.
+   */
+  suspend(): Promise<void>;
+  /** Listens again on the same port (rejects if something else took it meanwhile). */
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,6 +112,7 @@ const BODY_LIMIT = 4 * 1024 * 1024;
 export async function startBatchEmulator(options: BatchEmulatorOptions): Promise<BatchEmulator> {
   const realNow = options.now ?? Date.now;
   const host = options.host ?? '127.0.0.1';
+  const location = options.location ?? 'local';
   const clock = createSimClock(options.clockFactor ?? 60, realNow);
   const account = new Account(clock, {
     allocationSeconds: options.allocationSeconds ?? 30,
@@ -162,6 +179,7 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
     ...(options.subscriptionId !== undefined ? { subscriptionId: options.subscriptionId } : {}),
     ...(options.resourceGroup !== undefined ? { resourceGroup: options.resourceGroup } : {}),
     poolAllocationMode: options.poolAllocationMode ?? 'UserSubscription',
+    location,
     base: () => base,
     now: realNow,
     readBody,
@@ -326,27 +344,113 @@ export async function startBatchEmulator(options: BatchEmulatorOptions): Promise
   const ticker = setInterval(() => account.advance(), options.tickMs ?? 50);
   ticker.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 7070, host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(options.port ?? 7070);
   const port = (server.address() as AddressInfo).port;
   base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   account.setIdentity(options.accountName, base);
   account.setTransfers(options.transfers ?? 'loopback');
-  let closed: Promise<void> | undefined;
+
+  // Suspend, resume and close run one after another, each from the state the previous one left.
+  let state: 'listening' | 'suspended' | 'closed' = 'listening';
+  let queue: Promise<void> = Promise.resolve();
+  const serially = (step: () => Promise<void>): Promise<void> => {
+    const run = queue.then(step);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return {
     url: base,
     port,
-    close: () => {
-      closed ??= new Promise<void>((resolve) => {
+    accountName: options.accountName,
+    location,
+    suspend: () =>
+      serially(async () => {
+        if (state !== 'listening') return;
+        state = 'suspended';
+        await stopListening();
+      }),
+    resume: () =>
+      serially(async () => {
+        if (state !== 'suspended') return;
+        await listen(port);
+        state = 'listening';
+      }),
+    close: () =>
+      serially(async () => {
+        if (state === 'closed') return;
         clearInterval(ticker);
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+        const wasListening = state === 'listening';
+        state = 'closed';
+        if (wasListening) await stopListening();
+      }),
+  };
+}
+
+/** The specs do not describe accounts that can run together (a name twice, a port twice). */
+export class BatchEmulatorAccountsError extends Error {
+  readonly code = 'InvalidEmulatorAccounts';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BatchEmulatorAccountsError';
+  }
+}
+
+export interface BatchEmulatorAccounts {
+  /** The emulators in the order of their specs. */
+  readonly list: readonly BatchEmulator[];
+  /** The emulators by account name, as the specs spell it. */
+  readonly byName: Readonly<Record<string, BatchEmulator>>;
+  /** Closes every emulator. */
+  close(): Promise<void>;
+}
+
+/**
+ * Several Batch accounts in this process: one emulator per spec, each with its own name, key,
+ * location, quotas, faults and simulated clock, on its own port (an account is reached at its own
+ * endpoint, as `https://<account>.<region>.batch.azure.com` is in Azure). Every option of
+ * `startBatchEmulator` applies per spec; `port` defaults to 0 (a free port), since accounts cannot
+ * share 7070. If one fails to start, those started are closed and the failure is thrown.
+ */
+export async function startBatchEmulatorAccounts(
+  specs: readonly BatchEmulatorOptions[],
+): Promise<BatchEmulatorAccounts> {
+  // Batch account names are unique in a region and case-insensitive in its URLs.
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const key = spec.accountName.toLowerCase();
+    if (seen.has(key)) throw new BatchEmulatorAccountsError(`account '${spec.accountName}' is named twice`);
+    seen.add(key);
+  }
+  const ports = specs.map((s) => s.port).filter((p): p is number => p !== undefined && p !== 0);
+  const twice = ports.find((p, i) => ports.indexOf(p) !== i);
+  if (twice !== undefined) throw new BatchEmulatorAccountsError(`port ${twice} is given to two accounts`);
+
+  const started = await Promise.allSettled(specs.map((s) => startBatchEmulator({ ...s, port: s.port ?? 0 })));
+  const list = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(list.map((e) => e.close()));
+    throw failed.reason;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    list,
+    byName: Object.fromEntries(list.map((e) => [e.accountName, e])),
+    close: () => {
+      closed ??= Promise.all(list.map((e) => e.close())).then(() => undefined);
       return closed;
     },
   };

@@ -7,7 +7,8 @@
  * `UserSubscription`: Spot nodes are simulated), BATCH_EMULATOR_TRANSFERS (`loopback`, the default:
  * files on loopback storage move for real; `off`: no storage is contacted), BATCH_EMULATOR_FILE_SHARES
  * (JSON `[{ "accountName", "shareName", "hostPath" }]`: Azure Files shares backed by directories of
- * this machine, file-shares.ts).
+ * this machine, file-shares.ts), BATCH_EMULATOR_LOCATION (the account's region as its management-plane
+ * resource states it; default `local`).
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -71,6 +72,7 @@ try {
     host: values.host ?? '127.0.0.1',
     accountName,
     accountKey,
+    location: process.env.BATCH_EMULATOR_LOCATION || 'local',
     clockFactor: numberSetting(
       'clock factor',
       values['clock-factor'] ?? process.env.BATCH_EMULATOR_CLOCK_FACTOR,
@@ -84,7 +86,7 @@ try {
   console.error(`BATCH_EMULATOR_FILE_SHARES: ${e.message}`);
   process.exit(2);
 }
-console.log(`Batch emulator ready at ${emulator.url} (account ${accountName})`);
+console.log(`Batch emulator ready at ${emulator.url} (account ${accountName}, ${emulator.location})`);
 for (const share of fileShares)
   console.log(`  Azure Files ${share.accountName}/${share.shareName} is ${share.hostPath}`);
 let stopping = false;

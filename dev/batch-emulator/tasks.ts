@@ -165,7 +165,18 @@ export function setTaskState(task: TaskRec, state: TaskRec['state'], at: number)
 
 // ---------------------------------------------------------------- runs
 
+/**
+ * Puts a task first in its node's `recentTasks`: Batch lists there "the Tasks whose state has recently
+ * changed" on the node (BatchService.json `ComputeNode.recentTasks`, `TaskInformation`), so a start,
+ * an end or a requeue on the node moves it to the front.
+ */
+function noteRecent(node: NodeRec | undefined, task: TaskRec): void {
+  if (!node) return;
+  node.recent = [task, ...(node.recent ?? []).filter((t) => t !== task)].slice(0, RECENT_TASKS);
+}
+
 export function requeueRunning(s: AccountState, task: TaskRec, at: number): void {
+  noteRecent(task.node, task);
   release(s, task);
   task.attempt++;
   task.requeueCount++;
@@ -187,6 +198,8 @@ export function completeTask(
   const job = task.job;
   const from = task.state === 'running' || task.state === 'preparing' ? 'running' : 'active';
   dequeue(task);
+  // A run whose files went up has left its slots already: it ends on the node it ran on.
+  noteRecent(task.node ?? (from === 'running' ? task.ranOn : undefined), task);
   release(s, task);
   task.attempt++;
   setTaskState(task, 'completed', at);
@@ -208,7 +221,7 @@ export function completeTask(
 export function startTask(s: AccountState, task: TaskRec, node: NodeRec, at: number): void {
   node.free -= task.requiredSlots;
   node.running.add(task);
-  node.recent = [task, ...(node.recent ?? []).filter((t) => t !== task)].slice(0, RECENT_TASKS);
+  noteRecent(node, task);
   if (node.state === 'idle') {
     node.state = 'running';
     node.stateTransitionTime = at;
@@ -295,6 +308,7 @@ export function retryRun(
   at: number,
   shownExitCode: number | undefined,
 ): void {
+  noteRecent(task.node, task);
   release(s, task);
   task.attempt++;
   task.retryCount++;

@@ -111,8 +111,9 @@ export function nodeToWire(node: NodeRec, base: string): Record<string, unknown>
     runningTasksCount: node.running.size,
     runningTaskSlotsCount: slotsInUse,
     isDedicated: !node.lowPriority,
-    // Batch: "the Tasks whose state has recently changed" on the node; here the last 20 started on it,
-    // each with its current state (a preempted node's show the tasks it lost).
+    // Batch: "the Tasks whose state has recently changed" on the node (BatchService.json
+    // TaskInformation); here the last 20 that started, ended or were requeued on it, latest change
+    // first, each with its current state (a preempted node's show the tasks it lost).
     recentTasks: (node.recent ?? [])
       .filter((t) => t.job.tasks.get(t.key) === t)
       .map((t) => ({

@@ -5,9 +5,12 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { CosmosClient } from '@azure/cosmos';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
+import { createAccountGuard } from '../adapters/batch/account-guard.js';
+import { type BatchAccounts, batchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import { createRestBatchGateway } from '../adapters/batch/batch-gateway-rest.js';
-import { createBatchClient } from '../adapters/batch/client.js';
+import { type BatchClient, createBatchClient } from '../adapters/batch/client.js';
+import { readAccountQuotas } from '../adapters/batch-management/account-resource.js';
 import { createArmPoolOperations } from '../adapters/batch-management/arm-pools.js';
 import { isLoopbackHttp } from '../adapters/batch-management/local-auth.js';
 import {
@@ -16,6 +19,7 @@ import {
   unavailableResultsStore,
 } from '../adapters/blob/results-store.js';
 import {
+  batchAccountInfos,
   blobServiceConnection,
   type LocalSwitches,
   localSwitches,
@@ -25,6 +29,7 @@ import {
   storageConnection,
 } from '../adapters/config/config.js';
 import { createAzureCredential, needsCredential } from '../adapters/config/credential.js';
+import { type AccountStore, createAccountStore } from '../adapters/cosmos/account-store.js';
 import { type ChunkStore, createChunkStore } from '../adapters/cosmos/chunk-store.js';
 import { openContainers } from '../adapters/cosmos/cosmos-setup.js';
 import { instrumentJobStore } from '../adapters/cosmos/instrument-job-store.js';
@@ -53,7 +58,9 @@ import { nextAttemptDelay } from '../adapters/webhooks/backoff.js';
 import { createWebhookDispatcher, deliverWebhook } from '../adapters/webhooks/deliver.js';
 import { signWebhook } from '../adapters/webhooks/signature.js';
 import { type Clock, type Ids, randomIds, systemClock } from '../core/clock.js';
+import type { AccountQuotas } from '../model/accounts.js';
 import type { ValidationPolicy } from '../model/validate-request.js';
+import { type AccountDirectory, createAccountDirectory } from '../pipeline/account-routing.js';
 import type { NotifyDeps } from '../pipeline/notify-stage.js';
 import { createResultsSas, type ResultsSas } from '../pipeline/results-sas.js';
 import type { HealthProbe } from './health.js';
@@ -71,7 +78,16 @@ export interface AppDeps {
   readonly intakeWaits: IntakeWaitStore;
   /** GA4GH TES tasks (in the tenants' partitions of the jobs container). */
   readonly tesTasks: TesTaskStore;
+  /** The primary Batch account's gateway (jobs and pools of another account use `accounts.gateway`). */
   readonly batch: BatchGateway;
+  /** Every Batch account of the deployment, each with its gateway and guard. */
+  readonly accounts: BatchAccounts;
+  /** One document per account: drain, quotas, usage, shared health, reconcile watermark. */
+  readonly accountStore: AccountStore;
+  /** Each account's picture for routing, cached briefly per instance. */
+  readonly accountDirectory: AccountDirectory;
+  /** An account's quotas from its resource on the management plane. */
+  readonly readQuotas: (account: string, signal?: AbortSignal) => Promise<AccountQuotas>;
   /** Each tenant's results container in Slotwise's storage account (outputs, logs, shared inputs). */
   readonly results: ResultsStore;
   /** The results store's SAS for tasks, minted as bodies go to Batch and reused while they last. */
@@ -119,7 +135,9 @@ export async function createAppDeps(
   const credential =
     overrides.credential ??
     // The management plane signs in with Entra everywhere but on the local stack's loopback emulator.
-    (needsCredential(settings) || !isLoopbackHttp(settings.BATCH_MANAGEMENT_ENDPOINT)
+    (needsCredential(settings) ||
+    settings.SLOTWISE_BATCH_ACCOUNTS.some((a) => !a.key) ||
+    batchAccountInfos(settings).some((a) => !isLoopbackHttp(a.managementEndpoint))
       ? createAzureCredential(settings)
       : undefined);
   const storage = storageConnection(settings)!;
@@ -178,27 +196,42 @@ export async function createAppDeps(
       now: clock.now(),
     });
   }
-  const batchClient = createBatchClient({
-    endpoint: settings.BATCH_ENDPOINT,
-    accountName: settings.BATCH_ACCOUNT_NAME,
-    ...(settings.BATCH_ACCOUNT_KEY
-      ? { accountKey: settings.BATCH_ACCOUNT_KEY }
-      : { credential: credential! }),
-  });
-  // Managed pools are created, resized and deleted through the management plane (only there can a pool
-  // get an identity); jobs, tasks, reads and node removal stay on the data plane.
-  const dataPlane = createRestBatchGateway(batchClient);
-  const armPools = createArmPoolOperations({
-    endpoint: settings.BATCH_MANAGEMENT_ENDPOINT,
-    subscriptionId: settings.BATCH_SUBSCRIPTION_ID,
-    resourceGroup: settings.BATCH_RESOURCE_GROUP,
-    accountName: settings.BATCH_ACCOUNT_NAME,
-    ...(credential ? { credential } : {}),
-    resolveSecret: (tenant, name) => secrets.resolveSecret(tenant, name),
-    // Asking again for nodes a failed allocation left missing, the target unchanged: a data-plane resize.
-    resizeAgain: (poolId, target, owner) => dataPlane.resizePool(poolId, target, owner),
-  });
-  const batch: BatchGateway = { ...dataPlane, ...armPools };
+  // Every account gets its own client, gateway and guard: one account's throttling or outage is felt
+  // only by the calls made to it.
+  const accountInfos = batchAccountInfos(settings);
+  const clients: BatchClient[] = [];
+  const accounts = batchAccounts(
+    accountInfos.map((info) => {
+      const key = info.primary
+        ? settings.BATCH_ACCOUNT_KEY
+        : (settings.SLOTWISE_BATCH_ACCOUNTS.find((a) => a.name === info.name)?.key ?? '');
+      const guard = createAccountGuard({ now: () => Date.now() });
+      const client = createBatchClient({
+        endpoint: info.endpoint,
+        accountName: info.name,
+        ...(key ? { accountKey: key } : { credential: credential! }),
+        guard,
+      });
+      clients.push(client);
+      // Managed pools are created, resized and deleted through the management plane (only there can a
+      // pool get an identity); jobs, tasks, reads and node removal stay on the data plane.
+      const dataPlane = createRestBatchGateway(client);
+      const armPools = createArmPoolOperations({
+        endpoint: info.managementEndpoint,
+        subscriptionId: info.subscriptionId,
+        resourceGroup: info.resourceGroup,
+        accountName: info.name,
+        ...(credential ? { credential } : {}),
+        resolveSecret: (tenant, name) => secrets.resolveSecret(tenant, name),
+        // Asking again for nodes a failed allocation left missing, the target unchanged: a data-plane resize.
+        resizeAgain: (poolId, target, owner) => dataPlane.resizePool(poolId, target, owner),
+      });
+      return { info, gateway: { ...dataPlane, ...armPools }, guard };
+    }),
+  );
+  const batch: BatchGateway = accounts.gateway();
+  const accountStore = createAccountStore(containers.pools);
+  const poolStore = createPoolStore(containers.pools);
   const blob = blobServiceConnection(settings);
   const now = () => clock.now().getTime();
   const results = !blob
@@ -224,20 +257,45 @@ export async function createAppDeps(
         await cosmos.getDatabaseAccount({ abortSignal: signal });
       },
     },
-    { name: 'batch', check: (signal) => batch.ping(signal) },
+    // Every account is probed; one that is down shows here, and new jobs route around it.
+    ...accounts.list.map(
+      (a): HealthProbe => ({
+        name: a.primary ? 'batch' : `batch:${a.name}`,
+        group: 'batch',
+        check: (signal) => accounts.gateway(a.name).ping(signal),
+      }),
+    ),
   ];
   return {
     settings,
     queues,
     jobs: instrumentJobStore(createJobStore(containers.jobs)),
     chunks: createChunkStore(containers.chunks, { getJob: createJobStore(containers.jobs).get }),
-    pools: createPoolStore(containers.pools),
+    pools: poolStore,
     demand: createPoolDemandReader(containers.jobs),
     tenants,
     usage: createUsageStore(containers.jobs, { random: overrides.random ?? Math.random }),
     intakeWaits: createIntakeWaitStore(containers.jobs),
     tesTasks: createTesTaskStore(containers.jobs),
     batch,
+    accounts,
+    accountStore,
+    accountDirectory: createAccountDirectory({
+      accounts,
+      store: accountStore,
+      now: () => clock.now().getTime(),
+    }),
+    readQuotas: (name, signal) => {
+      const info = accounts.info(name);
+      return readAccountQuotas({
+        endpoint: info.managementEndpoint,
+        subscriptionId: info.subscriptionId,
+        resourceGroup: info.resourceGroup,
+        accountName: info.name,
+        ...(credential ? { credential } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    },
     results,
     resultsSas: createResultsSas(results, { now }),
     secrets,
@@ -260,7 +318,7 @@ export async function createAppDeps(
     localSwitches: switches,
     async close() {
       cosmos.dispose();
-      await batchClient.close();
+      await Promise.all(clients.map((c) => c.close()));
       await dispatcher.close();
     },
   };

@@ -1,9 +1,17 @@
 /** Dependency health: each probe is timed; the report is 'up' only when every dependency answers. */
 import { createHash } from 'node:crypto';
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
+import type { AccountDoc, AccountStore } from '../adapters/cosmos/account-store.js';
 import { describeError } from '../core/errors.js';
+import type { AccountDrain, AccountHealth } from '../model/accounts.js';
 
 export interface HealthProbe {
   readonly name: string;
+  /**
+   * Probes of one group stand in for each other: the report is down only when every one of them is
+   * (the Batch accounts: jobs route around one that is down).
+   */
+  readonly group?: string;
   check(signal: AbortSignal): Promise<void>;
 }
 
@@ -42,8 +50,16 @@ export async function checkHealth(
       }
     }),
   );
+  const groups = new Map<string, boolean>();
+  probes.forEach((probe, i) => {
+    if (probe.group)
+      groups.set(probe.group, (groups.get(probe.group) ?? false) || dependencies[i]!.status === 'up');
+  });
+  const up =
+    dependencies.every((d, i) => d.status === 'up' || probes[i]!.group !== undefined) &&
+    [...groups.values()].every(Boolean);
   return {
-    status: dependencies.every((d) => d.status === 'up') ? 'up' : 'down',
+    status: up ? 'up' : 'down',
     checkedAt: deps.now().toISOString(),
     dependencies,
   };
@@ -145,4 +161,46 @@ export async function healthAccess(
   recent.set(hash, { at: nowMs, tenant });
   if (recent.size > recentMax) recent.delete(recent.keys().next().value as string);
   return { tenant };
+}
+
+/** What the health report says of each Batch account (docs/accounts.md, "Health and drain"). */
+export interface AccountHealthView {
+  readonly name: string;
+  readonly region: string;
+  readonly primary: boolean;
+  /** `draining` when an operator drains it, else its health. */
+  readonly state: 'healthy' | 'degraded' | 'unhealthy' | 'draining';
+  readonly health: AccountHealth;
+  readonly drain?: AccountDrain;
+  readonly quotas?: AccountDoc['quotas'];
+  readonly usage?: AccountDoc['usage'];
+}
+
+/**
+ * Every account: this instance's verdict from its own calls, or the shared one when that is worse
+ * (another instance saw the trouble), and an operator's drain.
+ */
+export async function accountsHealth(deps: {
+  readonly accounts: BatchAccounts;
+  readonly accountStore: Pick<AccountStore, 'list'>;
+}): Promise<AccountHealthView[]> {
+  const docs = new Map(
+    (await deps.accountStore.list(deps.accounts.list.map((a) => a.name))).map((d) => [d.name, d]),
+  );
+  const rank = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
+  return deps.accounts.list.map((info) => {
+    const doc = docs.get(info.name);
+    const local = deps.accounts.guard(info.name).health();
+    const health = doc?.health && rank[doc.health.state] > rank[local.state] ? doc.health : local;
+    return {
+      name: info.name,
+      region: info.region,
+      primary: info.primary,
+      state: doc?.drain ? 'draining' : health.state,
+      health,
+      ...(doc?.drain ? { drain: doc.drain } : {}),
+      ...(doc?.quotas ? { quotas: doc.quotas } : {}),
+      ...(doc?.usage ? { usage: doc.usage } : {}),
+    };
+  });
 }

@@ -188,6 +188,10 @@ export interface WaitingReason {
 }
 
 export interface BatchRefs {
+  /** The Batch account the job runs in (absent on jobs from before several accounts: the primary). */
+  readonly account?: string;
+  /** Why the job went to that account (docs/accounts.md, "Routing"). */
+  readonly accountReason?: string;
   readonly poolId: string;
   readonly jobId: string;
   /** True when Slotwise created (and manages) the pool. */

@@ -74,6 +74,12 @@ export interface TenantPolicy {
    * tenant's TES lanes, that the workflow engine's machine mounts at `root`. Default none.
    */
   readonly tesFileSystems: readonly TesFileSystem[];
+  /**
+   * Batch accounts and regions the tenant's jobs may run in (docs/accounts.md): data residency, or
+   * accounts set aside for a team. Default any (absent).
+   */
+  readonly batchAccounts?: readonly string[];
+  readonly regions?: readonly string[];
 }
 
 /** An Azure Files mount, as a managed pool's request gives it (`pool.mounts[]`). */
@@ -171,6 +177,16 @@ const tenantPolicyOverridesFields = z.strictObject({
   allowStartTask: z.boolean().optional(),
   secrets: z.array(secretNameSchema).max(1000).optional(),
   tesFileSystems: z.array(tesFileSystemSchema).max(MAX_TES_FILE_SYSTEMS).optional(),
+  batchAccounts: z
+    .array(z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a Batch account name'))
+    .min(1)
+    .max(100)
+    .optional(),
+  regions: z
+    .array(z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be an Azure region name, e.g. westeurope'))
+    .min(1)
+    .max(100)
+    .optional(),
 });
 
 /**
@@ -235,6 +251,8 @@ export function tenantPolicy(overrides: TenantPolicyOverrides | undefined): Tena
     tesFileSystems: (o.tesFileSystems ?? []).flatMap((fs) =>
       'azureFiles' in fs.mount ? [{ root: fs.root, mount: fs.mount }] : [],
     ),
+    ...(o.batchAccounts ? { batchAccounts: o.batchAccounts } : {}),
+    ...(o.regions ? { regions: o.regions } : {}),
   };
 }
 
@@ -317,6 +335,9 @@ export function policyChangeFromArgs(args: {
   readonly allowStartTask?: string;
   readonly allowSecrets?: readonly string[];
   readonly tesFileSystems?: readonly string[];
+  /** `--batch-account a,b` / `--region x,y`; `any` lifts the restriction. */
+  readonly batchAccounts?: string;
+  readonly regions?: string;
 }): { ok: true; change: TenantPolicyOverrides } | { ok: false; message: string } {
   const limits: Record<string, unknown> = {};
   for (const word of args.limits ?? []) {
@@ -361,9 +382,23 @@ export function policyChangeFromArgs(args: {
     }
     change.tesFileSystems = fileSystems;
   }
+  const list = (text: string) => text.split(',').filter((s) => s.length > 0);
+  if (args.batchAccounts !== undefined)
+    change.batchAccounts = args.batchAccounts === 'any' ? undefined : list(args.batchAccounts);
+  if (args.regions !== undefined) change.regions = args.regions === 'any' ? undefined : list(args.regions);
   const parsed = tenantPolicyOverridesFields.safeParse(change);
   if (!parsed.success) return { ok: false, message: issuesText(parsed.error.issues) };
-  return { ok: true, change: parsed.data };
+  // `any` is an explicit removal: kept as a key with no value, so the merge drops the stored list.
+  return {
+    ok: true,
+    change: {
+      ...parsed.data,
+      ...('batchAccounts' in change && change.batchAccounts === undefined
+        ? { batchAccounts: undefined }
+        : {}),
+      ...('regions' in change && change.regions === undefined ? { regions: undefined } : {}),
+    },
+  };
 }
 
 /**

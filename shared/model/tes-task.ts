@@ -143,6 +143,8 @@ export interface TesLaneRef {
   readonly jobId: string;
   readonly batchJobId: string;
   readonly poolId: string;
+  /** The lane's Batch account (absent: the primary account). */
+  readonly account?: string;
   readonly submittedAt: string;
 }
 

@@ -17,6 +17,7 @@
  * most `MAX_EXISTING_POOLS_PER_PASS`.
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway, PoolInfo } from '../adapters/batch/batch-gateway.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
 import type { JobOnPool, PoolDemandReader } from '../adapters/cosmos/pool-demand.js';
@@ -41,6 +42,8 @@ export const MAX_EXISTING_POOLS_PER_PASS = 50;
 export interface BadNodeDeps {
   readonly jobs: JobStore;
   readonly batch: Pick<BatchGateway, 'removeNodes' | 'listNodeHealth'>;
+  /** Every account: an existing pool's nodes are read in the account its jobs run in. */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly demand: PoolDemandReader;
   readonly queues: QueueGateway;
   readonly clock: Clock;
@@ -91,10 +94,12 @@ export async function removeBadNodes(
 export async function reportBadNodesOnExistingPools(deps: BadNodeDeps): Promise<number> {
   let reported = 0;
   const pools = await deps.demand.listExistingPoolsInUse(MAX_EXISTING_POOLS_PER_PASS);
-  for (const { poolId, tenants } of pools) {
+  for (const { poolId, account, tenants } of pools) {
     try {
       // Nothing is kept between passes for a pool Slotwise does not own (see node-health.ts).
-      const { bad } = judgeNodes(await deps.batch.listNodeHealth(poolId));
+      const { bad } = judgeNodes(
+        await (deps.accounts ? deps.accounts.gateway(account) : deps.batch).listNodeHealth(poolId),
+      );
       if (bad.length === 0) continue;
       for (const tenant of tenants) {
         const jobs = await deps.demand.listOnPool(tenant, poolId);

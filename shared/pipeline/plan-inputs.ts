@@ -4,8 +4,10 @@
  * its real slots and images from Batch), and the plan defaults from the settings.
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
+import type { BatchAccountInfo } from '../model/accounts.js';
 import { isManagedPool } from '../model/batch-names.js';
 import { isExistingPool, type JobRequest } from '../model/request-schema.js';
 import { isPoolGranted, type TenantPolicy } from '../model/tenant-policy.js';
@@ -52,6 +54,25 @@ export async function readExistingPool(
   };
 }
 
+/**
+ * `readExistingPool` over the accounts the tenant may use, in the settings' order (the primary
+ * first): the first account holding a pool of that id is the job's. Batch pool ids are per account,
+ * so a pool id in two accounts is two pools; the operator grants the id, not the account.
+ */
+export async function readExistingPoolIn(
+  request: JobRequest,
+  policy: TenantPolicy,
+  allowed: readonly BatchAccountInfo[],
+  accounts: Pick<BatchAccounts, 'gateway'>,
+): Promise<ExistingPoolRead & { readonly account?: BatchAccountInfo }> {
+  if (!isExistingPool(request.pool)) return { ok: true };
+  for (const account of allowed) {
+    const read = await readExistingPool(request, policy, accounts.gateway(account.name));
+    if (!read.ok || read.pool) return { ...read, ...(read.ok ? { account } : {}) };
+  }
+  return { ok: true };
+}
+
 export type PlanDefaultSettings = Pick<
   Settings,
   | 'SLOTWISE_POOL_IMAGE'
@@ -61,15 +82,19 @@ export type PlanDefaultSettings = Pick<
   | 'BATCH_ACCOUNT_NAME'
 >;
 
-export function planDefaults(settings: PlanDefaultSettings): PlanDefaults {
+/** Defaults for a plan in this account (absent: the primary one, from the `BATCH_*` settings). */
+export function planDefaults(settings: PlanDefaultSettings, account?: BatchAccountInfo): PlanDefaults {
   const [publisher = '', offer = '', sku = '', version = 'latest'] = settings.SLOTWISE_POOL_IMAGE.split(':');
   return {
     image: { publisher, offer, sku, version },
     nodeAgentSkuId: settings.SLOTWISE_POOL_NODE_AGENT_SKU,
-    batchAccountResourceId: batchAccountResourceId(
-      settings.BATCH_SUBSCRIPTION_ID,
-      settings.BATCH_RESOURCE_GROUP,
-      settings.BATCH_ACCOUNT_NAME,
-    ),
+    batchAccountResourceId:
+      account && !account.primary
+        ? batchAccountResourceId(account.subscriptionId, account.resourceGroup, account.name)
+        : batchAccountResourceId(
+            settings.BATCH_SUBSCRIPTION_ID,
+            settings.BATCH_RESOURCE_GROUP,
+            settings.BATCH_ACCOUNT_NAME,
+          ),
   };
 }

@@ -20,7 +20,7 @@
  * is not an attempt, so it never fails the job.
  */
 
-import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { Settings } from '../adapters/config/config.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
 import type { PoolStore } from '../adapters/cosmos/pool-store.js';
@@ -35,21 +35,22 @@ import { makeEvent, transition } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
-import { batchRefsOf, planJob } from '../planner/plan-job.js';
+import { batchRefsOf } from '../planner/plan-job.js';
+import { type AccountDirectory, planAndRoute } from './account-routing.js';
 import { announce } from './announce.js';
 import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive, renewStageLease } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
-import { planDefaults, readExistingPool } from './plan-inputs.js';
 import { accountQuotaDelaySeconds } from './submit-stage.js';
 
 export interface PlanStageDeps {
   readonly jobs: JobStore;
-  readonly batch: BatchGateway;
   readonly queues: QueueGateway;
   readonly tenants: Pick<TenantStore, 'get'>;
   /** The ledger `maxManagedPools` is held in, and the pool records it counts. */
   readonly usage: Pick<UsageStore, 'reservePool'>;
-  readonly pools: Pick<PoolStore, 'list'>;
+  readonly pools: Pick<PoolStore, 'list' | 'get'>;
+  readonly accounts: BatchAccounts;
+  readonly accountDirectory: AccountDirectory;
   readonly clock: Clock;
   readonly ids: Ids;
   readonly settings: Pick<
@@ -79,6 +80,9 @@ export type PlanStageResult =
 
 /** Why a job waits in `accepted`: its tenant holds every managed pool it may. */
 export const MANAGED_POOL_LIMIT_CODE = 'ManagedPoolLimitReached';
+
+/** Why a job waits in `accepted`: no Batch account it may use takes new jobs now (all draining). */
+export const NO_BATCH_ACCOUNT_CODE = 'NoBatchAccountOpen';
 
 export const DEFAULT_PLAN_ATTEMPTS = 5;
 
@@ -194,20 +198,20 @@ async function planClaimed(
   const request = job.request!;
 
   const policy = tenantPolicy((await deps.tenants.get(job.tenant))?.policy);
-  const existing = await readExistingPool(request, policy, deps.batch);
-  if (!existing.ok) return rejectPlan(job, existing.errors, deps);
-  const outcome = planJob({
-    tenant: job.tenant,
-    jobId: job.jobId,
-    request,
-    ...(existing.pool ? { existingPool: existing.pool } : {}),
-    defaults: planDefaults(deps.settings),
-    ...(job.lane ? { lane: true } : {}),
-  });
+  const outcome = await planAndRoute(
+    { tenant: job.tenant, jobId: job.jobId, request, ...(job.lane ? { lane: true } : {}) },
+    policy,
+    { ...deps, directory: deps.accountDirectory },
+  );
+  if (!outcome.ok && 'errors' in outcome) return rejectPlan(job, outcome.errors, deps);
+  if (!outcome.ok) {
+    // No account is open to the job now: every one it may use is draining (or the tenant's accounts
+    // and regions name none of the deployment's). It waits, as for a managed pool, and is planned
+    // again: an operator's drain ends, settings change.
+    return waitForRoom(job, message, owner, NO_BATCH_ACCOUNT_CODE, outcome.noAccount.reason, deps);
+  }
 
-  if (!outcome.ok) return rejectPlan(job, outcome.errors, deps);
-
-  const { plan } = outcome;
+  const { plan, route } = outcome;
   if (plan.pool) {
     const limit = policy.limits.maxManagedPools;
     const room = await deps.usage.reservePool(
@@ -217,7 +221,18 @@ async function planClaimed(
       deps.clock.now(),
       async () => (await deps.pools.list({ tenant: job.tenant })).map((p) => p.id),
     );
-    if (!room.ok) return waitForPoolRoom(job, message, owner, room.held.length, limit, deps);
+    if (!room.ok) {
+      const idle = deps.settings.SLOTWISE_POOL_IDLE_TTL_SECONDS;
+      return waitForRoom(
+        job,
+        message,
+        owner,
+        MANAGED_POOL_LIMIT_CODE,
+        `This tenant holds ${room.held.length} managed pools and its limit maxManagedPools is ${limit}; the job needs ` +
+          `another and waits until one of them is deleted (a pool is deleted once idle${idle ? ` for ${idle} s` : ''}).`,
+        deps,
+      );
+    }
   }
   // Nothing per chunk is stored: the submitter rebuilds chunk N from the request and this summary
   // (`rebuildChunks`), so a million-task plan writes one document, not ten thousand. The count is in
@@ -229,7 +244,7 @@ async function planClaimed(
     current.state === 'accepted' && current.planning?.lease?.owner === owner
       ? transition(withoutPoolWait(withoutPlanLease(current)), 'planned', deps.clock.now(), deps.ids.uuid(), {
           plan: { ...plan.summary, chunks: count },
-          batch: batchRefsOf(plan),
+          batch: batchRefsOf(plan, route),
           batchBodies: { ...(plan.pool ? { pool: plan.pool } : {}), job: plan.batchJob },
           submission: { chunksTotal: count, chunksAdded: 0, tasksAdded: 0, attempts: 0 },
         })
@@ -242,20 +257,20 @@ async function planClaimed(
 }
 
 /**
- * The tenant holds every managed pool it may: the job keeps its place in `accepted`, shows why (once,
- * with an event) and is planned again after a growing delay (`retryAt` keeps the sweep away meanwhile).
- * The claim's attempt is given back: waiting is not failing.
+ * The job cannot be placed now (the tenant holds every managed pool it may, or no Batch account is
+ * open to it): it keeps its place in `accepted`, shows why (once, with an event) and is planned again
+ * after a growing delay (`retryAt` keeps the sweep away meanwhile). The claim's attempt is given
+ * back: waiting is not failing.
  */
-async function waitForPoolRoom(
+async function waitForRoom(
   job: JobDoc,
   message: PipelineMessage,
   owner: string,
-  held: number,
-  limit: number,
+  code: string,
+  reason: string,
   deps: PlanStageDeps,
 ): Promise<PlanStageResult> {
   const now = deps.clock.now();
-  const idle = deps.settings.SLOTWISE_POOL_IDLE_TTL_SECONDS;
   let delaySeconds = 0;
   let announced = false;
   const result = await deps.jobs.update(job.tenant, job.jobId, (current) => {
@@ -273,15 +288,9 @@ async function waitForPoolRoom(
         retryAt: new Date(now.getTime() + delaySeconds * 1000).toISOString(),
       },
     };
-    if (current.waiting?.code === MANAGED_POOL_LIMIT_CODE) return next;
+    if (current.waiting?.code === code) return next;
     const iso = now.toISOString();
-    next.waiting = {
-      code: MANAGED_POOL_LIMIT_CODE,
-      message:
-        `This tenant holds ${held} managed pools and its limit maxManagedPools is ${limit}; the job needs ` +
-        `another and waits until one of them is deleted (a pool is deleted once idle${idle ? ` for ${idle} s` : ''}).`,
-      since: iso,
-    };
+    next.waiting = { code, message: reason, since: iso };
     next.updatedAt = iso;
     next.events = [
       ...current.events,
@@ -297,7 +306,8 @@ async function waitForPoolRoom(
 }
 
 function withoutPoolWait(job: JobDoc): JobDoc {
-  if (job.waiting?.code !== MANAGED_POOL_LIMIT_CODE) return job;
+  if (job.waiting?.code !== MANAGED_POOL_LIMIT_CODE && job.waiting?.code !== NO_BATCH_ACCOUNT_CODE)
+    return job;
   const { waiting: _over, ...rest } = job;
   return rest;
 }

@@ -23,6 +23,7 @@
  * it counts preemptions on the jobs (`preemptions.ts`).
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway, PoolInfo } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
@@ -50,6 +51,7 @@ import {
 } from '../planner/size-pool.js';
 import { announce } from './announce.js';
 import { reportBadNodesOnExistingPools } from './bad-nodes.js';
+import { inAccount } from './job-account.js';
 import {
   DEFAULT_LEASE_MS,
   heartbeatEveryMs,
@@ -64,6 +66,8 @@ export interface PoolControllerDeps {
   readonly jobs: JobStore;
   readonly tenants: Pick<TenantStore, 'get'>;
   readonly batch: BatchGateway;
+  /** Every account: each pool is controlled in its own (`account` on its record). */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly queues: QueueGateway;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -218,16 +222,14 @@ async function controlClaimedTenant(
 ): Promise<void> {
   const policy = tenantPolicy((await deps.tenants.get(tenant))?.policy);
   const observed: Observed[] = await mapWithConcurrency([...pools], 4, async (doc) => {
-    const [pool, jobs] = await Promise.all([
-      deps.batch.getPool(doc.id),
-      deps.demand.listOnPool(tenant, doc.id),
-    ]);
+    const batch = inAccount(deps, doc.account).batch;
+    const [pool, jobs] = await Promise.all([batch.getPool(doc.id), deps.demand.listOnPool(tenant, doc.id)]);
     const active = jobs.filter((j) => ACTIVE_ON_POOL.has(j.state));
     const slotsPerNode = doc.body.taskSlotsPerNode ?? 1;
     const demands = active.map((j) => jobDemand(j, deps.limits.poolMaxNodes));
     // Busy nodes bound what a pool may be asked to give up (only idle nodes go). One node list
     // gives them and what the bad-node rule reads.
-    const nodes = pool && pool.currentNodes > 0 ? await deps.batch.listNodeHealth(doc.id) : [];
+    const nodes = pool && pool.currentNodes > 0 ? await batch.listNodeHealth(doc.id) : [];
     return {
       doc,
       pool,
@@ -263,7 +265,7 @@ async function controlClaimedTenant(
     report.pools++;
     try {
       const share = shares.get(o.doc.id) ?? { nodes: 0, fair: 0, short: 0 };
-      await controlPool(o, share, picture, deps, report);
+      await controlPool(o, share, picture, inAccount(deps, o.doc.account), report);
     } catch (e) {
       report.errors++;
       deps.log?.(`Pool ${o.doc.id} left as is this pass: ${describeError(e)}`);

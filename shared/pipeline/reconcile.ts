@@ -18,6 +18,7 @@
  * says the job has ended (the request's exit conditions decide which failures are tolerated).
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway, BatchJobInfo, BatchTaskCounts } from '../adapters/batch/batch-gateway.js';
 import type { JobStore, WorkItem } from '../adapters/cosmos/job-store.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
@@ -32,6 +33,7 @@ import { transition } from '../model/lifecycle.js';
 import { toCallerTaskId } from '../model/task-ids.js';
 import { announce } from './announce.js';
 import { type FairShare, takeFairly } from './fair-order.js';
+import { inAccount } from './job-account.js';
 import { finalPreparationStatus, reconcilePreparation, withFinalPreparation } from './preparation.js';
 import { type JobEndReading, readJobEnd } from './read-job-end.js';
 import { deleteSupersededAttempts } from './superseded-attempts.js';
@@ -40,6 +42,8 @@ import { reportTaskEvents } from './task-events.js';
 export interface ReconcileDeps {
   readonly jobs: JobStore;
   readonly batch: BatchGateway;
+  /** Every account: a job is reconciled against its own (`batch.account`). */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly queues: QueueGateway;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -161,9 +165,10 @@ function sameCounts(a: TaskCounts, b: TaskCounts): boolean {
  */
 export async function reconcileJob(
   job: JobDoc | WorkItem,
-  deps: ReconcileDeps,
+  passDeps: ReconcileDeps,
   pass = 0,
 ): Promise<Decision['kind']> {
+  const deps = inAccount(passDeps, job.batch?.account);
   const batchJobId = job.batch?.jobId;
   if (!batchJobId || (job.state !== 'submitted' && job.state !== 'running')) return 'none';
   const seen = await observe(job, batchJobId, deps, pass);

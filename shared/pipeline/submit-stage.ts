@@ -19,6 +19,7 @@
  * it. Once a resubmitted attempt is in Batch, the ended Batch jobs of the attempts before it are deleted.
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import { BatchError } from '../adapters/batch/batch-error.js';
 import type { AddTasksOutcome, BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
@@ -38,6 +39,7 @@ import type { JobDoc } from '../model/job.js';
 import { makeEvent, transition } from '../model/lifecycle.js';
 import type { PipelineMessage } from '../model/pipeline-message.js';
 import { announce } from './announce.js';
+import { inAccount } from './job-account.js';
 import {
   DEFAULT_LEASE_MS,
   heartbeatEveryMs,
@@ -55,6 +57,8 @@ export interface SubmitStageDeps {
   readonly chunks: ChunkStore;
   readonly pools: PoolStore;
   readonly batch: BatchGateway;
+  /** Every account: the job's calls go to its own (`batch.account`). */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly queues: QueueGateway;
   readonly tenants: TenantStore;
   readonly clock: Clock;
@@ -186,9 +190,10 @@ async function submitClaimed(
   owner: string,
   leaseMs: number,
   heartbeat: LeaseHeartbeat,
-  deps: SubmitStageDeps,
+  stageDeps: SubmitStageDeps,
 ): Promise<SubmitStageResult> {
   let job = claimed;
+  const deps = inAccount(stageDeps, job.batch?.account);
   await announce(job, deps.queues);
   const bodies = job.batchBodies;
   const refs = job.batch;
@@ -484,7 +489,7 @@ async function ensurePool(job: JobDoc, deps: SubmitStageDeps): Promise<void> {
   // for themselves): the pool is created empty, the job's demand is its plan on the job document, and
   // the pool controller sizes the pool for every job on it, woken at once by a message.
   const body: PoolBody = { ...poolBody, targetDedicatedNodes: 0, targetLowPriorityNodes: 0 };
-  await deps.pools.register(body, owner, deps.clock.now());
+  await deps.pools.register(body, owner, deps.clock.now(), refs.account);
   const created = await deps.batch.createPool(body);
   if (created === 'exists') {
     const pool = await deps.batch.getPool(poolBody.id);

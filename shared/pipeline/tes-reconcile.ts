@@ -13,6 +13,7 @@
  * unfinished tasks of a lane that ended (SYSTEM_ERROR with the lane's reason), and re-sends the wake-up
  * of tasks that have waited for the submitter too long (a lost message).
  */
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway, EndedTaskInfo } from '../adapters/batch/batch-gateway.js';
 import type { ResultsStore } from '../adapters/blob/results-store.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
@@ -26,12 +27,15 @@ import type { JobDoc } from '../model/job.js';
 import { parseTesRunReport, type TesRunReport, tesOutcome } from '../model/tes-run-report.js';
 import { isFinalTesState, type TesTaskDoc, type TesTaskLog } from '../model/tes-task.js';
 import { tesExecutorLogPath, tesRunReportPath } from '../planner/tes-task-body.js';
+import { inAccount } from './job-account.js';
 import { recordDemand } from './tes-submit.js';
 
 export interface TesReconcileDeps {
   readonly tesTasks: TesTaskStore;
   readonly jobs: JobStore;
   readonly batch: BatchGateway;
+  /** Every account: a lane's calls go to its own. */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly results: Pick<ResultsStore, 'read'>;
   readonly queues: QueueGateway;
   readonly clock: Clock;
@@ -112,7 +116,7 @@ async function reconcileLane(
   let complete = false;
   let gone = false;
   for (let page = 0; page < PAGES_PER_PASS; page++) {
-    const listed = await deps.batch.listChangedTasks(batchJobId, {
+    const listed = await inAccount(deps, lane.batch?.account).batch.listChangedTasks(batchJobId, {
       ...(since ? { since } : {}),
       maxResults: PAGE,
       ...(skipToken ? { skipToken } : {}),

@@ -9,6 +9,7 @@
  * a `TaskExists`, never a duplicate. Within one instance, one invocation works a key at a time.
  * A task cancelled while it was being added is terminated in Batch right after.
  */
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import { BatchError } from '../adapters/batch/batch-error.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
@@ -28,6 +29,7 @@ import type { TesTaskDoc } from '../model/tes-task.js';
 import { MAX_CHUNK_BYTES } from '../planner/plan-job.js';
 import { RESULTS_URL_GROWTH, resultsReferenceCount } from '../planner/task-body.js';
 import { tesTaskBody } from '../planner/tes-task-body.js';
+import { inAccount } from './job-account.js';
 import { type ResultsSas, resolveResultsStore } from './results-sas.js';
 import { type LaneState, openLane } from './tes-lanes.js';
 
@@ -40,6 +42,8 @@ export interface TesSubmitDeps {
   readonly pools: Pick<PoolStore, 'register'>;
   readonly queues: QueueGateway;
   readonly batch: BatchGateway;
+  /** Every account: a lane's calls go to its own. */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly clock: Clock;
   readonly ids: Ids;
   readonly resultsSas?: ResultsSas;
@@ -106,7 +110,7 @@ async function submitKey(tenant: string, laneKey: string, deps: TesSubmitDeps): 
       return report;
     }
     await registerLanePool(lane, deps);
-    const added = await addRound(waiting, lane, deps, report);
+    const added = await addRound(waiting, lane, inAccount(deps, lane.lane.batch?.account), report);
     if (!added) return report;
     await recordDemand(tenant, lane, deps);
     if (deps.clock.monotonicMs() - started > SLICE_MS) {
@@ -133,6 +137,7 @@ async function registerLanePool(
     { ...body, targetDedicatedNodes: 0, targetLowPriorityNodes: 0 },
     owner,
     deps.clock.now(),
+    lane.lane.batch?.account,
   );
 }
 
@@ -231,6 +236,7 @@ async function recordLane(
               jobId: lane.lane.jobId,
               batchJobId: lane.batchJobId,
               poolId: lane.poolId,
+              ...(lane.lane.batch?.account ? { account: lane.lane.batch.account } : {}),
               submittedAt: now,
             },
             updatedAt: now,

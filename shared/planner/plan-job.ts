@@ -105,6 +105,12 @@ export interface PlanInput {
    * stays open when its tasks are done (tasks keep arriving).
    */
   readonly lane?: boolean;
+  /**
+   * The Batch account the managed pool goes to, when it is not the primary one: it joins the pool
+   * spec's hash, so the pool id and owner stamp are the account's own (Batch ids are per account,
+   * Slotwise's pool records are not).
+   */
+  readonly poolAccount?: string;
 }
 
 export interface JobPlan {
@@ -112,6 +118,8 @@ export interface JobPlan {
   readonly poolId: string;
   /** Absent for an existing pool: Slotwise does not change pools it does not own. */
   readonly pool?: PoolBody;
+  /** What a managed pool's id is hashed from (tenant aside): `poolIdIn` gives its id in any account. */
+  readonly poolSpec?: Readonly<Record<string, unknown>>;
   readonly batchJob: JobBody;
   /** Yields the task chunks (≤ 100 tasks, under the body limit) lazily, in task order. */
   chunks(): Generator<TaskBody[]>;
@@ -122,10 +130,23 @@ export interface JobPlan {
   chunkCount(): number;
 }
 
+/** The id a managed pool of this spec has in an account (undefined: the primary account). */
+export function poolIdIn(
+  tenant: string,
+  poolSpec: Readonly<Record<string, unknown>>,
+  account?: string,
+): string {
+  return managedPoolId(tenant, poolSpecHash(tenant, account ? { ...poolSpec, account } : poolSpec));
+}
+
 /** The job's references to its Batch pool and job, as the plan stage stores them. */
-export function batchRefsOf(plan: Pick<JobPlan, 'poolId' | 'pool' | 'batchJob'>): BatchRefs {
+export function batchRefsOf(
+  plan: Pick<JobPlan, 'poolId' | 'pool' | 'batchJob'>,
+  routed?: { readonly account: string; readonly reason: string },
+): BatchRefs {
   const prep = plan.batchJob.jobPreparationTask;
   return {
+    ...(routed ? { account: routed.account, accountReason: routed.reason } : {}),
     poolId: plan.poolId,
     jobId: plan.batchJob.id,
     managedPool: plan.pool !== undefined,
@@ -216,6 +237,7 @@ export function planJob(input: PlanInput): PlanOutcome {
   }
 
   let pool: PoolBody | undefined;
+  let poolSpec: Record<string, unknown> | undefined;
   let poolId: string;
   if (target.kind === 'existing') {
     poolId = target.pool.id;
@@ -230,7 +252,11 @@ export function planJob(input: PlanInput): PlanOutcome {
       { containerHost: input.lane === true },
     );
     const lowPriority = target.pool.lowPriority === true;
-    const specHash = poolSpecHash(input.tenant, { ...spec, lowPriority });
+    poolSpec = { ...spec, lowPriority };
+    const specHash = poolSpecHash(
+      input.tenant,
+      input.poolAccount ? { ...poolSpec, account: input.poolAccount } : poolSpec,
+    );
     poolId = managedPoolId(input.tenant, specHash);
     pool = {
       id: poolId,
@@ -330,7 +356,18 @@ export function planJob(input: PlanInput): PlanOutcome {
     return count;
   };
 
-  return { ok: true, plan: { summary, poolId, ...(pool ? { pool } : {}), batchJob, chunks, chunkCount } };
+  return {
+    ok: true,
+    plan: {
+      summary,
+      poolId,
+      ...(pool ? { pool } : {}),
+      ...(poolSpec ? { poolSpec } : {}),
+      batchJob,
+      chunks,
+      chunkCount,
+    },
+  };
 }
 
 /**

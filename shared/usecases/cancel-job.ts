@@ -3,6 +3,7 @@
  * then moves the job to `cancelled`; stages that pick the job up later see the state and stop.
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
 import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
@@ -10,6 +11,7 @@ import type { Clock, Ids } from '../core/clock.js';
 import type { JobDoc } from '../model/job.js';
 import { canTransition, transition } from '../model/lifecycle.js';
 import { announce } from '../pipeline/announce.js';
+import { inAccount } from '../pipeline/job-account.js';
 
 export type CancelResult =
   | { readonly kind: 'cancelled'; readonly job: JobDoc }
@@ -19,10 +21,18 @@ export type CancelResult =
 export async function cancelJob(
   tenant: string,
   jobId: string,
-  deps: { jobs: JobStore; batch: BatchGateway; queues: QueueGateway; clock: Clock; ids: Ids },
+  useDeps: {
+    jobs: JobStore;
+    batch: BatchGateway;
+    accounts?: Pick<BatchAccounts, 'gateway'>;
+    queues: QueueGateway;
+    clock: Clock;
+    ids: Ids;
+  },
 ): Promise<CancelResult> {
-  const job = await deps.jobs.get(tenant, jobId);
+  const job = await useDeps.jobs.get(tenant, jobId);
   if (!job) return { kind: 'notFound' };
+  const deps = inAccount(useDeps, job.batch?.account);
   if (job.state !== 'cancelled' && !canTransition(job.state, 'cancelled')) return { kind: 'ended', job };
   const mayHaveBatchJob = job.batch && job.state !== 'accepted' && job.state !== 'planned';
   if (job.batch && (mayHaveBatchJob || job.state === 'cancelled')) {

@@ -11,8 +11,9 @@
  * one) and secret references as placeholders (`slotwise-secret:<name>`): values are never read here.
  */
 
-import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { Settings } from '../adapters/config/config.js';
+import type { PoolStore } from '../adapters/cosmos/pool-store.js';
 import type { TenantStore } from '../adapters/cosmos/tenant-store.js';
 import { redactSas } from '../core/redact-sas.js';
 import type { JobBody, PoolBody } from '../model/batch-bodies.js';
@@ -22,16 +23,24 @@ import type { PlanSummary } from '../model/job.js';
 import type { JobRequest } from '../model/request-schema.js';
 import { sweepSize } from '../model/sweep.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
-import { type FieldError, type ValidationPolicy, validateJobRequest } from '../model/validate-request.js';
+import {
+  type FieldError,
+  fieldError,
+  type ValidationPolicy,
+  validateJobRequest,
+} from '../model/validate-request.js';
 import { tryGetVmSize } from '../model/vm-sizes.js';
-import { planDefaults, readExistingPool } from '../pipeline/plan-inputs.js';
+import { type AccountDirectory, planAndRoute } from '../pipeline/account-routing.js';
 import { type CostEstimate, estimateCost, type TaskDemand } from '../planner/cost.js';
-import { planJob, slotsFor } from '../planner/plan-job.js';
+import { slotsFor } from '../planner/plan-job.js';
+import type { AccountConsidered } from '../planner/route-account.js';
 import { taskCount } from './accept-job.js';
 
 export interface DryRunDeps {
   readonly tenants: Pick<TenantStore, 'get'>;
-  readonly batch: Pick<BatchGateway, 'getPool'>;
+  readonly accounts: BatchAccounts;
+  readonly accountDirectory: AccountDirectory;
+  readonly pools: Pick<PoolStore, 'get'>;
   readonly policy: ValidationPolicy;
   readonly settings: Pick<
     Settings,
@@ -59,12 +68,25 @@ export interface DryRunAnswer {
         readonly currentNodes: number;
       };
   readonly batchJob: JobBody;
+  /** The Batch account the job would go to, why, and how each account looked (docs/accounts.md). */
+  readonly account: {
+    readonly name: string;
+    readonly region: string;
+    readonly reason: string;
+    readonly considered: readonly AccountConsidered[];
+  };
   readonly estimate: CostEstimate;
 }
 
 export type DryRunResult =
   | { readonly kind: 'planned'; readonly answer: DryRunAnswer }
   | { readonly kind: 'invalid'; readonly errors: readonly FieldError[] }
+  | {
+      /** No Batch account open to the tenant takes new jobs now (all draining, or none allowed). */
+      readonly kind: 'noAccount';
+      readonly errors: readonly FieldError[];
+      readonly considered: readonly AccountConsidered[];
+    }
   | {
       readonly kind: 'overLimit';
       readonly limit: 'maxTasksInFlight';
@@ -88,17 +110,23 @@ export async function dryRunJob(
   const tooMany = checkTaskLimit(request, taskCount(request), policy);
   if (tooMany.length > 0) return { kind: 'overLimit', limit: 'maxTasksInFlight', errors: tooMany };
 
-  const existing = await readExistingPool(request, policy, deps.batch);
-  if (!existing.ok) return { kind: 'invalid', errors: existing.errors };
-  const outcome = planJob({
-    tenant: input.tenant,
-    jobId: request.id ?? DRY_RUN_JOB_ID,
-    request,
-    ...(existing.pool ? { existingPool: existing.pool } : {}),
-    defaults: planDefaults(deps.settings),
-  });
-  if (!outcome.ok) return { kind: 'invalid', errors: outcome.errors };
-  const { plan } = outcome;
+  const outcome = await planAndRoute(
+    { tenant: input.tenant, jobId: request.id ?? DRY_RUN_JOB_ID, request },
+    policy,
+    {
+      ...deps,
+      directory: deps.accountDirectory,
+    },
+  );
+  if (!outcome.ok && 'errors' in outcome) return { kind: 'invalid', errors: outcome.errors };
+  const { plan, route } = outcome.ok ? outcome : { plan: undefined, route: outcome.noAccount };
+  if (!plan) {
+    return {
+      kind: 'noAccount',
+      errors: [fieldError(['pool'], route.reason)],
+      considered: route.considered,
+    };
+  }
   // Counted as the plan stage counts them: in closed form when the widest task allows it.
   const chunks = plan.chunkCount();
   const summary = plan.summary;
@@ -120,10 +148,17 @@ export async function dryRunJob(
         existing: true,
         vmSize: summary.vmSize,
         taskSlotsPerNode: summary.taskSlotsPerNode,
-        currentNodes: existing.pool?.currentNodes ?? 0,
+        // An existing pool's plan counts its current nodes.
+        currentNodes: summary.poolNodes,
       },
       // The preparation's resource file URLs may carry the caller's SAS: never in an answer.
       batchJob: withoutSas(plan.batchJob),
+      account: {
+        name: route.account,
+        region: route.region,
+        reason: route.reason,
+        considered: route.considered,
+      },
       estimate,
     },
   };

@@ -2,10 +2,12 @@
  * GET /api/jobs/{id}/tasks/{taskId}: one task as Batch shows it, with the attempts Batch's record
  * tells apart (see `attemptsOf`). One Batch call.
  */
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
 import type { JobDoc } from '../model/job.js';
 import { toBatchTaskId, toCallerTaskId } from '../model/task-ids.js';
+import { inAccount } from '../pipeline/job-account.js';
 import { batchJobOf } from './list-tasks.js';
 import { attemptsOf, type TaskDetail, toTaskItem } from './task-view.js';
 
@@ -48,11 +50,18 @@ export async function getTask(
   tenant: string,
   jobId: string,
   taskId: string,
-  deps: { readonly jobs: JobStore; readonly batch: BatchGateway },
+  deps: {
+    readonly jobs: JobStore;
+    readonly batch: BatchGateway;
+    readonly accounts?: Pick<BatchAccounts, 'gateway'>;
+  },
 ): Promise<GetTaskResult> {
   const target = await findTask(tenant, jobId, taskId, deps);
   if (target.kind === 'notFound') return target;
-  const info = await deps.batch.getTask(target.batchJobId, target.batchTaskId);
+  const info = await inAccount(deps, target.job.batch?.account).batch.getTask(
+    target.batchJobId,
+    target.batchTaskId,
+  );
   if (!info) return { kind: 'notFound', what: `Task '${taskId}' of job '${target.job.jobId}'` };
   return {
     kind: 'found',

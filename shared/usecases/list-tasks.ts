@@ -7,12 +7,15 @@
  * filter it was made for: the Batch call is always built here, for the caller's own job, so a
  * continuation cannot name another URL, job or tenant.
  */
+
 import { createHash } from 'node:crypto';
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import { BatchError } from '../adapters/batch/batch-error.js';
 import type { BatchGateway, TaskFilter } from '../adapters/batch/batch-gateway.js';
 import type { JobStore } from '../adapters/cosmos/job-store.js';
 import type { JobDoc } from '../model/job.js';
 import { toCallerTaskId } from '../model/task-ids.js';
+import { inAccount } from '../pipeline/job-account.js';
 import { type TaskItem, toTaskItem } from './task-view.js';
 
 export const taskStateFilters = ['active', 'running', 'completed'] as const;
@@ -91,7 +94,11 @@ export async function listTasks(
   tenant: string,
   jobId: string,
   query: ListTasksQuery,
-  deps: { readonly jobs: JobStore; readonly batch: BatchGateway },
+  deps: {
+    readonly jobs: JobStore;
+    readonly batch: BatchGateway;
+    readonly accounts?: Pick<BatchAccounts, 'gateway'>;
+  },
 ): Promise<ListTasksResult> {
   const job = await deps.jobs.get(tenant, jobId);
   if (!job) return { kind: 'notFound' };
@@ -109,7 +116,7 @@ export async function listTasks(
   }
   let page: Awaited<ReturnType<BatchGateway['listTaskPage']>>;
   try {
-    page = await deps.batch.listTaskPage(batchJobId, {
+    page = await inAccount(deps, job.batch?.account).batch.listTaskPage(batchJobId, {
       filter: query.filter,
       maxResults: query.limit,
       ...(skipToken ? { skipToken } : {}),

@@ -5,6 +5,7 @@
  * Batch job deleted), `stdout.txt` and `stderr.txt` from the copies the task uploaded to the tenant's
  * results store (`<job>/<task>/$TaskLog/`). Other files exist only on the node.
  */
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import {
   RangeNotSatisfiableError,
@@ -14,6 +15,7 @@ import {
 import type { JobStore } from '../adapters/cosmos/job-store.js';
 import { taskLogPath } from '../model/results-paths.js';
 import { toCallerTaskId } from '../model/task-ids.js';
+import { inAccount } from '../pipeline/job-account.js';
 import { findTask } from './get-task.js';
 
 /** Most bytes one answer carries; a larger file or range answers its first 4 MiB (206). */
@@ -81,6 +83,7 @@ export async function readTaskFile(
   deps: {
     readonly jobs: JobStore;
     readonly batch: BatchGateway;
+    readonly accounts?: Pick<BatchAccounts, 'gateway'>;
     readonly results?: Pick<ResultsStore, 'read'>;
   },
 ): Promise<ReadTaskFileResult> {
@@ -89,7 +92,13 @@ export async function readTaskFile(
   const bad = checkTaskFilePath(path);
   if (bad) return { kind: 'invalid', field: 'path', message: bad };
   const { job, batchJobId, batchTaskId } = target;
-  const fromBatch = await readFromBatch(deps.batch, batchJobId, batchTaskId, path, range);
+  const fromBatch = await readFromBatch(
+    inAccount(deps, job.batch?.account).batch,
+    batchJobId,
+    batchTaskId,
+    path,
+    range,
+  );
   if (fromBatch !== 'gone') return fromBatch;
   const what = `File '${path}' of task '${taskId}'`;
   if (path !== 'stdout.txt' && path !== 'stderr.txt')

@@ -26,7 +26,9 @@
  * a finished request is never redone, so a redelivered message creates no second attempt.
  * Never touches a Batch job whose metadata is not this job's.
  */
+
 import { z } from 'zod';
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import { BatchError } from '../adapters/batch/batch-error.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { Settings } from '../adapters/config/config.js';
@@ -45,6 +47,7 @@ import { type ChunkRange, type JobDoc, jobDocId, type RetryRequest, zeroTaskCoun
 import { transition } from '../model/lifecycle.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import { announce } from '../pipeline/announce.js';
+import { inAccount } from '../pipeline/job-account.js';
 import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive } from '../pipeline/lease-heartbeat.js';
 import { MAX_TASKS_PER_CHUNK } from '../planner/plan-job.js';
 import { takeSubmissionToken, taskCount } from './accept-job.js';
@@ -53,6 +56,8 @@ export interface RetryDeps {
   readonly jobs: JobStore;
   readonly chunks: ChunkStore;
   readonly batch: BatchGateway;
+  /** Every account: a job is retried in its own (`batch.account`). */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly queues: QueueGateway;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -260,8 +265,9 @@ export type RetryStageResult =
 export async function runRetryStage(
   message: RetryMessage,
   owner: string,
-  deps: RetryStageDeps,
+  stageDeps: RetryStageDeps,
 ): Promise<RetryStageResult> {
+  let deps = stageDeps;
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const claim = await deps.jobs.update(message.tenant, message.jobId, (current) => {
     const retry = current.retry;
@@ -279,6 +285,7 @@ export async function runRetryStage(
     return inProgress(retry) && retry.requestId === message.requestId ? 'busy' : 'skipped';
   }
   const job = claim.job;
+  deps = inAccount(stageDeps, job.batch?.account);
   // Short lease, renewed while the step goes on: a dead retrier's request is taken over in seconds.
   const heartbeat = keepLeaseAlive(async () => {
     let held = true;

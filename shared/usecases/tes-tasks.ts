@@ -11,6 +11,7 @@
  * from the task documents only: no read calls Batch.
  */
 
+import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import type { ResultsStore } from '../adapters/blob/results-store.js';
 import type { Settings } from '../adapters/config/config.js';
@@ -41,6 +42,8 @@ export interface TesDeps {
   readonly usage: Pick<UsageStore, 'takeSubmissions'>;
   readonly results: Pick<ResultsStore, 'upload'>;
   readonly batch: Pick<BatchGateway, 'terminateTask'>;
+  /** Every account: a task's lane may be in any. */
+  readonly accounts?: Pick<BatchAccounts, 'gateway'>;
   readonly queues: QueueGateway;
   readonly clock: Clock;
   readonly ids: Ids;
@@ -288,7 +291,10 @@ export async function cancelTesTask(tenant: string, id: string, deps: TesDeps): 
   if (!result) return { kind: 'notFound' };
   const lane = result.doc.lane;
   // Also when nothing changed: a cancel asked again re-sends a terminate that may have been lost.
-  if (lane && result.doc.state === 'CANCELING') await deps.batch.terminateTask(lane.batchJobId, id);
+  if (lane && result.doc.state === 'CANCELING') {
+    const batch = deps.accounts ? deps.accounts.gateway(lane.account) : deps.batch;
+    await batch.terminateTask(lane.batchJobId, id);
+  }
   return { kind: 'cancelled' };
 }
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchEmulator } from '../../dev/batch-emulator/index.js';
-import { vmFamilyOf } from '../../dev/batch-emulator/vm-families.js';
+import { vmFamilyOf } from '../../shared/model/vm-sizes.js';
 import { advance, call, control, poolBody, start } from './helpers.js';
 
 let emulator: BatchEmulator;

@@ -10,7 +10,15 @@ import type { FailedTask, NodePreparation } from '../../model/job.js';
 import type { NodeHealth } from '../../model/node-health.js';
 import { traceparentOf, withTraceMetadata } from '../telemetry/trace-context.js';
 import { addTasks } from './add-tasks.js';
-import type { BatchGateway, PoolInfo, PreemptedNode, TaskFilter, TaskInfo } from './batch-gateway.js';
+import type {
+  BatchGateway,
+  ListedJob,
+  NodeActivity,
+  PoolInfo,
+  PreemptedNode,
+  TaskFilter,
+  TaskInfo,
+} from './batch-gateway.js';
 import { type BatchClient, BatchError } from './client.js';
 
 interface WirePool {
@@ -167,6 +175,81 @@ export function toNodePreparation(item: WirePreparationStatus): NodePreparation 
         }
       : {}),
   };
+}
+
+/**
+ * What the reconcile listing reads of a job. Batch's `$select` takes top-level properties
+ * (learn.microsoft.com/azure/batch/batch-efficient-list-queries), so `executionInfo` comes whole
+ * (a few fields) for its `terminateReason`.
+ */
+const LISTED_JOB_SELECT = 'id,state,stateTransitionTime,executionInfo,poolInfo,metadata';
+
+interface WireListedJob {
+  id: string;
+  state?: string;
+  stateTransitionTime?: string;
+  executionInfo?: { terminateReason?: string; poolId?: string };
+  poolInfo?: { poolId?: string };
+  metadata?: { name: string; value: string }[];
+}
+
+export function toListedJob(j: WireListedJob): ListedJob {
+  const poolId = j.poolInfo?.poolId ?? j.executionInfo?.poolId;
+  return {
+    id: j.id,
+    state: j.state ?? 'active',
+    stateTransitionTime: j.stateTransitionTime ?? '',
+    ...(j.executionInfo?.terminateReason ? { terminateReason: j.executionInfo.terminateReason } : {}),
+    ...(poolId ? { poolId } : {}),
+    metadata: Object.fromEntries((j.metadata ?? []).map((m) => [m.name, m.value])),
+  };
+}
+
+/** A node of a node list with `$select=id,state,recentTasks` (BatchService.json `TaskInformation`). */
+interface WireNodeActivity {
+  id: string;
+  state?: string;
+  recentTasks?: {
+    jobId?: string;
+    taskId?: string;
+    taskState?: string;
+    executionInfo?: { startTime?: string; endTime?: string };
+  }[];
+}
+
+export function toNodeActivity(n: WireNodeActivity): NodeActivity {
+  return {
+    id: n.id,
+    state: n.state ?? 'unknown',
+    recentTasks: (n.recentTasks ?? []).map((t) => ({
+      jobId: t.jobId ?? '',
+      taskId: t.taskId ?? '',
+      state: t.taskState ?? '',
+      ...(t.executionInfo?.startTime ? { startTime: t.executionInfo.startTime } : {}),
+      ...(t.executionInfo?.endTime ? { endTime: t.executionInfo.endTime } : {}),
+    })),
+  };
+}
+
+/**
+ * A list's items in pages of `size`. The client fetches Batch's next page only when an item past the
+ * current one is asked for, so a page cut at `maxresults` costs exactly one call, and a consumer that
+ * stops between pages makes no further call.
+ */
+async function* pagesOf<T>(
+  items: AsyncIterable<Record<string, unknown>>,
+  size: number,
+  map: (item: Record<string, unknown>) => T,
+): AsyncIterable<T[]> {
+  let page: T[] = [];
+  for await (const item of items) {
+    page.push(map(item));
+    if (page.length >= size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
 }
 
 const notFound = (e: unknown) => e instanceof BatchError && e.status === 404;
@@ -598,6 +681,31 @@ export function createRestBatchGateway(
         if (!exists(e, 'JobBeingDeleted')) throw e;
       }
       return 'done';
+    },
+    listJobPages({ since, maxResults }) {
+      // `stateTransitionTime` takes ge on Batch's job list (learn.microsoft.com/rest/api/batchservice/
+      // odata-filters-in-batch, "List jobs").
+      return pagesOf(
+        client.jobs.list({
+          ...(since ? { filter: `stateTransitionTime ge datetime'${since}'` } : {}),
+          select: LISTED_JOB_SELECT,
+          maxResults,
+        }),
+        maxResults,
+        (j) => toListedJob(j as unknown as WireListedJob),
+      );
+    },
+    async *listNodeActivityPages(poolId, { maxResults }) {
+      try {
+        yield* pagesOf(
+          client.nodes.list(poolId, { select: 'id,state,recentTasks', maxResults }),
+          maxResults,
+          (n) => toNodeActivity(n as unknown as WireNodeActivity),
+        );
+      } catch (e) {
+        if (notFound(e)) return;
+        throw e;
+      }
     },
     async ping(signal) {
       for await (const _ of client.applications.list({ maxResults: 1, ...(signal ? { signal } : {}) })) break;

@@ -147,6 +147,38 @@ export interface TaskFileProperties {
   readonly lastModified?: string;
 }
 
+/**
+ * A Batch job as the account's job list shows it (Jobs_List with `$select`): what the reconcile
+ * listing needs to tell a job that moved from one that did not, and whose it is.
+ */
+export interface ListedJob {
+  readonly id: string;
+  /** Batch job state: active, disabling, disabled, enabling, terminating, completed, deleting. */
+  readonly state: string;
+  /** When the job entered `state` (Batch's clock). */
+  readonly stateTransitionTime: string;
+  readonly terminateReason?: string;
+  readonly poolId?: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** A task a node ran or runs, as its `recentTasks` show it (Batch `TaskInformation`). */
+export interface RecentTask {
+  readonly jobId: string;
+  readonly taskId: string;
+  /** Batch task state now: active, preparing, running, completed. */
+  readonly state: string;
+  readonly startTime?: string;
+  readonly endTime?: string;
+}
+
+/** A node and the tasks whose state recently changed on it (Batch `recentTasks`, most recent first). */
+export interface NodeActivity {
+  readonly id: string;
+  readonly state: string;
+  readonly recentTasks: readonly RecentTask[];
+}
+
 export interface BatchGateway {
   getPool(poolId: string): Promise<PoolInfo | undefined>;
   /** 'exists' when a pool with that id is already there; 'deleting' while one with that id is being deleted. */
@@ -260,6 +292,21 @@ export interface BatchGateway {
    * 'notEnded' leaves a job still active or terminating alone. A job already being deleted is 'done'.
    */
   deleteEndedJob(jobId: string, owner: JobOwner): Promise<GuardedOutcome | 'notEnded'>;
+  /**
+   * The account's jobs, a page at a time: each page is one Batch call of at most `maxResults` jobs
+   * (Batch fills a page up to `maxresults`; should it answer a short one, a page here spans two
+   * calls). With `since`, only jobs whose state changed at or after it (`stateTransitionTime ge`).
+   * Selects only what `ListedJob` names. Stop iterating to stop calling.
+   */
+  listJobPages(options: { since?: string; maxResults: number }): AsyncIterable<readonly ListedJob[]>;
+  /**
+   * The pool's nodes with their `recentTasks`, a page at a time as `listJobPages` pages (one node
+   * list, `$select=id,state,recentTasks`). Nothing when the pool does not exist.
+   */
+  listNodeActivityPages(
+    poolId: string,
+    options: { maxResults: number },
+  ): AsyncIterable<readonly NodeActivity[]>;
   /** Round trip for health checks. */
   ping(signal?: AbortSignal): Promise<void>;
 }

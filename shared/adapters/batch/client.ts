@@ -12,6 +12,9 @@
  *
  * Telemetry: each call (its retries included) is one client span and one latency measurement, and
  * each failed attempt counts as an error by Batch's code (`call` below, the one place all requests pass).
+ *
+ * Guard: with an account guard every attempt first waits for the account's budget and `Retry-After`
+ * pause, and then reports its outcome, so one instance's callers share what each learns of the account.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -21,6 +24,7 @@ import { Pool } from 'undici';
 import { redactSas } from '../../core/redact-sas.js';
 import { type BatchCallMetrics, createBatchCallMetrics } from '../telemetry/metrics.js';
 import { inSpan, SpanKind } from '../telemetry/spans.js';
+import type { AccountGuard, AttemptOutcome } from './account-guard.js';
 import { BatchError, retryableStatuses } from './batch-error.js';
 import { sharedKeyAuthorization } from './shared-key.js';
 
@@ -82,6 +86,12 @@ export interface BatchClientOptions {
   readonly connections?: number;
   /** Where call latency and errors are recorded. Default: instruments on the global meter at creation. */
   readonly metrics?: BatchCallMetrics;
+  /**
+   * The account's guard (account-guard.ts): asked before every attempt, told how each went. Its
+   * `AccountThrottled` refusal reaches the caller at once, never retried here: the guard has already
+   * waited as long as it may. Default none.
+   */
+  readonly guard?: AccountGuard;
 }
 
 export interface ListOptions {
@@ -219,6 +229,7 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
   const now = options.now ?? Date.now;
   const timeout = options.requestTimeoutMs ?? 30_000;
   const metrics = options.metrics ?? createBatchCallMetrics();
+  const guard = options.guard;
   const pool = new Pool(base.origin, {
     connections: options.connections ?? 16,
     keepAliveTimeout: 30_000,
@@ -319,15 +330,29 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
       },
       async (span) => {
         for (let n = 1; ; n++) {
+          let refused = false;
           try {
+            if (guard) {
+              refused = true;
+              await guard.beforeRequest(init.signal ? { signal: init.signal } : {});
+              refused = false;
+            }
             const result = await attempt(init, clientRequestId);
+            guard?.afterAttempt({ status: result.status });
             span.setAttributes({ 'http.response.status_code': result.status, 'batch.attempts': n });
             metrics.call(operation, (performance.now() - started) / 1000);
             return result;
           } catch (e) {
             const error = e as BatchError;
+            if (guard && !refused) {
+              const outcome = attemptOutcome(error);
+              if (outcome) guard.afterAttempt(outcome);
+            }
             const final =
-              n >= retry.maxAttempts || !mayRetry(init.kind, error) || init.signal?.aborted === true;
+              refused ||
+              n >= retry.maxAttempts ||
+              !mayRetry(init.kind, error) ||
+              init.signal?.aborted === true;
             metrics.attemptFailed(
               operation,
               { code: error.code, ...(error.status !== undefined ? { status: error.status } : {}) },
@@ -544,6 +569,22 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
 export function operationPath(path: string): string {
   const segments = path.split('/').filter((s) => s !== '');
   return `/${segments.map((s, i) => (i % 2 === 1 ? '{id}' : s)).join('/')}`;
+}
+
+/**
+ * What a failed attempt tells the account's guard, or nothing when Batch was never asked (the caller
+ * gave up, or no token came from Microsoft Entra): those say nothing of the account.
+ */
+export function attemptOutcome(error: BatchError): AttemptOutcome | undefined {
+  if (error.status !== undefined)
+    return {
+      status: error.status,
+      code: error.code,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
+  if (error.code === 'RequestTimeout') return { failure: 'timeout' };
+  if (error.code === 'ConnectionFailed') return { failure: 'network' };
+  return undefined;
 }
 
 function mayRetry(kind: CallInit['kind'], error: BatchError): boolean {

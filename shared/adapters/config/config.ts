@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SlotwiseError } from '../../core/errors.js';
+import type { BatchAccountInfo } from '../../model/accounts.js';
 import { priceOverridesSetting } from '../../planner/cost.js';
 
 const booleanSetting = z
@@ -12,6 +13,61 @@ const booleanSetting = z
   .transform((v) => v === 'true' || v === '1');
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** A Batch account name: 3 to 24 lowercase letters and digits (BatchManagement.json `accountName`). */
+const accountName = z.string().regex(/^[a-z0-9]{3,24}$/, 'must be 3 to 24 lowercase letters and digits');
+
+const extraAccount = z
+  .object({
+    name: accountName,
+    endpoint: z.url(),
+    region: z.string().default(''),
+    allocationMode: z
+      .enum(['BatchService', 'UserSubscription'], { message: "must be 'BatchService' or 'UserSubscription'" })
+      .default('BatchService'),
+    weight: z.number().positive().max(1000).default(1),
+    /** Default: the primary account's. */
+    subscriptionId: z.string().optional(),
+    resourceGroup: z.string().optional(),
+    /** Default: the primary account's `BATCH_MANAGEMENT_ENDPOINT`. */
+    managementEndpoint: z.url().optional(),
+    /** Base64 Shared Key (local stack); absent → Microsoft Entra, as `BATCH_ACCOUNT_KEY`. */
+    key: z.string().optional(),
+  })
+  .strict();
+
+export type ExtraAccountSetting = z.infer<typeof extraAccount>;
+
+/**
+ * `SLOTWISE_BATCH_ACCOUNTS`: a JSON array of the accounts beside the primary one. Errors name the
+ * entry and field, never a value (an entry may hold a key).
+ */
+const batchAccountsSetting = z
+  .string()
+  .default('')
+  .transform((text, ctx): ExtraAccountSetting[] => {
+    if (text.trim() === '') return [];
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of accounts' });
+      return z.NEVER;
+    }
+    const parsed = z.array(extraAccount).safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues)
+        ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+      return z.NEVER;
+    }
+    const names = parsed.data.map((a) => a.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice) {
+      ctx.addIssue({ code: 'custom', message: `names account '${twice}' twice` });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
 
 const settingsSchema = z.object({
   /** Storage connection string (local: Azurite). Empty → the `AzureWebJobsStorage__*` identity settings. */
@@ -47,6 +103,13 @@ const settingsSchema = z.object({
   BATCH_POOL_ALLOCATION_MODE: z
     .enum(['BatchService', 'UserSubscription'], { message: "must be 'BatchService' or 'UserSubscription'" })
     .default('BatchService'),
+  /** The primary Batch account's Azure region (`location`): tenants may be restricted to regions. */
+  BATCH_REGION: z.string().default(''),
+  /**
+   * More Batch accounts beside the primary one (JSON array; see `batchAccountsSetting`): jobs go to
+   * the account with room for their VM family (docs/accounts.md).
+   */
+  SLOTWISE_BATCH_ACCOUNTS: batchAccountsSetting,
   /** Subscription and resource group of the Batch account: pool-level package references are full ARM ids. */
   BATCH_SUBSCRIPTION_ID: z.string().default('00000000-0000-0000-0000-000000000000'),
   BATCH_RESOURCE_GROUP: z.string().default('slotwise-local'),
@@ -134,6 +197,13 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
       'AzureWebJobsStorage: is required (a connection string, or AzureWebJobsStorage__queueServiceUri / __accountName with an identity)',
     );
   }
+  if (
+    parsed.success &&
+    parsed.data.SLOTWISE_BATCH_ACCOUNTS.some((a) => a.name === parsed.data.BATCH_ACCOUNT_NAME)
+  )
+    problems.push(
+      `SLOTWISE_BATCH_ACCOUNTS: names the primary account '${parsed.data.BATCH_ACCOUNT_NAME}' again`,
+    );
   if (!parsed.success || problems.length > 0)
     throw new ConfigError(`Invalid settings: ${problems.join('; ')}`);
   return parsed.data;
@@ -265,4 +335,50 @@ export function localSwitches(settings: Settings): LocalSwitches {
     allowHttpLoopbackCallbacks: !inAzure && settings.SLOTWISE_ALLOW_HTTP_LOOPBACK_CALLBACKS,
     refused: inAzure ? set : [],
   };
+}
+
+/**
+ * The deployment's Batch accounts: the primary one (`BATCH_*`) first, then `SLOTWISE_BATCH_ACCOUNTS`
+ * in order. An extra account takes the primary's subscription, resource group and management
+ * endpoint unless it names its own.
+ */
+export function batchAccountInfos(
+  settings: Pick<
+    Settings,
+    | 'BATCH_ENDPOINT'
+    | 'BATCH_ACCOUNT_NAME'
+    | 'BATCH_REGION'
+    | 'BATCH_POOL_ALLOCATION_MODE'
+    | 'BATCH_SUBSCRIPTION_ID'
+    | 'BATCH_RESOURCE_GROUP'
+    | 'BATCH_MANAGEMENT_ENDPOINT'
+    | 'SLOTWISE_BATCH_ACCOUNTS'
+  >,
+): BatchAccountInfo[] {
+  return [
+    {
+      name: settings.BATCH_ACCOUNT_NAME,
+      endpoint: settings.BATCH_ENDPOINT,
+      region: settings.BATCH_REGION,
+      allocationMode: settings.BATCH_POOL_ALLOCATION_MODE,
+      weight: 1,
+      subscriptionId: settings.BATCH_SUBSCRIPTION_ID,
+      resourceGroup: settings.BATCH_RESOURCE_GROUP,
+      managementEndpoint: settings.BATCH_MANAGEMENT_ENDPOINT,
+      primary: true,
+    },
+    ...settings.SLOTWISE_BATCH_ACCOUNTS.map(
+      (a): BatchAccountInfo => ({
+        name: a.name,
+        endpoint: a.endpoint,
+        region: a.region,
+        allocationMode: a.allocationMode,
+        weight: a.weight,
+        subscriptionId: a.subscriptionId ?? settings.BATCH_SUBSCRIPTION_ID,
+        resourceGroup: a.resourceGroup ?? settings.BATCH_RESOURCE_GROUP,
+        managementEndpoint: a.managementEndpoint ?? settings.BATCH_MANAGEMENT_ENDPOINT,
+        primary: false,
+      }),
+    ),
+  ];
 }

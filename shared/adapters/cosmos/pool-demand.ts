@@ -25,7 +25,8 @@ export interface PoolDemandReader {
    * Existing (operator's) pools that jobs not yet ended run on, each with the tenants using it (one
    * query over every tenant; Batch pool ids compare ignoring case). At most `limit` pools.
    */
-  listExistingPoolsInUse(limit: number): Promise<{ poolId: string; tenants: string[] }[]>;
+  /** Existing pools jobs run on, per Batch account (`account` absent: the primary). */
+  listExistingPoolsInUse(limit: number): Promise<{ poolId: string; account?: string; tenants: string[] }[]>;
 }
 
 export function createPoolDemandReader(jobs: Container): PoolDemandReader {
@@ -66,23 +67,28 @@ export function createPoolDemandReader(jobs: Container): PoolDemandReader {
     },
     async listExistingPoolsInUse(limit) {
       const { resources } = await jobs.items
-        .query<{ tenant: string; poolId: string }>({
+        .query<{ tenant: string; poolId: string; account?: string }>({
           query:
-            "SELECT c.tenant, c.batch.poolId FROM c WHERE c.type = 'job' AND c.batch.managedPool = false AND NOT IS_DEFINED(c.endedAt)",
+            "SELECT c.tenant, c.batch.poolId, c.batch.account FROM c WHERE c.type = 'job' AND c.batch.managedPool = false AND NOT IS_DEFINED(c.endedAt)",
         })
         .fetchAll();
-      const pools = new Map<string, { poolId: string; tenants: Set<string> }>();
+      const pools = new Map<string, { poolId: string; account?: string; tenants: Set<string> }>();
       for (const r of resources) {
         if (!r.poolId) continue;
-        const key = r.poolId.toLowerCase();
-        const entry = pools.get(key) ?? { poolId: r.poolId, tenants: new Set<string>() };
+        // Pool ids are per account: the same id in two accounts is two pools.
+        const key = `${r.account ?? ''}/${r.poolId.toLowerCase()}`;
+        const entry = pools.get(key) ?? {
+          poolId: r.poolId,
+          ...(r.account ? { account: r.account } : {}),
+          tenants: new Set<string>(),
+        };
         entry.tenants.add(r.tenant);
         pools.set(key, entry);
       }
       return [...pools.values()]
         .sort((a, b) => (a.poolId.toLowerCase() < b.poolId.toLowerCase() ? -1 : 1))
         .slice(0, limit)
-        .map((p) => ({ poolId: p.poolId, tenants: [...p.tenants].sort() }));
+        .map((p) => ({ ...p, tenants: [...p.tenants].sort() }));
     },
   };
 }

@@ -22,6 +22,8 @@ export interface AllocationProblem {
 export interface ManagedPoolDoc {
   id: string;
   tenant: string;
+  /** The Batch account the pool is in (absent: the primary account). */
+  account?: string;
   /** The pool spec hash stamped in the pool's metadata: with the tenant, the pool's owner. */
   spec: string;
   lastUsedAt: string;
@@ -57,7 +59,7 @@ const tenantLeaseId = (tenant: string) => `~lease:${tenant}`;
 
 export interface PoolStore {
   /** Records the pool (once) and that a job uses it now. */
-  register(body: PoolBody, owner: PoolOwner, at: Date): Promise<void>;
+  register(body: PoolBody, owner: PoolOwner, at: Date, account?: string): Promise<void>;
   get(poolId: string): Promise<ManagedPoolDoc | undefined>;
   /** Every managed pool (of one tenant when given), in a stable order: tenant, then pool id. */
   list(options?: { tenant?: string }): Promise<ManagedPoolDoc[]>;
@@ -97,10 +99,11 @@ export function createPoolStore(container: Container): PoolStore {
     return rest;
   };
   const store: PoolStore = {
-    async register(body, owner, at) {
+    async register(body, owner, at, account) {
       const doc: ManagedPoolDoc = {
         id: body.id,
         tenant: owner.tenant,
+        ...(account !== undefined ? { account } : {}),
         spec: owner.spec,
         lastUsedAt: at.toISOString(),
         body,

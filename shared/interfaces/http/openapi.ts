@@ -121,6 +121,8 @@ function schemas(): Record<string, object> {
   const batchRefs = {
     type: 'object',
     properties: {
+      account: { ...text, description: 'The Batch account the job runs in (docs/accounts.md).' },
+      accountReason: { ...text, description: 'Why the job went to that account.' },
       poolId: text,
       jobId: text,
       managedPool: { type: 'boolean' },
@@ -396,6 +398,32 @@ function schemas(): Record<string, object> {
         },
         pool: { type: 'object', description: 'The pool body to create, or the existing pool as read.' },
         batchJob: { type: 'object', description: 'The Batch job body.' },
+        account: {
+          type: 'object',
+          description: 'The Batch account the job would go to, why, and how each account looked.',
+          properties: {
+            name: text,
+            region: { type: 'string' },
+            reason: text,
+            considered: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  account: text,
+                  region: { type: 'string' },
+                  headroomCores: { type: 'integer', minimum: 0 },
+                  eligible: { type: 'boolean' },
+                  note: text,
+                },
+                required: ['account', 'region', 'eligible', 'note'],
+                additionalProperties: false,
+              },
+            },
+          },
+          required: ['name', 'region', 'reason', 'considered'],
+          additionalProperties: false,
+        },
         estimate: {
           type: 'object',
           description:
@@ -416,7 +444,7 @@ function schemas(): Record<string, object> {
           required: ['vmSize', 'nodes', 'taskSlotsPerNode', 'tasksWithoutDuration', 'assumptions'],
         },
       },
-      required: ['dryRun', 'plan', 'pool', 'batchJob', 'estimate'],
+      required: ['dryRun', 'plan', 'pool', 'batchJob', 'account', 'estimate'],
       unevaluatedProperties: false,
     },
     CallbackReport: {
@@ -452,6 +480,25 @@ function schemas(): Record<string, object> {
         },
         localSwitches: { type: 'object' },
         pools: { type: 'object' },
+        accounts: {
+          type: 'array',
+          description:
+            'Each Batch account: `state` healthy, degraded, unhealthy or draining, its quotas and the cores Slotwise holds there.',
+          items: {
+            type: 'object',
+            properties: {
+              name: text,
+              region: { type: 'string' },
+              primary: { type: 'boolean' },
+              state: { enum: ['healthy', 'degraded', 'unhealthy', 'draining'] },
+              health: { type: 'object' },
+              drain: { type: 'object' },
+              quotas: { type: 'object' },
+              usage: { type: 'object' },
+            },
+            required: ['name', 'region', 'primary', 'state', 'health'],
+          },
+        },
       },
       required: ['status'],
     },
