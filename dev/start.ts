@@ -179,6 +179,11 @@ run('batch', './batch-emulator/main.js', {
   BATCH_ACCOUNT_NAME: values.BATCH_ACCOUNT_NAME,
   BATCH_ACCOUNT_KEY: values.BATCH_ACCOUNT_KEY,
   BATCH_EMULATOR_LOCATION: primaryRegion,
+  // With several accounts every one simulates the mode the host is told, so each account resource
+  // states its core quotas and routing compares like with like; alone, the emulator's own default.
+  ...(extraAccounts.length > 0
+    ? { BATCH_POOL_ALLOCATION_MODE: values.BATCH_POOL_ALLOCATION_MODE ?? 'BatchService' }
+    : {}),
 });
 for (const a of extraAccounts)
   run(`batch ${a.name}`, './batch-emulator/main.js', {

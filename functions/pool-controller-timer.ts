@@ -16,7 +16,10 @@ export const poolControllerTimer: TimerFunction<AppDeps> = {
     const { pools: _pools, ...counts } = report;
     if (Object.values(counts).some((n) => n > 0)) context.info(`pools ${JSON.stringify(report)}`);
     // After the pass: the usage it summed is what routing reads next.
-    const accounts = await upkeepAccounts({ ...deps, log: (m) => context.warn(m) });
+    const accounts = await upkeepAccounts(
+      { ...deps, log: (m) => context.warn(m) },
+      { quotaEveryMs: deps.settings.SLOTWISE_ACCOUNT_QUOTA_SECONDS * 1000 },
+    );
     const troubled = accounts.accounts.filter((a) => a.health !== 'healthy' || a.error);
     if (troubled.length > 0) context.warn(`accounts ${JSON.stringify(troubled)}`);
   },

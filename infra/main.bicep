@@ -76,6 +76,9 @@ param poolIdentityIds string = ''
 @description('Subnets tenants may put their managed pools in (pool.network.subnetId, once granted to a tenant), comma-separated resource ids (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>), in the Batch account\'s subscription and region as Batch requires. The app gets a custom role with only the subnet\'s join and read actions on each; creating that role needs Owner or User Access Administrator on the subscription.')
 param poolSubnetIds string = ''
 
+@description('Batch accounts beside the primary one, for more Batch quota (cores, pools and jobs are counted per account, and a subscription has a few accounts per region): each { location: \'<region>\', weight?: <int, default 1>, poolAllocationMode?: \'BatchService\' (default) or \'UserSubscription\', name?: \'<account name>\' } gets a Batch account in its region with the links and roles the primary has, named ba<token><n> (n: its place in the array, from 1) unless it names its own. docs/operations.md, "Adding a Batch account".')
+param additionalBatchAccounts array = []
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -90,6 +93,17 @@ var poolSubnetIdList = union(filter(map(split(poolSubnetIds, ','), i => toLower(
 // Azure Batch Service Orchestration Role: what the Batch service needs in a user-subscription account's
 // subscription (VMs, disks, networking for pools). Id from test/fixtures/azure/batch-builtin-roles.json.
 var batchServiceOrchestrationRole = 'a35466a1-cfd6-450a-b35e-683fcdf30363'
+// The accounts beside the primary one, defaults filled in (union: the later object's properties win;
+// learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-object#union). Computed from
+// parameters only, so the module loop below can iterate it (a loop's array must be known when the
+// deployment starts: learn.microsoft.com/azure/azure-resource-manager/bicep/loops). Named by place,
+// from 1: an entry that names its own account keeps it when an entry before it is removed.
+var extraBatchAccounts = [for (a, i) in additionalBatchAccounts: union({
+  name: '${abbrs.batchBatchAccounts}${resourceToken}${i + 1}'
+  weight: 1
+  poolAllocationMode: 'BatchService'
+}, a)]
+var extraUserSubscriptionBatch = !empty(filter(extraBatchAccounts, a => a.poolAllocationMode == 'UserSubscription'))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -166,7 +180,32 @@ module batch 'app/batch.bicep' = {
   dependsOn: [batchServiceRole]
 }
 
-resource batchServiceRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (userSubscriptionBatch && assignBatchServiceRole) {
+// The accounts beside the primary one: the same module as the primary, so each gets what the primary has
+// (its own identity, the app's storage linked as auto-storage, Azure Batch Data Contributor for the app,
+// Azure Batch Account Reader for the operator, and in user subscription mode a vault of its own in its
+// region). Module loop with an index: learn.microsoft.com/azure/azure-resource-manager/bicep/loops.
+module extraBatch 'app/batch.bicep' = [for (account, i) in extraBatchAccounts: {
+  name: 'batch-${i + 1}'
+  scope: rg
+  params: {
+    name: account.name
+    location: account.location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+    poolAllocationMode: account.poolAllocationMode
+    batchServicePrincipalId: batchServicePrincipalId
+    storageAccountName: storage.outputs.name
+    identityName: '${abbrs.managedIdentityUserAssignedIdentities}batch-${account.name}'
+    // Key Vault names are 3 to 24 characters: 'kv-b' and at most 20 of the account's.
+    keyVaultName: '${abbrs.keyVaultVaults}b${take(account.name, 20)}'
+  }
+  dependsOn: [batchServiceRole]
+}]
+
+// One assignment for the subscription, when any account (the primary or another) is in user subscription mode.
+resource batchServiceRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if ((userSubscriptionBatch || extraUserSubscriptionBatch) && assignBatchServiceRole) {
   name: guid(subscription().id, batchServicePrincipalId, batchServiceOrchestrationRole)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', batchServiceOrchestrationRole)
@@ -222,6 +261,18 @@ module api 'app/api.bicep' = {
     keyVaultUri: keyVault.outputs.uri
     allowedOrigins: allowedOrigins
     batchPoolAllocationMode: batch.outputs.poolAllocationMode
+    batchRegion: location
+    // The accounts beside the primary one as the app reads them (SLOTWISE_BATCH_ACCOUNTS; no key: the app
+    // signs in with its identity; subscription, resource group and management endpoint are the primary's).
+    // A loop as a property value may read module outputs (only a variable's loop may not):
+    // learn.microsoft.com/azure/azure-resource-manager/bicep/loops, and Bicep's BCP182.
+    additionalBatchAccounts: [for (account, i) in extraBatchAccounts: {
+      name: extraBatch[i].outputs.name
+      endpoint: extraBatch[i].outputs.endpoint
+      region: account.location
+      allocationMode: extraBatch[i].outputs.poolAllocationMode
+      weight: account.weight
+    }]
   }
   // The module outputs used above already order the app after every module, role assignments included.
 }
@@ -237,4 +288,7 @@ output KEY_VAULT_URI string = keyVault.outputs.uri
 output BATCH_ENDPOINT string = batch.outputs.endpoint
 output BATCH_ACCOUNT_NAME string = batch.outputs.name
 output BATCH_POOL_ALLOCATION_MODE string = batch.outputs.poolAllocationMode
+output BATCH_REGION string = location
+// For the admin scripts (account:drain, tenant:add --batch-accounts) after `eval "$(azd env get-values)"`.
+output SLOTWISE_BATCH_ACCOUNTS string = api.outputs.batchAccounts
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name

@@ -21,6 +21,10 @@ param keyVaultUri string
 param allowedOrigins array = []
 @allowed(['BatchService', 'UserSubscription'])
 param batchPoolAllocationMode string = 'BatchService'
+@description('The primary Batch account\'s region (its location): tenants may be restricted to regions.')
+param batchRegion string = ''
+@description('The Batch accounts beside the primary one, each { name, endpoint, region, allocationMode, weight }: the app signs in to them with its identity, so no key.')
+param additionalBatchAccounts array = []
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
@@ -28,6 +32,10 @@ param instanceMemoryMB int = 2048
 // trailing slash: the app creates, resizes and deletes managed pools there (Batch's management plane).
 var resourceManager = environment().resourceManager
 var managementEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
+// SLOTWISE_BATCH_ACCOUNTS: the array as JSON text (string() of an array is its JSON:
+// learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-string#string), empty when there is
+// none, as the app's default (shared/adapters/config/config.ts).
+var batchAccountsSetting = empty(additionalBatchAccounts) ? '' : string(additionalBatchAccounts)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
@@ -94,6 +102,9 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
     BATCH_ENDPOINT: batchEndpoint
     BATCH_ACCOUNT_NAME: batchAccountName
     BATCH_POOL_ALLOCATION_MODE: batchPoolAllocationMode
+    BATCH_REGION: batchRegion
+    SLOTWISE_BATCH_ACCOUNTS: batchAccountsSetting
+    SLOTWISE_ACCOUNT_QUOTA_SECONDS: '600'
     // Pools go through the management plane (ARM: an identity and a subnet can be given to a pool only
     // there); jobs, tasks and reads through the account's endpoint above.
     BATCH_MANAGEMENT_ENDPOINT: managementEndpoint
@@ -126,3 +137,4 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
 
 output name string = app.name
 output defaultHostName string = app.properties.defaultHostName
+output batchAccounts string = batchAccountsSetting

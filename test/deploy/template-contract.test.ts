@@ -15,9 +15,11 @@ import { deployedQueues } from '../../dev/services/queues.js';
 import { functionTable } from '../../functions/table.js';
 import { DEFAULT_PACKAGE_DIR } from '../../scripts/package.js';
 import {
+  batchAccountInfos,
   keyedSettings,
   localOnlySettings,
   platformSettings,
+  readSettings,
   settingNames,
 } from '../../shared/adapters/config/config.js';
 import { containerDefinitions } from '../../shared/adapters/cosmos/cosmos-setup.js';
@@ -40,6 +42,23 @@ function bicepList(text: string, name: string): string[] {
   expect(start, `var ${name}`).toBeGreaterThanOrEqual(0);
   const end = text.indexOf('\n]', start);
   return [...text.slice(start, end).matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+}
+
+/** The `name: value` lines of a Bicep object body, one per line, at the indent of its first entry. */
+function entries(body: string): Map<string, string> {
+  const indent = /^( +)\w/m.exec(body)?.[1] ?? '';
+  return new Map(
+    [...body.matchAll(new RegExp(`^${indent}(\\w+): (.+)$`, 'gm'))].map((m) => [m[1]!, m[2]!.trim()]),
+  );
+}
+
+/** The text from `start` (found once in `text`) to the first line after it that is a lone `}` or `}]`. */
+function blockFrom(text: string, start: string): string {
+  const at = text.indexOf(start);
+  expect(at, start).toBeGreaterThanOrEqual(0);
+  expect(text.indexOf(start, at + 1), `${start} once`).toBe(-1);
+  const end = /\n\}\]?\n/.exec(text.slice(at))!;
+  return text.slice(at, at + end.index + end[0].length);
 }
 
 describe('deployment template contract', () => {
@@ -242,6 +261,139 @@ describe('deployment template contract', () => {
     expect(main).toMatch(/param batchPoolAllocationMode string = 'BatchService'/);
     expect(main).toMatch(/batchPoolAllocationMode: batch\.outputs\.poolAllocationMode/);
   });
+
+  it('sets the primary account’s region and the Batch accounts beside it from the template’s parameters', () => {
+    const set = appSettings();
+    expect(set.get('BATCH_REGION')).toBe('batchRegion');
+    expect(set.get('SLOTWISE_BATCH_ACCOUNTS')).toBe('batchAccountsSetting');
+    const api = read('app/api.bicep');
+    expect(api).toMatch(/^param batchRegion string = ''$/m);
+    expect(api).toMatch(/^param additionalBatchAccounts array = \[\]$/m);
+    // JSON text of the array; no extra account gives the app's own default, the empty setting.
+    expect(api).toMatch(
+      /^var batchAccountsSetting = empty\(additionalBatchAccounts\) \? '' : string\(additionalBatchAccounts\)$/m,
+    );
+    const main = read('main.bicep');
+    const call = blockFrom(main, "module api 'app/api.bicep' = {");
+    // The primary's region is where the template puts the primary account.
+    expect(call).toMatch(/\n {4}batchRegion: location\n/);
+    expect(blockFrom(main, "module batch 'app/batch.bicep' = {")).toMatch(/\n {4}location: location\n/);
+    // One entry per extra account, read from that account's module, over the same array as the module
+    // loop (so index i is the same account in both).
+    const loop =
+      /\n {4}additionalBatchAccounts: \[for \(account, i\) in (\w+): \{\n([\s\S]*?)\n {4}\}\]\n/.exec(call);
+    expect(loop?.[1]).toBe('extraBatchAccounts');
+    expect(main).toMatch(
+      /^module extraBatch 'app\/batch\.bicep' = \[for \(account, i\) in extraBatchAccounts: \{$/m,
+    );
+    const fields = entries(loop![2]!);
+    expect(Object.fromEntries(fields)).toEqual({
+      name: 'extraBatch[i].outputs.name',
+      endpoint: 'extraBatch[i].outputs.endpoint',
+      region: 'account.location',
+      allocationMode: 'extraBatch[i].outputs.poolAllocationMode',
+      weight: 'account.weight',
+    });
+    // The endpoint output carries its scheme: the setting takes a URL.
+    expect(read('app/batch.bicep')).toContain(
+      `output endpoint string = 'https://\${account.properties.accountEndpoint}'`,
+    );
+    // What the template writes is what the app reads: these fields pass its strict schema, and no key.
+    const written: Record<string, string | number> = {
+      name: 'batok12345abcd1',
+      endpoint: 'https://batok12345abcd1.westus3.batch.azure.com',
+      region: 'westus3',
+      allocationMode: 'UserSubscription',
+      weight: 2,
+    };
+    expect([...fields.keys()].sort()).toEqual(Object.keys(written).sort());
+    const settings = readSettings({
+      AzureWebJobsStorage__accountName: 'st',
+      COSMOS_ENDPOINT: 'https://cosmos.example',
+      BATCH_ENDPOINT: 'https://bamain.westeurope.batch.azure.com',
+      BATCH_ACCOUNT_NAME: 'bamain',
+      BATCH_REGION: 'westeurope',
+      SLOTWISE_BATCH_ACCOUNTS: JSON.stringify([written]),
+    });
+    expect(batchAccountInfos(settings).map((a) => [a.name, a.region, a.allocationMode, a.weight])).toEqual([
+      ['bamain', 'westeurope', 'BatchService', 1],
+      ['batok12345abcd1', 'westus3', 'UserSubscription', 2],
+    ]);
+    // The operator's environment gets both too (account:drain and tenant:add read them).
+    expect(main).toMatch(/^output BATCH_REGION string = location$/m);
+    expect(main).toMatch(/^output SLOTWISE_BATCH_ACCOUNTS string = api\.outputs\.batchAccounts$/m);
+    expect(api).toMatch(/^output batchAccounts string = batchAccountsSetting$/m);
+  });
+
+  it('takes the extra Batch accounts as an array parameter, fed from an azd variable', () => {
+    const main = read('main.bicep');
+    expect(main).toMatch(/^@description\('[^\n]+'\)\nparam additionalBatchAccounts array = \[\]$/m);
+    const params = JSON.parse(read('main.parameters.json')) as {
+      parameters: Record<string, { value: string }>;
+    };
+    expect(params.parameters.additionalBatchAccounts?.value).toBe(
+      `\${SLOTWISE_ADDITIONAL_BATCH_ACCOUNTS:-[]}`,
+    );
+    // Defaults filled in per entry, the entry's own values winning (union: later properties win).
+    const defaults =
+      /^var extraBatchAccounts = \[for \(a, i\) in additionalBatchAccounts: union\(\{\n([\s\S]*?)\n\}, a\)\]$/m.exec(
+        main,
+      );
+    expect(Object.fromEntries(entries(defaults![1]!))).toEqual({
+      name: `'\${abbrs.batchBatchAccounts}\${resourceToken}\${i + 1}'`,
+      weight: '1',
+      poolAllocationMode: "'BatchService'",
+    });
+  });
+
+  it('gives every extra Batch account the module, links and roles of the primary, under names of its own', () => {
+    const main = read('main.bicep');
+    const paramsOf = (block: string) => entries(block.slice(block.indexOf('\n  params: {\n') + 13));
+    const primaryBlock = blockFrom(main, "module batch 'app/batch.bicep' = {");
+    const extraBlock = blockFrom(main, "module extraBatch 'app/batch.bicep' = [for");
+    const primary = paramsOf(primaryBlock.slice(0, primaryBlock.indexOf('\n  }\n')));
+    const extra = paramsOf(extraBlock.slice(0, extraBlock.indexOf('\n  }\n')));
+    // The same module (app/batch.bicep: Azure Batch Data Contributor for the app, Account Reader for the
+    // operator, the account's own identity on the linked storage), given the same principals and storage.
+    expect([...extra.keys()].sort()).toEqual([...primary.keys()].sort());
+    for (const same of [
+      'tags',
+      'appPrincipalId',
+      'userPrincipalId',
+      'userPrincipalType',
+      'batchServicePrincipalId',
+      'storageAccountName',
+    ])
+      expect(extra.get(same), same).toBe(primary.get(same));
+    expect(extra.get('appPrincipalId')).toBe('identity.outputs.principalId');
+    // Its own name, region and mode, and names for its identity and Batch's vault that no other account
+    // takes: the primary's account name ends in the token, an extra one's in its place (or is the
+    // operator's own).
+    expect(extra.get('name')).toBe('account.name');
+    expect(extra.get('location')).toBe('account.location');
+    expect(extra.get('poolAllocationMode')).toBe('account.poolAllocationMode');
+    expect(primary.get('name')).toBe(`'\${abbrs.batchBatchAccounts}\${resourceToken}'`);
+    expect(primary.get('identityName')).toBe(
+      `'\${abbrs.managedIdentityUserAssignedIdentities}batch-\${resourceToken}'`,
+    );
+    expect(extra.get('identityName')).toBe(
+      `'\${abbrs.managedIdentityUserAssignedIdentities}batch-\${account.name}'`,
+    );
+    expect(primary.get('keyVaultName')).toBe(`'\${abbrs.keyVaultVaults}b\${resourceToken}'`);
+    // Key Vault names have 3 to 24 characters: 'kv-b' and at most 20 of the account's.
+    expect(extra.get('keyVaultName')).toBe(`'\${abbrs.keyVaultVaults}b\${take(account.name, 20)}'`);
+    // In the app's resource group, a deployment name each, after the Batch service's role.
+    expect(extraBlock).toMatch(/\n {2}scope: rg\n/);
+    expect(extraBlock).toMatch(/\n {2}name: 'batch-\$\{i \+ 1\}'\n/);
+    expect(extraBlock).toMatch(/\n {2}dependsOn: \[batchServiceRole\]\n/);
+    // That role is assigned when any account, not only the primary, is in user subscription mode.
+    expect(main).toMatch(
+      /^var extraUserSubscriptionBatch = !empty\(filter\(extraBatchAccounts, a => a\.poolAllocationMode == 'UserSubscription'\)\)$/m,
+    );
+    expect(main).toMatch(
+      /^resource batchServiceRole '[^']+' = if \(\(userSubscriptionBatch \|\| extraUserSubscriptionBatch\) && assignBatchServiceRole\) \{$/m,
+    );
+  });
 });
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -327,10 +479,15 @@ describe('azure.yaml against the azd rules it relies on', () => {
     expect(plan.slice(0, plan.indexOf('\n}'))).toMatch(/\n {2}tags: tags\n/);
   });
 
-  it('feeds parameters from azd variables only as strings, booleans or numbers', () => {
+  it('feeds parameters from azd variables as strings, booleans or numbers, or as JSON to an array that has a fallback', () => {
     // pkg/infra/provisioning/bicep/bicep_provider.go: before azd 1.23.4 (#6694) a `${VAR}` given to an
     // array or object parameter reached ARM as a string; strings, and bools and ints (armParameterFileValue
-    // parses them) pass in every version.
+    // parses them) pass in every version. From 1.23.4 (azure.yaml requires 1.23.5) loadParameters
+    // substitutes an array's `${VAR}` alone and parses the result as JSON ("Path A"), failing on anything
+    // else, '' included: CI sets an unset repository variable to '', so an array parameter falls back with
+    // `:-` (drone/envsubst, readme: "If $var is not set or is empty"). JSON cannot go through a string
+    // parameter: there the value is substituted into the parameter's JSON text unescaped ("Path B").
+    expect(azureYaml().requiredVersions?.azd).toBe('>=1.23.5');
     const main = read('main.bicep');
     const types = new Map([...main.matchAll(/^param (\w+) (\w+)/gm)].map((m) => [m[1]!, m[2]!]));
     const params = JSON.parse(read('main.parameters.json')) as {
@@ -338,7 +495,9 @@ describe('azure.yaml against the azd rules it relies on', () => {
     };
     const fed = Object.entries(params.parameters).filter(([, p]) => p.value.includes('${'));
     expect(fed.length).toBeGreaterThanOrEqual(5);
-    for (const [name] of fed) expect(['string', 'bool', 'int'], name).toContain(types.get(name));
+    for (const [name, p] of fed)
+      if (types.get(name) === 'array') expect(p.value, name).toMatch(/^\$\{\w+:-\[\]\}$/);
+      else expect(['string', 'bool', 'int'], name).toContain(types.get(name));
   });
 
   it('has CI pass every template variable the parameters read', () => {

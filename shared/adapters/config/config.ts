@@ -110,6 +110,8 @@ const settingsSchema = z.object({
    * the account with room for their VM family (docs/accounts.md).
    */
   SLOTWISE_BATCH_ACCOUNTS: batchAccountsSetting,
+  /** How often each account's quotas are read again from its resource on the management plane. */
+  SLOTWISE_ACCOUNT_QUOTA_SECONDS: positiveInt(600),
   /** Subscription and resource group of the Batch account: pool-level package references are full ARM ids. */
   BATCH_SUBSCRIPTION_ID: z.string().default('00000000-0000-0000-0000-000000000000'),
   BATCH_RESOURCE_GROUP: z.string().default('slotwise-local'),
