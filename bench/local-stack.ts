@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseHostJson } from '../dev/host/config.js';
 import { type DevHost, startHost } from '../dev/host/host.js';
+import type { HostLogger } from '../dev/host/logger.js';
 import type { CosmosStats } from '../dev/services/cosmos-proxy.js';
 import { functionTable } from '../functions/table.js';
 import { type AppDeps, createAppDeps } from '../shared/app/app.js';
@@ -28,10 +29,15 @@ process.once('exit', () => {
 });
 
 function child(script: string, env: Record<string, string>, ready: RegExp): Promise<Child> {
-  const proc = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // The emulator keeps every task of a million-task run in memory: more heap than Node's default.
+  const proc = spawn(
+    process.execPath,
+    ['--max-old-space-size=12288', fileURLToPath(new URL(script, import.meta.url))],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   return new Promise((resolve, reject) => {
@@ -52,6 +58,8 @@ export interface BenchServices {
   readonly cosmosEndpoint: string;
   /** The Cosmos proxy's counters (requests, estimated RU, 429s). */
   stats(): Promise<CosmosStats>;
+  /** Process id of the child running Azurite, the Cosmos server and its proxy (for CPU figures). */
+  readonly pid: number | undefined;
   resetStats(): Promise<void>;
   stop(): void;
 }
@@ -81,6 +89,7 @@ export async function startBenchServices(): Promise<BenchServices> {
       `TableEndpoint=http://127.0.0.1:${table}/devstoreaccount1`,
     ].join(';'),
     cosmosEndpoint,
+    pid: services.proc.pid,
     stats: () => proxy('stats'),
     resetStats: async () => {
       await proxy('reset', 'POST');
@@ -91,6 +100,8 @@ export async function startBenchServices(): Promise<BenchServices> {
 
 export interface BenchEmulator {
   readonly url: string;
+  /** Process id of the emulator's child (for CPU figures). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -103,6 +114,7 @@ export async function startBenchEmulator(): Promise<BenchEmulator> {
   );
   return {
     url: emulator.match[1]!,
+    pid: emulator.proc.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (emulator.proc.exitCode !== null) return resolve();
@@ -132,11 +144,24 @@ export function benchEnv(
   };
 }
 
+export interface BenchHostOptions {
+  /**
+   * Wraps the app's dependencies before the host gets them, to observe them (say, a job store that
+   * reports lifecycle changes as they are written, so a bench waits without reading Cosmos). Default
+   * none: the host gets them as built.
+   */
+  readonly wrap?: (deps: AppDeps) => AppDeps;
+  /** Where the host's log goes. Default nowhere. */
+  readonly logger?: HostLogger;
+}
+
 /** The dev host with the whole function table, in this process. */
 export async function startBenchHost(
   env: Record<string, string>,
+  options: BenchHostOptions = {},
 ): Promise<{ host: DevHost; deps: AppDeps; close(): Promise<void> }> {
-  const deps = await createAppDeps(env);
+  const built = await createAppDeps(env);
+  const deps = options.wrap ? options.wrap(built) : built;
   const hostJson = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8')) as Record<
     string,
     unknown
@@ -147,19 +172,26 @@ export async function startBenchHost(
     host: parseHostJson(
       JSON.stringify({
         ...hostJson,
-        extensions: { ...(hostJson.extensions as object), queues: { maxPollingInterval: '00:00:00.100' } },
+        // host.json's queue settings stand (batch size, threshold, encoding); only polling is quicker.
+        extensions: {
+          ...(hostJson.extensions as object),
+          queues: {
+            ...((hostJson.extensions as { queues?: object } | undefined)?.queues ?? {}),
+            maxPollingInterval: '00:00:00.100',
+          },
+        },
       }),
     ),
     env,
     port: 0,
-    logger: { log: () => undefined },
+    logger: options.logger ?? { log: () => undefined },
   });
   return {
     host,
     deps,
     close: async () => {
       await host.close();
-      await deps.close();
+      await built.close();
     },
   };
 }

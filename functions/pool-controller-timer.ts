@@ -9,6 +9,7 @@ export const poolControllerTimer: TimerFunction<AppDeps> = {
   name: 'poolControllerTimer',
   schedule: '%SLOTWISE_POOL_CONTROL_SCHEDULE%',
   handler: async (_timer, context, deps) => {
+    const started = deps.clock.now();
     const report = await runPoolController(
       poolControllerDeps(deps, (m) => context.warn(m)),
       context.invocationId,
@@ -18,7 +19,8 @@ export const poolControllerTimer: TimerFunction<AppDeps> = {
     // After the pass: the usage it summed is what routing reads next.
     const accounts = await upkeepAccounts(
       { ...deps, log: (m) => context.warn(m) },
-      { quotaEveryMs: deps.settings.SLOTWISE_ACCOUNT_QUOTA_SECONDS * 1000 },
+      // Cores routed after the pass began may not be in the pools it summed: they stay reserved.
+      { quotaEveryMs: deps.settings.SLOTWISE_ACCOUNT_QUOTA_SECONDS * 1000, countedSince: started },
     );
     const troubled = accounts.accounts.filter((a) => a.health !== 'healthy' || a.error);
     if (troubled.length > 0) context.warn(`accounts ${JSON.stringify(troubled)}`);

@@ -28,6 +28,7 @@ import {
   type AccountPicture,
   coresNeeded,
   type RouteDecision,
+  type RouteNeed,
   routeAccount,
 } from '../planner/route-account.js';
 import { type PlanDefaultSettings, planDefaults, readExistingPoolIn } from './plan-inputs.js';
@@ -37,8 +38,16 @@ const order: Record<AccountHealthState, number> = { healthy: 0, degraded: 1, unh
 export interface AccountDirectory {
   /** Every account's picture (holdsSpec false: the caller fills it per job). */
   pictures(): Promise<AccountPicture[]>;
-  /** This instance just routed `cores` of this family there: counted until a newer usage sum. */
-  reserve(account: string, vmSize: string, cores: number, lowPriority: boolean): void;
+  /**
+   * This instance just routed `cores` of this family there, for the pool `poolId`: the cores count
+   * until a newer usage sum, the pool as the spec's (sticky) until its reservation ages out.
+   */
+  reserve(account: string, vmSize: string, cores: number, lowPriority: boolean, poolId?: string): void;
+  /**
+   * Whether this instance routed a job to this pool within the reservation time: its record may not
+   * be written yet (the submitter registers it), and the spec's next jobs must still find it.
+   */
+  routed(poolId: string): boolean;
   /** Forget the cached documents (after a drain, in tests). */
   refresh(): void;
 }
@@ -62,6 +71,7 @@ export function createAccountDirectory(deps: {
     cores: number;
     lowPriority: boolean;
     at: number;
+    poolId?: string;
   }[] = [];
 
   const docs = async (): Promise<Map<string, AccountDoc>> => {
@@ -116,11 +126,23 @@ export function createAccountDirectory(deps: {
         };
       });
     },
-    reserve(account, vmSize, cores, lowPriority) {
+    reserve(account, vmSize, cores, lowPriority, poolId) {
       const now = deps.now();
       // Old ones go: the list stays as long as a few minutes of this instance's routing.
       while (reservations.length > 0 && now - reservations[0]!.at > reservationMs) reservations.shift();
-      reservations.push({ account, family: vmFamilyOf(vmSize), cores, lowPriority, at: now });
+      reservations.push({
+        account,
+        family: vmFamilyOf(vmSize),
+        cores,
+        lowPriority,
+        at: now,
+        ...(poolId ? { poolId } : {}),
+      });
+    },
+    routed(poolId) {
+      const now = deps.now();
+      const id = poolId.toLowerCase();
+      return reservations.some((r) => r.poolId?.toLowerCase() === id && now - r.at <= reservationMs);
     },
     refresh() {
       cached = undefined;
@@ -136,7 +158,13 @@ export interface RoutingDeps {
 }
 
 export type PlanAndRoute =
-  | { readonly ok: true; readonly plan: JobPlan; readonly route: Extract<RouteDecision, { ok: true }> }
+  | {
+      readonly ok: true;
+      readonly plan: JobPlan;
+      readonly route: Extract<RouteDecision, { ok: true }>;
+      /** What the route weighed (a managed pool only): the plan stage reserves it once the job is planned. */
+      readonly need?: RouteNeed;
+    }
   | { readonly ok: false; readonly errors: FieldError[] }
   | { readonly ok: false; readonly noAccount: Extract<RouteDecision, { ok: false }> };
 
@@ -195,14 +223,26 @@ export async function planAndRoute(
   const first = plan(primary);
   if (!first.ok) return first;
   const spec = first.plan.poolSpec!;
+  // Packages on the pool name their account's ARM id, so the spec (and the pool id) is the account's
+  // own: planned again for it. Without them the primary's spec with the account's name gives the id.
+  const accountBound = (first.plan.pool?.applicationPackageReferences?.length ?? 0) > 0;
+  const poolIdFor = (account: BatchAccountInfo): string => {
+    if (account.primary) return first.plan.poolId;
+    if (!accountBound) return poolIdIn(input.tenant, spec, account.name);
+    const own = plan(account);
+    return own.ok ? own.plan.poolId : poolIdIn(input.tenant, spec, account.name);
+  };
   const pictures = await deps.directory.pictures();
   const withSpec = await Promise.all(
-    pictures.map(async (p) => ({
-      ...p,
-      holdsSpec:
-        (await deps.pools.get(poolIdIn(input.tenant, spec, p.info.primary ? undefined : p.info.name))) !==
-        undefined,
-    })),
+    pictures.map(async (p) => {
+      const poolId = poolIdFor(p.info);
+      // A job of the spec routed here moments ago counts before its pool's record exists: a burst of
+      // one spec's jobs shares one pool rather than spreading over the accounts.
+      return {
+        ...p,
+        holdsSpec: deps.directory.routed(poolId) || (await deps.pools.get(poolId)) !== undefined,
+      };
+    }),
   );
   const need = {
     vmSize: first.plan.summary.vmSize,
@@ -214,6 +254,20 @@ export async function planAndRoute(
   const chosen = deps.accounts.info(route.account);
   const final = chosen.primary ? first : plan(chosen);
   if (!final.ok) return final;
-  deps.directory.reserve(route.account, need.vmSize, coresNeeded(need), need.lowPriority);
-  return { ok: true, plan: final.plan, route };
+  // Not reserved here: a dry run routes too and must take nothing, and a job that then waits (its
+  // tenant's managed pool limit) holds no cores.
+  return { ok: true, plan: final.plan, route, need };
+}
+
+/**
+ * Counts a planned job's cores in its account until the next usage sum, so the jobs planned meanwhile
+ * see them (no-op for an existing pool, whose cores are not Slotwise's to count).
+ */
+export function reserveRoute(
+  directory: AccountDirectory,
+  outcome: Extract<PlanAndRoute, { ok: true }>,
+): void {
+  const { need, route } = outcome;
+  if (need)
+    directory.reserve(route.account, need.vmSize, coresNeeded(need), need.lowPriority, outcome.plan.poolId);
 }

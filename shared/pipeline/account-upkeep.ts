@@ -61,11 +61,28 @@ export function usageByAccount(pools: readonly ManagedPoolDoc[], primary: string
   return out;
 }
 
+export interface AccountUpkeepOptions {
+  /** How old quotas may get before they are read again. Default `QUOTA_EVERY_MS`. */
+  readonly quotaEveryMs?: number;
+  /** Default 10,000 ms. */
+  readonly probeTimeoutMs?: number;
+  /**
+   * Since when the pools' targets count the jobs planned onto them: the start of the pool controller
+   * pass that sized them. Written as the usage's `at`; routing counts the cores it reserved after that
+   * on top. Default: when the pools are listed here (a job planned during the pass before is then
+   * taken as counted a moment early).
+   */
+  readonly countedSince?: Date;
+}
+
 export async function upkeepAccounts(
   deps: AccountUpkeepDeps,
-  options: { quotaEveryMs?: number; probeTimeoutMs?: number } = {},
+  options: AccountUpkeepOptions = {},
 ): Promise<AccountUpkeepReport> {
   const quotaEveryMs = options.quotaEveryMs ?? QUOTA_EVERY_MS;
+  // Taken before the listing, not after the probes (up to `probeTimeoutMs`): a job routed meanwhile
+  // is not in this sum, and its reservation must outlive it.
+  const countedSince = options.countedSince ?? deps.clock.now();
   const usage = usageByAccount(await deps.pools.list(), deps.accounts.primary);
   const results = await Promise.all(
     deps.accounts.list.map(async (info) => {
@@ -102,7 +119,7 @@ export async function upkeepAccounts(
           changed = true;
         }
         if (!current.usage || !sameUsage(current.usage, used)) {
-          next.usage = { ...used, at: now.toISOString() };
+          next.usage = { ...used, at: countedSince.toISOString() };
           changed = true;
         }
         if (current.health?.state !== health.state) {

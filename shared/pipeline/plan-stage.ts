@@ -36,7 +36,7 @@ import type { PipelineMessage } from '../model/pipeline-message.js';
 import { tenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
 import { batchRefsOf } from '../planner/plan-job.js';
-import { type AccountDirectory, planAndRoute } from './account-routing.js';
+import { type AccountDirectory, planAndRoute, reserveRoute } from './account-routing.js';
 import { announce } from './announce.js';
 import { DEFAULT_LEASE_MS, heartbeatEveryMs, keepLeaseAlive, renewStageLease } from './lease-heartbeat.js';
 import { WAITING_EVENT_TYPE } from './notify-stage.js';
@@ -251,6 +251,7 @@ async function planClaimed(
       : undefined,
   );
   if (!result?.changed) return 'skipped';
+  reserveRoute(deps.accountDirectory, outcome);
   await deps.queues.send(queueNames.submit, message);
   await announce(result.job, deps.queues);
   return 'planned';

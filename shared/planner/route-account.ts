@@ -92,12 +92,24 @@ export function headroomFor(
   }
   const bounds: number[] = [];
   if (quotas.dedicatedCores !== undefined) bounds.push(quotas.dedicatedCores - usage.dedicatedCores);
-  if (quotas.perFamily && quotas.perFamilyEnforced) {
+  // With enforcement each VM series has its own core quota (learn.microsoft.com/azure/batch/
+  // batch-quota-limit, BatchManagement.json `dedicatedCoreQuotaPerVMFamily`): a family the list leaves
+  // out gets none. An empty list states no family quota at all (the local emulator's default, where the
+  // total alone binds), so it bounds nothing here.
+  if (quotas.perFamily && quotas.perFamilyEnforced && Object.keys(quotas.perFamily).length > 0) {
     const family = vmFamilyOf(vmSize);
-    // An enforced per-family quota that does not list the family allows it no cores (as in Azure).
-    bounds.push((quotas.perFamily[family] ?? 0) - (usage.perFamily[family] ?? 0));
+    bounds.push((quotaOf(quotas.perFamily, family) ?? 0) - (usage.perFamily[family] ?? 0));
   }
   return bounds.length === 0 ? undefined : Math.max(0, Math.min(...bounds));
+}
+
+/** A family's quota; ARM's family names are matched without regard to case, as Batch matches them. */
+function quotaOf(perFamily: Readonly<Record<string, number>>, family: string): number | undefined {
+  const exact = perFamily[family];
+  if (exact !== undefined) return exact;
+  const lower = family.toLowerCase();
+  const key = Object.keys(perFamily).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : perFamily[key];
 }
 
 export function routeAccount(
