@@ -5,7 +5,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { CosmosClient } from '@azure/cosmos';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import { createAccountGuard } from '../adapters/batch/account-guard.js';
+import { type AccountGuardOptions, createAccountGuard } from '../adapters/batch/account-guard.js';
 import { type BatchAccounts, batchAccounts } from '../adapters/batch/accounts.js';
 import type { BatchGateway } from '../adapters/batch/batch-gateway.js';
 import { createRestBatchGateway } from '../adapters/batch/batch-gateway-rest.js';
@@ -124,6 +124,11 @@ export async function createAppDeps(
     onStep?: (step: string) => void;
     /** Options for the Key Vault client (tests: a TLS agent trusting a local vault). Default none. */
     keyVaultClientOptions?: SecretClientOptions;
+    /**
+     * Options of every Batch account's guard over its defaults (tests: a shorter recovery time, which
+     * is real time). Default none.
+     */
+    accountGuard?: Omit<Partial<AccountGuardOptions>, 'now'>;
   } = {},
 ): Promise<AppDeps> {
   const step = overrides.onStep ?? (() => undefined);
@@ -205,12 +210,14 @@ export async function createAppDeps(
       const key = info.primary
         ? settings.BATCH_ACCOUNT_KEY
         : (settings.SLOTWISE_BATCH_ACCOUNTS.find((a) => a.name === info.name)?.key ?? '');
-      const guard = createAccountGuard({ now: () => Date.now() });
+      const guard = createAccountGuard({ ...overrides.accountGuard, now: () => Date.now() });
       const client = createBatchClient({
         endpoint: info.endpoint,
         accountName: info.name,
         ...(key ? { accountKey: key } : { credential: credential! }),
         guard,
+        // One account's outage must not hold the passes that serve every account (client.ts).
+        retryWhileUnhealthy: false,
       });
       clients.push(client);
       // Managed pools are created, resized and deleted through the management plane (only there can a

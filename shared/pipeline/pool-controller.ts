@@ -145,14 +145,15 @@ export async function runPoolController(
   };
   const docs = await deps.pools.list(scope.tenant ? { tenant: scope.tenant } : {});
   const tenants = [...new Set(docs.map((d) => d.tenant))];
-  for (const tenant of tenants) {
+  // Tenants side by side: one whose pools are in an account that hangs holds up no other tenant.
+  await mapWithConcurrency(tenants, 4, async (tenant) => {
     try {
       await controlTenant(tenant, deps, owner, scope.poolId, report);
     } catch (e) {
       report.errors++;
       deps.log?.(`Pool control for tenant ${tenant} failed this pass: ${describeError(e)}`);
     }
-  }
+  });
   // The timer's full pass only: a pass for one pool (a job just placed on it) has other work.
   if (!scope.tenant && !scope.poolId)
     report.nodesReported += await reportBadNodesOnExistingPools(deps).catch((e: unknown) => {

@@ -15,6 +15,7 @@
  *
  * Guard: with an account guard every attempt first waits for the account's budget and `Retry-After`
  * pause, and then reports its outcome, so one instance's callers share what each learns of the account.
+ * With `retryWhileUnhealthy: false`, a call to an account the guard judges unhealthy is not retried.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -92,6 +93,13 @@ export interface BatchClientOptions {
    * waited as long as it may. Default none.
    */
   readonly guard?: AccountGuard;
+  /**
+   * Whether a failed attempt is retried while the guard judges the account unhealthy. `false` gives
+   * such an account one attempt per call: minutes of retries into its outage would hold the caller (a
+   * pool controller or reconcile pass over every account) and with it every other account's work;
+   * the caller's own schedule tries again. Default true.
+   */
+  readonly retryWhileUnhealthy?: boolean;
 }
 
 export interface ListOptions {
@@ -352,7 +360,8 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
               refused ||
               n >= retry.maxAttempts ||
               !mayRetry(init.kind, error) ||
-              init.signal?.aborted === true;
+              init.signal?.aborted === true ||
+              (options.retryWhileUnhealthy === false && guard?.health().state === 'unhealthy');
             metrics.attemptFailed(
               operation,
               { code: error.code, ...(error.status !== undefined ? { status: error.status } : {}) },
