@@ -10,10 +10,12 @@
  * account takes new work. The guard's recovery time is real time: shortened here through
  * `createAppDeps`' `accountGuard` override.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppDeps } from '../../shared/app/app.js';
 import type { AccountHealthView } from '../../shared/app/health.js';
 import type { JobView } from '../../shared/model/job-view.js';
+import { setFaults as setFaultsOf } from '../support/accounts.js';
 import {
   BATCH_ACCOUNT,
   getJob,
@@ -90,15 +92,8 @@ async function view(id: string, account: string): Promise<JobView | undefined> {
   return getJob(stack, id, KEYS[TENANT_OF[account]!]!);
 }
 
-async function setFaults(account: string, config: Record<string, unknown> | undefined): Promise<void> {
-  const res = await stack.emulatorControlOf(
-    account,
-    'faults',
-    config === undefined
-      ? { method: 'DELETE' }
-      : { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) },
-  );
-  expect(res.ok).toBe(true);
+function setFaults(account: string, config: Record<string, unknown> | undefined): Promise<void> {
+  return setFaultsOf(stack, account, config);
 }
 
 async function accountsReport(): Promise<AccountHealthView[]> {

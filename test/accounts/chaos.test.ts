@@ -9,6 +9,7 @@
  * The pipeline (queues and timers) runs in a child process (`dist/dev/host/main.js`, built by
  * `npm test`) that can really be killed; the in-process host serves only the HTTP functions.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionTable } from '../../functions/table.js';
 import type { JobView } from '../../shared/model/job-view.js';
+import { setFaults as setFaultsOf } from '../support/accounts.js';
 import {
   BATCH_ACCOUNT,
   emulatorClient,
@@ -177,15 +179,8 @@ function plannedJobs(): Planned[] {
   return out;
 }
 
-async function setFaults(account: string, config: Record<string, unknown> | undefined): Promise<void> {
-  const res = await stack.emulatorControlOf(
-    account,
-    'faults',
-    config === undefined
-      ? { method: 'DELETE' }
-      : { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) },
-  );
-  expect(res.ok).toBe(true);
+function setFaults(account: string, config: Record<string, unknown> | undefined): Promise<void> {
+  return setFaultsOf(stack, account, config);
 }
 
 /** Jobs whose submission may have had a round in flight when the host died. */

@@ -4,10 +4,12 @@
  * tenant's pools, summed over both accounts, above N nodes held or targeted; the second waits for the
  * first's nodes (`TenantNodeLimit`) and both complete.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchClient } from '../../shared/adapters/batch/client.js';
 import { vmFamilyOf } from '../../shared/model/vm-sizes.js';
 import { TENANT_NODE_LIMIT_CODE } from '../../shared/pipeline/pool-controller.js';
+import { setFamilyQuotas } from '../support/accounts.js';
 import {
   BATCH_ACCOUNT,
   emulatorClient,
@@ -38,21 +40,7 @@ beforeAll(async () => {
     [A]: { [vmFamilyOf(D2)]: 100, [vmFamilyOf(E2)]: 0 },
     [B]: { [vmFamilyOf(D2)]: 0, [vmFamilyOf(E2)]: 100 },
   };
-  for (const [name, perFamily] of Object.entries(quotas)) {
-    const res = await stack.emulatorControlOf(name, 'quotas', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        dedicatedCoreQuota: 1000,
-        dedicatedCoreQuotaPerVMFamily: Object.entries(perFamily).map(([n, coreQuota]) => ({
-          name: n,
-          coreQuota,
-        })),
-        dedicatedCoreQuotaPerVMFamilyEnforced: true,
-      }),
-    });
-    expect(res.status).toBe(200);
-  }
+  for (const [name, perFamily] of Object.entries(quotas)) await setFamilyQuotas(stack, name, perFamily);
   await waitFor(
     () => stack.deps.accountStore.list([A, B]),
     (docs) => docs.length === 2 && docs.every((d) => d.quotas?.perFamily?.[vmFamilyOf(D2)] !== undefined),

@@ -10,6 +10,7 @@
  *    there, and takes them again once undrained.
  * The job (`batch.account`, `batch.accountReason`) and the dry run (`account`) say where and why.
  */
+
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,6 +21,7 @@ import { validateJobRequest } from '../../shared/model/validate-request.js';
 import { vmFamilyOf } from '../../shared/model/vm-sizes.js';
 import { createAccountDirectory, planAndRoute, reserveRoute } from '../../shared/pipeline/account-routing.js';
 import type { AccountConsidered } from '../../shared/planner/route-account.js';
+import { setFamilyQuotas } from '../support/accounts.js';
 import { BATCH_ACCOUNT, getJob, type SlotwiseStack, startSlotwise, waitFor } from '../support/stack.js';
 
 const run = promisify(execFile);
@@ -56,21 +58,7 @@ beforeAll(async () => {
       SLOTWISE_POOL_SHRINK_AFTER_SECONDS: '3600',
     },
   });
-  for (const [name, perFamily] of Object.entries(QUOTAS)) {
-    const res = await stack.emulatorControlOf(name, 'quotas', {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        dedicatedCoreQuota: 1000,
-        dedicatedCoreQuotaPerVMFamily: Object.entries(perFamily).map(([n, coreQuota]) => ({
-          name: n,
-          coreQuota,
-        })),
-        dedicatedCoreQuotaPerVMFamilyEnforced: true,
-      }),
-    });
-    expect(res.status).toBe(200);
-  }
+  for (const [name, perFamily] of Object.entries(QUOTAS)) await setFamilyQuotas(stack, name, perFamily);
   await waitFor(
     () => stack.deps.accountStore.list([A, B, C]),
     (docs) => docs.length === 3 && docs.every((d) => d.quotas?.perFamily?.[DS] === QUOTAS[d.name]?.[DS]),

@@ -70,6 +70,9 @@ export function backoffDelay(
   return Math.max(Math.round(jittered), retryAfterMs ?? 0);
 }
 
+/** With a guard and `retryWhileUnhealthy: false`, a longer `Retry-After` ends the call at once. */
+const GUARDED_RETRY_AFTER_MS = 2_000;
+
 export interface BatchClientOptions {
   readonly endpoint: string;
   readonly accountName: string;
@@ -361,7 +364,12 @@ export function createBatchClient(options: BatchClientOptions): BatchClient {
               n >= retry.maxAttempts ||
               !mayRetry(init.kind, error) ||
               init.signal?.aborted === true ||
-              (options.retryWhileUnhealthy === false && guard?.health().state === 'unhealthy');
+              (options.retryWhileUnhealthy === false && guard?.health().state === 'unhealthy') ||
+              // The guard holds every call to the account for this long: sleeping it out here would hold
+              // the caller too (a pass over every account); the caller's schedule tries again.
+              (options.retryWhileUnhealthy === false &&
+                guard !== undefined &&
+                (error.retryAfterMs ?? 0) > GUARDED_RETRY_AFTER_MS);
             metrics.attemptFailed(
               operation,
               { code: error.code, ...(error.status !== undefined ? { status: error.status } : {}) },
