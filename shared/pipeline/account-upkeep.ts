@@ -1,7 +1,7 @@
 /**
- * Account upkeep, after each full pool controller pass: per Batch account, one data-plane probe (so an
- * account with no work on it still shows when it fails and when it recovers: health comes only from
- * calls), its quotas read again from the management plane when older than `quotaEveryMs`, the cores
+ * Account upkeep, after each full pool controller pass: per Batch account, a data-plane probe when
+ * nothing called it since the last upkeep or it is not healthy (so an account with no work on it still
+ * shows when it fails and when it recovers: health comes only from calls), its quotas read again from the management plane when older than `quotaEveryMs`, the cores
  * Slotwise's pools hold there summed from the pool records, and this instance's verdict on its health
  * written where every instance routes from. One ETag-guarded write per account, only when something
  * changed. Accounts are kept concurrently: one that hangs delays no other.
@@ -32,6 +32,12 @@ export interface AccountUpkeepReport {
     readonly error?: string;
   }[];
 }
+
+/** Read to probe an account: a pool id Slotwise never creates (Batch answers 404, which is an answer). */
+const PROBE_POOL_ID = 'slotwise-probe';
+
+/** Per guard (per instance and account), its attempt count at the last upkeep. */
+const attemptsSeen = new WeakMap<object, number>();
 
 /** Quotas change when an operator's request is granted: read every 10 minutes. */
 export const QUOTA_EVERY_MS = 10 * 60_000;
@@ -88,12 +94,19 @@ export async function upkeepAccounts(
     deps.accounts.list.map(async (info) => {
       let error: string | undefined;
       const signal = AbortSignal.timeout(options.probeTimeoutMs ?? 10_000);
-      await deps.accounts
-        .gateway(info.name)
-        .ping(signal)
-        .catch((e: unknown) => {
-          error = describeError(e);
-        });
+      // Health comes only from calls: an account nothing called since the last upkeep is probed (a
+      // pool read that Batch answers 404), so one with no work still shows when it fails and recovers.
+      const guard = deps.accounts.guard(info.name);
+      const attempts = guard.stats().attempts;
+      if (attempts === attemptsSeen.get(guard) || guard.health().state !== 'healthy') {
+        await deps.accounts
+          .gateway(info.name)
+          .getPool(PROBE_POOL_ID)
+          .catch((e: unknown) => {
+            error = describeError(e);
+          });
+      }
+      attemptsSeen.set(guard, guard.stats().attempts);
       const now = deps.clock.now();
       const doc = await deps.accountStore.get(info.name);
       let quotas: AccountDoc['quotas'];

@@ -98,7 +98,10 @@ export async function reportBadNodesOnExistingPools(deps: BadNodeDeps): Promise<
     try {
       // Nothing is kept between passes for a pool Slotwise does not own (see node-health.ts).
       const { bad } = judgeNodes(
-        await (deps.accounts ? deps.accounts.gateway(account) : deps.batch).listNodeHealth(poolId),
+        await (deps.accounts && account !== undefined
+          ? deps.accounts.gateway(account)
+          : deps.batch
+        ).listNodeHealth(poolId),
       );
       if (bad.length === 0) continue;
       for (const tenant of tenants) {

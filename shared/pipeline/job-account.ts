@@ -11,7 +11,10 @@ export interface AccountAware {
   readonly accounts?: Pick<BatchAccounts, 'gateway'>;
 }
 
-/** `deps` with `batch` the gateway of `account` (undefined: the primary account). */
+/**
+ * `deps` with `batch` the gateway of `account`. No account named (a job or pool from before several
+ * accounts): `deps.batch` as given, which the composition root makes the primary account's.
+ */
 export function inAccount<D extends AccountAware>(deps: D, account: string | undefined): D {
-  return deps.accounts ? { ...deps, batch: deps.accounts.gateway(account) } : deps;
+  return deps.accounts && account !== undefined ? { ...deps, batch: deps.accounts.gateway(account) } : deps;
 }

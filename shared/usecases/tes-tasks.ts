@@ -292,7 +292,8 @@ export async function cancelTesTask(tenant: string, id: string, deps: TesDeps): 
   const lane = result.doc.lane;
   // Also when nothing changed: a cancel asked again re-sends a terminate that may have been lost.
   if (lane && result.doc.state === 'CANCELING') {
-    const batch = deps.accounts ? deps.accounts.gateway(lane.account) : deps.batch;
+    const batch =
+      deps.accounts && lane.account !== undefined ? deps.accounts.gateway(lane.account) : deps.batch;
     await batch.terminateTask(lane.batchJobId, id);
   }
   return { kind: 'cancelled' };

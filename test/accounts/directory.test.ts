@@ -37,8 +37,8 @@ function accounts(now: () => number, ping: () => Promise<void> = async () => {})
   return batchAccounts(
     ['a', 'b'].map((name, i) => ({
       info: info(name, i === 0),
-      // Only the probe is called here.
-      gateway: { ping } as unknown as BatchGateway,
+      // Only the probe (a pool read) is called here.
+      gateway: { getPool: async () => (await ping(), undefined) } as unknown as BatchGateway,
       guard: createAccountGuard({ now }),
     })),
   );
