@@ -38,7 +38,12 @@ function accounts(now: () => number, ping: () => Promise<void> = async () => {})
     ['a', 'b'].map((name, i) => ({
       info: info(name, i === 0),
       // Only the probe (a pool read) is called here.
-      gateway: { getPool: async () => (await ping(), undefined) } as unknown as BatchGateway,
+      gateway: {
+        getPool: async () => {
+          await ping();
+          return undefined;
+        },
+      } as unknown as BatchGateway,
       guard: createAccountGuard({ now }),
     })),
   );

@@ -74,7 +74,7 @@ const batchWrites = async () => {
     requests: Record<string, number>;
   };
   return Object.entries(counters.requests)
-    .filter(([k]) => !k.startsWith('GET ') && !k.startsWith('HEAD ') && !k.startsWith('fault:'))
+    .filter(([k]) => !/^(ARM )?(GET|HEAD) /.test(k) && !k.startsWith('fault:'))
     .reduce((n, [, v]) => n + v, 0);
 };
 
