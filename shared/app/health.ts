@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { AccountDoc, AccountStore } from '../adapters/cosmos/account-store.js';
 import { describeError } from '../core/errors.js';
-import type { AccountDrain, AccountHealth } from '../model/accounts.js';
+import { type AccountDrain, type AccountHealth, worseHealth } from '../model/accounts.js';
 
 export interface HealthProbe {
   readonly name: string;
@@ -187,11 +187,9 @@ export async function accountsHealth(deps: {
   const docs = new Map(
     (await deps.accountStore.list(deps.accounts.list.map((a) => a.name))).map((d) => [d.name, d]),
   );
-  const rank = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
   return deps.accounts.list.map((info) => {
     const doc = docs.get(info.name);
-    const local = deps.accounts.guard(info.name).health();
-    const health = doc?.health && rank[doc.health.state] > rank[local.state] ? doc.health : local;
+    const health = worseHealth(deps.accounts.guard(info.name).health(), doc?.health);
     return {
       name: info.name,
       region: info.region,

@@ -60,6 +60,24 @@ export const emptyUsage: AccountUsage = { dedicatedCores: 0, lowPriorityCores: 0
  */
 export type AccountHealthState = 'healthy' | 'degraded' | 'unhealthy';
 
+/** healthy < degraded < unhealthy. */
+export const healthRank: Readonly<Record<AccountHealthState, number>> = {
+  healthy: 0,
+  degraded: 1,
+  unhealthy: 2,
+};
+
+/**
+ * The worse of this instance's own verdict and the one shared through the account document (another
+ * instance may have seen the trouble): what routing and the health report go by.
+ */
+export function worseHealth<H extends { readonly state: AccountHealthState }>(
+  local: H,
+  shared: H | undefined,
+): H {
+  return shared && healthRank[shared.state] > healthRank[local.state] ? shared : local;
+}
+
 export interface AccountHealth {
   readonly state: AccountHealthState;
   /** Since when it has been in this state. */

@@ -91,6 +91,13 @@ export function batchJobIdFor(tenant: string, jobId: string, attempt = 0): strin
   return `${tenant}_${prefix}_${digest.slice(0, 64 - tenant.length - 2 - prefix.length)}`;
 }
 
+/** A managed pool of low-priority (Spot) nodes: the plan stamps the kind in its metadata (its targets are zero). */
+export function isLowPriorityPool(body: {
+  readonly metadata?: readonly { name: string; value: string }[];
+}): boolean {
+  return body.metadata?.some((m) => m.name === 'slotwise.lowPriority' && m.value === 'true') ?? false;
+}
+
 /** Hash of a managed pool's spec (tenant included), stored in the pool's metadata. */
 export function poolSpecHash(tenant: string, spec: object): string {
   return sha256Hex(`${tenant}\n${JSON.stringify(spec)}`);

@@ -13,12 +13,7 @@
 import type { BatchAccounts } from '../adapters/batch/accounts.js';
 import type { AccountDoc, AccountStore } from '../adapters/cosmos/account-store.js';
 import type { PoolStore } from '../adapters/cosmos/pool-store.js';
-import {
-  type AccountHealthState,
-  type AccountUsage,
-  type BatchAccountInfo,
-  emptyUsage,
-} from '../model/accounts.js';
+import { type AccountUsage, type BatchAccountInfo, emptyUsage, worseHealth } from '../model/accounts.js';
 import { isExistingPool, type JobRequest } from '../model/request-schema.js';
 import type { TenantPolicy } from '../model/tenant-policy.js';
 import type { FieldError } from '../model/validate-request.js';
@@ -32,8 +27,6 @@ import {
   routeAccount,
 } from '../planner/route-account.js';
 import { type PlanDefaultSettings, planDefaults, readExistingPoolIn } from './plan-inputs.js';
-
-const order: Record<AccountHealthState, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
 export interface AccountDirectory {
   /** Every account's picture (holdsSpec false: the caller fills it per job). */
@@ -114,13 +107,11 @@ export function createAccountDirectory(deps: {
       const map = await docs();
       return deps.accounts.list.map((info): AccountPicture => {
         const doc = map.get(info.name);
-        const local = deps.accounts.guard(info.name).health().state;
-        const shared = doc?.health?.state ?? 'healthy';
         return {
           info,
           ...(doc?.quotas ? { quotas: doc.quotas } : {}),
           usage: usageOf(info, doc),
-          health: order[local] >= order[shared] ? local : shared,
+          health: worseHealth(deps.accounts.guard(info.name).health(), doc?.health).state,
           draining: doc?.drain !== undefined,
           holdsSpec: false,
         };

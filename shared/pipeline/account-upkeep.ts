@@ -12,6 +12,7 @@ import type { ManagedPoolDoc, PoolStore } from '../adapters/cosmos/pool-store.js
 import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { AccountHealth, AccountQuotas, AccountUsage } from '../model/accounts.js';
+import { isLowPriorityPool } from '../model/batch-names.js';
 import { tryGetVmSize, vmFamilyOf } from '../model/vm-sizes.js';
 
 export interface AccountUpkeepDeps {
@@ -53,9 +54,7 @@ export function usageByAccount(pools: readonly ManagedPoolDoc[], primary: string
     const entry = out.get(account) ?? { dedicatedCores: 0, lowPriorityCores: 0, perFamily: {}, pools: 0 };
     entry.pools++;
     const cores = (doc.target ?? 0) * (tryGetVmSize(doc.body.vmSize)?.vCpus ?? 1);
-    const lowPriority = doc.body.metadata?.some(
-      (m) => m.name === 'slotwise.lowPriority' && m.value === 'true',
-    );
+    const lowPriority = isLowPriorityPool(doc.body);
     if (lowPriority) entry.lowPriorityCores += cores;
     else {
       entry.dedicatedCores += cores;

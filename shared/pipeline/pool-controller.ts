@@ -34,7 +34,7 @@ import type { QueueGateway } from '../adapters/queues/queue-gateway.js';
 import type { Clock, Ids } from '../core/clock.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
 import { describeError } from '../core/errors.js';
-import { isOwnPool, type PoolOwner } from '../model/batch-names.js';
+import { isLowPriorityPool, isOwnPool, type PoolOwner } from '../model/batch-names.js';
 import type { JobDoc } from '../model/job.js';
 import { makeEvent, transition } from '../model/lifecycle.js';
 import { judgeStartTask, type NodeHealth, START_TASK_FAILED_CODE } from '../model/node-health.js';
@@ -490,8 +490,7 @@ async function updateNodeLimitWaits(
 }
 
 function isLowPriority(doc: ManagedPoolDoc): boolean {
-  // The plan stamps the kind of node in the pool's metadata (the body's targets are zero).
-  return doc.body.metadata?.some((m) => m.name === 'slotwise.lowPriority' && m.value === 'true') ?? false;
+  return isLowPriorityPool(doc.body);
 }
 
 /**

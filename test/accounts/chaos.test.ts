@@ -26,6 +26,7 @@ import {
   type SlotwiseStack,
   startSlotwise,
   TEST_API_KEY,
+  TEST_QUEUE_SETTINGS,
   waitFor,
 } from '../support/stack.js';
 
@@ -123,12 +124,7 @@ beforeAll(async () => {
       ...base,
       extensions: {
         http: { routePrefix: 'api' },
-        queues: {
-          maxPollingInterval: '00:00:00.200',
-          visibilityTimeout: '00:00:01',
-          batchSize: 16,
-          maxDequeueCount: 5,
-        },
+        queues: TEST_QUEUE_SETTINGS,
       },
     }),
   );

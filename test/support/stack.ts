@@ -34,6 +34,14 @@ export const TEST_INTAKE_SECRET = `whsec_${Buffer.from('slotwise-test-intake-sec
 export const BATCH_ACCOUNT = 'testbatch';
 export const BATCH_KEY = Buffer.from('slotwise-test-batch-account-key').toString('base64');
 
+/** host.json queue settings of the test stack: quick polling and redelivery. */
+export const TEST_QUEUE_SETTINGS = {
+  maxPollingInterval: '00:00:00.200',
+  visibilityTimeout: '00:00:01',
+  batchSize: 16,
+  maxDequeueCount: 5,
+} as const;
+
 export async function waitFor<T>(
   probe: () => Promise<T> | T,
   ok: (value: T) => boolean,
@@ -246,12 +254,7 @@ export async function startSlotwise(
     ...base,
     extensions: {
       http: { routePrefix: 'api' },
-      queues: {
-        maxPollingInterval: '00:00:00.200',
-        visibilityTimeout: '00:00:01',
-        batchSize: 16,
-        maxDequeueCount: 5,
-      },
+      queues: TEST_QUEUE_SETTINGS,
     },
     ...options.hostJson,
   };

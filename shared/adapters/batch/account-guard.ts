@@ -3,7 +3,7 @@
  * budget (token bucket), Batch's `Retry-After` honoured for the whole account, and the account's
  * health judged from recent calls with hysteresis.
  */
-import type { AccountHealth, AccountHealthState } from '../../model/accounts.js';
+import { type AccountHealth, type AccountHealthState, healthRank } from '../../model/accounts.js';
 import { BatchError } from './batch-error.js';
 
 /** What one HTTP attempt came to, as the client saw it. */
@@ -132,8 +132,6 @@ export function classifyAttempt(outcome: AttemptOutcome): { verdict: Verdict; la
   return { verdict: 'success', label };
 }
 
-const rank: Record<AccountHealthState, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
-
 /**
  * The guard of one account. The budget is a token bucket where a caller reserves its token up front
  * (the count may go below zero), so waiters are served in the order they came and none waits longer
@@ -231,9 +229,9 @@ export function createAccountGuard(options: AccountGuardOptions): AccountGuard {
     prune(t);
     const verdict = judge();
     const current = state.state;
-    const worse = rank[verdict.state] > rank[current];
+    const worse = healthRank[verdict.state] > healthRank[current];
     const better =
-      rank[verdict.state] < rank[current] &&
+      healthRank[verdict.state] < healthRank[current] &&
       consecutiveSuccesses >= limits.recoverSuccesses &&
       (lastBadAt === undefined || t - lastBadAt >= limits.recoverAfterMs);
     if (worse || better) {
